@@ -1,0 +1,30 @@
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= etc/conferenceroom.conf
+
+.PHONY: run test unit integration bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/twistd -n conferenceroom --config $(CONFIG)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/load.py --help
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,19 @@
+"""The AS admin command tree, the Settings snapshot and the config file.
+
+Typical use::
+
+    from conferenceroom.admin import build_tree, load_config
+
+    loaded = load_config("etc/conferenceroom.conf")
+    tree = build_tree()
+    result = tree.execute(loaded.settings, ["general", "set", "name", "x.y"])
+"""
+
+from conferenceroom.admin.configfile import ConfigError, LoadedConfig, load_config, save_config
+from conferenceroom.admin.settings import FloodSettings, OperEntry, Settings, SSLSettings
+from conferenceroom.admin.tree import AdminError, AdminTree, Result, build_tree
+
+__all__ = [
+    "AdminError", "AdminTree", "ConfigError", "FloodSettings", "LoadedConfig", "OperEntry",
+    "Result", "SSLSettings", "Settings", "build_tree", "load_config", "save_config",
+]

@@ -1,0 +1,57 @@
+# -*- test-case-name: tests.unit.test_admin_general -*-
+"""GENERAL: server identity, listeners, role, TLS listener and files."""
+
+from __future__ import annotations
+
+from conferenceroom.admin.tree import (
+    BindIP, Family, Int, OnOff, Option, Path, Ports, Text, Token, choice, hostname, setting,
+)
+
+_RESTART = "{what} takes effect after a restart"
+
+
+def family() -> Family:
+    """Declare the GENERAL family."""
+    return Family("general", "server identity, ports, hub/leaf role, TLS listener, files", listing=True, verbs=(
+        setting("general set name", "name", hostname("name"), label="Server name", always=True,
+                help="this server's name, a host name with at least one dot (needs a restart)",
+                restart=_RESTART.format(what="A new server name")),
+        setting("general set description", "description", Text("description"), label="Description",
+                always=True, help="the description shown in LINKS, WHOIS and MAP"),
+        setting("general set serial", "serial", Token("serial", r"\d{3}-\d{4}-\d{3}", "like 102-0000-001"),
+                label="Serial", always=True, help="this server's serial, like 102-0000-001"),
+        setting("general set contact", "contact", Text("contact"), label="Contact",
+                help="administrative contact shown by ADMIN"),
+        setting("general set network", "network",
+                Token("network", r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", "one word of letters, digits, . _ -"),
+                label="Network name", help="network name announced in ISUPPORT NETWORK="),
+        setting("general set ports", "ports", Ports(), label="Ports", always=True,
+                help="plain-text client ports, e.g. 7000,6666-6669"),
+        setting("general set bindip", "bindip", BindIP(), label="Bind IP",
+                help="listen only on this IP address (* for all interfaces)"),
+        *choice("role", (
+            Option("hub", "general set hub", "make this server a hub (routes between servers)", "hub"),
+            Option("leaf", "general set leaf", "make this server a leaf (one uplink to a hub)", "leaf"),
+        ), label="Role", always=True),
+        setting("general set datadir", "datadir", Path("path"), label="Data folder",
+                help="folder for services data and certificates (default: data beside the config file)",
+                restart=_RESTART.format(what="A new data folder"), unset="(default: data beside the config file)"),
+        setting("general set motd", "motd_file", Path("path"), label="MOTD file",
+                help="message of the day file (default: motd.txt beside the config file)"),
+        *choice("ssl.enabled", (
+            Option(True, "general ssl enable", "open the TLS client listener", "enabled"),
+            Option(False, "general ssl disable", "close the TLS client listener", "disabled"),
+        ), label="SSL"),
+        setting("general ssl port", "ssl.port", Int("port", 1, 65535), label="SSL port",
+                help="TLS client port (994 by default)"),
+        setting("general ssl cert", "ssl.cert", Path("path"), label="SSL certificate",
+                help="PEM certificate file (a self-signed one is generated if unset)",
+                unset="(self-signed, generated)"),
+        setting("general ssl key", "ssl.key", Path("path"), label="SSL key",
+                help="PEM private key file", unset="(self-signed, generated)"),
+        setting("general set secureonly", "secureonly", OnOff(), label="Secure only",
+                help="accept clients only over TLS"),
+        setting("general set securenetwork", "securenetwork", OnOff(), label="Secure network",
+                help="accept and make server links only over TLS"),
+    ))
+

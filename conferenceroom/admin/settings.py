@@ -1,0 +1,263 @@
+# -*- test-case-name: tests.unit.test_admin_tree -*-
+"""The server's settings: one immutable, typed, comparable snapshot.
+
+Nothing here parses commands: the admin tree (``tree.py`` and
+``families/``) turns ``AS`` commands into new snapshots.  A snapshot is never
+changed in place; every change produces a new :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Iterator, Mapping, TypeVar
+
+#: Oper flags and what they mean (ConferenceRoom letters).
+OPER_FLAGS: Mapping[str, str] = {
+    "a": "server administrator",
+    "c": "configuration access",
+    "d": "disabled",
+    "e": "requires TLS",
+    "g": "global operator",
+    "h": "helper",
+    "s": "services administrator",
+}
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+_RFC1459_TABLE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
+
+
+def fold_name(name: str) -> str:
+    """Fold *name* with rfc1459 case mapping (the key used for opers)."""
+    return name.translate(_RFC1459_TABLE)
+
+
+class FrozenMap(Mapping[_K, _V]):
+    """A small immutable, hashable mapping; equal when items are equal."""
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, items: Iterable[tuple[_K, _V]] | Mapping[_K, _V] = ()):
+        if isinstance(items, Mapping):
+            items = items.items()
+        self._data: dict[_K, _V] = dict(items)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: _K) -> _V:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[_K]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenMap):
+            return self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def set(self, key: _K, value: _V) -> "FrozenMap[_K, _V]":
+        """Return a copy with *key* set to *value*."""
+        data = dict(self._data)
+        data[key] = value
+        return FrozenMap(data)
+
+    def remove(self, key: _K) -> "FrozenMap[_K, _V]":
+        """Return a copy without *key* (KeyError if absent)."""
+        data = dict(self._data)
+        del data[key]
+        return FrozenMap(data)
+
+
+@dataclass(frozen=True)
+class SSLSettings:
+    """The client TLS listener."""
+
+    enabled: bool = False
+    port: int = 994
+    cert: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class FloodSettings:
+    """Penalty-based flood control.
+
+    A client has a budget of ``penalties`` line-costs per ``seconds`` window;
+    lines over budget are queued; when the queued cost exceeds ``kill`` the
+    client is disconnected with "Excess Flood".  Operators are exempt when
+    ``oper_exempt`` is set.
+    """
+
+    enabled: bool = True
+    penalties: int = 10
+    seconds: int = 10
+    kill: int = 20
+    oper_exempt: bool = True
+
+
+@dataclass(frozen=True)
+class OperEntry:
+    """One operator block: display name, bcrypt hash, flags, access masks.
+
+    An empty ``access`` means the operator may log in from anywhere.
+    """
+
+    name: str
+    password_hash: str
+    flags: frozenset[str] = frozenset()
+    access: tuple[str, ...] = ()
+
+    def has_flag(self, flag: str) -> bool:
+        """Return True if this oper has *flag*."""
+        return flag in self.flags
+
+    @property
+    def disabled(self) -> bool:
+        """True if the oper block carries flag ``d``."""
+        return "d" in self.flags
+
+    @property
+    def flag_string(self) -> str:
+        """The flags as a sorted string such as ``"ac"``."""
+        return "".join(sorted(self.flags))
+
+
+def _match_ip(mask: str, ip: str) -> bool:
+    if mask == ip:
+        return True
+    if "/" in mask:
+        try:
+            return ipaddress.ip_address(ip) in ipaddress.ip_network(mask, strict=False)
+        except ValueError:
+            return False
+    return fnmatch.fnmatchcase(ip.lower(), mask.lower())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Immutable snapshot of every admin setting.
+
+    ``motd`` and :meth:`datadir_path` resolve relative paths against
+    ``config_dir`` (the folder of the config file the settings came from).
+    """
+
+    name: str = "irc.conferenceroom.local"
+    description: str = "ConferenceRoom IRC server"
+    serial: str = "100-0000-001"
+    contact: str = ""
+    network: str = "ConferenceRoom"
+    ports: tuple[int, ...] = (6667,)
+    bindip: str = ""
+    role: str = "hub"
+    datadir: str | None = None
+    motd_file: str = "motd.txt"
+    config_dir: str = ""
+    ssl: SSLSettings = field(default_factory=SSLSettings)
+    secureonly: bool = False
+    securenetwork: bool = False
+    services_enabled: bool = True
+    opers: FrozenMap[str, OperEntry] = field(default_factory=FrozenMap)
+    flood: FloodSettings = field(default_factory=FloodSettings)
+    deftrigger: int = 5
+    triggers: tuple[tuple[str, int], ...] = ()
+    cps: int = 0
+
+    # -- derived values ------------------------------------------------------
+
+    @property
+    def is_hub(self) -> bool:
+        """True if this server is a hub."""
+        return self.role == "hub"
+
+    @property
+    def motd(self) -> str:
+        """Path of the MOTD file, relative paths resolved against ``config_dir``."""
+        return self._resolve(self.motd_file)
+
+    def datadir_path(self, config_path: str | None = None) -> str:
+        """Folder for the services database and generated certificates.
+
+        Defaults to ``data`` beside the config file.  *config_path* (the
+        config file) overrides ``config_dir`` when given.
+        """
+        base = self.config_dir if config_path is None else os.path.dirname(os.path.abspath(config_path))
+        return os.path.normpath(os.path.join(base, self.datadir or "data"))
+
+    def _resolve(self, path: str) -> str:
+        if os.path.isabs(path) or not self.config_dir:
+            return path
+        return os.path.normpath(os.path.join(self.config_dir, path))
+
+    def oper(self, name: str) -> OperEntry | None:
+        """Return the oper block called *name* (case-insensitive), or None."""
+        return self.opers.get(fold_name(name))
+
+    def trigger_for(self, ip: str) -> int:
+        """Connections allowed from *ip* (0 = unlimited).
+
+        The first trigger exception whose mask (exact IP, CIDR or glob)
+        matches wins; otherwise the default trigger applies.
+        """
+        for mask, limit in self.triggers:
+            if _match_ip(mask, ip):
+                return limit
+        return self.deftrigger
+
+    def problems(self) -> list[str]:
+        """Combinations that load but are probably mistakes (for warnings)."""
+        out = []
+        if self.ssl.enabled and self.ssl.port in self.ports:
+            out.append(f"SSL port {self.ssl.port} is also listed as a plain port")
+        if self.secureonly and not self.ssl.enabled:
+            out.append("SECUREONLY is on but SSL is disabled: no client can connect")
+        if self.opers and not any(not o.disabled and o.flags & {"a", "c"} for o in self.opers.values()):
+            out.append("no enabled oper has flag a or c: nobody can use AS commands")
+        return out
+
+    # -- changes -------------------------------------------------------------
+
+    def apply(self, commands: Iterable[str | list[str] | tuple[str, ...]], tree: Any = None) -> "Settings":
+        """Return the settings after running *commands* (AS lines or word lists).
+
+        Raises ``AdminError`` on the first bad command; ``self`` is unchanged.
+        """
+        if tree is None:
+            from conferenceroom.admin.tree import build_tree
+
+            tree = build_tree()
+        current = self
+        for command in commands:
+            words = command.split() if isinstance(command, str) else list(command)
+            current = tree.execute(current, words).settings
+        return current
+
+
+def get_field(obj: Any, dotted: str) -> Any:
+    """Return the value at *dotted* (``"ssl.port"``) inside *obj*."""
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def with_field(obj: Any, dotted: str, value: Any) -> Any:
+    """Return a copy of dataclass *obj* with the value at *dotted* replaced."""
+    head, _, tail = dotted.partition(".")
+    if tail:
+        value = with_field(getattr(obj, head), tail, value)
+    return replace(obj, **{head: value})

@@ -1,0 +1,110 @@
+# -*- test-case-name: tests.unit.test_casemap -*-
+"""rfc1459 case mapping, name validity and glob masks.
+
+Names are folded once and stored by their folded form; the display form is
+kept on the object itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, MutableMapping
+from functools import lru_cache
+from typing import Generic, TypeVar
+
+_FOLD = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^"
+)
+
+NICK_SPECIAL = "[]\\`_^{|}"
+CHANNEL_PREFIXES = "#&"
+_CHANNEL_FORBIDDEN = " ,\x07\x00\r\n"
+
+
+def fold(name: str) -> str:
+    """Fold ``name`` with the rfc1459 case mapping."""
+    return name.translate(_FOLD)
+
+
+def valid_nick(nick: str, maxlen: int = 30) -> bool:
+    """True if ``nick`` is an acceptable nickname."""
+    if not nick or len(nick) > maxlen:
+        return False
+    first = nick[0]
+    if not (first.isascii() and (first.isalpha() or first in NICK_SPECIAL)):
+        return False
+    return all(
+        ch.isascii() and (ch.isalnum() or ch in NICK_SPECIAL or ch == "-")
+        for ch in nick[1:]
+    )
+
+
+def valid_channel(name: str, maxlen: int = 50) -> bool:
+    """True if ``name`` is an acceptable channel name."""
+    if len(name) < 2 or len(name) > maxlen or name[0] not in CHANNEL_PREFIXES:
+        return False
+    return not any(ch in _CHANNEL_FORBIDDEN for ch in name)
+
+
+def is_channel(name: str) -> bool:
+    """True if ``name`` looks like a channel name (starts with # or &)."""
+    return bool(name) and name[0] in CHANNEL_PREFIXES
+
+
+@lru_cache(maxsize=4096)
+def _compile(mask: str) -> re.Pattern[str]:
+    out = []
+    for ch in fold(mask):
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def match(mask: str, name: str) -> bool:
+    """Glob-match ``name`` against ``mask`` (``*`` and ``?``), case-folded."""
+    return _compile(mask).fullmatch(fold(name)) is not None
+
+
+def normalize_mask(mask: str) -> str:
+    """Complete a ban-style mask to ``nick!user@host`` form."""
+    if "!" not in mask and "@" not in mask:
+        if "." in mask or ":" in mask:
+            return f"*!*@{mask}"
+        return f"{mask}!*@*"
+    if "!" not in mask:
+        return f"*!{mask}"
+    if "@" not in mask:
+        return f"{mask}@*"
+    return mask
+
+
+V = TypeVar("V")
+
+
+class FoldedDict(MutableMapping[str, V], Generic[V]):
+    """A dict keyed by rfc1459-folded names."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, V] = {}
+
+    def __getitem__(self, key: str) -> V:
+        return self._data[fold(key)]
+
+    def __setitem__(self, key: str, value: V) -> None:
+        self._data[fold(key)] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[fold(key)]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and fold(key) in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)

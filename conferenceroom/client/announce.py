@@ -1,0 +1,151 @@
+# -*- test-case-name: tests.unit.test_announce -*-
+"""Tell local clients about network changes.
+
+The announcer subscribes to the network's events and writes the lines a
+client expects (JOIN, PART, QUIT, NICK, MODE, TOPIC, KICK, AWAY, INVITE,
+CHGHOST) to the local users who can see the change, honouring their
+capabilities.  Handlers never write these lines themselves, so a change made
+by a remote server looks the same to local clients as a local one.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+from typing import TYPE_CHECKING, Any
+
+from .. import events as ev
+from ..modes import MAX_PARAM_MODES, format_mode_changes
+from ..network import Server, User
+from ..wire import Message
+
+if TYPE_CHECKING:
+    from ..core import ServerCore
+
+
+def source_of(source: User | Server) -> str:
+    """The prefix of a message from ``source``."""
+    return source.mask if isinstance(source, User) else source.name
+
+
+class ClientAnnouncer:
+    """An event subscriber that writes each change to the local clients it concerns."""
+
+    def __init__(self, core: "ServerCore") -> None:
+        self.core = core
+        self.router = core.router
+
+    def __call__(self, event: ev.Event) -> None:
+        self.announce(event)
+
+    @singledispatchmethod
+    def announce(self, event: ev.Event) -> None:
+        """Events that local clients are not told about."""
+
+    @announce.register
+    def _(self, event: ev.UserIntroduced) -> None:
+        user = event.user
+        if self.router.is_local(user):
+            self.core.notice_opers(
+                f"Client connecting: {user.nick} ({user.ident}@{user.realhost}) [{user.ip}]"
+            )
+
+    @announce.register
+    def _(self, event: ev.NickChanged) -> None:
+        self.router.to_local(event.peers, Message("NICK", (event.user.nick,), event.old_mask))
+
+    @announce.register
+    def _(self, event: ev.UserQuit) -> None:
+        user = event.user
+        msg = Message("QUIT", (event.reason,), user.mask)
+        self.router.to_local(event.peers, msg, exclude=user)
+        if self.router.is_local(user):
+            self.core.notice_opers(
+                f"Client exiting: {user.nick} ({user.ident}@{user.realhost}) [{event.reason}]"
+            )
+
+    @announce.register
+    def _(self, event: ev.ChannelJoined) -> None:
+        user, channel = event.user, event.channel
+        plain = Message("JOIN", (channel.name,), user.mask)
+        extended = Message("JOIN", (channel.name, user.account or "*", user.realname), user.mask)
+
+        def build(member: User) -> Message:
+            return extended if "extended-join" in member.route.caps else plain
+
+        members = list(channel.members)
+        self.router.to_local(members, build)
+        if user.away:
+            away = Message("AWAY", (user.away,), user.mask)
+            self.router.to_local(members, away, exclude=user, cap="away-notify")
+        if event.membership.status and event.origin is not None:
+            changes = [ev_change for ev_change in _status_changes(event)]
+            self._modes(user.server, channel, changes)
+
+    @announce.register
+    def _(self, event: ev.ChannelParted) -> None:
+        params = (event.channel.name,) if event.reason is None else (event.channel.name, event.reason)
+        self.router.to_local(event.members, Message("PART", params, event.user.mask))
+
+    @announce.register
+    def _(self, event: ev.UserKicked) -> None:
+        msg = Message(
+            "KICK", (event.channel.name, event.target.nick, event.reason), source_of(event.source)
+        )
+        self.router.to_local(event.members, msg)
+
+    @announce.register
+    def _(self, event: ev.TopicChanged) -> None:
+        channel = event.channel
+        msg = Message("TOPIC", (channel.name, channel.topic), source_of(event.source))
+        self.router.to_local(channel.members, msg)
+
+    @announce.register
+    def _(self, event: ev.ChannelModesChanged) -> None:
+        self._modes(event.source, event.channel, list(event.changes))
+
+    def _modes(self, source: User | Server, channel: Any, changes: list[Any]) -> None:
+        prefix = source_of(source)
+        for start in range(0, len(changes), MAX_PARAM_MODES):
+            chunk = changes[start : start + MAX_PARAM_MODES]
+            msg = Message("MODE", (channel.name, *format_mode_changes(chunk)), prefix)
+            self.router.to_local(channel.members, msg)
+
+    @announce.register
+    def _(self, event: ev.UserModesChanged) -> None:
+        user = event.user
+        if self.router.is_local(user):
+            params = (user.nick, *format_mode_changes(event.changes))
+            source = user.nick if event.source is user else source_of(event.source)
+            user.route.send(Message("MODE", params, source))
+
+    @announce.register
+    def _(self, event: ev.AwayChanged) -> None:
+        user = event.user
+        params = (user.away,) if user.away else ()
+        msg = Message("AWAY", params, user.mask)
+        self.router.to_local(self.core.network.peers_of(user), msg, exclude=user, cap="away-notify")
+
+    @announce.register
+    def _(self, event: ev.UserInvited) -> None:
+        msg = Message("INVITE", (event.target.nick, event.channel.name), event.source.mask)
+        if self.router.is_local(event.target):
+            event.target.route.send(msg)
+        notify = [u for u, m in event.channel.members.items() if m.status & {"q", "o"}]
+        self.router.to_local(
+            [u for u in notify if u is not event.target and u is not event.source],
+            msg,
+            cap="invite-notify",
+        )
+
+    @announce.register
+    def _(self, event: ev.HostChanged) -> None:
+        user = event.user
+        msg = Message("CHGHOST", (user.ident, user.host), event.old_mask)
+        self.router.to_local(event.peers, msg, cap="chghost")
+
+
+def _status_changes(event: ev.ChannelJoined) -> list[Any]:
+    from ..modes import ModeChange, STATUS_PREFIXES
+
+    status = event.membership.status
+    return [ModeChange(True, mode, event.user.nick) for mode, _ in STATUS_PREFIXES if mode in status]

@@ -1,0 +1,16 @@
+"""Client command handlers, one module per family.
+
+Each module marks its handlers with :func:`conferenceroom.dispatch.command`;
+:func:`all_modules` lists the modules a server's command table is built from.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+
+def all_modules() -> list[ModuleType]:
+    """Every client command module, imported."""
+    from . import admin, channel, info, message, oper, query, registration
+
+    return [registration, channel, message, query, info, oper, admin]

@@ -1,0 +1,1 @@
+"""channel commands (being written)."""

@@ -1,0 +1,1 @@
+"""info commands (being written)."""

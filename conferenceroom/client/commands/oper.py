@@ -1,0 +1,1 @@
+"""oper commands (being written)."""

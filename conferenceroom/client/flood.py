@@ -1,0 +1,89 @@
+# -*- test-case-name: tests.unit.test_flood -*-
+"""Penalty-based flood control for one client connection.
+
+Each line costs a penalty (most commands 1, expensive ones more).  A client
+has a budget of ``penalties`` per ``seconds``: lines within budget run at
+once; lines over it wait in a queue and run as the budget recovers; when the
+queued penalty passes ``kill`` the client is disconnected ("Excess Flood").
+Time comes from the injected clock, so tests drive it with ``task.Clock``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """A line budget: ``penalties`` per ``seconds``, disconnect past ``kill`` queued."""
+
+    penalties: int
+    seconds: int
+    kill: int
+
+
+class FloodGate:
+    """Run lines now, later, or disconnect, by their accumulated penalty."""
+
+    def __init__(
+        self,
+        clock: Any,
+        limits: Callable[[], FloodLimits | None],
+        run: Callable[[bytes], None],
+        on_excess: Callable[[], None],
+    ) -> None:
+        self.clock = clock
+        self.limits = limits
+        self.run = run
+        self.on_excess = on_excess
+        self.queue: deque[tuple[bytes, int]] = deque()
+        self.queued_cost = 0
+        self.busy_until = 0.0
+        self._timer: Any = None
+        self.closed = False
+
+    def submit(self, line: bytes, cost: int) -> None:
+        """Run ``line`` now if the budget allows, else queue it (or disconnect)."""
+        if self.closed:
+            return
+        limits = self.limits()
+        if limits is None and not self.queue:
+            self.run(line)
+            return
+        self.queue.append((line, cost))
+        self.queued_cost += cost
+        if self._timer is None:
+            self._drain()
+        if limits is not None and self.queued_cost > limits.kill and not self.closed:
+            self.close()
+            self.on_excess()
+
+    def _drain(self) -> None:
+        self._timer = None
+        while self.queue and not self.closed:
+            limits = self.limits()
+            now = self.clock.seconds()
+            self.busy_until = max(self.busy_until, now)
+            line, cost = self.queue[0]
+            if limits is not None:
+                unit = limits.seconds / max(limits.penalties, 1)
+                if self.busy_until - now + cost * unit > limits.seconds:
+                    wait = self.busy_until - now + cost * unit - limits.seconds
+                    self._timer = self.clock.callLater(wait, self._drain)
+                    return
+                self.busy_until += cost * unit
+            self.queue.popleft()
+            self.queued_cost -= cost
+            self.run(line)
+
+    def close(self) -> None:
+        """Drop queued lines and stop the timer."""
+        self.closed = True
+        self.queue.clear()
+        self.queued_cost = 0
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None

@@ -1,0 +1,293 @@
+# -*- test-case-name: tests.unit.test_client_protocol -*-
+"""The client connection: bytes in, lines through flood control, dispatch.
+
+A :class:`ClientConnection` is the route of one local user.  It splits input
+on LF (a CR before it is dropped), answers overlong lines with 417, runs each
+line through the flood gate and the command table, and writes messages with
+the tags the client's capabilities allow.  Registration and ping timeouts
+use the injected clock.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import interfaces
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from ..numerics import numeric
+from ..wire import MAX_INPUT, Message, ParseError, encode_line, format_message, parse
+from .caps import visible_tags
+from .flood import FloodGate
+
+if TYPE_CHECKING:
+    from ..core import ServerCore
+    from ..network import User
+
+REGISTRATION_TIMEOUT = 60.0
+PING_INTERVAL = 90.0
+MAX_SENDQ = 4 * 1024 * 1024
+
+
+class Registration:
+    """What a connection has told us before it is a user."""
+
+    def __init__(self) -> None:
+        self.nick: str | None = None
+        self.ident: str | None = None
+        self.realname: str | None = None
+        self.password: str | None = None
+        self.cap_negotiating = False
+
+
+class ClientConnection(Protocol):
+    """One client's connection; the route of its :class:`User`."""
+
+    is_client = True
+    log = Logger()
+
+    def __init__(self, core: "ServerCore") -> None:
+        self.core = core
+        self.user: "User | None" = None
+        self.pending: Registration | None = Registration()
+        self.caps: set[str] = set()
+        self.cap_version = 0
+        self.ip = "0"
+        self.host = "0"
+        self.port = 0
+        self.secure = False
+        self.closing = False
+        self._buffer = b""
+        self._discarding = False
+        self._timer: Any = None
+        self._last_input = 0.0
+        self._ping_sent = False
+        self.gate = FloodGate(core.clock, self._flood_limits, self._run_line, self._excess_flood)
+
+    # -- connection events -------------------------------------------------
+
+    def connectionMade(self) -> None:
+        peer = self.transport.getPeer()
+        self.ip = getattr(peer, "host", "0") or "0"
+        self.port = getattr(peer, "port", 0)
+        self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
+        self.secure = interfaces.ISSLTransport.providedBy(self.transport)
+        self._last_input = self.core.clock.seconds()
+        self.core.connections.add(self)
+        self._timer = self.core.clock.callLater(REGISTRATION_TIMEOUT, self._registration_timeout)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.gate.close()
+        self._cancel_timer()
+        self.core.connections.discard(self)
+        if self.user is not None:
+            text = "Connection closed" if self.closing else "Read error: Connection reset by peer"
+            self._leave_network(self._quit_reason or text)
+        self.closing = True
+
+    _quit_reason: str | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self._last_input = self.core.clock.seconds()
+        self._ping_sent = False
+        self._buffer += data
+        while not self.closing:
+            line, sep, rest = self._buffer.partition(b"\n")
+            if not sep:
+                if len(self._buffer) > MAX_INPUT:
+                    self._buffer = b""
+                    if not self._discarding:
+                        self._discarding = True
+                        self.reply("ERR_INPUTTOOLONG")
+                return
+            self._buffer = rest
+            if self._discarding:
+                self._discarding = False
+                continue
+            if len(line) > MAX_INPUT:
+                self.reply("ERR_INPUTTOOLONG")
+                continue
+            line = line.rstrip(b"\r")
+            if not line.strip():
+                continue
+            self.gate.submit(line, self.core.commands.penalty(_verb(line)))
+
+    # -- line handling -----------------------------------------------------
+
+    def _run_line(self, raw: bytes) -> None:
+        if self.closing:
+            return
+        try:
+            msg = parse(raw)
+        except ParseError as exc:
+            word = _verb(raw) or "*"
+            self.log.debug("unparseable line from {ip}: {why}", ip=self.ip, why=exc)
+            if word and word.isalnum():
+                return
+            if self.registered:
+                self.reply("ERR_UNKNOWNCOMMAND", word)
+            return
+        if self.user is not None:
+            if msg.command not in ("PING", "PONG"):
+                self.user.last_active = self.core.clock.seconds()
+        try:
+            self.core.commands.dispatch(self, msg)
+        except Exception:
+            self.log.failure("error handling {line!r} from {ip}", line=raw, ip=self.ip)
+            self.reply("ERR_UNKNOWNERROR", msg.command, "Internal error processing that command")
+
+    def _flood_limits(self) -> Any:
+        return self.core.flood_limits(self.user)
+
+    def _excess_flood(self) -> None:
+        self.close("Excess Flood")
+
+    # -- what the dispatcher needs -------------------------------------------
+
+    @property
+    def registered(self) -> bool:
+        """True once NICK/USER (and CAP END) completed registration."""
+        return self.user is not None
+
+    @property
+    def nick(self) -> str:
+        """Our nick, or ``*`` before one is set."""
+        if self.user is not None:
+            return self.user.nick
+        return (self.pending.nick if self.pending and self.pending.nick else None) or "*"
+
+    def is_oper(self, flags: str) -> bool:
+        """True if this user is an operator with any of ``flags`` ('' = any)."""
+        return self.user is not None and self.user.has_oper_flag(flags)
+
+    # -- output --------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        """Write ``msg`` with the tags this client may see."""
+        if self.closing or self.transport is None:
+            return
+        caps = self.caps
+        profile = self._tag_profile()
+        cache = msg.__dict__.setdefault("_encoded", {})
+        data = cache.get(profile)
+        if data is None:
+            tags = msg.tags
+            if "server-time" in caps and "time" not in tags:
+                stamp = msg.__dict__.get("_time") or msg.__dict__.setdefault("_time", self.core_time())
+                tags = {**tags, "time": stamp}
+            visible = visible_tags(tags, caps)
+            try:
+                data = encode_line(msg if visible == msg.tags else msg.with_tags(visible))
+            except ValueError:
+                self.log.error("refused to send malformed message {msg!r}", msg=msg)
+                return
+            cache[profile] = data
+        self.transport.write(data)
+        queued = len(getattr(self.transport, "dataBuffer", b"")) + getattr(self.transport, "_tempDataLen", 0)
+        if queued > MAX_SENDQ:
+            self.close("SendQ exceeded")
+
+    def _tag_profile(self) -> tuple[bool, bool, bool, bool]:
+        caps = self.caps
+        return ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps)
+
+    def core_time(self) -> str:
+        """The current time in the IRCv3 server-time format."""
+        from datetime import datetime, timezone
+
+        now = datetime.fromtimestamp(self.core.clock.seconds(), timezone.utc)
+        return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+    def reply(self, name: str, *args: object) -> None:
+        """Send numeric ``name`` to this client."""
+        self.send(numeric(name, self.core.name, self.nick, *args))
+
+    def notice(self, text: str) -> None:
+        """Send a server NOTICE to this client."""
+        self.send(Message("NOTICE", (self.nick, text), self.core.name))
+
+    def send_raw_line(self, line: str) -> None:
+        """Send an already formatted line (used for ERROR before closing)."""
+        if self.transport is not None and not self.closing:
+            self.transport.write(line.encode("utf-8", "replace") + b"\r\n")
+
+    # -- leaving -------------------------------------------------------------
+
+    def close(self, reason: str, quit_reason: str | None = None) -> None:
+        """Send ERROR with ``reason``, remove the user, and drop the connection."""
+        if self.closing:
+            return
+        self.send_raw_line(format_message(Message("ERROR", (f"Closing Link: {self.host} ({reason})",))))
+        self._quit_reason = quit_reason or reason
+        if self.user is not None:
+            self._leave_network(self._quit_reason)
+        self.closing = True
+        self.gate.close()
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def _leave_network(self, reason: str) -> None:
+        user, self.user = self.user, None
+        if user is not None:
+            self.core.network.remove_user(user, reason)
+
+    # -- timers ----------------------------------------------------------------
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _registration_timeout(self) -> None:
+        self._timer = None
+        if self.user is None:
+            self.close("Registration timed out")
+
+    def start_ping_timer(self) -> None:
+        """Begin idle checks once registered (replaces the registration timer)."""
+        self._cancel_timer()
+        self._timer = self.core.clock.callLater(PING_INTERVAL, self._check_idle)
+
+    def _check_idle(self) -> None:
+        now = self.core.clock.seconds()
+        idle = now - self._last_input
+        if self._ping_sent and idle >= 2 * PING_INTERVAL - 0.001:
+            self._timer = None
+            self.close(f"Ping timeout: {int(PING_INTERVAL)} seconds")
+            return
+        if idle >= PING_INTERVAL - 0.001 and not self._ping_sent:
+            self._ping_sent = True
+            self.send(Message("PING", (self.core.name,)))
+            self._timer = self.core.clock.callLater(PING_INTERVAL, self._check_idle)
+            return
+        wait = max(PING_INTERVAL - idle, 1.0) if not self._ping_sent else 2 * PING_INTERVAL - idle
+        self._timer = self.core.clock.callLater(wait, self._check_idle)
+
+
+def _verb(line: bytes) -> str:
+    """The command word of a raw line, upper-cased, without decoding it fully."""
+    rest = line.lstrip(b" ")
+    if rest.startswith(b"@"):
+        rest = rest.partition(b" ")[2].lstrip(b" ")
+    if rest.startswith(b":"):
+        rest = rest.partition(b" ")[2].lstrip(b" ")
+    return rest.partition(b" ")[0].decode("latin-1").upper()
+
+
+class ClientFactory(Factory):
+    """Builds a :class:`ClientConnection` per accepted client."""
+
+    noisy = False
+
+    def __init__(self, core: "ServerCore") -> None:
+        self.core = core
+
+    def buildProtocol(self, addr: Any) -> ClientConnection:
+        proto = ClientConnection(self.core)
+        proto.factory = self
+        return proto

@@ -1,0 +1,149 @@
+# -*- test-case-name: tests.unit.test_client_registration -*-
+"""ServerCore: the collaborators every connection of one server shares.
+
+It holds the network state, the router, the command table, the current
+settings snapshot and the injected clock; it knows no sockets.  The
+service (``service.py``) builds one and plugs listeners into it.
+"""
+
+from __future__ import annotations
+
+import string
+import zlib
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from twisted.logger import Logger
+
+from . import __version__, modes
+from .client.announce import ClientAnnouncer
+from .client.caps import default_capabilities
+from .client.commands import all_modules
+from .client.flood import FloodLimits
+from .dispatch import CommandTable
+from .network import Network, Server, User
+from .routing import Router
+from .wire import Message
+
+VERSION = f"conferenceroom-{__version__}"
+SID_CHARS = string.digits + string.ascii_uppercase
+
+
+def make_sid(name: str, serial: str) -> str:
+    """A TS6 server id (digit + two of A-Z0-9) derived from name and serial."""
+    n = zlib.crc32(f"{name.lower()}|{serial}".encode())
+    return SID_CHARS[n % 10] + SID_CHARS[(n // 10) % 36] + SID_CHARS[(n // 360) % 36]
+
+
+class ServerCore:
+    """Network, router, commands and settings of one running server."""
+
+    log = Logger()
+
+    def __init__(self, settings: Any, clock: Any, config_path: str | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.config_path = config_path
+        me = Server(
+            settings.name,
+            make_sid(settings.name, settings.serial),
+            settings.description,
+            serial=settings.serial,
+            role=settings.role,
+        )
+        self.network = Network(me, clock)
+        self.router = Router(self.network)
+        self.commands = CommandTable.from_modules(*all_modules())
+        self.capabilities = default_capabilities()
+        self.boot_time = clock.seconds()
+        self.created = datetime.fromtimestamp(self.boot_time, timezone.utc).strftime(
+            "%a %b %d %Y at %H:%M:%S UTC"
+        )
+        self.motd_lines: list[str] | None = None
+        self.connections: set[Any] = set()
+        self.rehash: Callable[[], Any] | None = None  # set by the service
+        self.announcer = ClientAnnouncer(self)
+        self.network.events.subscribe(self.announcer)
+
+    # -- identity --------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """This server's name."""
+        return self.network.me.name
+
+    @property
+    def version(self) -> str:
+        """Version string shown in 002, 004 and VERSION."""
+        return VERSION
+
+    def isupport(self) -> list[str]:
+        """The RPL_ISUPPORT tokens."""
+        s = self.settings
+        return [
+            "AWAYLEN=300",
+            "CASEMAPPING=rfc1459",
+            "CHANLIMIT=#&:50",
+            f"CHANMODES={modes.isupport_chanmodes()}",
+            "CHANNELLEN=50",
+            "CHANTYPES=#&",
+            "ELIST=CMNTU",
+            "EXCEPTS=e",
+            "HOSTLEN=63",
+            "INVEX=I",
+            "KEYLEN=23",
+            "KICKLEN=300",
+            "LINELEN=512",
+            f"MAXLIST=beI:{modes.MAX_LIST_ENTRIES}",
+            f"MAXTARGETS={MAX_TARGETS}",
+            f"MODES={modes.MAX_PARAM_MODES}",
+            f"NETWORK={s.network}",
+            f"NICKLEN={NICKLEN}",
+            f"PREFIX={modes.isupport_prefix()}",
+            "SAFELIST",
+            "STATUSMSG=" + "".join(p for _, p in modes.STATUS_PREFIXES),
+            f"TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:{MAX_TARGETS},PART:,"
+            f"PRIVMSG:{MAX_TARGETS},WHOIS:1",
+            "TOPICLEN=390",
+            "USERLEN=10",
+            "WHOX",
+        ]
+
+    def myinfo(self) -> tuple[str, str, str, str]:
+        """RPL_MYINFO fields after the server name: version, user, channel, param modes."""
+        return (self.version, "Aaiosw", "beIiklmnopqstv", "beIklqov")
+
+    # -- configuration ---------------------------------------------------
+
+    def apply_settings(self, settings: Any) -> None:
+        """Swap in a new settings snapshot (validated by the caller)."""
+        self.settings = settings
+        self.network.me.description = settings.description
+        self.network.me.role = settings.role
+
+    def flood_limits(self, user: User | None) -> FloodLimits | None:
+        """The flood budget of a connection, or None where flood control is off."""
+        flood = self.settings.flood
+        if not flood.enabled:
+            return None
+        if user is not None and user.is_oper and flood.oper_exempt:
+            return None
+        return FloodLimits(flood.penalties, flood.seconds, flood.kill)
+
+    # -- notices -----------------------------------------------------------
+
+    def notice_opers(self, text: str, flag: str = "", snomask: bool = True) -> None:
+        """A server notice to local operators (with user mode +s unless told not to)."""
+        self.log.info("notice to operators: {text}", text=text)
+
+        def build(user: User) -> Message:
+            return Message("NOTICE", (user.nick, f"*** Notice -- {text}"), self.name)
+
+        for user in self.network.local_users():
+            if user.has_oper_flag(flag) and (not snomask or "s" in user.modes):
+                user.route.send(build(user))
+
+
+MAX_TARGETS = 4
+NICKLEN = 30

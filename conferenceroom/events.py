@@ -1,0 +1,171 @@
+# -*- test-case-name: tests.unit.test_network -*-
+"""Typed events the network state model emits after each change.
+
+Subscribers (the client announcer, later the link broadcaster and services)
+receive these objects; the event class is the hook name, so a typo is an
+import error.  ``origin`` is the route the change arrived from (``None`` for
+a change made on this server), so that no subscriber echoes it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .network import Channel, Membership, Server, User
+    from .modes import ModeChange
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of every network event."""
+
+    origin: Any = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class UserIntroduced(Event):
+    """A user finished registering here, or was introduced by a link."""
+
+    user: "User"
+
+
+@dataclass(frozen=True)
+class NickChanged(Event):
+    """``user`` changed nick from ``old``; ``peers`` are users who share a channel."""
+
+    user: "User"
+    old: str
+    old_mask: str
+    peers: frozenset["User"]
+
+
+@dataclass(frozen=True)
+class UserQuit(Event):
+    """``user`` left the network; ``peers`` shared a channel with it."""
+
+    user: "User"
+    reason: str
+    peers: frozenset["User"]
+
+
+@dataclass(frozen=True)
+class ChannelJoined(Event):
+    """``user`` joined ``channel`` (``created`` if the channel is new)."""
+
+    user: "User"
+    channel: "Channel"
+    membership: "Membership"
+    created: bool
+
+
+@dataclass(frozen=True)
+class ChannelParted(Event):
+    """``user`` left ``channel`` with ``reason``."""
+
+    user: "User"
+    channel: "Channel"
+    reason: str | None
+    members: frozenset["User"]
+
+
+@dataclass(frozen=True)
+class UserKicked(Event):
+    """``source`` kicked ``target`` out of ``channel``."""
+
+    source: "User | Server"
+    channel: "Channel"
+    target: "User"
+    reason: str
+    members: frozenset["User"]
+
+
+@dataclass(frozen=True)
+class TopicChanged(Event):
+    """The topic of ``channel`` was set (or cleared) by ``source``."""
+
+    source: "User | Server"
+    channel: "Channel"
+
+
+@dataclass(frozen=True)
+class ChannelModesChanged(Event):
+    """``changes`` were applied to ``channel`` by ``source``."""
+
+    source: "User | Server"
+    channel: "Channel"
+    changes: tuple["ModeChange", ...]
+
+
+@dataclass(frozen=True)
+class UserModesChanged(Event):
+    """``changes`` were applied to ``user``'s own modes by ``source``."""
+
+    source: "User | Server"
+    user: "User"
+    changes: tuple["ModeChange", ...]
+
+
+@dataclass(frozen=True)
+class AwayChanged(Event):
+    """``user`` set (``user.away`` not None) or cleared their away message."""
+
+    user: "User"
+
+
+@dataclass(frozen=True)
+class UserInvited(Event):
+    """``source`` invited ``target`` to ``channel``."""
+
+    source: "User"
+    target: "User"
+    channel: "Channel"
+
+
+@dataclass(frozen=True)
+class HostChanged(Event):
+    """``user``'s ident or host changed; ``old_mask`` is the previous n!u@h."""
+
+    user: "User"
+    old_mask: str
+    peers: frozenset["User"]
+
+
+@dataclass(frozen=True)
+class ServerIntroduced(Event):
+    """A server joined the network."""
+
+    server: "Server"
+
+
+@dataclass(frozen=True)
+class ServerRemoved(Event):
+    """A server left the network (a netsplit)."""
+
+    server: "Server"
+    reason: str
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """An ordered list of subscribers; each event goes to each of them."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Call ``subscriber(event)`` for every later event."""
+        self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Stop calling ``subscriber``."""
+        self._subscribers.remove(subscriber)
+
+    def emit(self, event: Event) -> None:
+        """Deliver ``event`` to every subscriber in order."""
+        for subscriber in list(self._subscribers):
+            subscriber(event)

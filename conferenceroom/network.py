@@ -1,0 +1,474 @@
+# -*- test-case-name: tests.unit.test_network -*-
+"""The network state: servers, users, channels, memberships.
+
+This is the only mutable network state.  Every change goes through a
+:class:`Network` method that takes ``origin=`` (the route the change came
+from, ``None`` for this server's own clients) and emits an event from
+:mod:`conferenceroom.events`.  Nothing here knows about sockets or the wire
+format.  A user behind a server link or a services pseudo-user is the same
+:class:`User` with another ``route`` and ``server``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import events as ev
+from .casemap import FoldedDict, fold
+from .modes import ModeChange, ModeKind, CHANNEL_MODES
+
+UID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+WHOWAS_MAX = 2000
+
+
+class Server:
+    """A server of the network; ``route`` is the link toward it (None: us)."""
+
+    def __init__(
+        self,
+        name: str,
+        sid: str,
+        description: str = "",
+        uplink: "Server | None" = None,
+        route: Any = None,
+        hopcount: int = 0,
+        serial: str = "",
+        role: str = "hub",
+    ) -> None:
+        self.name = name
+        self.sid = sid
+        self.description = description
+        self.uplink = uplink
+        self.route = route
+        self.hopcount = hopcount
+        self.serial = serial
+        self.role = role
+        self.users: set[User] = set()
+
+    def __repr__(self) -> str:
+        return f"<Server {self.name} {self.sid}>"
+
+
+class User:
+    """A user anywhere on the network; ``route`` reaches it."""
+
+    def __init__(
+        self,
+        uid: str,
+        nick: str,
+        ident: str,
+        host: str,
+        realname: str,
+        server: Server,
+        route: Any,
+        ip: str = "0",
+        signon: float = 0.0,
+    ) -> None:
+        self.uid = uid
+        self.nick = nick
+        self.ident = ident
+        self.host = host
+        self.realhost = host
+        self.ip = ip
+        self.realname = realname
+        self.server = server
+        self.route = route
+        self.signon = signon
+        self.nick_ts = signon
+        self.last_active = signon
+        self.modes: set[str] = set()
+        self.away: str | None = None
+        self.account: str | None = None
+        self.oper_name: str | None = None
+        self.oper_flags: frozenset[str] = frozenset()
+        self.secure = False
+        self.channels: dict[Channel, Membership] = {}
+        self.invited: set[str] = set()  # folded channel names
+
+    @property
+    def mask(self) -> str:
+        """``nick!ident@host``, the source of this user's messages."""
+        return f"{self.nick}!{self.ident}@{self.host}"
+
+    @property
+    def real_mask(self) -> str:
+        """``nick!ident@realhost``."""
+        return f"{self.nick}!{self.ident}@{self.realhost}"
+
+    @property
+    def is_oper(self) -> bool:
+        """True if the user has user mode +o."""
+        return "o" in self.modes
+
+    def has_oper_flag(self, flags: str) -> bool:
+        """True if the user is an operator with any of ``flags`` ('' = any oper)."""
+        if not self.is_oper:
+            return False
+        return not flags or any(f in self.oper_flags for f in flags)
+
+    def __repr__(self) -> str:
+        return f"<User {self.nick} {self.uid}>"
+
+
+@dataclass
+class ListEntry:
+    """An entry of a channel list mode (ban, exception, invite exception)."""
+
+    mask: str
+    setter: str
+    ts: int
+
+
+@dataclass(eq=False)
+class Membership:
+    """A user's presence in a channel, with status modes (q, o, v)."""
+
+    user: User
+    channel: "Channel"
+    status: set[str] = field(default_factory=set)
+
+
+class Channel:
+    """A channel: modes, lists, topic and members."""
+
+    def __init__(self, name: str, ts: int) -> None:
+        self.name = name
+        self.ts = ts
+        self.flags: set[str] = set()
+        self.key: str | None = None
+        self.limit: int | None = None
+        self.lists: dict[str, list[ListEntry]] = {"b": [], "e": [], "I": []}
+        self.topic = ""
+        self.topic_setter = ""
+        self.topic_ts = 0
+        self.members: dict[User, Membership] = {}
+
+    def mode_string(self, show_key: bool = True) -> list[str]:
+        """The channel's modes as ``["+ntkl", key, limit]``."""
+        letters = "+" + "".join(sorted(self.flags))
+        params = []
+        if self.key is not None:
+            letters += "k"
+            params.append(self.key if show_key else "*")
+        if self.limit is not None:
+            letters += "l"
+            params.append(str(self.limit))
+        return [letters, *params]
+
+    def local_members(self) -> Iterator[User]:
+        """Members whose route is a client connection on this server."""
+        return (u for u in self.members if getattr(u.route, "is_client", False))
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.name}>"
+
+
+@dataclass(frozen=True)
+class WhowasEntry:
+    """What WHOWAS remembers about a nick that left."""
+
+    nick: str
+    ident: str
+    host: str
+    realname: str
+    server: str
+    when: float
+
+
+class Network:
+    """Every server, user and channel this server knows, and their changes."""
+
+    def __init__(self, me: Server, clock: Any) -> None:
+        self.me = me
+        self.clock = clock
+        self.events = ev.EventBus()
+        self.servers: FoldedDict[Server] = FoldedDict()
+        self.servers_by_sid: dict[str, Server] = {}
+        self.users: FoldedDict[User] = FoldedDict()
+        self.users_by_uid: dict[str, User] = {}
+        self.channels: FoldedDict[Channel] = FoldedDict()
+        self.whowas: deque[WhowasEntry] = deque(maxlen=WHOWAS_MAX)
+        self.max_local = 0
+        self.max_global = 0
+        self._uid_counter = itertools.count()
+        self._add_server_state(me)
+
+    # -- queries ---------------------------------------------------------
+
+    def now(self) -> float:
+        """Current time from the injected clock."""
+        return self.clock.seconds()
+
+    def find_user(self, nick: str) -> User | None:
+        """The user with ``nick`` (case-insensitive), or None."""
+        return self.users.get(nick)
+
+    def find_channel(self, name: str) -> Channel | None:
+        """The channel named ``name`` (case-insensitive), or None."""
+        return self.channels.get(name)
+
+    def find_server(self, name: str) -> Server | None:
+        """The server named ``name`` (case-insensitive), or None."""
+        return self.servers.get(name)
+
+    def local_users(self) -> list[User]:
+        """Users connected to this server."""
+        return list(self.me.users)
+
+    def peers_of(self, user: User) -> set[User]:
+        """Every user sharing at least one channel with ``user`` (and itself)."""
+        peers = {user}
+        for channel in user.channels:
+            peers.update(channel.members)
+        return peers
+
+    def next_uid(self) -> str:
+        """A new network-unique user id: our SID and six characters."""
+        n = next(self._uid_counter)
+        chars = []
+        for _ in range(6):
+            n, r = divmod(n, len(UID_CHARS))
+            chars.append(UID_CHARS[r])
+        return self.me.sid + "".join(reversed(chars))
+
+    def nick_available(self, nick: str, user: User | None = None) -> bool:
+        """True if ``nick`` is free (or already belongs to ``user``)."""
+        owner = self.users.get(nick)
+        return owner is None or owner is user
+
+    # -- servers ---------------------------------------------------------
+
+    def _add_server_state(self, server: Server) -> None:
+        self.servers[server.name] = server
+        self.servers_by_sid[server.sid] = server
+
+    def add_server(self, server: Server, origin: Any = None) -> None:
+        """Introduce ``server`` to the network."""
+        self._add_server_state(server)
+        self.events.emit(ev.ServerIntroduced(server, origin=origin))
+
+    def remove_server(self, server: Server, reason: str, origin: Any = None) -> None:
+        """Remove ``server``, the servers behind it and all their users."""
+        for other in list(self.servers.values()):
+            if other.uplink is server:
+                self.remove_server(other, reason, origin)
+        for user in list(server.users):
+            self.remove_user(user, reason, origin)
+        del self.servers[server.name]
+        self.servers_by_sid.pop(server.sid, None)
+        self.events.emit(ev.ServerRemoved(server, reason, origin=origin))
+
+    # -- users -----------------------------------------------------------
+
+    def add_user(self, user: User, origin: Any = None) -> None:
+        """Register ``user`` (its nick must be free) and announce it."""
+        self.users[user.nick] = user
+        self.users_by_uid[user.uid] = user
+        user.server.users.add(user)
+        self.max_local = max(self.max_local, len(self.me.users))
+        self.max_global = max(self.max_global, len(self.users))
+        self.events.emit(ev.UserIntroduced(user, origin=origin))
+
+    def _remember(self, user: User) -> None:
+        self.whowas.append(
+            WhowasEntry(user.nick, user.ident, user.host, user.realname, user.server.name, self.now())
+        )
+
+    def change_nick(self, user: User, new: str, origin: Any = None, ts: float | None = None) -> None:
+        """Rename ``user`` to ``new`` (which must be free for it)."""
+        old, old_mask = user.nick, user.mask
+        peers = frozenset(self.peers_of(user))
+        if fold(old) != fold(new):
+            self._remember(user)
+        del self.users[old]
+        user.nick = new
+        user.nick_ts = self.now() if ts is None else ts
+        self.users[new] = user
+        self.events.emit(ev.NickChanged(user, old, old_mask, peers, origin=origin))
+
+    def remove_user(self, user: User, reason: str, origin: Any = None) -> None:
+        """Remove ``user`` from the network (QUIT, KILL or netsplit)."""
+        if self.users_by_uid.get(user.uid) is not user:
+            return
+        peers = frozenset(self.peers_of(user))
+        self._remember(user)
+        self.events.emit(ev.UserQuit(user, reason, peers, origin=origin))
+        for channel in list(user.channels):
+            self._drop_member(user, channel)
+        del self.users[user.nick]
+        del self.users_by_uid[user.uid]
+        user.server.users.discard(user)
+
+    def set_away(self, user: User, text: str | None, origin: Any = None) -> None:
+        """Set (text) or clear (None) ``user``'s away message."""
+        user.away = text or None
+        self.events.emit(ev.AwayChanged(user, origin=origin))
+
+    def set_host(self, user: User, ident: str, host: str, origin: Any = None) -> None:
+        """Change ``user``'s displayed ident and host."""
+        old_mask = user.mask
+        user.ident, user.host = ident, host
+        self.events.emit(ev.HostChanged(user, old_mask, frozenset(self.peers_of(user)), origin=origin))
+
+    def apply_user_modes(
+        self, source: User | Server, user: User, changes: Iterable[ModeChange], origin: Any = None
+    ) -> list[ModeChange]:
+        """Apply already-permitted user mode ``changes``; return what changed."""
+        applied = []
+        for change in changes:
+            if change.adding == (change.mode in user.modes):
+                continue
+            if change.adding:
+                user.modes.add(change.mode)
+            else:
+                user.modes.discard(change.mode)
+                if change.mode == "o":
+                    user.oper_name, user.oper_flags = None, frozenset()
+            applied.append(change)
+        if applied:
+            self.events.emit(ev.UserModesChanged(source, user, tuple(applied), origin=origin))
+        return applied
+
+    def set_oper(self, user: User, name: str, flags: frozenset[str], origin: Any = None) -> list[ModeChange]:
+        """Make ``user`` an operator with ConferenceRoom ``flags``.
+
+        Sets user mode o, A for flag a, and a for flag s.
+        """
+        user.oper_name, user.oper_flags = name, flags
+        wanted = [ModeChange(True, "o")]
+        if "a" in flags:
+            wanted.append(ModeChange(True, "A"))
+        if "s" in flags:
+            wanted.append(ModeChange(True, "a"))
+        applied = self.apply_user_modes(user, user, wanted, origin)
+        user.oper_name, user.oper_flags = name, flags
+        return applied
+
+    # -- channels --------------------------------------------------------
+
+    def join(
+        self,
+        user: User,
+        name: str,
+        origin: Any = None,
+        status: Iterable[str] = (),
+        ts: int | None = None,
+    ) -> Membership:
+        """Put ``user`` in channel ``name``, creating it if needed.
+
+        The creator of a new channel gets operator status unless ``status``
+        says otherwise (links pass what the remote side decided).
+        """
+        channel = self.channels.get(name)
+        created = channel is None
+        if channel is None:
+            channel = Channel(name, int(self.now()) if ts is None else ts)
+            self.channels[name] = channel
+            if origin is None and not status:
+                status = ("o",)
+        membership = Membership(user, channel, set(status))
+        channel.members[user] = membership
+        user.channels[channel] = membership
+        user.invited.discard(fold(name))
+        self.events.emit(ev.ChannelJoined(user, channel, membership, created, origin=origin))
+        return membership
+
+    def _drop_member(self, user: User, channel: Channel) -> None:
+        channel.members.pop(user, None)
+        user.channels.pop(channel, None)
+        if not channel.members:
+            del self.channels[channel.name]
+
+    def part(self, user: User, channel: Channel, reason: str | None, origin: Any = None) -> None:
+        """Take ``user`` out of ``channel``."""
+        members = frozenset(channel.members)
+        self.events.emit(ev.ChannelParted(user, channel, reason, members, origin=origin))
+        self._drop_member(user, channel)
+
+    def kick(
+        self, source: User | Server, channel: Channel, target: User, reason: str, origin: Any = None
+    ) -> None:
+        """``source`` removes ``target`` from ``channel``."""
+        members = frozenset(channel.members)
+        self.events.emit(ev.UserKicked(source, channel, target, reason, members, origin=origin))
+        self._drop_member(target, channel)
+
+    def set_topic(
+        self, source: User | Server, channel: Channel, text: str, setter: str, ts: int | None = None,
+        origin: Any = None,
+    ) -> None:
+        """Set the topic of ``channel`` (empty ``text`` clears it)."""
+        channel.topic = text
+        channel.topic_setter = setter if text else ""
+        channel.topic_ts = (int(self.now()) if ts is None else ts) if text else 0
+        self.events.emit(ev.TopicChanged(source, channel, origin=origin))
+
+    def invite(self, source: User, target: User, channel: Channel, origin: Any = None) -> None:
+        """Record that ``target`` may join ``channel`` past +i, and announce it."""
+        target.invited.add(fold(channel.name))
+        self.events.emit(ev.UserInvited(source, target, channel, origin=origin))
+
+    def apply_channel_modes(
+        self, source: User | Server, channel: Channel, changes: Iterable[ModeChange],
+        origin: Any = None,
+    ) -> list[ModeChange]:
+        """Apply already-validated ``changes``; return those that changed state.
+
+        Status changes name a member by nick; list changes carry the mask.
+        """
+        applied: list[ModeChange] = []
+        setter = source.mask if isinstance(source, User) else source.name
+        for change in changes:
+            if self._apply_channel_mode(channel, change, setter):
+                applied.append(change)
+        if applied:
+            self.events.emit(ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin))
+        return applied
+
+    def _apply_channel_mode(self, channel: Channel, change: ModeChange, setter: str) -> bool:
+        kind = CHANNEL_MODES[change.mode]
+        mode, param = change.mode, change.param
+        if kind is ModeKind.FLAG:
+            if change.adding == (mode in channel.flags):
+                return False
+            (channel.flags.add if change.adding else channel.flags.discard)(mode)
+            return True
+        if kind is ModeKind.STATUS:
+            target = self.users.get(param or "")
+            membership = channel.members.get(target) if target else None
+            if membership is None or change.adding == (mode in membership.status):
+                return False
+            (membership.status.add if change.adding else membership.status.discard)(mode)
+            return True
+        if kind is ModeKind.LIST:
+            entries = channel.lists[mode]
+            existing = [e for e in entries if fold(e.mask) == fold(param or "")]
+            if change.adding:
+                if existing:
+                    return False
+                entries.append(ListEntry(param or "", setter, int(self.now())))
+                return True
+            for entry in existing:
+                entries.remove(entry)
+            return bool(existing)
+        if mode == "k":
+            if change.adding:
+                channel.key = param
+                return True
+            if channel.key is None:
+                return False
+            channel.key = None
+            return True
+        if mode == "l":
+            if change.adding:
+                channel.limit = int(param or 0)
+                return True
+            if channel.limit is None:
+                return False
+            channel.limit = None
+            return True
+        return False

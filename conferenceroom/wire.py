@@ -1,0 +1,169 @@
+# -*- test-case-name: tests.unit.test_wire -*-
+"""The IRC wire format: one line in, one :class:`Message` out, and back.
+
+Lines are at most 512 bytes (CR LF included) for the source, command and
+parameters, plus up to 8191 bytes of IRCv3 message tags.  Bytes that are not
+valid UTF-8 are decoded as Latin-1 so that no input is ever lost or fatal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_LINE = 512  # bytes, CR LF included, without tags
+MAX_TAGS = 8191  # bytes of the tag section, '@' and trailing space included
+MAX_INPUT = MAX_LINE + MAX_TAGS
+
+_TAG_ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
+_TAG_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+
+
+class ParseError(ValueError):
+    """A line that cannot be read as an IRC message."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One IRC message: tags, optional source, command and parameters."""
+
+    command: str
+    params: tuple[str, ...] = ()
+    source: str | None = None
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def with_tags(self, tags: dict[str, str]) -> "Message":
+        """Return a copy of this message carrying ``tags``."""
+        return Message(self.command, self.params, self.source, tags)
+
+    def to_line(self) -> str:
+        """The message as a line without CR LF (see :func:`format_message`)."""
+        return format_message(self)
+
+
+def decode(data: bytes) -> str:
+    """Decode bytes as UTF-8, falling back to Latin-1 for other encodings."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def unescape_tag_value(value: str) -> str:
+    """Undo IRCv3 tag value escaping; a lone trailing backslash is dropped."""
+    out = []
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\":
+            i += 1
+            if i < len(value):
+                out.append(_TAG_UNESCAPES.get(value[i], value[i]))
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def escape_tag_value(value: str) -> str:
+    """Escape a tag value for the wire."""
+    return "".join(_TAG_ESCAPES.get(ch, ch) for ch in value)
+
+
+def _parse_tags(section: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for item in section.split(";"):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not key:
+            continue
+        tags[key] = unescape_tag_value(value) if sep else ""
+    return tags
+
+
+def parse(line: str | bytes) -> Message:
+    """Parse one line (without its line ending) into a :class:`Message`.
+
+    Raises :class:`ParseError` for an empty line or one with no command.
+    """
+    if isinstance(line, bytes):
+        line = decode(line)
+    line = line.rstrip("\r\n").replace("\x00", "")
+    tags: dict[str, str] = {}
+    source = None
+    rest = line.lstrip(" ")
+    if rest.startswith("@"):
+        section, _, rest = rest[1:].partition(" ")
+        tags = _parse_tags(section)
+        rest = rest.lstrip(" ")
+    if rest.startswith(":"):
+        source, _, rest = rest[1:].partition(" ")
+        rest = rest.lstrip(" ")
+        if not source:
+            raise ParseError("empty source")
+    if not rest:
+        raise ParseError("no command")
+    params: list[str] = []
+    trailing = None
+    if " :" in rest:
+        rest, trailing = rest.split(" :", 1)
+    elif rest.startswith(":"):
+        raise ParseError("no command")
+    words = [w for w in rest.split(" ") if w]
+    command = words[0]
+    params = words[1:]
+    if trailing is not None:
+        params.append(trailing)
+    if not command.isalnum():
+        raise ParseError(f"invalid command {command!r}")
+    return Message(command.upper(), tuple(params), source, tags)
+
+
+def check_param(param: str, last: bool) -> None:
+    """Raise ValueError if ``param`` cannot be sent in its position."""
+    if any(ch in param for ch in "\r\n\x00"):
+        raise ValueError(f"parameter contains a line break or NUL: {param!r}")
+    if not last and (param == "" or " " in param or param.startswith(":")):
+        raise ValueError(f"middle parameter cannot be sent: {param!r}")
+
+
+def format_message(msg: Message) -> str:
+    """Serialise ``msg`` to a line without CR LF.
+
+    The last parameter is written as trailing when it needs to be.  Raises
+    ValueError for a parameter that could not be read back the same.
+    """
+    parts = []
+    if msg.tags:
+        items = []
+        for key, value in msg.tags.items():
+            items.append(f"{key}={escape_tag_value(value)}" if value else key)
+        parts.append("@" + ";".join(items))
+    if msg.source:
+        parts.append(":" + msg.source)
+    parts.append(msg.command)
+    params = msg.params
+    for i, param in enumerate(params):
+        last = i == len(params) - 1
+        check_param(param, last)
+        if last and (param == "" or " " in param or param.startswith(":")):
+            parts.append(":" + param)
+        else:
+            parts.append(param)
+    return " ".join(parts)
+
+
+def encode_line(msg: Message, limit: int = MAX_LINE) -> bytes:
+    """Encode ``msg`` with CR LF, cutting the untagged part to ``limit`` bytes.
+
+    Cutting never splits a UTF-8 character.
+    """
+    line = format_message(msg)
+    tag_part = b""
+    if msg.tags:
+        tag_text, _, line = line.partition(" ")
+        tag_part = tag_text.encode("utf-8") + b" "
+    body = line.encode("utf-8", "replace")
+    if len(body) > limit - 2:
+        body = body[: limit - 2].decode("utf-8", "ignore").encode("utf-8")
+    return tag_part + body + b"\r\n"

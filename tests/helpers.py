@@ -1,0 +1,105 @@
+"""Shared fakes for unit tests: a core on task.Clock, connections on StringTransport."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from twisted.internet import address, task
+from twisted.internet.testing import StringTransport
+
+from conferenceroom.admin.settings import FloodSettings, Settings
+from conferenceroom.client.protocol import ClientConnection
+from conferenceroom.core import ServerCore
+from conferenceroom.network import Server, User
+from conferenceroom.wire import Message, parse
+
+START = 1_700_000_000.0
+
+
+def make_settings(**changes: Any) -> Settings:
+    """Default settings named test.local, flood control off unless given."""
+    changes.setdefault("name", "test.local")
+    changes.setdefault("network", "TestNet")
+    changes.setdefault("flood", FloodSettings(enabled=False))
+    return replace(Settings(), **changes)
+
+
+def make_core(settings: Settings | None = None, clock: task.Clock | None = None) -> ServerCore:
+    """A ServerCore on a task.Clock starting at a fixed time."""
+    if clock is None:
+        clock = task.Clock()
+        clock.advance(START)
+    core = ServerCore(settings or make_settings(), clock)
+    core.motd_lines = ["Test MOTD line"]
+    return core
+
+
+def connect(core: ServerCore, ip: str = "127.0.0.1", port: int = 40000) -> ClientConnection:
+    """A new client connection on a StringTransport."""
+    conn = ClientConnection(core)
+    transport = StringTransport(peerAddress=address.IPv4Address("TCP", ip, port))
+    conn.makeConnection(transport)
+    return conn
+
+
+def feed(conn: ClientConnection, *lines: str) -> None:
+    """Send ``lines`` from the client, each with CR LF."""
+    for line in lines:
+        conn.dataReceived(line.encode("utf-8") + b"\r\n")
+
+
+def sent(conn: ClientConnection) -> list[Message]:
+    """Messages written to the client since the last call (and clear them)."""
+    data = conn.transport.value()
+    conn.transport.clear()
+    return [parse(line) for line in data.split(b"\r\n") if line]
+
+
+def sent_lines(conn: ClientConnection) -> list[str]:
+    """Raw lines written to the client since the last call (and clear them)."""
+    data = conn.transport.value()
+    conn.transport.clear()
+    return [line.decode("utf-8", "replace") for line in data.split(b"\r\n") if line]
+
+
+def register(core: ServerCore, nick: str, ip: str = "127.0.0.1", caps: str = "") -> ClientConnection:
+    """A registered client called ``nick`` (output of registration cleared)."""
+    conn = connect(core, ip)
+    if caps:
+        feed(conn, "CAP LS 302", f"CAP REQ :{caps}")
+    feed(conn, f"NICK {nick}", f"USER {nick} 0 * :Real {nick}")
+    if caps:
+        feed(conn, "CAP END")
+    assert conn.user is not None, sent_lines(conn)
+    conn.transport.clear()
+    return conn
+
+
+def make_remote_server(core: ServerCore, name: str = "remote.test", sid: str = "9RM") -> Server:
+    """A server linked behind a fake route that records relayed messages."""
+    route = RecordingRoute()
+    server = Server(name, sid, "Remote server", uplink=core.network.me, route=route, hopcount=1)
+    core.network.add_server(server, origin=route)
+    return server
+
+
+def make_remote_user(core: ServerCore, server: Server, nick: str) -> User:
+    """A user on ``server``, reached through that server's route."""
+    network = core.network
+    user = User(server.sid + nick.upper()[:6].ljust(6, "A"), nick, "~" + nick, "remote.host",
+                f"Remote {nick}", server, server.route, ip="0", signon=core.clock.seconds())
+    network.add_user(user, origin=server.route)
+    return user
+
+
+class RecordingRoute:
+    """A non-client route (a link) that records what it was asked to relay."""
+
+    is_client = False
+
+    def __init__(self) -> None:
+        self.relayed: list[tuple[Message, Any, Any]] = []
+
+    def relay(self, message: Message, target: Any, origin: Any) -> None:
+        self.relayed.append((message, target, origin))
