@@ -14,9 +14,12 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from twisted.internet.defer import DeferredLock, maybeDeferred
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
 from . import __version__, modes
+from .admin import build_tree
 from .client.announce import ClientAnnouncer
 from .client.caps import default_capabilities
 from .client.commands import all_modules
@@ -62,7 +65,14 @@ class ServerCore:
         )
         self.motd_lines: list[str] | None = None
         self.connections: set[Any] = set()
+        self._recent_connects = []
         self.rehash: Callable[[], Any] | None = None  # set by the service
+        self.reconfigure: Callable[[Any], list[str]] | None = None  # set by the service
+        # Runs blocking work (password hashing, file writes) off the reactor
+        # thread and returns a Deferred; tests swap in a synchronous runner.
+        self.defer_to_thread: Callable[..., Any] = _thread_runner(clock)
+        self.admin_tree = build_tree()
+        self.admin_lock = DeferredLock()  # AS commands run one at a time
         self.announcer = ClientAnnouncer(self)
         self.network.events.subscribe(self.announcer)
 
@@ -131,6 +141,26 @@ class ServerCore:
             return None
         return FloodLimits(flood.penalties, flood.seconds, flood.kill)
 
+    def admission_refusal(self, ip: str) -> str | None:
+        """Why a new connection from ``ip`` is refused (None: admitted).
+
+        Applies the per-IP connection trigger and the connections-per-second
+        limit of SECURITY settings.
+        """
+        settings = self.settings
+        limit = settings.trigger_for(ip)
+        if limit and sum(1 for c in self.connections if c.ip == ip and not c.closing) > limit:
+            return f"Too many connections from your IP address ({limit})"
+        if settings.cps:
+            now = self.clock.seconds()
+            self._recent_connects = [t for t in self._recent_connects if now - t < 1.0]
+            if len(self._recent_connects) >= settings.cps:
+                return "Too many new connections, try again shortly"
+            self._recent_connects.append(now)
+        return None
+
+    _recent_connects: list[float] = []
+
     # -- notices -----------------------------------------------------------
 
     def notice_opers(self, text: str, flag: str = "", snomask: bool = True) -> None:
@@ -143,6 +173,13 @@ class ServerCore:
         for user in self.network.local_users():
             if user.has_oper_flag(flag) and (not snomask or "s" in user.modes):
                 user.route.send(build(user))
+
+
+def _thread_runner(reactor: Any) -> Callable[..., Any]:
+    """deferToThread on ``reactor``'s pool; synchronous for a reactor without threads."""
+    if hasattr(reactor, "getThreadPool"):
+        return lambda f, *a, **kw: deferToThreadPool(reactor, reactor.getThreadPool(), f, *a, **kw)
+    return maybeDeferred
 
 
 MAX_TARGETS = 4

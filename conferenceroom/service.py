@@ -86,6 +86,7 @@ class ConferenceRoomService(service.MultiService):
         self.loaded = loaded
         self.core = ServerCore(loaded.settings, reactor, loaded.path)
         self.core.rehash = self.rehash
+        self.core.reconfigure = self.reconfigure
         self.factory = ClientFactory(self.core)
         self._load_motd()
         for port in loaded.settings.ports:
@@ -165,7 +166,23 @@ class ConferenceRoomService(service.MultiService):
         self._load_motd()
         return report
 
+    def reconfigure(self, new: Any) -> list[str]:
+        """Put ``new`` settings (from a live AS command) into force.
+
+        Returns sentences about what changed beyond the setting itself
+        (ports opened or closed).  The caller saves the file.
+        """
+        old = self.settings
+        report = RehashReport()
+        self._reconcile_listeners(old, new, report)
+        self.core.apply_settings(new)
+        if new.motd != old.motd:
+            self._load_motd()
+        return report.changes
+
     def _reconcile_listeners(self, old: Any, new: Any, report: RehashReport) -> None:
+        if old.bindip != new.bindip:
+            report.changes.append(f"listeners move to {new.bindip or 'all interfaces'}")
         wanted = {(port, new.bindip) for port in new.ports}
         current = {(child.port, child.bindip): child for child in self if isinstance(child, Listener)}
         for key, child in current.items():

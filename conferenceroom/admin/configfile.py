@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from conferenceroom.admin.settings import Settings
 from conferenceroom.admin.tree import AdminError, AdminTree, build_tree
@@ -120,7 +120,3 @@ def _fsync_dir(directory: str) -> None:
     finally:
         os.close(dfd)
 
-
-def relocate(settings: Settings, path: str) -> Settings:
-    """Return *settings* with relative paths resolved against *path*'s folder."""
-    return replace(settings, config_dir=os.path.dirname(os.path.abspath(path)))

@@ -8,6 +8,8 @@ changed in place; every change produces a new :class:`Settings`.
 
 from __future__ import annotations
 
+from conferenceroom.casemap import fold
+
 import fnmatch
 import ipaddress
 import os
@@ -28,12 +30,7 @@ OPER_FLAGS: Mapping[str, str] = {
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
-_RFC1459_TABLE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
-
-
-def fold_name(name: str) -> str:
-    """Fold *name* with rfc1459 case mapping (the key used for opers)."""
-    return name.translate(_RFC1459_TABLE)
+fold_name = fold  # oper names are keyed by their rfc1459-folded form
 
 
 class FrozenMap(Mapping[_K, _V]):

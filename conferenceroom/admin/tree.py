@@ -417,17 +417,12 @@ def choice(
 ) -> tuple[Verb, ...]:
     """Declare a setting chosen by keyword (``SSL ENABLE``/``SSL DISABLE``).
 
-    The first option's verb carries the writer and the LIST line, so the
-    setting is written once whichever keyword set it.
+    Each option writes its own line when the setting holds its value; the
+    first option's verb carries the LIST line.
     """
     default = get_field(Settings(), field_name)
     by_value = {o.value: o for o in options}
     verbs = []
-
-    def write(s: Settings):
-        value = get_field(s, field_name)
-        if always or value != default:
-            yield {"__path__": by_value[value].path}, ()
 
     def listing(s: Settings):
         yield f"{label}: {by_value[get_field(s, field_name)].display}"
@@ -436,8 +431,12 @@ def choice(
         def apply(ctx: Context, s: Settings, values: Mapping[str, Any], opt: Option = opt) -> Outcome:
             return Outcome(with_field(s, field_name, opt.value), (f"{label} set to {opt.display}",), restart)
 
-        verbs.append(Verb(split_path(opt.path), opt.help, apply, (),
-                          write if i == 0 else None, listing if i == 0 else None))
+        def write(s: Settings, opt: Option = opt):
+            value = get_field(s, field_name)
+            if value == opt.value and (always or value != default):
+                yield {}, ()
+
+        verbs.append(Verb(split_path(opt.path), opt.help, apply, (), write, listing if i == 0 else None))
     return tuple(verbs)
 
 
@@ -498,8 +497,10 @@ class AdminTree:
                 self._add(verb, fam)
             if fam.listing:
                 self._add(self._family_list_verb(fam), fam)
+        topic = Text("family [topic]")
+        topic.literal = True
         self._add(Verb(("help",), "show AS commands; HELP <family> or HELP <family> <topic> for details",
-                       self._apply_help, (Arg("topic", Text("family [topic]"), optional=True, rest=True),)), None)
+                       self._apply_help, (Arg("topic", topic, optional=True, rest=True),)), None)
 
     # -- building ------------------------------------------------------------
 
@@ -673,10 +674,7 @@ class AdminTree:
             if verb.write is None:
                 continue
             for params, args in verb.write(settings):
-                if "__path__" in params:
-                    lines.append(" ".join([params["__path__"], *args]))
-                else:
-                    lines.append(verb.render(params, args))
+                lines.append(verb.render(params, args))
         return lines
 
 

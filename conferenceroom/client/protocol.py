@@ -76,6 +76,11 @@ class ClientConnection(Protocol):
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
         self._last_input = self.core.clock.seconds()
         self.core.connections.add(self)
+        refusal = self.core.admission_refusal(self.ip)
+        if refusal is not None:
+            self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=refusal)
+            self.close(refusal)
+            return
         self._timer = self.core.clock.callLater(REGISTRATION_TIMEOUT, self._registration_timeout)
 
     def connectionLost(self, reason: Failure | None = None) -> None:

@@ -1,1 +1,90 @@
-"""admin commands (being written)."""
+# -*- test-case-name: tests.unit.test_client_admin -*-
+"""AS: live administration, through the same tree that reads the config file.
+
+``AS <family> <verb> ...`` runs one admin command for an operator with flag
+a or c.  The command is parsed and applied off the reactor thread (it may
+hash a password), one at a time, then the new settings are put into force
+and saved at once.  Replies are server NOTICEs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from ...admin import AdminError, save_config
+from ...dispatch import command
+from ...wire import Message
+
+if TYPE_CHECKING:
+    from ..protocol import ClientConnection
+
+log = Logger()
+
+def redact(words: list[str]) -> str:
+    """The command as it may be logged: the word after PASSWORD (and an
+    ``OPER <name> ADD`` password) replaced by ``****``."""
+    out = list(words)
+    low = [word.lower() for word in words]
+    for i, word in enumerate(low[:-1]):
+        if word == "password" or (word == "add" and low[0] == "oper" and i == 2):
+            out[i + 1] = "****"
+    return " ".join(out)
+
+
+@command("AS", oper="ac", penalty=2, syntax="AS <family> [<verb> ...] | AS HELP [<family> [<topic>]]")
+def handle_as(conn: "ClientConnection", msg: Message) -> Any:
+    """AS <family> <verb> [args]: change or list the configuration live."""
+    words = [word for param in msg.params for word in param.split()]
+    if not words or words[0].lower() == "help":
+        _help(conn, words[1:])
+        return None
+    core = conn.core
+    user = conn.user
+    shown = redact(words)
+    log.info("{nick} ({oper}) AS {command}", nick=user.nick, oper=user.oper_name, command=shown)
+    d = core.admin_lock.run(_run, core, words)
+    d.addCallbacks(_report, _refused, callbackArgs=(conn, shown), errbackArgs=(conn,))
+    return d
+
+
+def _help(conn: "ClientConnection", topic: list[str]) -> None:
+    try:
+        lines = conn.core.admin_tree.help(topic)
+    except AdminError as exc:
+        conn.notice(str(exc))
+        return
+    for line in lines:
+        conn.notice(line)
+
+
+@defer.inlineCallbacks
+def _run(core: Any, words: list[str]) -> Any:
+    """Parse and apply in a thread, then put the result into force."""
+    result = yield core.defer_to_thread(core.admin_tree.execute, core.settings, words)
+    extra: list[str] = []
+    if result.changed and core.reconfigure is not None:
+        extra = core.reconfigure(result.settings)
+        if core.config_path:
+            yield core.defer_to_thread(save_config, result.settings, core.config_path)
+    return result, extra
+
+
+def _report(outcome: tuple[Any, list[str]], conn: "ClientConnection", shown: str) -> None:
+    result, extra = outcome
+    for line in [*result.replies, *extra]:
+        conn.notice(line)
+    if result.restart_needed:
+        conn.notice(f"Saved; {result.restart_needed}")
+    if result.changed and conn.user is not None:
+        conn.core.notice_opers(f"{conn.user.nick} changed the configuration: AS {shown}")
+
+
+def _refused(failure: Any, conn: "ClientConnection") -> None:
+    if failure.check(AdminError):
+        conn.notice(str(failure.value))
+        return
+    log.failure("AS command failed", failure)
+    conn.notice(f"AS failed: {failure.getErrorMessage()}; nothing was changed")

@@ -1,0 +1,143 @@
+"""Tests for the GENERAL family of AS commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from conferenceroom.admin import AdminError, Settings, build_tree
+
+TREE = build_tree(bcrypt_rounds=4)
+
+
+def run(line: str, settings: Settings | None = None):
+    """Run one AS line on *settings* (defaults when None)."""
+    return TREE.execute_line(settings or Settings(), line)
+
+
+@pytest.mark.parametrize("line, attr, value, reply", [
+    ("general set name soprano.webmaster.com", "name", "soprano.webmaster.com",
+     "Server name set to soprano.webmaster.com"),
+    ("general set description Soprano  test server", "description", "Soprano test server",
+     "Description set to Soprano test server"),
+    ("general set serial 102-0000-001", "serial", "102-0000-001", "Serial set to 102-0000-001"),
+    ("general set contact Jane <jane@example.com>", "contact", "Jane <jane@example.com>",
+     "Contact set to Jane <jane@example.com>"),
+    ("general set network ExampleNet", "network", "ExampleNet", "Network name set to ExampleNet"),
+    ("general set ports 7000,6666-6669", "ports", (6666, 6667, 6668, 6669, 7000),
+     "Ports set to 6666-6669,7000"),
+    ("general set bindip 192.0.2.1", "bindip", "192.0.2.1", "Bind IP set to 192.0.2.1"),
+    ("general set bindip ::1", "bindip", "::1", "Bind IP set to ::1"),
+    ("general set leaf", "role", "leaf", "Role set to leaf"),
+    ("general set datadir /var/lib/cr", "datadir", "/var/lib/cr", "Data folder set to /var/lib/cr"),
+    ("general set motd welcome.txt", "motd_file", "welcome.txt", "MOTD file set to welcome.txt"),
+    ("general set secureonly on", "secureonly", True, "Secure only set to on"),
+    ("general set securenetwork yes", "securenetwork", True, "Secure network set to on"),
+])
+def test_general_set(line, attr, value, reply):
+    """Each GENERAL SET verb stores its typed value and says so."""
+    result = run(line)
+    assert getattr(result.settings, attr) == value
+    assert result.replies == [reply]
+    assert result.changed
+
+
+def test_set_hub_after_leaf():
+    """GENERAL SET HUB switches back from leaf."""
+    leaf = run("general set leaf").settings
+    assert run("general set hub", leaf).settings.role == "hub"
+    assert run("general set hub", leaf).settings.is_hub
+
+
+def test_bindip_star_means_all():
+    """GENERAL SET BINDIP * goes back to all interfaces."""
+    s = run("general set bindip 10.0.0.1").settings
+    assert run("general set bindip *", s).settings.bindip == ""
+
+
+def test_ssl_verbs():
+    """GENERAL SSL ENABLE|DISABLE|PORT|CERT|KEY set the TLS listener."""
+    s = run("general ssl enable").settings
+    assert s.ssl.enabled
+    s = run("general ssl port 6697", s).settings
+    s = run("general ssl cert certs/a.pem", s).settings
+    s = run("general ssl key certs/a.key", s).settings
+    assert (s.ssl.port, s.ssl.cert, s.ssl.key) == (6697, "certs/a.pem", "certs/a.key")
+    assert not run("general ssl disable", s).settings.ssl.enabled
+    assert TREE.write(s)[-5:-1] == [
+        "general ssl enable", "general ssl port 6697", "general ssl cert certs/a.pem", "general ssl key certs/a.key",
+    ]
+
+
+def test_ports_writer_compresses_ranges():
+    """Ports are expanded, sorted, de-duplicated and written back as ranges."""
+    s = run("general set ports 7000,6669,6666-6668,6667,7001").settings
+    assert s.ports == (6666, 6667, 6668, 6669, 7000, 7001)
+    assert "general set ports 6666-6669,7000-7001" in TREE.write(s)
+
+
+def test_rename_needs_restart():
+    """A new server name reports that a restart is needed."""
+    assert "restart" in run("general set name new.example.com").restart_needed
+
+
+@pytest.mark.parametrize("line, fragment", [
+    ("general set name localhost", "at least one dot"),
+    ("general set name bad_name.com", "host name"),
+    ("general set name -x.com", "host name"),
+    ("general set name " + "a" * 60 + ".com", "longer than 63"),
+    ("general set serial 102-000-001", "like 102-0000-001"),
+    ("general set serial 1020000001", "like 102-0000-001"),
+    ("general set network two words", "Too many arguments"),
+    ("general set network bad!name", "one word"),
+    ("general set ports", "Missing <ports>"),
+    ("general set ports 0", "from 1 to 65535"),
+    ("general set ports 65536", "from 1 to 65535"),
+    ("general set ports 7000-6000", "backwards"),
+    ("general set ports 7000,,7001", "not a port"),
+    ("general set ports abc", "not a port"),
+    ("general set ports 1-5000", "more than 100"),
+    ("general set bindip 300.1.1.1", "IP address"),
+    ("general set bindip example.com", "IP address"),
+    ("general ssl port 0", "from 1 to 65535"),
+    ("general ssl port 99999", "from 1 to 65535"),
+    ("general ssl port x", "whole number"),
+    ("general set secureonly maybe", "on or off"),
+    ("general set securenetwork", "Missing on|off"),
+    ("general set description", "Missing <description>"),
+    ("general ssl cert", "Missing <path>"),
+])
+def test_general_bad_values(line, fragment):
+    """Bad GENERAL values are refused with the reason and the verb's syntax."""
+    with pytest.raises(AdminError) as err:
+        run(line)
+    assert fragment in str(err.value)
+    assert "Syntax: GENERAL" in str(err.value)
+
+
+def test_general_list():
+    """GENERAL LIST shows every GENERAL setting with its current value."""
+    s = Settings().apply([
+        "general set name soprano.webmaster.com", "general set ports 7000,6666-6669",
+        "general set leaf", "general ssl enable",
+    ], tree=TREE)
+    replies = run("general list", s).replies
+    assert replies[0] == "GENERAL settings:"
+    body = [line.strip() for line in replies[1:]]
+    assert body == [
+        "Server name: soprano.webmaster.com",
+        "Description: ConferenceRoom IRC server",
+        "Serial: 100-0000-001",
+        "Contact: (not set)",
+        "Network name: ConferenceRoom",
+        "Ports: 6666-6669,7000",
+        "Bind IP: * (all interfaces)",
+        "Role: leaf",
+        "Data folder: (default: data beside the config file)",
+        "MOTD file: motd.txt",
+        "SSL: enabled",
+        "SSL port: 994",
+        "SSL certificate: (self-signed, generated)",
+        "SSL key: (self-signed, generated)",
+        "Secure only: off",
+        "Secure network: off",
+    ]

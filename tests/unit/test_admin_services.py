@@ -1,0 +1,31 @@
+"""Tests for the SERVICES family of AS commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from conferenceroom.admin import AdminError, Settings, build_tree
+
+TREE = build_tree(bcrypt_rounds=4)
+
+
+def test_services_disable_enable():
+    """SERVICES DISABLE and ENABLE switch services_enabled and are written back."""
+    off = TREE.execute_line(Settings(), "services disable")
+    assert not off.settings.services_enabled and off.replies == ["Services set to disabled"]
+    assert "services disable" in TREE.write(off.settings)
+    on = TREE.execute_line(off.settings, "SERVICES ENABLE")
+    assert on.settings.services_enabled and "services enable" in TREE.write(on.settings)
+
+
+def test_services_list():
+    """SERVICES LIST says whether services run here."""
+    assert TREE.execute_line(Settings(), "services list").replies == ["SERVICES settings:", "  Services: enabled"]
+
+
+@pytest.mark.parametrize("line", ["services", "services maybe", "services enable now"])
+def test_services_malformed(line):
+    """Malformed SERVICES commands show the syntax."""
+    with pytest.raises(AdminError) as err:
+        TREE.execute_line(Settings(), line)
+    assert "Syntax: SERVICES" in str(err.value)

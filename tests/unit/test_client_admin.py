@@ -1,0 +1,73 @@
+"""AS typed by operators: permissions, replies, live effect and help."""
+
+from typing import Any
+
+from conferenceroom.client.commands.admin import redact
+from tests.helpers import feed, make_core, register, sent
+
+
+def _oper(core: Any, conn: Any, flags: str) -> None:
+    core.network.set_oper(conn.user, "admin", frozenset(flags))
+    conn.transport.clear()
+
+
+def _notices(conn: Any) -> list[str]:
+    return [m.params[-1] for m in sent(conn) if m.command == "NOTICE"]
+
+
+def test_as_refused_for_non_opers_and_wrong_flags() -> None:
+    """A plain user, and an operator without flag a or c, get 481."""
+    core = make_core()
+    conn = register(core, "alice")
+    feed(conn, "AS general list")
+    assert sent(conn)[0].command == "481"
+    _oper(core, conn, "g")
+    feed(conn, "AS general list")
+    assert sent(conn)[0].command == "481"
+
+
+def test_as_change_applies_and_reconfigures() -> None:
+    """A valid change replies by NOTICE and hands the new settings to the service."""
+    core = make_core()
+    applied: list[Any] = []
+    core.reconfigure = lambda new: applied.append(new) or ["opened port 7000"]
+    conn = register(core, "alice")
+    _oper(core, conn, "c")
+    feed(conn, "AS general set description A brand new description")
+    notices = _notices(conn)
+    assert applied and applied[0].description == "A brand new description"
+    assert "opened port 7000" in notices
+    assert any("description" in n.lower() for n in notices)
+
+
+def test_as_bad_command_changes_nothing() -> None:
+    """A malformed command gets a NOTICE with the syntax; settings stay the same."""
+    core = make_core()
+    applied: list[Any] = []
+    core.reconfigure = lambda new: applied.append(new) or []
+    before = core.settings
+    conn = register(core, "alice")
+    _oper(core, conn, "a")
+    feed(conn, "AS general set ports 99999")
+    notices = _notices(conn)
+    assert notices and "Syntax" in notices[0]
+    assert not applied and core.settings is before
+
+
+def test_as_help_lists_families() -> None:
+    """AS HELP (and AS alone) list the families by NOTICE."""
+    core = make_core()
+    conn = register(core, "alice")
+    _oper(core, conn, "a")
+    feed(conn, "AS HELP")
+    text = "\n".join(_notices(conn))
+    assert "GENERAL" in text and "OPER" in text
+    feed(conn, "AS help nonsense")
+    assert "No help" in _notices(conn)[0]
+
+
+def test_redact_hides_passwords() -> None:
+    """Passwords in AS lines never reach the log or other operators."""
+    assert redact(["oper", "bob", "add", "hunter2", "ac"]) == "oper bob add **** ac"
+    assert redact(["OPER", "bob", "PASSWORD", "hunter2"]) == "OPER bob PASSWORD ****"
+    assert redact(["general", "set", "name", "x.y"]) == "general set name x.y"
