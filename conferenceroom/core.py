@@ -141,13 +141,15 @@ class ServerCore:
             return None
         return FloodLimits(flood.penalties, flood.seconds, flood.kill)
 
-    def admission_refusal(self, ip: str) -> str | None:
+    def admission_refusal(self, ip: str, secure: bool = False) -> str | None:
         """Why a new connection from ``ip`` is refused (None: admitted).
 
-        Applies the per-IP connection trigger and the connections-per-second
-        limit of SECURITY settings.
+        Applies SECUREONLY, the per-IP connection trigger and the
+        connections-per-second limit of SECURITY settings.
         """
         settings = self.settings
+        if settings.secureonly and not secure:
+            return f"This server accepts only TLS connections (port {settings.ssl.port})"
         limit = settings.trigger_for(ip)
         if limit and sum(1 for c in self.connections if c.ip == ip and not c.closing) > limit:
             return f"Too many connections from your IP address ({limit})"

@@ -8,17 +8,19 @@ re-reads the file on REHASH or SIGHUP, changing only what changed.
 
 from __future__ import annotations
 
+import datetime
 import signal
 from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.application import service
 from twisted.internet import defer
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
+from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.logger import Logger
 
 from .admin import ConfigError, LoadedConfig, load_config, save_config
 from .client.protocol import ClientFactory
+from . import tls
 from .core import ServerCore
 
 LISTEN_BACKLOG = 1024
@@ -29,17 +31,27 @@ class Listener(service.Service):
 
     log = Logger()
 
-    def __init__(self, reactor: Any, factory: Any, port: int, bindip: str) -> None:
+    def __init__(self, reactor: Any, factory: Any, port: int, bindip: str, tls: Any = None) -> None:
         self.reactor = reactor
         self.factory = factory
         self.port = port
         self.bindip = bindip
-        self.name = f"listener:{bindip or '*'}:{port}"
+        self.tls = tls
+        self.name = f"{'tls' if tls else 'listener'}:{bindip or '*'}:{port}"
         self.listening: Any = None
+
+    @property
+    def key(self) -> tuple[int, str, bool]:
+        """What identifies this listener when settings are compared."""
+        return (self.port, self.bindip, self.tls is not None)
 
     def startService(self) -> None:
         super().startService()
-        if ":" in self.bindip:
+        if self.tls is not None:
+            endpoint: Any = SSL4ServerEndpoint(
+                self.reactor, self.port, self.tls, LISTEN_BACKLOG, self.bindip
+            )
+        elif ":" in self.bindip:
             endpoint = TCP6ServerEndpoint(self.reactor, self.port, LISTEN_BACKLOG, self.bindip)
         else:
             endpoint = TCP4ServerEndpoint(self.reactor, self.port, LISTEN_BACKLOG, self.bindip)
@@ -48,7 +60,10 @@ class Listener(service.Service):
 
     def _listening(self, port: Any) -> Any:
         self.listening = port
-        self.log.info("listening for clients on {addr}:{port}", addr=self.bindip or "*", port=self.port)
+        self.log.info(
+            "listening for {kind} clients on {addr}:{port}",
+            kind="TLS" if self.tls else "plain", addr=self.bindip or "*", port=self.port,
+        )
         return port
 
     def _failed(self, failure: Any) -> Any:
@@ -78,6 +93,8 @@ class ConferenceRoomService(service.MultiService):
     """One running server: core, listeners and configuration."""
 
     log = Logger()
+    _tls_opening: tuple[int, str, bool] | None = None
+    tls_fingerprint: str | None = None
 
     def __init__(self, loaded: LoadedConfig, reactor: Any) -> None:
         super().__init__()
@@ -91,6 +108,8 @@ class ConferenceRoomService(service.MultiService):
         self._load_motd()
         for port in loaded.settings.ports:
             Listener(reactor, self.factory, port, loaded.settings.bindip).setServiceParent(self)
+        if loaded.settings.ssl.enabled:
+            self._open_tls_now(loaded.settings)
 
     @property
     def settings(self) -> Any:
@@ -181,17 +200,77 @@ class ConferenceRoomService(service.MultiService):
         return report.changes
 
     def _reconcile_listeners(self, old: Any, new: Any, report: RehashReport) -> None:
+        """Open and close listeners so they match ``new``; unchanged ones stay."""
         if old.bindip != new.bindip:
             report.changes.append(f"listeners move to {new.bindip or 'all interfaces'}")
-        wanted = {(port, new.bindip) for port in new.ports}
-        current = {(child.port, child.bindip): child for child in self if isinstance(child, Listener)}
+        wanted = {(port, new.bindip, False) for port in new.ports}
+        tls_changed = (old.ssl.cert, old.ssl.key) != (new.ssl.cert, new.ssl.key)
+        if new.ssl.enabled:
+            wanted.add((new.ssl.port, new.bindip, True))
+        current = {child.key: child for child in self if isinstance(child, Listener)}
         for key, child in current.items():
-            if key not in wanted:
+            if key not in wanted or (key[2] and tls_changed):
                 child.disownServiceParent()
-                report.changes.append(f"closed port {key[0]}")
-        for port, bindip in sorted(wanted - set(current)):
-            Listener(self.reactor, self.factory, port, bindip).setServiceParent(self)
-            report.changes.append(f"opened port {port}")
+                report.changes.append(f"closed {'TLS ' if key[2] else ''}port {key[0]}")
+        for port, bindip, secure in sorted(wanted):
+            key = (port, bindip, secure)
+            if key in current and not (secure and tls_changed):
+                continue
+            if secure and self._tls_opening == key and not tls_changed:
+                continue
+            if secure:
+                report.changes.append(f"opening TLS port {port}")
+                self._tls_opening = key
+                self._open_tls(new)
+            else:
+                Listener(self.reactor, self.factory, port, bindip).setServiceParent(self)
+                report.changes.append(f"opened port {port}")
+
+    def _tls_context(self, settings: Any) -> Any:
+        now = datetime.datetime.fromtimestamp(self.reactor.seconds(), datetime.timezone.utc)
+        return tls.load_or_create(
+            settings.name, settings.datadir_path(self.config_path), settings.ssl.cert,
+            settings.ssl.key, now,
+        )
+
+    def _open_tls_now(self, settings: Any) -> None:
+        """At start-up: a TLS problem is logged and the plain ports still open."""
+        try:
+            context = self._tls_context(settings)
+        except (tls.TLSError, OSError) as exc:
+            self.log.error("TLS port {port} not opened: {why}", port=settings.ssl.port, why=exc)
+            return
+        self._add_tls_listener(settings, context)
+
+    def _open_tls(self, settings: Any) -> None:
+        """Live: build the context off the reactor thread, then listen."""
+        d = self.core.defer_to_thread(self._tls_context, settings)
+
+        def opened(context: Any) -> None:
+            self._tls_opening = None
+            if self.settings.ssl.enabled and self.settings.ssl.port == settings.ssl.port:
+                self._add_tls_listener(settings, context)
+                self.core.notice_opers(
+                    f"TLS port {settings.ssl.port} open; certificate fingerprint {context.fingerprint}",
+                    snomask=False,
+                )
+
+        def failed(failure: Any) -> None:
+            self._tls_opening = None
+            why = failure.getErrorMessage()
+            self.log.error("TLS port {port} not opened: {why}", port=settings.ssl.port, why=why)
+            self.core.notice_opers(f"TLS port {settings.ssl.port} not opened: {why}", snomask=False)
+
+        d.addCallbacks(opened, failed)
+
+    def _add_tls_listener(self, settings: Any, context: Any) -> None:
+        if context.generated:
+            self.log.info("generated a self-signed certificate {path}", path=context.cert_path)
+        self.log.info("TLS certificate fingerprint (SHA-256): {fp}", fp=context.fingerprint)
+        self.tls_fingerprint = context.fingerprint
+        Listener(
+            self.reactor, self.factory, settings.ssl.port, settings.bindip, tls=context.options
+        ).setServiceParent(self)
 
 
 def _replace(settings: Any, **changes: Any) -> Any:

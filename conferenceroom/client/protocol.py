@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import interfaces
+from twisted.internet import error, interfaces
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ..numerics import numeric
-from ..wire import MAX_INPUT, Message, ParseError, encode_line, format_message, parse
+from ..wire import (
+    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
+)
 from .caps import visible_tags
 from .flood import FloodGate
 
@@ -76,7 +78,7 @@ class ClientConnection(Protocol):
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
         self._last_input = self.core.clock.seconds()
         self.core.connections.add(self)
-        refusal = self.core.admission_refusal(self.ip)
+        refusal = self.core.admission_refusal(self.ip, self.secure)
         if refusal is not None:
             self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=refusal)
             self.close(refusal)
@@ -88,7 +90,10 @@ class ClientConnection(Protocol):
         self._cancel_timer()
         self.core.connections.discard(self)
         if self.user is not None:
-            text = "Connection closed" if self.closing else "Read error: Connection reset by peer"
+            if reason is None or reason.check(error.ConnectionDone):
+                text = "Connection closed"
+            else:
+                text = f"Read error: {reason.getErrorMessage()}"
             self._leave_network(self._quit_reason or text)
         self.closing = True
 
@@ -113,10 +118,10 @@ class ClientConnection(Protocol):
             if self._discarding:
                 self._discarding = False
                 continue
-            if len(line) > MAX_INPUT:
+            line = line.rstrip(b"\r")
+            if too_long(line):
                 self.reply("ERR_INPUTTOOLONG")
                 continue
-            line = line.rstrip(b"\r")
             if not line.strip():
                 continue
             self.gate.submit(line, self.core.commands.penalty(_verb(line)))
@@ -272,6 +277,21 @@ class ClientConnection(Protocol):
             return
         wait = max(PING_INTERVAL - idle, 1.0) if not self._ping_sent else 2 * PING_INTERVAL - idle
         self._timer = self.core.clock.callLater(wait, self._check_idle)
+
+
+def too_long(line: bytes) -> bool:
+    """True if ``line`` (without CR LF) breaks the client input limits.
+
+    The tag data a client sends (between ``@`` and the space) may be at most
+    4094 bytes, and the rest of the line at most 510 bytes (512 with CR LF).
+    """
+    rest = line.lstrip(b" ")
+    if rest.startswith(b"@"):
+        tags, _, rest = rest[1:].partition(b" ")
+        if len(tags) > MAX_CLIENT_TAG_DATA:
+            return True
+        rest = rest.lstrip(b" ")
+    return len(rest) > MAX_LINE - 2
 
 
 def _verb(line: bytes) -> str:

@@ -1,0 +1,107 @@
+# -*- test-case-name: tests.unit.test_tls -*-
+"""TLS contexts: certificates from the config, or a generated self-signed pair.
+
+When ``GENERAL SSL CERT``/``KEY`` are not set, a self-signed certificate for
+the server name is generated on first use in DATADIR and reused after; its
+SHA-256 fingerprint is logged so peers can pin it.  Generation is blocking
+work: callers run :func:`load_or_create` off the reactor thread.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from twisted.internet import ssl
+
+GENERATED_CERT = "server-cert.pem"
+GENERATED_KEY = "server-key.pem"
+
+
+class TLSError(Exception):
+    """Certificate or key files that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class ServerTLS:
+    """A ready server context and what an operator needs to know about it."""
+
+    options: ssl.CertificateOptions
+    cert_path: str
+    fingerprint: str
+    generated: bool
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 fingerprint as colon-separated upper-case hex."""
+    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def _generate(name: str, cert_path: str, key_path: str, now: datetime.datetime) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    os.makedirs(os.path.dirname(cert_path) or ".", exist_ok=True)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
+    with open(cert_path, "wb") as fh:
+        fh.write(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def load_or_create(
+    name: str, datadir: str, cert_path: str | None, key_path: str | None, now: datetime.datetime
+) -> ServerTLS:
+    """A server context from the configured files, or a generated pair in ``datadir``.
+
+    Raises :class:`TLSError` naming the file and the reason when the
+    configured files cannot be read or do not match.
+    """
+    generated = False
+    if not cert_path:
+        cert_path = os.path.join(datadir, GENERATED_CERT)
+        key_path = os.path.join(datadir, GENERATED_KEY)
+        if not (os.path.exists(cert_path) and os.path.exists(key_path)):
+            _generate(name, cert_path, key_path, now)
+            generated = True
+    key_path = key_path or cert_path
+    try:
+        with open(cert_path, "rb") as fh:
+            cert_pem = fh.read()
+        with open(key_path, "rb") as fh:
+            key_pem = fh.read()
+    except OSError as exc:
+        raise TLSError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except ValueError as exc:
+        raise TLSError(f"{cert_path} / {key_path}: not a PEM certificate and key ({exc})") from None
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
+        raise TLSError(f"{key_path} is not the key of {cert_path}")
+    pem = ssl.PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem)
+    options = pem.options()
+    return ServerTLS(options, cert_path, fingerprint(cert), generated)
