@@ -114,7 +114,7 @@ class ServerCore:
             "SAFELIST",
             "STATUSMSG=" + "".join(p for _, p in modes.STATUS_PREFIXES),
             f"TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:{MAX_TARGETS},PART:,"
-            f"PRIVMSG:{MAX_TARGETS},WHOIS:1",
+            f"PRIVMSG:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},WHOIS:1",
             "TOPICLEN=390",
             "USERLEN=10",
             "WHOX",

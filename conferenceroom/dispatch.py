@@ -10,6 +10,7 @@ those checks.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -79,6 +80,7 @@ class CommandTable:
 
     def __init__(self, specs: Iterable[CommandSpec] = ()) -> None:
         self.specs: dict[str, CommandSpec] = {}
+        self.counts: Counter[str] = Counter()  # handler runs per verb (STATS m)
         for spec in specs:
             self.add(spec)
 
@@ -129,6 +131,7 @@ class CommandTable:
         if spec.oper is not None and not ctx.is_oper(spec.oper):
             ctx.reply("ERR_NOPRIVILEGES")
             return None
+        self.counts[spec.verb] += 1
         return spec.handler(ctx, msg)
 
 

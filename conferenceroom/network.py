@@ -228,12 +228,15 @@ class Network:
 
     def next_uid(self) -> str:
         """A new network-unique user id: our SID and six characters."""
-        n = next(self._uid_counter)
-        chars = []
-        for _ in range(6):
-            n, r = divmod(n, len(UID_CHARS))
-            chars.append(UID_CHARS[r])
-        return self.me.sid + "".join(reversed(chars))
+        while True:
+            n = next(self._uid_counter)
+            chars = []
+            for _ in range(6):
+                n, r = divmod(n, len(UID_CHARS))
+                chars.append(UID_CHARS[r])
+            uid = self.me.sid + "".join(reversed(chars))
+            if uid not in self.users_by_uid:
+                return uid
 
     def nick_available(self, nick: str, user: User | None = None) -> bool:
         """True if ``nick`` is free (or already belongs to ``user``)."""
@@ -299,7 +302,8 @@ class Network:
         self.events.emit(ev.UserQuit(user, reason, peers, origin=origin))
         for channel in list(user.channels):
             self._drop_member(user, channel)
-        del self.users[user.nick]
+        if self.users.get(user.nick) is user:
+            del self.users[user.nick]
         del self.users_by_uid[user.uid]
         user.server.users.discard(user)
 

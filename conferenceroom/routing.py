@@ -74,16 +74,18 @@ class Router:
         exclude: User | None = None,
         origin: Any = None,
         status: str | None = None,
+        cap: str | None = None,
     ) -> None:
         """Send ``message`` to every member of ``channel`` except ``exclude``.
 
         Local members each get it once; each remote route gets it once.
         ``status`` limits delivery to members holding that status or higher
-        (STATUSMSG, e.g. ``@#chan``).
+        (STATUSMSG, e.g. ``@#chan``); it is a prefix (``@``) or a mode (``o``).
+        ``cap`` skips local members without that capability (TAGMSG).
         """
-        from .modes import STATUS_RANK, rank
+        from .modes import MODE_OF_PREFIX, STATUS_RANK, rank
 
-        min_rank = STATUS_RANK.get(status, 0) if status else 0
+        min_rank = STATUS_RANK.get(MODE_OF_PREFIX.get(status, status), 0) if status else 0
         relayed: set[int] = set()
         for user, membership in channel.members.items():
             if user is exclude:
@@ -94,10 +96,26 @@ class Router:
             if route is None or route is origin:
                 continue
             if getattr(route, "is_client", False):
-                route.send(message)
+                if cap is None or cap in route.caps:
+                    route.send(message)
             elif id(route) not in relayed:
                 relayed.add(id(route))
                 route.relay(message, channel, origin)
+
+    def to_remote(self, users: Iterable[User], message: Message, target: Any, origin: Any = None) -> None:
+        """Relay ``message`` (about ``target``) once per non-client route of ``users``.
+
+        Local clients are skipped (the announcer writes to them) and so is
+        ``origin``, the route the change arrived from.
+        """
+        relayed: set[int] = set()
+        for user in users:
+            route = user.route
+            if route is None or route is origin or getattr(route, "is_client", False):
+                continue
+            if id(route) not in relayed:
+                relayed.add(id(route))
+                route.relay(message, target, origin)
 
     def to_opers(self, message_for: Callable[[User], Message], flag: str = "") -> None:
         """Send a message built per recipient to local operators (with ``flag``)."""

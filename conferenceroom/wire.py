@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 MAX_LINE = 512  # bytes, CR LF included, without tags
 MAX_TAGS = 8191  # bytes of the tag section, '@' and trailing space included
 MAX_INPUT = MAX_LINE + MAX_TAGS
+MAX_CLIENT_TAG_DATA = 4094  # bytes of tag data a client may send (IRCv3 message-tags)
 
 _TAG_ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 _TAG_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
@@ -137,10 +138,16 @@ def format_message(msg: Message) -> str:
     if msg.tags:
         items = []
         for key, value in msg.tags.items():
+            if not key or any(ch in key for ch in "=; \r\n\x00") or "\x00" in (value or ""):
+                raise ValueError(f"tag cannot be sent: {key!r}={value!r}")
             items.append(f"{key}={escape_tag_value(value)}" if value else key)
         parts.append("@" + ";".join(items))
     if msg.source:
+        if any(ch in msg.source for ch in " \r\n\x00"):
+            raise ValueError(f"source cannot be sent: {msg.source!r}")
         parts.append(":" + msg.source)
+    if not msg.command or any(ch in msg.command for ch in " :\r\n\x00"):
+        raise ValueError(f"command cannot be sent: {msg.command!r}")
     parts.append(msg.command)
     params = msg.params
     for i, param in enumerate(params):

@@ -6,6 +6,8 @@ client expects (JOIN, PART, QUIT, NICK, MODE, TOPIC, KICK, AWAY, INVITE,
 CHGHOST) to the local users who can see the change, honouring their
 capabilities.  Handlers never write these lines themselves, so a change made
 by a remote server looks the same to local clients as a local one.
+Server links learn of the same changes from their own event subscriber
+(the link layer), in their own protocol.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class ClientAnnouncer:
     @announce.register
     def _(self, event: ev.ChannelParted) -> None:
         params = (event.channel.name,) if event.reason is None else (event.channel.name, event.reason)
-        self.router.to_local(event.members, Message("PART", params, event.user.mask))
+        msg = Message("PART", params, event.user.mask)
+        self.router.to_local(event.members, msg)
 
     @announce.register
     def _(self, event: ev.UserKicked) -> None:
@@ -105,10 +108,21 @@ class ClientAnnouncer:
 
     def _modes(self, source: User | Server, channel: Any, changes: list[Any]) -> None:
         prefix = source_of(source)
-        for start in range(0, len(changes), MAX_PARAM_MODES):
-            chunk = changes[start : start + MAX_PARAM_MODES]
-            msg = Message("MODE", (channel.name, *format_mode_changes(chunk)), prefix)
-            self.router.to_local(channel.members, msg)
+        # Each line carries at most MAX_PARAM_MODES modes with a parameter
+        # (ISUPPORT MODES); modes without one ride along for free.
+        chunks: list[list[Any]] = [[]]
+        params = 0
+        for change in changes:
+            if change.param is not None:
+                if params == MAX_PARAM_MODES:
+                    chunks.append([])
+                    params = 0
+                params += 1
+            chunks[-1].append(change)
+        for chunk in chunks:
+            if chunk:
+                msg = Message("MODE", (channel.name, *format_mode_changes(chunk)), prefix)
+                self.router.to_local(channel.members, msg)
 
     @announce.register
     def _(self, event: ev.UserModesChanged) -> None:

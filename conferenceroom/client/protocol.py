@@ -93,7 +93,7 @@ class ClientConnection(Protocol):
             if reason is None or reason.check(error.ConnectionDone):
                 text = "Connection closed"
             else:
-                text = f"Read error: {reason.getErrorMessage()}"
+                text = "Read error: Connection reset by peer"
             self._leave_network(self._quit_reason or text)
         self.closing = True
 
@@ -118,13 +118,15 @@ class ClientConnection(Protocol):
             if self._discarding:
                 self._discarding = False
                 continue
-            line = line.rstrip(b"\r")
-            if too_long(line):
-                self.reply("ERR_INPUTTOOLONG")
-                continue
-            if not line.strip():
-                continue
-            self.gate.submit(line, self.core.commands.penalty(_verb(line)))
+            # A bare CR also ends a line, so no parameter ever carries one
+            # (it could not be relayed to anyone).
+            for piece in line.split(b"\r"):
+                if self.closing:
+                    break
+                if too_long(piece):
+                    self.reply("ERR_INPUTTOOLONG")
+                elif piece.strip():
+                    self.gate.submit(piece, self.core.commands.penalty(_verb(piece)))
 
     # -- line handling -----------------------------------------------------
 
@@ -141,9 +143,6 @@ class ClientConnection(Protocol):
             if self.registered:
                 self.reply("ERR_UNKNOWNCOMMAND", word)
             return
-        if self.user is not None:
-            if msg.command not in ("PING", "PONG"):
-                self.user.last_active = self.core.clock.seconds()
         try:
             self.core.commands.dispatch(self, msg)
         except Exception:
@@ -197,8 +196,7 @@ class ClientConnection(Protocol):
                 return
             cache[profile] = data
         self.transport.write(data)
-        queued = len(getattr(self.transport, "dataBuffer", b"")) + getattr(self.transport, "_tempDataLen", 0)
-        if queued > MAX_SENDQ:
+        if _queued_bytes(self.transport) > MAX_SENDQ:
             self.close("SendQ exceeded")
 
     def _tag_profile(self) -> tuple[bool, bool, bool, bool]:
@@ -277,6 +275,19 @@ class ClientConnection(Protocol):
             return
         wait = max(PING_INTERVAL - idle, 1.0) if not self._ping_sent else 2 * PING_INTERVAL - idle
         self._timer = self.core.clock.callLater(wait, self._check_idle)
+
+
+def _queued_bytes(transport: Any) -> int:
+    """Bytes written to ``transport`` but not yet sent (through a TLS wrapper too)."""
+    total = 0
+    while transport is not None:
+        buffered = getattr(transport, "dataBuffer", b"")
+        total += len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+        app = getattr(transport, "_appSendBuffer", None)
+        if isinstance(app, list):
+            total += sum(len(chunk) for chunk in app)
+        transport = getattr(transport, "transport", None)
+    return total
 
 
 def too_long(line: bytes) -> bool:

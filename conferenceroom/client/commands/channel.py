@@ -1,1 +1,556 @@
-"""channel commands (being written)."""
+# -*- test-case-name: tests.unit.test_client_channel -*-
+"""Channel commands: JOIN, PART, TOPIC, NAMES, INVITE, KICK and MODE.
+
+Every change goes through a :class:`~conferenceroom.network.Network` method;
+the announcer writes the JOIN/PART/TOPIC/KICK/MODE/INVITE lines, so the
+handlers here only check permissions and send numerics to the requester.
+:func:`can_send` and :func:`is_banned` are shared with ``message.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
+from ...dispatch import command
+from ...modes import (
+    CHANNEL_MODES,
+    MAX_LIST_ENTRIES,
+    USER_MODES,
+    ModeChange,
+    ModeKind,
+    parse_mode_string,
+    prefix_string,
+    rank,
+)
+from ...network import Channel, Membership, User
+from ...wire import Message
+
+if TYPE_CHECKING:
+    from ..protocol import ClientConnection
+
+CHANNELLEN = 50
+CHANLIMIT = 50  # ISUPPORT CHANLIMIT=#&:50
+TOPICLEN = 390
+KICKLEN = 300
+KEYLEN = 23
+LINE_BYTES = 510  # a line without CR LF
+
+OP_RANK = 2  # rank() of a channel operator; the owner (q) is 3, voice 1
+VOICE_RANK = 1
+
+# List mode -> (entry numeric, end numeric).
+LIST_NUMERICS = {
+    "b": ("RPL_BANLIST", "RPL_ENDOFBANLIST"),
+    "e": ("RPL_EXCEPTLIST", "RPL_ENDOFEXCEPTLIST"),
+    "I": ("RPL_INVEXLIST", "RPL_ENDOFINVEXLIST"),
+}
+# The list whose entries exempt a user from a match on the key list.
+EXCEPTION_OF = {"b": "e"}
+
+# User modes a user may only remove (they come from OPER).
+OPER_ONLY_USER_MODES = "oAa"
+
+
+# -- shared checks -----------------------------------------------------------
+
+
+def user_masks(user: User) -> set[str]:
+    """The ``nick!ident@host`` forms a ban may match: shown host, real host and IP."""
+    base = f"{user.nick}!{user.ident}@"
+    return {base + user.host, base + user.realhost, base + user.ip}
+
+
+def matches_list(channel: Channel, user: User, list_mode: str) -> bool:
+    """True if ``user`` matches an entry of ``channel``'s list ``list_mode`` (b, e, I)."""
+    entries = channel.lists.get(list_mode, ())
+    if not entries:
+        return False
+    masks = user_masks(user)
+    return any(match(entry.mask, mask) for entry in entries for mask in masks)
+
+
+def is_banned(channel: Channel, user: User, list_mode: str = "b") -> bool:
+    """True if ``user`` matches list ``list_mode`` and no exception to it.
+
+    With the default ``"b"`` this is "banned and not on the e list"; for
+    ``"e"`` or ``"I"`` it is a plain match of that list.
+    """
+    if not matches_list(channel, user, list_mode):
+        return False
+    exception = EXCEPTION_OF.get(list_mode)
+    return not (exception and matches_list(channel, user, exception))
+
+
+def can_send(user: User, channel: Channel) -> str | None:
+    """None if ``user`` may talk in ``channel``, else the reason it may not.
+
+    +n keeps out non-members, +m needs voice or better, and a banned user
+    (without an exception) needs voice or better to speak.
+    """
+    membership = channel.members.get(user)
+    level = rank(membership.status) if membership is not None else 0
+    if membership is None and "n" in channel.flags:
+        return "Cannot send to channel (no external messages)"
+    if "m" in channel.flags and level < VOICE_RANK:
+        return "Cannot send to channel (+m)"
+    if level < VOICE_RANK and is_banned(channel, user):
+        return "Cannot send to channel (you are banned)"
+    return None
+
+
+def join_error(channel: Channel, user: User, key: str | None) -> str | None:
+    """The numeric name refusing ``user`` entry to ``channel``, or None.
+
+    Checked in order: key (475), limit (471), invite-only (473) and ban
+    (474).  An INVITE lets a user past the limit, +i and bans, but not the
+    key; an I-list match lets a user past +i.
+    """
+    invited = fold(channel.name) in user.invited
+    if channel.key is not None and key != channel.key:
+        return "ERR_BADCHANNELKEY"
+    if channel.limit is not None and len(channel.members) >= channel.limit and not invited:
+        return "ERR_CHANNELISFULL"
+    if "i" in channel.flags and not invited and not matches_list(channel, user, "I"):
+        return "ERR_INVITEONLYCHAN"
+    if not invited and is_banned(channel, user):
+        return "ERR_BANNEDFROMCHAN"
+    return None
+
+
+def _is_op(membership: Membership | None) -> bool:
+    return membership is not None and rank(membership.status) >= OP_RANK
+
+
+def _hidden(channel: Channel, user: User) -> bool:
+    """True if ``channel`` (+s or +p) is not shown to the non-member ``user``."""
+    return user not in channel.members and bool(channel.flags & {"s", "p"})
+
+
+# -- replies used by several commands ------------------------------------------
+
+
+def send_topic(conn: "ClientConnection", channel: Channel) -> None:
+    """332 and 333 for a channel with a topic, 331 without one."""
+    if not channel.topic:
+        conn.reply("RPL_NOTOPIC", channel.name)
+        return
+    conn.reply("RPL_TOPIC", channel.name, channel.topic)
+    conn.reply("RPL_TOPICWHOTIME", channel.name, channel.topic_setter, channel.topic_ts)
+
+
+def names_symbol(channel: Channel) -> str:
+    """``@`` for a secret channel, ``*`` for a private one, ``=`` otherwise."""
+    if "s" in channel.flags:
+        return "@"
+    if "p" in channel.flags:
+        return "*"
+    return "="
+
+
+def send_names(conn: "ClientConnection", channel: Channel, end: bool = True) -> None:
+    """353 lines for the members of ``channel`` ``conn`` may see, then 366.
+
+    Non-members do not see invisible (+i) users; multi-prefix shows every
+    status prefix and userhost-in-names shows ``nick!user@host``.
+    """
+    user = conn.user
+    assert user is not None
+    multi = "multi-prefix" in conn.caps
+    full = "userhost-in-names" in conn.caps
+    member = user in channel.members
+    items = []
+    for other, membership in channel.members.items():
+        if not member and "i" in other.modes:
+            continue
+        items.append(prefix_string(membership.status, multi) + (other.mask if full else other.nick))
+    symbol = names_symbol(channel)
+    head = f":{conn.core.name} 353 {conn.nick} {symbol} {channel.name} :"
+    budget = LINE_BYTES - len(head.encode("utf-8"))
+    line: list[str] = []
+    used = 0
+    for item in items:
+        size = len(item.encode("utf-8")) + (1 if line else 0)
+        if line and used + size > budget:
+            conn.reply("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
+            line, used, size = [], 0, size - 1
+        line.append(item)
+        used += size
+    if line:
+        conn.reply("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
+    if end:
+        conn.reply("RPL_ENDOFNAMES", channel.name)
+
+
+# -- JOIN / PART ----------------------------------------------------------------
+
+
+@command("JOIN", min_params=1, penalty=2, syntax="JOIN <channel>{,<channel>} [<key>{,<key>}]")
+def handle_join(conn: "ClientConnection", msg: Message) -> None:
+    """JOIN <channels> [<keys>]; ``JOIN 0`` leaves every channel."""
+    user = conn.user
+    assert user is not None
+    if msg.params[0] == "0":
+        for channel in list(user.channels):
+            conn.core.network.part(user, channel, None)
+        return
+    keys = msg.params[1].split(",") if len(msg.params) > 1 else []
+    for i, name in enumerate(msg.params[0].split(",")):
+        if name:
+            _join_one(conn, user, name, keys[i] if i < len(keys) and keys[i] else None)
+
+
+def _join_one(conn: "ClientConnection", user: User, name: str, key: str | None) -> None:
+    network = conn.core.network
+    if not is_channel(name):
+        conn.reply("ERR_NOSUCHCHANNEL", name)
+        return
+    if not valid_channel(name, CHANNELLEN):
+        conn.reply("ERR_BADCHANMASK", name)
+        return
+    channel = network.find_channel(name)
+    if channel is not None:
+        if user in channel.members:
+            return
+        error = join_error(channel, user, key)
+        if error is not None:
+            conn.reply(error, channel.name)
+            return
+    if len(user.channels) >= CHANLIMIT:
+        conn.reply("ERR_TOOMANYCHANNELS", name)
+        return
+    membership = network.join(user, channel.name if channel is not None else name)
+    if membership.channel.topic:
+        send_topic(conn, membership.channel)
+    send_names(conn, membership.channel)
+
+
+@command("PART", min_params=1, syntax="PART <channel>{,<channel>} [:<reason>]")
+def handle_part(conn: "ClientConnection", msg: Message) -> None:
+    """PART <channels> [:<reason>]"""
+    user = conn.user
+    assert user is not None
+    network = conn.core.network
+    reason = msg.params[1] if len(msg.params) > 1 and msg.params[1] else None
+    if reason is not None:
+        reason = reason[:KICKLEN]
+    for name in msg.params[0].split(","):
+        channel = network.find_channel(name)
+        if channel is None:
+            conn.reply("ERR_NOSUCHCHANNEL", name)
+        elif user not in channel.members:
+            conn.reply("ERR_NOTONCHANNEL", channel.name)
+        else:
+            network.part(user, channel, reason)
+
+
+# -- TOPIC / NAMES ------------------------------------------------------------------
+
+
+@command("TOPIC", min_params=1, syntax="TOPIC <channel> [:<topic>]")
+def handle_topic(conn: "ClientConnection", msg: Message) -> None:
+    """TOPIC <channel> shows the topic; TOPIC <channel> :<text> sets it (empty clears)."""
+    user = conn.user
+    assert user is not None
+    channel = conn.core.network.find_channel(msg.params[0])
+    if channel is None:
+        conn.reply("ERR_NOSUCHCHANNEL", msg.params[0])
+        return
+    membership = channel.members.get(user)
+    if len(msg.params) < 2:
+        if membership is None and _hidden(channel, user):
+            conn.reply("ERR_NOTONCHANNEL", channel.name)
+            return
+        send_topic(conn, channel)
+        return
+    if membership is None:
+        conn.reply("ERR_NOTONCHANNEL", channel.name)
+        return
+    if "t" in channel.flags and not _is_op(membership):
+        conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
+        return
+    conn.core.network.set_topic(user, channel, msg.params[1][:TOPICLEN], user.mask)
+
+
+@command("NAMES", syntax="NAMES [<channel>{,<channel>}]")
+def handle_names(conn: "ClientConnection", msg: Message) -> None:
+    """NAMES [<channels>]: members of each channel; without one, every visible channel."""
+    user = conn.user
+    assert user is not None
+    network = conn.core.network
+    if not msg.params or not msg.params[0]:
+        for channel in list(network.channels.values()):
+            if not _hidden(channel, user):
+                send_names(conn, channel, end=False)
+        conn.reply("RPL_ENDOFNAMES", "*")
+        return
+    for name in msg.params[0].split(","):
+        channel = network.find_channel(name) if name else None
+        if channel is None or _hidden(channel, user):
+            conn.reply("RPL_ENDOFNAMES", name)
+        else:
+            send_names(conn, channel)
+
+
+# -- INVITE / KICK -----------------------------------------------------------------
+
+
+@command("INVITE", min_params=2, syntax="INVITE <nickname> <channel>")
+def handle_invite(conn: "ClientConnection", msg: Message) -> None:
+    """INVITE <nickname> <channel>: let a user past +i (and +l, bans) once."""
+    user = conn.user
+    assert user is not None
+    network = conn.core.network
+    nick, name = msg.params[0], msg.params[1]
+    target = network.find_user(nick)
+    if target is None:
+        conn.reply("ERR_NOSUCHNICK", nick)
+        return
+    channel = network.find_channel(name)
+    if channel is None:
+        conn.reply("ERR_NOSUCHCHANNEL", name)
+        return
+    membership = channel.members.get(user)
+    if membership is None:
+        conn.reply("ERR_NOTONCHANNEL", channel.name)
+        return
+    if "i" in channel.flags and not _is_op(membership):
+        conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
+        return
+    if target in channel.members:
+        conn.reply("ERR_USERONCHANNEL", target.nick, channel.name)
+        return
+    network.invite(user, target, channel)
+    conn.reply("RPL_INVITING", target.nick, channel.name)
+    if target.away:
+        conn.reply("RPL_AWAY", target.nick, target.away)
+
+
+@command("KICK", min_params=2, syntax="KICK <channel> <nick>{,<nick>} [:<reason>]")
+def handle_kick(conn: "ClientConnection", msg: Message) -> None:
+    """KICK <channel> <nicks> [:<reason>]; the reason defaults to the kicker's nick.
+
+    ``KICK #a,#b x,y`` kicks pairwise, as RFC 2812 allows.
+    """
+    user = conn.user
+    assert user is not None
+    channels = msg.params[0].split(",")
+    nicks = [n for n in msg.params[1].split(",") if n]
+    if not nicks:
+        conn.reply("ERR_NEEDMOREPARAMS", "KICK")
+        return
+    reason = (msg.params[2] if len(msg.params) > 2 and msg.params[2] else user.nick)[:KICKLEN]
+    if len(channels) > 1 and len(channels) == len(nicks):
+        pairs = list(zip(channels, nicks))
+    else:
+        pairs = [(channels[0], nick) for nick in nicks]
+    for name, nick in pairs:
+        _kick_one(conn, user, name, nick, reason)
+
+
+def _kick_one(conn: "ClientConnection", user: User, name: str, nick: str, reason: str) -> None:
+    network = conn.core.network
+    channel = network.find_channel(name)
+    if channel is None:
+        conn.reply("ERR_NOSUCHCHANNEL", name)
+        return
+    membership = channel.members.get(user)
+    if membership is None:
+        conn.reply("ERR_NOTONCHANNEL", channel.name)
+        return
+    if not _is_op(membership):
+        conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
+        return
+    target = network.find_user(nick)
+    if target is None:
+        conn.reply("ERR_NOSUCHNICK", nick)
+        return
+    target_membership = channel.members.get(target)
+    if target_membership is None:
+        conn.reply("ERR_USERNOTINCHANNEL", target.nick, channel.name)
+        return
+    if rank(target_membership.status) > rank(membership.status):
+        conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
+        return
+    network.kick(user, channel, target, reason)
+
+
+# -- MODE ------------------------------------------------------------------------------
+
+
+@command("MODE", min_params=1, syntax="MODE <target> [<modestring> [<mode arguments>...]]")
+def handle_mode(conn: "ClientConnection", msg: Message) -> None:
+    """MODE <channel|nick> [<modes> [<params>]]: show or change modes."""
+    if is_channel(msg.params[0]):
+        _channel_mode(conn, msg)
+    else:
+        _user_mode(conn, msg)
+
+
+def send_channel_modes(conn: "ClientConnection", channel: Channel) -> None:
+    """324 (the key shown to members only) and 329 for ``channel``."""
+    member = conn.user in channel.members
+    params = (conn.nick, channel.name, *channel.mode_string(show_key=member))
+    conn.send(Message("324", params, conn.core.name))
+    conn.reply("RPL_CREATIONTIME", channel.name, channel.ts)
+
+
+def send_list(conn: "ClientConnection", channel: Channel, list_mode: str) -> None:
+    """The entries of list ``list_mode`` (b, e, I) then its end numeric.
+
+    Anyone may see the ban list; exception lists are shown to members.
+    """
+    entry_name, end_name = LIST_NUMERICS[list_mode]
+    if list_mode != "b" and conn.user not in channel.members:
+        conn.reply("ERR_NOTONCHANNEL", channel.name)
+        return
+    for entry in channel.lists[list_mode]:
+        conn.reply(entry_name, channel.name, entry.mask, entry.setter, entry.ts)
+    conn.reply(end_name, channel.name)
+
+
+def _channel_mode(conn: "ClientConnection", msg: Message) -> None:
+    user = conn.user
+    assert user is not None
+    channel = conn.core.network.find_channel(msg.params[0])
+    if channel is None:
+        conn.reply("ERR_NOSUCHCHANNEL", msg.params[0])
+        return
+    if len(msg.params) < 2 or not msg.params[1]:
+        send_channel_modes(conn, channel)
+        return
+    parsed = parse_mode_string(msg.params[1:], CHANNEL_MODES)
+    for letter in parsed.unknown:
+        conn.reply("ERR_UNKNOWNMODE", letter)
+    for list_mode in parsed.list_queries:
+        send_list(conn, channel, list_mode)
+    if not parsed.changes:
+        return
+    membership = channel.members.get(user)
+    if membership is None or not _is_op(membership):
+        conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
+        return
+    checker = _ModeChecker(conn, channel, membership)
+    accepted = [c for c in (checker.check(change) for change in parsed.changes) if c is not None]
+    if accepted:
+        conn.core.network.apply_channel_modes(user, channel, accepted)
+
+
+class _ModeChecker:
+    """Validates each requested channel mode change of one MODE command."""
+
+    def __init__(self, conn: "ClientConnection", channel: Channel, membership: Membership) -> None:
+        self.conn = conn
+        self.channel = channel
+        self.membership = membership
+        self.added = {mode: 0 for mode in LIST_NUMERICS}
+
+    def check(self, change: ModeChange) -> ModeChange | None:
+        """The change to apply (parameter normalised), or None after any error reply."""
+        kind = CHANNEL_MODES[change.mode]
+        if kind is ModeKind.FLAG:
+            return change
+        if kind is ModeKind.STATUS:
+            return self._status(change)
+        if kind is ModeKind.LIST:
+            return self._list(change)
+        if change.mode == "k":
+            return self._key(change)
+        return self._limit(change)
+
+    def _status(self, change: ModeChange) -> ModeChange | None:
+        conn, channel = self.conn, self.channel
+        target = conn.core.network.find_user(change.param or "")
+        if target is None:
+            conn.reply("ERR_NOSUCHNICK", change.param or "*")
+            return None
+        target_membership = channel.members.get(target)
+        if target_membership is None:
+            conn.reply("ERR_USERNOTINCHANNEL", target.nick, channel.name)
+            return None
+        mine = rank(self.membership.status)
+        removing_own = target is conn.user and not change.adding
+        if not removing_own and (
+            (change.mode == "q" and "q" not in self.membership.status)
+            or rank(target_membership.status) > mine
+        ):
+            conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
+            return None
+        return ModeChange(change.adding, change.mode, target.nick)
+
+    def _list(self, change: ModeChange) -> ModeChange | None:
+        param = change.param or ""
+        if not param or " " in param or param.startswith(":"):
+            return None
+        mask = normalize_mask(param)
+        entries = self.channel.lists[change.mode]
+        existing = next((e for e in entries if fold(e.mask) == fold(mask)), None)
+        if not change.adding:
+            return ModeChange(False, change.mode, existing.mask if existing else mask)
+        if existing is not None:
+            return None
+        if len(entries) + self.added[change.mode] >= MAX_LIST_ENTRIES:
+            self.conn.reply("ERR_BANLISTFULL", self.channel.name, change.mode)
+            return None
+        self.added[change.mode] += 1
+        return ModeChange(True, change.mode, mask)
+
+    def _key(self, change: ModeChange) -> ModeChange | None:
+        if not change.adding:
+            return ModeChange(False, "k", "*")
+        key = change.param or ""
+        if not valid_key(key):
+            self.conn.reply("ERR_INVALIDMODEPARAM", self.channel.name, "k", "*", "Invalid channel key")
+            return None
+        if key == self.channel.key:
+            return None
+        return ModeChange(True, "k", key)
+
+    def _limit(self, change: ModeChange) -> ModeChange | None:
+        if not change.adding:
+            return ModeChange(False, "l")
+        text = change.param or ""
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**31:
+            self.conn.reply("ERR_INVALIDMODEPARAM", self.channel.name, "l", text, "Invalid limit")
+            return None
+        if int(text) == self.channel.limit:
+            return None
+        return ModeChange(True, "l", str(int(text)))
+
+
+def valid_key(key: str) -> bool:
+    """True for a usable channel key: 1-23 printable ASCII characters, no space or comma."""
+    return (
+        0 < len(key) <= KEYLEN
+        and key.isascii()
+        and key.isprintable()
+        and not key.startswith(":")
+        and not any(ch in key for ch in " ,")
+    )
+
+
+def _user_mode(conn: "ClientConnection", msg: Message) -> None:
+    user = conn.user
+    assert user is not None
+    target = conn.core.network.find_user(msg.params[0])
+    if target is None:
+        conn.reply("ERR_NOSUCHNICK", msg.params[0])
+        return
+    if target is not user:
+        conn.reply("ERR_USERSDONTMATCH")
+        return
+    if len(msg.params) < 2 or not msg.params[1]:
+        conn.reply("RPL_UMODEIS", "+" + "".join(sorted(user.modes)))
+        return
+    parsed = parse_mode_string(msg.params[1:], USER_MODES)
+    if parsed.unknown:
+        conn.reply("ERR_UMODEUNKNOWNFLAG")
+    changes = []
+    for change in parsed.changes:
+        if change.adding and change.mode in OPER_ONLY_USER_MODES:
+            continue  # +o, +A and +a only come from OPER
+        changes.append(change)
+        if change.mode == "o" and not change.adding:
+            changes.extend(ModeChange(False, m) for m in "Aa")
+    if changes:
+        conn.core.network.apply_user_modes(user, user, changes)

@@ -1,1 +1,267 @@
-"""info commands (being written)."""
+# -*- test-case-name: tests.unit.test_client_info -*-
+"""Server queries: MOTD, LUSERS, VERSION, TIME, ADMIN, INFO, STATS, LINKS, MAP.
+
+Queries that name another server (``VERSION remote.test``) are resolved to
+a :class:`Server` (a server name, a mask, or a nick standing for the server
+that user is on) and, when that server is not us, passed on through its
+route for the link layer to carry; an unknown target gets 402.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import twisted
+
+from ... import __version__
+from ...casemap import match
+from ...dispatch import command
+from ...network import Server
+from ...wire import Message
+from ..welcome import send_isupport, send_lusers, send_motd
+
+if TYPE_CHECKING:
+    from ..protocol import ClientConnection
+
+
+# -- target resolution -----------------------------------------------------------
+
+
+def find_target_server(conn: "ClientConnection", target: str) -> Server | None:
+    """The server ``target`` names: a server name or mask, or a user's server.
+
+    Sends 402 and returns None when nothing matches.
+    """
+    network = conn.core.network
+    server = network.find_server(target)
+    if server is None:
+        user = network.find_user(target)
+        if user is not None:
+            server = user.server
+    if server is None and match(target, network.me.name):
+        server = network.me
+    if server is None:
+        server = next((s for name, s in sorted(network.servers.items()) if match(target, s.name)), None)
+    if server is None:
+        conn.reply("ERR_NOSUCHSERVER", target)
+    return server
+
+
+def local_target(conn: "ClientConnection", msg: Message, index: int) -> bool:
+    """True if the query in ``msg`` is for this server and should be answered here.
+
+    With a target parameter at ``index`` naming another server, the query is
+    passed on through that server's route; an unknown target gets 402.
+    """
+    if len(msg.params) <= index or not msg.params[index]:
+        return True
+    server = find_target_server(conn, msg.params[index])
+    if server is None:
+        return False
+    if server is conn.core.network.me:
+        return True
+    forward(conn, server, msg, index)
+    return False
+
+
+def forward(conn: "ClientConnection", server: Server, msg: Message, index: int) -> None:
+    """Pass ``msg`` on toward ``server`` with its target parameter set to its name."""
+    user = conn.user
+    assert user is not None
+    params = list(msg.params)
+    params[index] = server.name
+    if server.route is not None:
+        server.route.relay(Message(msg.command, tuple(params), user.mask), server, None)
+
+
+# -- MOTD / LUSERS / VERSION / TIME / ADMIN / INFO ------------------------------------
+
+
+@command("MOTD", syntax="MOTD [<server>]")
+def handle_motd(conn: "ClientConnection", msg: Message) -> None:
+    """MOTD [<server>]: the message of the day."""
+    if local_target(conn, msg, 0):
+        send_motd(conn)
+
+
+@command("LUSERS", syntax="LUSERS")
+def handle_lusers(conn: "ClientConnection", msg: Message) -> None:
+    """LUSERS: user, operator, channel and server counts."""
+    send_lusers(conn)
+
+
+@command("VERSION", syntax="VERSION [<server>]")
+def handle_version(conn: "ClientConnection", msg: Message) -> None:
+    """VERSION [<server>]: 351 then the ISUPPORT lines."""
+    if not local_target(conn, msg, 0):
+        return
+    core = conn.core
+    comments = f"{core.settings.description} (Twisted {twisted.__version__}, Python {platform.python_version()})"
+    conn.reply("RPL_VERSION", core.version, core.name, comments)
+    send_isupport(conn)
+
+
+@command("TIME", syntax="TIME [<server>]")
+def handle_time(conn: "ClientConnection", msg: Message) -> None:
+    """TIME [<server>]: 391 with a timestamp and a readable time."""
+    if not local_target(conn, msg, 0):
+        return
+    now = conn.core.clock.seconds()
+    text = datetime.fromtimestamp(now, timezone.utc).strftime("%A %B %d %Y -- %H:%M:%S +00:00")
+    conn.reply("RPL_TIME", conn.core.name, int(now), text)
+
+
+@command("ADMIN", syntax="ADMIN [<server>]")
+def handle_admin(conn: "ClientConnection", msg: Message) -> None:
+    """ADMIN [<server>]: 256-259 from the settings."""
+    if not local_target(conn, msg, 0):
+        return
+    s = conn.core.settings
+    conn.reply("RPL_ADMINME", conn.core.name)
+    conn.reply("RPL_ADMINLOC1", s.description or conn.core.name)
+    conn.reply("RPL_ADMINLOC2", f"{s.network} network")
+    conn.reply("RPL_ADMINEMAIL", s.contact or "No administrative contact configured")
+
+
+@command("INFO", syntax="INFO [<server>]")
+def handle_info(conn: "ClientConnection", msg: Message) -> None:
+    """INFO [<server>]: 371 lines about the software, then 374."""
+    if not local_target(conn, msg, 0):
+        return
+    core = conn.core
+    for line in (
+        f"conferenceroom {__version__}",
+        "An IRC server in the spirit of ConferenceRoom, written in Python on Twisted.",
+        "",
+        f"Twisted {twisted.__version__}",
+        f"Python {platform.python_version()} ({platform.python_implementation()})",
+        "",
+        f"Online since {core.created}",
+        f"Up {format_uptime(core.clock.seconds() - core.boot_time)}",
+    ):
+        conn.reply("RPL_INFO", line)
+    conn.reply("RPL_ENDOFINFO")
+
+
+def uptime_parts(seconds: float) -> tuple[int, int, int, int]:
+    """Days, hours, minutes and seconds in ``seconds``."""
+    total = max(int(seconds), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return days, hours, minutes, secs
+
+
+def format_uptime(seconds: float) -> str:
+    """``N days H:MM:SS``."""
+    days, hours, minutes, secs = uptime_parts(seconds)
+    return f"{days} days {hours}:{minutes:02d}:{secs:02d}"
+
+
+# -- STATS --------------------------------------------------------------------------
+
+
+@command("STATS", min_params=1, penalty=2, syntax="STATS <query> [<server>]")
+def handle_stats(conn: "ClientConnection", msg: Message) -> None:
+    """STATS <query> [<server>]: u uptime, o opers, l/L connections, m commands, k bans."""
+    if not local_target(conn, msg, 1):
+        return
+    core = conn.core
+    user = conn.user
+    assert user is not None
+    letter = msg.params[0][0]
+    core.notice_opers(f"STATS {letter} requested by {user.nick} ({user.ident}@{user.realhost})")
+    if letter == "u":
+        conn.reply("RPL_STATSUPTIME", *uptime_parts(core.clock.seconds() - core.boot_time))
+    elif letter in "oO":
+        if user.is_oper:
+            _stats_opers(conn)
+        else:
+            conn.reply("ERR_NOPRIVILEGES")
+    elif letter in "lL":
+        _stats_links(conn, show_ip=letter == "L")
+    elif letter == "m":
+        for verb, count in sorted(core.commands.counts.items()):
+            if count:
+                conn.reply("RPL_STATSCOMMANDS", verb, count, 0, 0)
+    conn.reply("RPL_ENDOFSTATS", letter)
+
+
+def _stats_opers(conn: "ClientConnection") -> None:
+    """243 per operator entry and access mask."""
+    for _, entry in sorted(conn.core.settings.opers.items()):
+        flags = entry.flag_string or "-"
+        for mask in entry.access or ("*@*",):
+            conn.reply("RPL_STATSOLINE", mask, entry.name, flags)
+
+
+def _stats_links(conn: "ClientConnection", show_ip: bool) -> None:
+    """211 per local client connection (only its own for a non-operator)."""
+    user = conn.user
+    assert user is not None
+    core = conn.core
+    now = core.clock.seconds()
+    users = core.network.local_users() if user.is_oper else [user]
+    for other in sorted(users, key=lambda u: u.nick.lower()):
+        host = other.ip if show_ip else other.realhost
+        transport = getattr(other.route, "transport", None)
+        sendq = len(getattr(transport, "dataBuffer", b"") or b"")
+        conn.reply(
+            "RPL_STATSLINKINFO", f"{other.nick}[{other.ident}@{host}]", sendq, 0, 0, 0, 0,
+            int(now - other.signon),
+        )
+
+
+# -- LINKS / MAP --------------------------------------------------------------------
+
+
+def server_tree(root: Server, servers: list[Server]) -> Iterator[tuple[Server, str]]:
+    """Each server below ``root`` (root first) with its ``|-``/`` `- `` tree prefix."""
+    children: dict[int, list[Server]] = {}
+    for server in servers:
+        if server.uplink is not None and server is not root:
+            children.setdefault(id(server.uplink), []).append(server)
+
+    def walk(server: Server, indent: str, prefix: str) -> Iterator[tuple[Server, str]]:
+        yield server, prefix
+        kids = sorted(children.get(id(server), []), key=lambda s: s.name.lower())
+        for i, kid in enumerate(kids):
+            last = i == len(kids) - 1
+            yield from walk(kid, indent + ("   " if last else "|  "), indent + ("`- " if last else "|- "))
+
+    yield from walk(root, "", "")
+
+
+@command("LINKS", syntax="LINKS [[<server>] <mask>]")
+def handle_links(conn: "ClientConnection", msg: Message) -> None:
+    """LINKS [[<server>] <mask>]: 364 per known server, then 365."""
+    if len(msg.params) >= 2 and not local_target(conn, msg, 0):
+        return
+    mask = msg.params[-1] if msg.params and msg.params[-1] else "*"
+    network = conn.core.network
+    for server, _ in server_tree(network.me, list(network.servers.values())):
+        if not match(mask, server.name):
+            continue
+        uplink = server.uplink.name if server.uplink is not None else server.name
+        conn.reply("RPL_LINKS", server.name, uplink, server.hopcount, server.description)
+    conn.reply("RPL_ENDOFLINKS", mask)
+
+
+@command("MAP", syntax="MAP")
+def handle_map(conn: "ClientConnection", msg: Message) -> None:
+    """MAP: the server tree with user counts, then 017."""
+    network = conn.core.network
+    total = len(network.users_by_uid)
+    rows = list(server_tree(network.me, list(network.servers.values())))
+    labels = [f"{prefix}{server.name} ({server.sid})" for server, prefix in rows]
+    width = max(len(label) for label in labels) + 4
+    for (server, _), label in zip(rows, labels):
+        count = len(server.users)
+        share = 100.0 * count / total if total else 0.0
+        dots = "." * (width - len(label))
+        noun = "user" if count == 1 else "users"
+        conn.reply("RPL_MAP", f"{label} {dots} {count} {noun} [{share:.1f}%]")
+    conn.reply("RPL_MAPEND")

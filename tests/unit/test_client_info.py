@@ -1,0 +1,286 @@
+"""Server queries: MOTD, LUSERS, VERSION, TIME, ADMIN, INFO, STATS, LINKS, MAP."""
+
+from __future__ import annotations
+
+from conferenceroom.admin.settings import FrozenMap, OperEntry
+from conferenceroom.network import Server
+from tests.helpers import (
+    START, feed, make_core, make_remote_server, make_remote_user, make_settings, register, sent,
+)
+
+
+def _oper(conn, name: str = "God", flags: str = "a") -> None:
+    """Make ``conn``'s user an operator directly through the network."""
+    conn.core.network.set_oper(conn.user, name, frozenset(flags))
+    sent(conn)
+
+
+def test_motd_default_and_local_target() -> None:
+    """MOTD with no target or our own name gives 375/372/376."""
+    core = make_core()
+    conn = register(core, "alice")
+    for line in ("MOTD", "MOTD test.local", "MOTD test.*"):
+        feed(conn, line)
+        out = sent(conn)
+        assert [m.command for m in out] == ["375", "372", "376"], line
+        assert out[1].params == ("alice", "- Test MOTD line")
+
+
+def test_motd_missing_gives_422() -> None:
+    """Without a MOTD the reply is 422."""
+    core = make_core()
+    core.motd_lines = None
+    conn = register(core, "alice")
+    feed(conn, "MOTD")
+    assert [m.command for m in sent(conn)] == ["422"]
+
+
+def test_unknown_server_target_gives_402() -> None:
+    """MOTD, VERSION, TIME, ADMIN, INFO and STATS to an unknown server give 402."""
+    core = make_core()
+    conn = register(core, "alice")
+    for line in ("MOTD nowhere.example", "VERSION nowhere.example", "TIME nowhere.example",
+                 "ADMIN nowhere.example", "INFO nowhere.example", "STATS u nowhere.example"):
+        feed(conn, line)
+        out = sent(conn)
+        assert [(m.command, m.params[1]) for m in out] == [("402", "nowhere.example")], line
+
+
+def test_target_by_nick_resolves_to_users_server() -> None:
+    """A nick as target means that user's server: our own user is answered here."""
+    core = make_core()
+    conn = register(core, "alice")
+    register(core, "bob")
+    feed(conn, "ADMIN bob")
+    assert [m.command for m in sent(conn)] == ["256", "257", "258", "259"]
+
+
+def test_query_for_remote_server_is_passed_on() -> None:
+    """VERSION naming a linked server (or a user on it) is relayed through its route."""
+    core = make_core()
+    remote = make_remote_server(core)
+    make_remote_user(core, remote, "rita")
+    conn = register(core, "alice")
+    feed(conn, "VERSION remote.test", "TIME rita")
+    assert sent(conn) == []
+    relayed = [(m.command, m.params, m.source, target) for m, target, _ in remote.route.relayed]
+    assert ("VERSION", ("remote.test",), "alice!~alice@127.0.0.1", remote) in relayed
+    assert ("TIME", ("remote.test",), "alice!~alice@127.0.0.1", remote) in relayed
+
+
+def test_lusers() -> None:
+    """LUSERS gives 251 to 266 with the counts."""
+    core = make_core()
+    conn = register(core, "alice")
+    register(core, "bob")
+    feed(conn, "LUSERS")
+    out = sent(conn)
+    assert [m.command for m in out] == ["251", "252", "253", "254", "255", "265", "266"]
+    assert out[0].params[1] == "There are 2 users and 0 invisible on 1 servers"
+
+
+def test_version_gives_351_then_isupport() -> None:
+    """VERSION: 351 <version> <server> :<comments>, then the 005 lines."""
+    core = make_core()
+    conn = register(core, "alice")
+    feed(conn, "VERSION")
+    out = sent(conn)
+    assert out[0].command == "351"
+    assert out[0].params[:3] == ("alice", core.version, "test.local")
+    assert "Twisted" in out[0].params[3]
+    assert out[1].command == "005" and all(m.command == "005" for m in out[1:])
+    tokens = [p for m in out[1:] for p in m.params[1:-1]]
+    assert "CASEMAPPING=rfc1459" in tokens
+
+
+def test_time() -> None:
+    """TIME: 391 <server> <timestamp> 0 :<readable time> from the injected clock."""
+    core = make_core()
+    conn = register(core, "alice")
+    feed(conn, "TIME")
+    (msg,) = sent(conn)
+    assert msg.command == "391"
+    assert msg.params == ("alice", "test.local", str(int(START)), "0",
+                          "Tuesday November 14 2023 -- 22:13:20 +00:00")
+
+
+def test_admin_from_settings() -> None:
+    """ADMIN: 256 to 259 with the server name, description, network and contact."""
+    core = make_core(make_settings(description="Test server", contact="admin@example.org"))
+    conn = register(core, "alice")
+    feed(conn, "ADMIN")
+    out = sent(conn)
+    assert [(m.command, m.params[1:]) for m in out] == [
+        ("256", ("test.local", "Administrative info")),
+        ("257", ("Test server",)),
+        ("258", ("TestNet network",)),
+        ("259", ("admin@example.org",)),
+    ]
+
+
+def test_info() -> None:
+    """INFO: 371 lines naming the software, Twisted, Python and start time, then 374."""
+    core = make_core()
+    conn = register(core, "alice")
+    feed(conn, "INFO")
+    out = sent(conn)
+    assert {m.command for m in out[:-1]} == {"371"}
+    assert out[-1].command == "374"
+    text = "\n".join(m.params[1] for m in out[:-1])
+    assert "conferenceroom" in text and "Twisted" in text and "Python" in text
+    assert core.created in text
+
+
+def test_stats_without_query_is_461() -> None:
+    """STATS needs a query letter."""
+    core = make_core()
+    conn = register(core, "alice")
+    feed(conn, "STATS")
+    assert [(m.command, m.params[1]) for m in sent(conn)] == [("461", "STATS")]
+
+
+def test_stats_uptime() -> None:
+    """STATS u: 242 with the uptime from the clock, then 219."""
+    core = make_core()
+    conn = register(core, "alice")
+    core.clock.advance(86400 + 3600 + 62)
+    sent(conn)
+    feed(conn, "STATS u")
+    out = sent(conn)
+    assert [m.command for m in out] == ["242", "219"]
+    assert out[0].params[1] == "Server Up 1 days 1:01:02"
+    assert out[1].params[1:] == ("u", "End of /STATS report")
+
+
+def test_stats_opers_only_for_operators() -> None:
+    """STATS o lists the operator entries to opers; others get 481."""
+    opers = FrozenMap({"god": OperEntry("God", "x", frozenset("ac"), ("*@127.0.0.1",)),
+                       "helper": OperEntry("Helper", "x", frozenset("h"))})
+    core = make_core(make_settings(opers=opers))
+    conn = register(core, "alice")
+    feed(conn, "STATS o")
+    assert [m.command for m in sent(conn)] == ["481", "219"]
+    _oper(conn)
+    feed(conn, "STATS o")
+    out = sent(conn)
+    assert [m.params[1:] for m in out if m.command == "243"] == [
+        ("O", "*@127.0.0.1", "*", "God", "ac"),
+        ("O", "*@*", "*", "Helper", "h"),
+    ]
+    assert out[-1].command == "219"
+
+
+def test_stats_links_lists_connections() -> None:
+    """STATS l: an operator sees every local connection, a user only its own."""
+    core = make_core()
+    conn = register(core, "alice")
+    bob = register(core, "bob")
+    core.clock.advance(30)
+    feed(bob, "STATS l")
+    out = sent(bob)
+    assert [m.params[1] for m in out if m.command == "211"] == ["bob[~bob@127.0.0.1]"]
+    _oper(conn)
+    feed(conn, "STATS L")
+    out = sent(conn)
+    lines = [m for m in out if m.command == "211"]
+    assert [m.params[1] for m in lines] == ["alice[~alice@127.0.0.1]", "bob[~bob@127.0.0.1]"]
+    assert lines[0].params[-1] == "30"
+    assert out[-1].params[1] == "L"
+
+
+def test_stats_command_counts() -> None:
+    """STATS m: 212 with the number of times each command ran."""
+    core = make_core()
+    conn = register(core, "alice")
+    feed(conn, "TIME", "TIME", "STATS m")
+    out = sent(conn)
+    counts = {m.params[1]: m.params[2] for m in out if m.command == "212"}
+    assert counts["TIME"] == "2"
+    assert counts["NICK"] == "1" and counts["USER"] == "1"
+    assert counts["STATS"] == "1"
+    assert out[-1].command == "219"
+
+
+def test_stats_k_and_unknown_letters_just_end() -> None:
+    """STATS k (no klines yet) and an unknown letter answer only 219."""
+    core = make_core()
+    conn = register(core, "alice")
+    for letter in ("k", "z"):
+        feed(conn, f"STATS {letter}")
+        assert [(m.command, m.params[1]) for m in sent(conn)] == [("219", letter)]
+
+
+def test_stats_notices_operators() -> None:
+    """A STATS request is noticed to operators with +s."""
+    core = make_core()
+    oper = register(core, "oper")
+    _oper(oper)
+    oper.user.modes.add("s")
+    conn = register(core, "alice")
+    sent(oper)
+    feed(conn, "STATS u")
+    notes = [m.params[1] for m in sent(oper) if m.command == "NOTICE"]
+    assert notes == ["*** Notice -- STATS u requested by alice (~alice@127.0.0.1)"]
+
+
+def test_links_with_remote_server() -> None:
+    """LINKS lists us and a linked server under us, then 365; a mask filters."""
+    core = make_core()
+    make_remote_server(core)
+    conn = register(core, "alice")
+    feed(conn, "LINKS")
+    out = sent(conn)
+    assert [(m.command, m.params[1:]) for m in out] == [
+        ("364", ("test.local", "test.local", f"0 {core.settings.description}")),
+        ("364", ("remote.test", "test.local", "1 Remote server")),
+        ("365", ("*", "End of /LINKS list")),
+    ]
+    feed(conn, "LINKS remote.*")
+    out = sent(conn)
+    assert [m.params[1] for m in out] == ["remote.test", "remote.*"]
+
+
+def test_links_with_server_and_mask() -> None:
+    """LINKS <server> <mask>: our name answers here, an unknown server gives 402."""
+    core = make_core()
+    make_remote_server(core)
+    conn = register(core, "alice")
+    feed(conn, "LINKS test.local *.local")
+    assert [m.params[1] for m in sent(conn)] == ["test.local", "*.local"]
+    feed(conn, "LINKS nowhere.example *")
+    assert [m.command for m in sent(conn)] == ["402"]
+
+
+def test_map_with_remote_servers() -> None:
+    """MAP draws the tree with user counts and shares, then 017."""
+    core = make_core()
+    remote = make_remote_server(core)
+    leaf = Server("leaf.test", "9LF", "Leaf", uplink=remote, route=remote.route, hopcount=2)
+    core.network.add_server(leaf, origin=remote.route)
+    make_remote_user(core, remote, "rita")
+    make_remote_user(core, remote, "rob")
+    conn = register(core, "alice")
+    register(core, "bob")
+    feed(conn, "MAP")
+    out = sent(conn)
+    assert [m.command for m in out] == ["015", "015", "015", "017"]
+    sid = core.network.me.sid
+    assert [m.params[1] for m in out[:3]] == [
+        f"test.local ({sid}) ......... 2 users [50.0%]",
+        "`- remote.test (9RM) ..... 2 users [50.0%]",
+        "   `- leaf.test (9LF) .... 0 users [0.0%]",
+    ]
+    assert out[3].params[1] == "End of /MAP"
+
+
+def test_map_siblings_use_branch_marks() -> None:
+    """Two servers under us: the first is drawn with |-, the last with `-."""
+    core = make_core()
+    make_remote_server(core, "a.test", "9AA")
+    make_remote_server(core, "b.test", "9BB")
+    conn = register(core, "alice")
+    feed(conn, "MAP")
+    lines = [m.params[1] for m in sent(conn)]
+    assert lines[1].startswith("|- a.test (9AA) ")
+    assert lines[2].startswith("`- b.test (9BB) ")
+    assert lines[0].endswith("1 user [100.0%]")
