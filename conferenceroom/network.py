@@ -194,6 +194,7 @@ class Network:
         self.whowas: deque[WhowasEntry] = deque(maxlen=WHOWAS_MAX)
         self.max_local = 0
         self.max_global = 0
+        self.default_channel_modes = "nt"  # flags of a channel created on this server
         self._uid_counter = itertools.count()
         self._add_server_state(me)
 
@@ -372,8 +373,10 @@ class Network:
         if channel is None:
             channel = Channel(name, int(self.now()) if ts is None else ts)
             self.channels[name] = channel
-            if origin is None and not status:
-                status = ("o",)
+            if origin is None:
+                channel.flags.update(self.default_channel_modes)
+                if not status:
+                    status = ("o",)
         membership = Membership(user, channel, set(status))
         channel.members[user] = membership
         user.channels[channel] = membership

@@ -25,13 +25,20 @@ def make_settings(**changes: Any) -> Settings:
     return replace(Settings(), **changes)
 
 
-def make_core(settings: Settings | None = None, clock: task.Clock | None = None) -> ServerCore:
-    """A ServerCore on a task.Clock starting at a fixed time."""
+def make_core(
+    settings: Settings | None = None, clock: task.Clock | None = None, default_modes: str = ""
+) -> ServerCore:
+    """A ServerCore on a task.Clock starting at a fixed time.
+
+    New channels start with ``default_modes`` (none, unless a test asks for
+    the server's real default ``nt``) so that mode tests start from nothing.
+    """
     if clock is None:
         clock = task.Clock()
         clock.advance(START)
     core = ServerCore(settings or make_settings(), clock)
     core.motd_lines = ["Test MOTD line"]
+    core.network.default_channel_modes = default_modes
     return core
 
 

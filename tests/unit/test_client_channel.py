@@ -619,3 +619,15 @@ def test_unregistered_channel_commands() -> None:
     conn = connect(core)
     feed(conn, "JOIN #c", "PART #c", "TOPIC #c", "NAMES", "INVITE a #c", "KICK #c a", "MODE #c")
     assert set(codes(sent(conn))) == {"451"}
+
+
+def test_new_channel_defaults_to_nt() -> None:
+    """A channel created on this server starts +nt, as operators expect."""
+    core = make_core(default_modes="nt")
+    alice = register(core, "alice")
+    feed(alice, "JOIN #fresh", "MODE #fresh")
+    modes = [m for m in sent(alice) if m.command == "324"][0]
+    assert modes.params[2] == "+nt"
+    bob = register(core, "bob")
+    feed(bob, "PRIVMSG #fresh :hello from outside")
+    assert [m.command for m in sent(bob)] == ["404"]

@@ -28,6 +28,7 @@ def make_network() -> tuple[Network, list[ev.Event]]:
     clock = task.Clock()
     clock.advance(START)
     network = Network(Server("me.test", "0AA", "us"), clock)
+    network.default_channel_modes = ""
     seen: list[ev.Event] = []
     network.events.subscribe(seen.append)
     return network, seen
