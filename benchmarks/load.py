@@ -119,6 +119,11 @@ def cpu_delta(before, after):
 # IRC client protocol
 # --------------------------------------------------------------------------
 
+def _consume(fut):
+    if not fut.cancelled():
+        fut.exception()
+
+
 class Client(asyncio.Protocol):
     """A minimal IRC client.  Answers PINGs; other lines go to hooks."""
 
@@ -134,6 +139,9 @@ class Client(asyncio.Protocol):
         self.on_line = None          # callable(line: bytes) or None
         self.waiters = {}            # token(bytes) -> future
         self.nick_tries = 0
+        # Failed registrations are reported through counters; keep asyncio
+        # from warning about futures whose exception nobody retrieved.
+        self.registered.add_done_callback(_consume)
 
     # asyncio.Protocol -----------------------------------------------------
     def connection_made(self, transport):
@@ -239,11 +247,37 @@ async def open_client(host, port, nick, deadline, retries=5):
     raise ConnectionError("connect failed: %r" % (last,))
 
 
-async def connect_and_register(host, port, nick, deadline):
-    c = await open_client(host, port, nick, deadline)
-    remaining = deadline - time.monotonic()
-    await asyncio.wait_for(asyncio.shield(c.registered), timeout=max(remaining, 0.001))
-    return c
+async def connect_and_register(host, port, nick, deadline, attempt_timeout=5.0,
+                               stats=None):
+    """Connect and register, for the (unmeasured) setup of a phase.
+
+    A connection that is not registered within attempt_timeout is dropped
+    and retried: a server whose accept queue overflowed (ngIRCd listens with
+    a backlog of 10) can leave a client waiting for tens of seconds on
+    SYN-ACK retransmissions."""
+    last = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise last or asyncio.TimeoutError()
+        c = await open_client(host, port, nick, deadline)
+        try:
+            await asyncio.wait_for(asyncio.shield(c.registered),
+                                   timeout=max(min(remaining, attempt_timeout),
+                                               0.001))
+            return c
+        except (asyncio.TimeoutError, ConnectionError) as e:
+            last = e
+            if stats is not None:
+                stats["retries"] = stats.get("retries", 0) + 1
+            if c.transport is not None:
+                c.transport.abort()
+            await asyncio.sleep(0.05)
+        except BaseException:
+            # Cancelled (phase timeout): do not leave the socket behind.
+            if c.transport is not None:
+                c.transport.abort()
+            raise
 
 
 async def register_many(host, port, nicks, deadline, concurrency=None):
@@ -305,19 +339,17 @@ async def phase_burst(args, srv, res, tag):
     t0 = time.perf_counter()
     t_last = [t0]
 
+    stats = {}
+
     async def one(nick):
         try:
-            c = await open_client(args.host, args.port, nick, deadline)
+            c = await connect_and_register(args.host, args.port, nick,
+                                           deadline, args.reg_timeout, stats)
         except Exception as e:   # noqa: BLE001
             errors.append(repr(e))
             return
         clients.append(c)
-        try:
-            await asyncio.wait_for(asyncio.shield(c.registered),
-                                   timeout=max(deadline - time.monotonic(), 0.001))
-            t_last[0] = max(t_last[0], c.t_registered)
-        except Exception as e:   # noqa: BLE001
-            errors.append(repr(e))
+        t_last[0] = max(t_last[0], c.t_registered)
 
     tasks = [loop.create_task(one(nk)) for nk in nicks]
     try:
@@ -333,6 +365,7 @@ async def phase_burst(args, srv, res, tag):
         wall = (t_last[0] - t0) if done else (time.perf_counter() - t0)
         cpu, src = cpu_delta(cpu0, cpu1)
         res["registered"] = len(done)
+        res["retries"] = stats.get("retries", 0)
         res["errors"] = len(errors)
         if errors:
             res["first_error"] = errors[0]
@@ -370,8 +403,10 @@ async def phase_fanout(args, srv, res, tag):
     clients = []
     try:
         # -- setup (not measured) -----------------------------------------
+        res["stage"] = "register"
         sender = await connect_and_register(args.host, args.port,
-                                            "%ss" % tag, deadline)
+                                            "%ss" % tag, deadline,
+                                            args.reg_timeout)
         clients.append(sender)
         await oper_up(args, sender, deadline)
         members, errors = await register_many(
@@ -383,6 +418,7 @@ async def phase_fanout(args, srv, res, tag):
             res["first_error"] = errors[0]
         res["receivers"] = len(members)
         sender_prefix = b":" + sender.nick.encode() + b"!"
+        res["stage"] = "join"
         joined = []
         for c in [sender] + members:
             fut = asyncio.get_running_loop().create_future()
@@ -395,7 +431,9 @@ async def phase_fanout(args, srv, res, tag):
         # the server has processed everything queued before the measurement.
         for c in [sender] + members:
             c.on_line = None
+        res["stage"] = "sync"
         await sync_all([sender] + members, deadline)
+        res["stage"] = "measure"
 
         # -- measured part: `repeat` runs of M messages ---------------------
         if not members:
@@ -448,6 +486,7 @@ async def phase_fanout(args, srv, res, tag):
             if rep + 1 < args.repeat:
                 await asyncio.sleep(0.1)
         res["complete"] = True
+        res.pop("stage", None)
     finally:
         reps = res.get("runs", [])
         for rec in reps:
@@ -492,8 +531,8 @@ def _finish_rep(rec, srv, m):
 def _join_hook(client, fut):
     def hook(line):
         parts = line.split(b" ", 3)
-        if len(parts) >= 2 and parts[1] in (b"366", b"403", b"405", b"471",
-                                            b"473", b"474", b"475"):
+        if len(parts) >= 2 and parts[1] in (b"366", b"403", b"405", b"421",
+                                            b"471", b"473", b"474", b"475"):
             if not fut.done():
                 if parts[1] == b"366":
                     fut.set_result(True)
@@ -556,7 +595,9 @@ async def phase_latency(args, srv, res, tag):
 
         def hook(line):
             tok = state.get("tok")
-            if tok is not None and b" PRIVMSG " in line and line.endswith(tok):
+            # The text may come with or without a ':' (one-word trailing).
+            if tok is not None and b" PRIVMSG " in line and \
+                    line.rsplit(b" ", 1)[-1].lstrip(b":") == tok:
                 fut = state.pop("fut")
                 state.pop("tok")
                 if not fut.done():
@@ -567,11 +608,11 @@ async def phase_latency(args, srv, res, tag):
         client.on_line = hook
         loop = asyncio.get_running_loop()
         for i in range(k):
-            tok = b":self%d" % i
+            tok = b"self%d" % i
             fut = loop.create_future()
             state["tok"], state["fut"] = tok, fut
             t0 = time.perf_counter()
-            client.send(b"PRIVMSG " + nick + b" " + tok + b"\r\n")
+            client.send(b"PRIVMSG " + nick + b" :" + tok + b"\r\n")
             t1 = await asyncio.wait_for(
                 fut, timeout=max(deadline - time.monotonic(), 0.001))
             msg_rtts.append(t1 - t0)
@@ -672,6 +713,8 @@ def table(results):
         rows += [
             ("burst", "clients registered", "%s / %s" % (
                 b.get("registered", "-"), b.get("clients", "-"))),
+            ("burst", "reconnects after --reg-timeout",
+             fmt(b.get("retries"), "d")),
             ("burst", "wall time (s)", fmt(b.get("wall_s"), ".3f")),
             ("burst", "connects/s", fmt(b.get("connects_per_s"), ".0f")),
             ("burst", "server CPU (s)", fmt(b.get("server_cpu_s"), ".3f")),
@@ -728,7 +771,8 @@ def table(results):
         if p.get("first_error"):
             notes.append("first client error: " + p["first_error"])
         if "complete" in p and not p["complete"]:
-            notes.append("PARTIAL results")
+            notes.append("PARTIAL results" + (
+                " (stopped during %s)" % p["stage"] if p.get("stage") else ""))
         for n in notes:
             add("  %-8s %s" % (name, n))
     add("  total %.1fs" % results["total_s"])
@@ -744,6 +788,9 @@ def parse_args(argv=None):
                     help="server PID, for CPU time and RSS from /proc")
     ap.add_argument("--clients", type=int, default=1000,
                     help="burst: clients connecting at once (default 1000)")
+    ap.add_argument("--reg-timeout", type=float, default=5.0,
+                    help="a client not registered after this many seconds "
+                         "drops its connection and reconnects (default 5)")
     ap.add_argument("--members", type=int, default=200,
                     help="fanout: receiving channel members (default 200)")
     ap.add_argument("--messages", type=int, default=500,
@@ -753,9 +800,9 @@ def parse_args(argv=None):
     ap.add_argument("--repeat", type=int, default=5,
                     help="fanout: measured runs of M messages; figures are "
                          "the median over runs (default 5)")
-    ap.add_argument("--window", type=int, default=0,
+    ap.add_argument("--window", type=int, default=100,
                     help="fanout: sender writes this many lines, then waits "
-                         "for a PING round trip; 0 = all at once (default 0)")
+                         "for a PING round trip; 0 = all at once (default 100)")
     ap.add_argument("--rounds", type=int, default=1000,
                     help="latency: round trips of each kind (default 1000)")
     ap.add_argument("--phases", default="burst,fanout,latency",

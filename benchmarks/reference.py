@@ -161,7 +161,8 @@ def inspircd_conf(port, run, root):
          localmax="1000000" globalmax="1000000" maxconnwarn="no"
          resolvehostnames="no" useident="no" limit="1000000"
          maxchans="1000">
-<class name="Shutdown" commands="DIE RESTART REHASH">
+<class name="Shutdown" commands="DIE RESTART REHASH"
+       privs="users/flood/no-fakelag users/flood/increased-buffers users/flood/no-throttle">
 <type name="Bench" classes="Shutdown">
 <oper name="{oper}" password="{opass}" host="*@*" type="Bench">
 <dns server="127.0.0.1" timeout="1">
