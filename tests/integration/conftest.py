@@ -13,9 +13,9 @@ Fixtures
     written; C{True} leaves the server's flood defaults alone),
     C{deftrigger} (default 0; C{None} writes nothing), C{motd} (text, or
     C{None} for no MOTD file), C{opers} (default C{True}: the admin and
-    helper opers below), C{name}, C{description}, C{network}, C{hub}
-    (C{True} hub, C{False} leaf, C{None} nothing), C{start} (default
-    C{True}).
+    helper opers below), C{name}, C{description}, C{network}, C{serial},
+    C{hub} (C{True} hub, C{False} leaf, C{None} nothing), C{port} (default:
+    a free one), C{start} (default C{True}; else call C{.start()}).
 
 ``server``
     Function-scoped started server with the default config; extra lines and
@@ -117,6 +117,7 @@ class ServerProcess:
                  deftrigger: Optional[int] = 0,
                  motd: Optional[str] = MOTD_TEXT,
                  opers: bool = True,
+                 serial: Optional[str] = None,
                  port: Optional[int] = None):
         self.host = HOST
         self.directory = Path(directory)
@@ -129,6 +130,7 @@ class ServerProcess:
         self.deftrigger = deftrigger
         self.motd = motd
         self.opers = opers
+        self.serial = serial
         self.extra = list(extra)
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
@@ -143,6 +145,7 @@ class ServerProcess:
         self.reports_own_log = False
         self._clients: list[IRCClient] = []
         self._stderr_file = None
+        self._runs = 0
 
     # -- config -------------------------------------------------------------
 
@@ -155,6 +158,8 @@ class ServerProcess:
             f"general set ports {self.port}",
             f"general set bindip {self.host}",
         ]
+        if self.serial is not None:
+            lines.append(f"general set serial {self.serial}")
         if self.hub is True:
             lines.append("general set hub")
         elif self.hub is False:
@@ -222,9 +227,11 @@ class ServerProcess:
     def _start_once(self, timeout: float) -> None:
         assert self.process is None, "server already running"
         assert TWISTD.exists(), f"twistd not found at {TWISTD}"
+        # Keep the logs of an earlier run (restart) for the traceback check.
+        self._runs += 1
         for path in (self.log_path, self.stderr_path):
             if path.exists():
-                path.unlink()
+                path.rename(path.with_name(f"{path.name}.run{self._runs - 1}"))
         self.unexpected_exit = None
         self._stderr_file = open(self.stderr_path, "wb")
         self.process = subprocess.Popen(
@@ -310,7 +317,7 @@ class ServerProcess:
     # -- logs ---------------------------------------------------------------
 
     def read_log(self) -> str:
-        """The twistd log plus the process's own stdout/stderr."""
+        """The current run's twistd log plus the process's own stdout/stderr."""
         parts = []
         for path in (self.log_path, self.stderr_path):
             if path.exists():
@@ -328,7 +335,8 @@ class ServerProcess:
                   if self.config_path.exists() else "(no config file)")
         return (f"command: {' '.join(self.command())}\n"
                 f"--- config {self.config_path} ---\n{config}"
-                f"--- last {lines} log lines ({self.log_path}) ---\n"
+                f"--- last {lines} lines of {self.log_path.name} + "
+                f"{self.stderr_path.name} ---\n"
                 f"{self.log_tail(lines) or '(empty log)'}")
 
     def wait_for_log(self, pattern: str, timeout: float = 5.0) -> re.Match:
@@ -345,9 +353,19 @@ class ServerProcess:
                     f"{self.describe()}")
             time.sleep(0.1)
 
+    def all_logs(self) -> str:
+        """Every log this server wrote: earlier runs, twistd's own rotated
+        files, the current log and stderr."""
+        paths = sorted(self.directory.glob(self.log_path.name + ".*"))
+        paths += sorted(self.directory.glob(self.stderr_path.name + ".*"))
+        paths += [self.log_path, self.stderr_path]
+        return "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                         for p in paths if p.exists())
+
     def tracebacks(self) -> list[str]:
-        """Log lines that show a Python traceback or an unhandled error."""
-        return [line for line in self.read_log().splitlines()
+        """Log lines (of every run) that show a Python traceback or an
+        unhandled error."""
+        return [line for line in self.all_logs().splitlines()
                 if any(marker in line for marker in TRACEBACK_MARKERS)]
 
     # -- clients ------------------------------------------------------------

@@ -465,14 +465,37 @@ class IRCClient:
     # -- conveniences -------------------------------------------------------
 
     def join(self, channel: str, timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
-        """JOIN C{channel} and return the lines up to RPL_ENDOFNAMES (366)."""
+        """
+        JOIN C{channel} and return the lines up to RPL_ENDOFNAMES (366).
+        An error numeric instead (403, 405, 421, 451, 461, 471, 473-476) is
+        an assertion failure.
+        """
         __tracebackhide__ = True
+        errors = {"403", "405", "421", "451", "461", "471", "473", "474", "475", "476"}
         self.send(f"JOIN {channel}")
-        return self.collect(
-            lambda m: m.command == "366" and len(m.params) > 1
-            and m.params[1].lower() == channel.lower()
-            or m.command in ("403", "405", "471", "473", "474", "475", "476"),
+        lines = self.collect(
+            lambda m: (m.command == "366" and len(m.params) > 1
+                       and m.params[1].lower() == channel.lower())
+            or m.command in errors,
             timeout=timeout)
+        if lines[-1].command in errors:
+            raise AssertionError(
+                f"[{self.name}] JOIN {channel} refused:\n"
+                + "\n".join(f"    {m.raw}" for m in lines))
+        return lines
+
+    def oper(self, name: str, password: str,
+              timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
+        """OPER and return the lines up to RPL_YOUREOPER (381); 464 or 491
+        instead is an assertion failure."""
+        __tracebackhide__ = True
+        self.send(f"OPER {name} {password}")
+        lines = self.collect(["381", "464", "491", "461", "421"], timeout=timeout)
+        if lines[-1].command != "381":
+            raise AssertionError(
+                f"[{self.name}] OPER {name} refused:\n"
+                + "\n".join(f"    {m.raw}" for m in lines))
+        return lines
 
     def quit(self, reason: str = "bye", timeout: float = DEFAULT_TIMEOUT) -> list[Message]:
         """Send QUIT and wait for the server to close the connection."""

@@ -85,10 +85,10 @@ class Tmux:
                   *command)
         self.started = True
 
-    def send_line(self, text: str) -> None:
+    def send_line(self, text: str, check: bool = True) -> None:
         """Type C{text} literally, then Enter."""
-        self._run("send-keys", "-t", self.session, "-l", text)
-        self._run("send-keys", "-t", self.session, "Enter")
+        self._run("send-keys", "-t", self.session, "-l", text, check=check)
+        self._run("send-keys", "-t", self.session, "Enter", check=check)
 
     def screen(self) -> str:
         proc = self._run("capture-pane", "-p", "-J", "-t", self.session, "-S", "-200",
@@ -132,15 +132,23 @@ class Tmux:
 
 
 @pytest.fixture
-def tmux(tmp_path):
+def tmux(tmp_path, request):
+    """A private tmux session; on failure its screen is printed; at the end
+    irssi is asked to quit and the session is killed."""
     t = Tmux(tmp_path)
     yield t
-    if t.alive():
-        t.send_line("/quit interop test done")
-        deadline = time.monotonic() + 3
-        while t.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-    t.kill()
+    try:
+        rep = getattr(request.node, "rep_call", None)
+        if t.alive() and (rep is None or rep.failed):
+            print(f"\n=== irssi screen ===\n{t.screen()}")
+        if t.alive():
+            # irssi may be exiting already (the test sent /quit): no check.
+            t.send_line("/quit interop test done", check=False)
+            deadline = time.monotonic() + 3
+            while t.alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        t.kill()
 
 
 def _irssi_home(home: Path, port: int) -> Path:
