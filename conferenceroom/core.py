@@ -172,8 +172,12 @@ class ServerCore:
         def build(user: User) -> Message:
             return Message("NOTICE", (user.nick, f"*** Notice -- {text}"), self.name)
 
-        for user in self.network.local_users():
-            if user.has_oper_flag(flag) and (not snomask or "s" in user.modes):
+        for user in list(self.network.by_mode["o"]):
+            if (
+                getattr(user.route, "is_client", False)
+                and user.has_oper_flag(flag)
+                and (not snomask or "s" in user.modes)
+            ):
                 user.route.send(build(user))
 
 

@@ -22,6 +22,7 @@ from .casemap import FoldedDict, fold
 from .modes import ModeChange, ModeKind, CHANNEL_MODES
 
 UID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+INDEXED_USER_MODES = "oi"
 WHOWAS_MAX = 2000
 
 
@@ -195,6 +196,8 @@ class Network:
         self.max_local = 0
         self.max_global = 0
         self.default_channel_modes = "nt"  # flags of a channel created on this server
+        # Users holding the user modes that are counted often (LUSERS, oper notices).
+        self.by_mode: dict[str, set[User]] = {mode: set() for mode in INDEXED_USER_MODES}
         self._uid_counter = itertools.count()
         self._add_server_state(me)
 
@@ -273,6 +276,9 @@ class Network:
         self.users[user.nick] = user
         self.users_by_uid[user.uid] = user
         user.server.users.add(user)
+        for mode, holders in self.by_mode.items():
+            if mode in user.modes:
+                holders.add(user)
         self.max_local = max(self.max_local, len(self.me.users))
         self.max_global = max(self.max_global, len(self.users))
         self.events.emit(ev.UserIntroduced(user, origin=origin))
@@ -307,6 +313,8 @@ class Network:
             del self.users[user.nick]
         del self.users_by_uid[user.uid]
         user.server.users.discard(user)
+        for holders in self.by_mode.values():
+            holders.discard(user)
 
     def set_away(self, user: User, text: str | None, origin: Any = None) -> None:
         """Set (text) or clear (None) ``user``'s away message."""
@@ -327,10 +335,15 @@ class Network:
         for change in changes:
             if change.adding == (change.mode in user.modes):
                 continue
+            holders = self.by_mode.get(change.mode)
             if change.adding:
                 user.modes.add(change.mode)
+                if holders is not None:
+                    holders.add(user)
             else:
                 user.modes.discard(change.mode)
+                if holders is not None:
+                    holders.discard(user)
                 if change.mode == "o":
                     user.oper_name, user.oper_flags = None, frozenset()
             applied.append(change)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 REGISTRATION_TIMEOUT = 60.0
 PING_INTERVAL = 90.0
 MAX_SENDQ = 4 * 1024 * 1024
+SENDQ_CHECK_EVERY = 15  # check the send queue on every 16th write (a bit mask)
 
 
 class Registration:
@@ -66,6 +67,7 @@ class ClientConnection(Protocol):
         self._timer: Any = None
         self._last_input = 0.0
         self._ping_sent = False
+        self._writes = 0
         self.gate = FloodGate(core.clock, self._flood_limits, self._run_line, self._excess_flood)
 
     # -- connection events -------------------------------------------------
@@ -176,32 +178,42 @@ class ClientConnection(Protocol):
     # -- output --------------------------------------------------------------
 
     def send(self, msg: Message) -> None:
-        """Write ``msg`` with the tags this client may see."""
+        """Write ``msg`` with the tags this client may see.
+
+        The encoded line is cached on the message per tag profile, so a
+        channel message is formatted once per kind of recipient, not once
+        per recipient.
+        """
         if self.closing or self.transport is None:
             return
         caps = self.caps
-        profile = self._tag_profile()
         cache = msg.__dict__.setdefault("_encoded", {})
+        profile = (
+            ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps)
+            if caps else None
+        )
         data = cache.get(profile)
         if data is None:
-            tags = msg.tags
-            if "server-time" in caps and "time" not in tags:
-                stamp = msg.__dict__.get("_time") or msg.__dict__.setdefault("_time", self.core_time())
-                tags = {**tags, "time": stamp}
-            visible = visible_tags(tags, caps)
-            try:
-                data = encode_line(msg if visible == msg.tags else msg.with_tags(visible))
-            except ValueError:
-                self.log.error("refused to send malformed message {msg!r}", msg=msg)
+            data = self._encode(msg, caps)
+            if data is None:
                 return
             cache[profile] = data
         self.transport.write(data)
-        if _queued_bytes(self.transport) > MAX_SENDQ:
+        self._writes += 1
+        if not self._writes & SENDQ_CHECK_EVERY and _queued_bytes(self.transport) > MAX_SENDQ:
             self.close("SendQ exceeded")
 
-    def _tag_profile(self) -> tuple[bool, bool, bool, bool]:
-        caps = self.caps
-        return ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps)
+    def _encode(self, msg: Message, caps: set[str]) -> bytes | None:
+        tags = msg.tags
+        if "server-time" in caps and "time" not in tags:
+            stamp = msg.__dict__.get("_time") or msg.__dict__.setdefault("_time", self.core_time())
+            tags = {**tags, "time": stamp}
+        visible = visible_tags(tags, caps)
+        try:
+            return encode_line(msg if visible == msg.tags else msg.with_tags(visible))
+        except ValueError:
+            self.log.error("refused to send malformed message {msg!r}", msg=msg)
+            return None
 
     def core_time(self) -> str:
         """The current time in the IRCv3 server-time format."""

@@ -39,11 +39,11 @@ def send_lusers(conn: "ClientConnection") -> None:
     """RPL_LUSERCLIENT .. RPL_GLOBALUSERS."""
     core = conn.core
     network = core.network
-    users = list(network.users_by_uid.values())
-    invisible = sum(1 for u in users if "i" in u.modes)
-    opers = sum(1 for u in users if u.is_oper)
-    unknown = sum(1 for c in core.connections if c.user is None and not c.closing)
+    users = network.users_by_uid
+    invisible = len(network.by_mode["i"])
+    opers = len(network.by_mode["o"])
     local = len(network.me.users)
+    unknown = max(0, len(core.connections) - local)
     linked = sum(1 for s in network.servers.values() if s.uplink is network.me)
     conn.reply("RPL_LUSERCLIENT", len(users) - invisible, invisible, len(network.servers))
     conn.reply("RPL_LUSEROP", opers)
