@@ -18,8 +18,9 @@ from twisted.internet.defer import DeferredLock, maybeDeferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
-from . import __version__, modes
+from . import __version__, bans, modes
 from .admin import build_tree
+from .bans import BanMatch
 from .client.announce import ClientAnnouncer
 from .client.caps import default_capabilities
 from .client.commands import all_modules
@@ -71,7 +72,7 @@ class ServerCore:
         # Runs blocking work (password hashing, file writes) off the reactor
         # thread and returns a Deferred; tests swap in a synchronous runner.
         self.defer_to_thread: Callable[..., Any] = _thread_runner(clock)
-        self.admin_tree = build_tree()
+        self.admin_tree = build_tree(clock=clock)
         self.admin_lock = DeferredLock()  # AS commands run one at a time
         self.announcer = ClientAnnouncer(self)
         self.network.events.subscribe(self.announcer)
@@ -127,10 +128,45 @@ class ServerCore:
     # -- configuration ---------------------------------------------------
 
     def apply_settings(self, settings: Any) -> None:
-        """Swap in a new settings snapshot (validated by the caller)."""
+        """Swap in a new settings snapshot (validated by the caller).
+
+        New or changed bans are enforced at once on connected users.
+        """
+        old = self.settings
         self.settings = settings
         self.network.me.description = settings.description
         self.network.me.role = settings.role
+        if (old.klines, old.akills, old.zlines) != (settings.klines, settings.akills, settings.zlines):
+            self.enforce_bans()
+
+    # -- bans --------------------------------------------------------------
+
+    def find_ban(self, ident: str, host: str, ip: str) -> BanMatch | None:
+        """The saved ban matching a client now, or None."""
+        return bans.find_ban(self.settings, ident, host, ip, self.clock.seconds())
+
+    def refuse_banned(self, conn: Any, found: BanMatch, ident: str, nick: str) -> None:
+        """Tell a banned client why (465), tell operators, and disconnect it."""
+        entry = found.entry
+        conn.reply("ERR_YOUREBANNEDCREEP", bans.describe(found, self.clock.seconds()))
+        self.notice_opers(
+            f"{found.label} active for {nick} ({ident}@{conn.host}) [{conn.ip}]: {entry.mask}"
+            f" ({entry.reason or 'no reason'})"
+        )
+        conn.close(f"Banned ({found.label}: {entry.reason or 'no reason given'})")
+
+    def enforce_bans(self) -> int:
+        """Disconnect every local user a saved ban now matches; return how many."""
+        count = 0
+        for user in list(self.network.me.users):
+            route = user.route
+            if not getattr(route, "is_client", False):
+                continue
+            found = self.find_ban(user.ident, user.realhost, user.ip)
+            if found is not None:
+                self.refuse_banned(route, found, user.ident, user.nick)
+                count += 1
+        return count
 
     def flood_limits(self, user: User | None) -> FloodLimits | None:
         """The flood budget of a connection, or None where flood control is off."""
@@ -150,6 +186,9 @@ class ServerCore:
         settings = self.settings
         if settings.secureonly and not secure:
             return f"This server accepts only TLS connections (port {settings.ssl.port})"
+        found = self.find_ban("", ip, ip)
+        if found is not None and found.kind == "zline":
+            return f"Banned ({found.label}: {found.entry.reason or 'no reason given'})"
         limit = settings.trigger_for(ip)
         if limit and sum(1 for c in self.connections if c.ip == ip and not c.closing) > limit:
             return f"Too many connections from your IP address ({limit})"

@@ -22,6 +22,7 @@ from .admin import ConfigError, LoadedConfig, load_config, save_config
 from .client.protocol import ClientFactory
 from . import tls
 from .core import ServerCore
+from .manhole import MANHOLE_HOST, ManholeService
 
 LISTEN_BACKLOG = 1024
 
@@ -110,6 +111,8 @@ class ConferenceRoomService(service.MultiService):
             Listener(reactor, self.factory, port, loaded.settings.bindip).setServiceParent(self)
         if loaded.settings.ssl.enabled:
             self._open_tls_now(loaded.settings)
+        if loaded.settings.manhole.enabled:
+            ManholeService(self.core, self, loaded.settings.manhole.port, reactor).setServiceParent(self)
 
     @property
     def settings(self) -> Any:
@@ -120,7 +123,7 @@ class ConferenceRoomService(service.MultiService):
         for warning in self.loaded.warnings:
             self.log.warn("{warning}", warning=warning)
         if self.loaded.needs_rewrite:
-            save_config(self.settings, self.config_path)
+            save_config(self.settings, self.config_path, now=self.reactor.seconds())
             self.log.info("rewrote {path} with hashed passwords", path=self.config_path)
         super().startService()
         self.log.info(
@@ -159,7 +162,7 @@ class ConferenceRoomService(service.MultiService):
 
         Raises :class:`ConfigError` (and changes nothing) on a bad file.
         """
-        loaded = load_config(self.config_path)
+        loaded = load_config(self.config_path, now=self.reactor.seconds())
         old, new = self.settings, loaded.settings
         report = RehashReport(warnings=list(loaded.warnings))
         if new.name != old.name:
@@ -178,10 +181,11 @@ class ConferenceRoomService(service.MultiService):
         if new.flood != old.flood:
             report.changes.append("flood settings changed")
         self._reconcile_listeners(old, new, report)
+        self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
         self.loaded = loaded
         if loaded.needs_rewrite:
-            save_config(new, self.config_path)
+            save_config(new, self.config_path, now=self.reactor.seconds())
         self._load_motd()
         return report
 
@@ -194,6 +198,7 @@ class ConferenceRoomService(service.MultiService):
         old = self.settings
         report = RehashReport()
         self._reconcile_listeners(old, new, report)
+        self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
         if new.motd != old.motd:
             self._load_motd()
@@ -225,6 +230,18 @@ class ConferenceRoomService(service.MultiService):
             else:
                 Listener(self.reactor, self.factory, port, bindip).setServiceParent(self)
                 report.changes.append(f"opened port {port}")
+
+    def _reconcile_manhole(self, new: Any, report: RehashReport) -> None:
+        """Open, close or move the manhole; an unchanged one stays the same object."""
+        current = next((child for child in self if isinstance(child, ManholeService)), None)
+        wanted = new.manhole.port if new.manhole.enabled else None
+        if current is not None and current.port != wanted:
+            current.disownServiceParent()
+            report.changes.append(f"closed the manhole on {MANHOLE_HOST}:{current.port}")
+            current = None
+        if wanted is not None and current is None:
+            ManholeService(self.core, self, wanted, self.reactor).setServiceParent(self)
+            report.changes.append(f"opened the manhole on {MANHOLE_HOST}:{wanted}")
 
     def _tls_context(self, settings: Any) -> Any:
         now = datetime.datetime.fromtimestamp(self.reactor.seconds(), datetime.timezone.utc)

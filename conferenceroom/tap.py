@@ -25,7 +25,7 @@ def makeService(options: Options):  # type: ignore[no-untyped-def]
     from .service import ConferenceRoomService
 
     try:
-        loaded = load_config(options["config"])
+        loaded = load_config(options["config"], now=reactor.seconds())
     except ConfigError as exc:
         sys.stderr.write(f"conferenceroom: {exc}\n")
         raise SystemExit(1)

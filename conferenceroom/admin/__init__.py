@@ -10,10 +10,10 @@ Typical use::
 """
 
 from conferenceroom.admin.configfile import ConfigError, LoadedConfig, load_config, save_config
-from conferenceroom.admin.settings import FloodSettings, OperEntry, Settings, SSLSettings
+from conferenceroom.admin.settings import BanEntry, FloodSettings, OperEntry, ServerDef, Settings, SSLSettings
 from conferenceroom.admin.tree import AdminError, AdminTree, Result, build_tree
 
 __all__ = [
-    "AdminError", "AdminTree", "ConfigError", "FloodSettings", "LoadedConfig", "OperEntry",
-    "Result", "SSLSettings", "Settings", "build_tree", "load_config", "save_config",
+    "AdminError", "AdminTree", "BanEntry", "ConfigError", "FloodSettings", "LoadedConfig", "OperEntry",
+    "Result", "SSLSettings", "ServerDef", "Settings", "build_tree", "load_config", "save_config",
 ]

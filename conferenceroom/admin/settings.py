@@ -8,7 +8,7 @@ changed in place; every change produces a new :class:`Settings`.
 
 from __future__ import annotations
 
-from conferenceroom.casemap import fold
+from conferenceroom.casemap import fold, match as mask_match
 
 import fnmatch
 import ipaddress
@@ -92,6 +92,19 @@ class SSLSettings:
 
 
 @dataclass(frozen=True)
+class ManholeSettings:
+    """The SSH manhole for live inspection (always bound to 127.0.0.1).
+
+    ``authorized_keys`` is an OpenSSH authorized_keys file whose keys may log
+    in besides admin opers with their password; None means no key logins.
+    """
+
+    enabled: bool = False
+    port: int = 6022
+    authorized_keys: str | None = None
+
+
+@dataclass(frozen=True)
 class FloodSettings:
     """Penalty-based flood control.
 
@@ -135,6 +148,74 @@ class OperEntry:
         return "".join(sorted(self.flags))
 
 
+@dataclass(frozen=True)
+class ServerDef:
+    """One server definition (the manual's "servers tab") under a local handle.
+
+    ``name`` is a mask the peer's announced name must match; a peer must
+    present ``serial`` and/or ``password`` (at least one is required before
+    the definition can be enabled).  ``password`` is the shared link password
+    kept as given, since it is sent to the peer; ``fingerprint`` is a
+    lower-case SHA-256 hex pin of the peer's TLS certificate.  ``role`` is
+    used only for a peer that does not announce one.  ``host``/``port`` are
+    needed only to connect out; ``auto`` makes this an upstream we
+    auto-connect to.
+    """
+
+    handle: str
+    name: str = "*"
+    serial: str | None = None
+    role: str = "leaf"
+    host: str | None = None
+    port: int | None = None
+    bindip: str = ""
+    ping: int = 90
+    auto: bool = False
+    secure: bool = False
+    secureonly: bool = False
+    enabled: bool = False
+    password: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def can_enable(self) -> bool:
+        """True if the definition has a serial or a password (needed to enable it)."""
+        return bool(self.serial or self.password)
+
+    def matches_name(self, server_name: str) -> bool:
+        """True if *server_name* matches this definition's name mask."""
+        return mask_match(self.name, server_name)
+
+
+@dataclass(frozen=True)
+class BanEntry:
+    """One saved ban (K-line, AKILL or Z-line).
+
+    Times are unix seconds; ``expires`` 0 means permanent, ``set_at`` 0
+    means unknown.  ``set_by`` is who added it ("" when unknown).
+    """
+
+    mask: str
+    reason: str = ""
+    set_by: str = ""
+    set_at: int = 0
+    expires: int = 0
+
+    def active(self, now: float | None) -> bool:
+        """True unless the ban has expired at *now* (None: time unknown, active)."""
+        return not self.expires or now is None or now < self.expires
+
+    def remaining(self, now: float) -> int | None:
+        """Seconds left before expiry (None for a permanent ban; 0 when expired)."""
+        if not self.expires:
+            return None
+        return max(0, int(self.expires - now))
+
+
+#: Ban kinds and the Settings attribute holding each (in matching order).
+BAN_KINDS: Mapping[str, str] = {"zline": "zlines", "kline": "klines", "akill": "akills"}
+
+
 def _match_ip(mask: str, ip: str) -> bool:
     if mask == ip:
         return True
@@ -171,9 +252,14 @@ class Settings:
     services_enabled: bool = True
     opers: FrozenMap[str, OperEntry] = field(default_factory=FrozenMap)
     flood: FloodSettings = field(default_factory=FloodSettings)
+    manhole: ManholeSettings = field(default_factory=ManholeSettings)
     deftrigger: int = 5
     triggers: tuple[tuple[str, int], ...] = ()
     cps: int = 0
+    servers: FrozenMap[str, ServerDef] = field(default_factory=FrozenMap)
+    klines: tuple[BanEntry, ...] = ()
+    akills: tuple[BanEntry, ...] = ()
+    zlines: tuple[BanEntry, ...] = ()
 
     # -- derived values ------------------------------------------------------
 
@@ -205,6 +291,24 @@ class Settings:
         """Return the oper block called *name* (case-insensitive), or None."""
         return self.opers.get(fold_name(name))
 
+    def server(self, handle: str) -> ServerDef | None:
+        """Return the server definition under *handle* (case-insensitive), or None."""
+        return self.servers.get(fold_name(handle))
+
+    def bans(self, kind: str) -> tuple[BanEntry, ...]:
+        """The saved bans of *kind* (``kline``, ``akill`` or ``zline``)."""
+        return getattr(self, BAN_KINDS[kind])
+
+    def without_expired(self, now: float) -> "Settings":
+        """These settings without bans that have expired at *now* (self if none)."""
+        changes = {}
+        for attr in BAN_KINDS.values():
+            entries = getattr(self, attr)
+            kept = tuple(e for e in entries if e.active(now))
+            if len(kept) != len(entries):
+                changes[attr] = kept
+        return replace(self, **changes) if changes else self
+
     def trigger_for(self, ip: str) -> int:
         """Connections allowed from *ip* (0 = unlimited).
 
@@ -225,6 +329,10 @@ class Settings:
             out.append("SECUREONLY is on but SSL is disabled: no client can connect")
         if self.opers and not any(not o.disabled and o.flags & {"a", "c"} for o in self.opers.values()):
             out.append("no enabled oper has flag a or c: nobody can use AS commands")
+        for key in sorted(self.servers):
+            d = self.servers[key]
+            if d.enabled and d.auto and (not d.host or not d.port):
+                out.append(f"server {d.handle} has AUTO on but no host and port: it cannot connect out")
         return out
 
     # -- changes -------------------------------------------------------------

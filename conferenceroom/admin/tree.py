@@ -14,13 +14,14 @@ commands operators type live.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from conferenceroom.admin.settings import OPER_FLAGS, Settings, get_field, with_field
-from conferenceroom.passwords import DEFAULT_ROUNDS, check_plaintext, hash_password, looks_hashed
+from conferenceroom.admin.settings import Settings, fold_name, get_field, with_field
+from conferenceroom.admin.types import (  # noqa: F401  (re-exported: families import them from here)
+    ArgType, BindIP, Flags, Int, IPMask, OnOff, Password, Path, Ports, Text, Token, UserHostMask, hostname,
+)
+from conferenceroom.passwords import DEFAULT_ROUNDS, hash_password
 
 
 class AdminError(Exception):
@@ -39,235 +40,6 @@ class Refused(Exception):
 
 
 # --------------------------------------------------------------------------
-# Argument types.  parse() raises ValueError(reason); format() is its inverse.
-
-
-class ArgType:
-    """Base for argument types: a placeholder, a parser and a formatter."""
-
-    placeholder = "value"
-    #: True if the placeholder is literal syntax (``on|off``), not ``<name>``.
-    literal = False
-
-    def parse(self, text: str) -> Any:
-        return text
-
-    def format(self, value: Any) -> str:
-        return str(value)
-
-    def display(self, value: Any) -> str:
-        return self.format(value)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class Text(ArgType):
-    """Free text, the rest of the line; runs of spaces become one space."""
-
-    def __init__(self, placeholder: str = "text", max_len: int = 200):
-        self.placeholder = placeholder
-        self.max_len = max_len
-
-    def parse(self, text: str) -> str:
-        if _CONTROL.search(text):
-            raise ValueError("control characters are not allowed")
-        value = " ".join(text.split())
-        if not value:
-            raise ValueError("must not be empty")
-        if len(value) > self.max_len:
-            raise ValueError(f"longer than {self.max_len} characters")
-        return value
-
-
-class Token(ArgType):
-    """One word matching a regular expression."""
-
-    def __init__(self, placeholder: str, pattern: str, what: str, max_len: int = 200):
-        self.placeholder = placeholder
-        self.pattern = re.compile(pattern)
-        self.what = what
-        self.max_len = max_len
-
-    def parse(self, text: str) -> str:
-        if len(text) > self.max_len:
-            raise ValueError(f"longer than {self.max_len} characters")
-        if not self.pattern.fullmatch(text):
-            raise ValueError(f"must be {self.what}")
-        return text
-
-
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-
-
-def hostname(placeholder: str = "name") -> Token:
-    """A DNS-style server name with at least one dot, at most 63 characters."""
-    return Token(placeholder, rf"{_LABEL}(?:\.{_LABEL})+", "a host name with at least one dot, like irc.example.com", 63)
-
-
-class Int(ArgType):
-    """A whole number within [lo, hi]."""
-
-    def __init__(self, placeholder: str = "n", lo: int = 0, hi: int = 1_000_000):
-        self.placeholder = placeholder
-        self.lo = lo
-        self.hi = hi
-
-    def parse(self, text: str) -> int:
-        if not re.fullmatch(r"[0-9]{1,9}", text):
-            raise ValueError(f"must be a whole number from {self.lo} to {self.hi}")
-        value = int(text)
-        if not self.lo <= value <= self.hi:
-            raise ValueError(f"must be from {self.lo} to {self.hi}")
-        return value
-
-
-class OnOff(ArgType):
-    """A switch: on/off (also yes/no, true/false, 1/0)."""
-
-    placeholder = "on|off"
-    literal = True
-    _ON = {"on", "yes", "true", "1", "enable", "enabled"}
-    _OFF = {"off", "no", "false", "0", "disable", "disabled"}
-
-    def parse(self, text: str) -> bool:
-        low = text.lower()
-        if low in self._ON:
-            return True
-        if low in self._OFF:
-            return False
-        raise ValueError("must be on or off")
-
-    def format(self, value: bool) -> str:
-        return "on" if value else "off"
-
-
-class Ports(ArgType):
-    """A port list like ``7000,6666-6669``: expanded, sorted, no duplicates."""
-
-    placeholder = "ports"
-    MAX_PORTS = 100
-
-    def parse(self, text: str) -> tuple[int, ...]:
-        ports: set[int] = set()
-        for part in text.split(","):
-            m = re.fullmatch(r"([0-9]{1,5})(?:-([0-9]{1,5}))?", part)
-            if not m:
-                raise ValueError(f"'{part}' is not a port or a range like 6666-6669")
-            lo = int(m.group(1))
-            hi = int(m.group(2)) if m.group(2) else lo
-            for p in (lo, hi):
-                if not 1 <= p <= 65535:
-                    raise ValueError(f"port {p} is not from 1 to 65535")
-            if lo > hi:
-                raise ValueError(f"range {part} goes backwards")
-            if hi - lo >= self.MAX_PORTS:
-                raise ValueError(f"more than {self.MAX_PORTS} ports")
-            ports.update(range(lo, hi + 1))
-        if len(ports) > self.MAX_PORTS:
-            raise ValueError(f"more than {self.MAX_PORTS} ports")
-        return tuple(sorted(ports))
-
-    def format(self, value: Sequence[int]) -> str:
-        parts = []
-        ports = sorted(value)
-        i = 0
-        while i < len(ports):
-            j = i
-            while j + 1 < len(ports) and ports[j + 1] == ports[j] + 1:
-                j += 1
-            parts.append(str(ports[i]) if i == j else f"{ports[i]}-{ports[j]}")
-            i = j + 1
-        return ",".join(parts)
-
-
-class BindIP(ArgType):
-    """An IPv4/IPv6 address to listen on; ``*`` means all interfaces."""
-
-    placeholder = "ip"
-
-    def parse(self, text: str) -> str:
-        if text == "*":
-            return ""
-        try:
-            return str(ipaddress.ip_address(text))
-        except ValueError:
-            raise ValueError("must be an IP address, or * for all interfaces") from None
-
-    def format(self, value: str) -> str:
-        return value or "*"
-
-    def display(self, value: str) -> str:
-        return value or "* (all interfaces)"
-
-
-class Path(Text):
-    """A file or folder path (relative paths are relative to the config file)."""
-
-    def __init__(self, placeholder: str = "path"):
-        super().__init__(placeholder, max_len=1024)
-
-
-class Password(ArgType):
-    """A password in plain text, or an existing bcrypt hash."""
-
-    placeholder = "password"
-
-    def parse(self, text: str) -> str:
-        if looks_hashed(text):
-            return text
-        if any(c.isspace() for c in text):
-            raise ValueError("must be one word")
-        check_plaintext(text)
-        return text
-
-
-class Flags(ArgType):
-    """Oper flags, letters from ``acdeghs`` (a leading + is allowed)."""
-
-    placeholder = "flags"
-
-    def parse(self, text: str) -> frozenset[str]:
-        letters = text[1:] if text.startswith("+") else text
-        if not letters:
-            raise ValueError("no flags given")
-        bad = sorted(set(letters) - set(OPER_FLAGS))
-        if bad:
-            raise ValueError(f"unknown flag(s) {''.join(bad)}; flags are {''.join(OPER_FLAGS)}")
-        return frozenset(letters)
-
-    def format(self, value: frozenset[str]) -> str:
-        return "".join(sorted(value))
-
-
-class UserHostMask(Token):
-    """A ``user@host`` mask with ``*`` and ``?`` wildcards."""
-
-    def __init__(self) -> None:
-        super().__init__("user@host", r"[^@\s,\x00-\x1f]+@[^@\s,\x00-\x1f]+", "a user@host mask like *@127.0.0.1", 200)
-
-
-class IPMask(ArgType):
-    """An IP address, a CIDR network or a glob of IP characters (``10.0.*``)."""
-
-    placeholder = "ip-or-mask"
-
-    def parse(self, text: str) -> str:
-        if "/" in text:
-            try:
-                return str(ipaddress.ip_network(text, strict=False))
-            except ValueError:
-                raise ValueError("is not a valid CIDR network") from None
-        try:
-            return str(ipaddress.ip_address(text))
-        except ValueError:
-            pass
-        if re.fullmatch(r"[0-9A-Fa-f.:*?]{1,64}", text) and ("*" in text or "?" in text):
-            return text.lower()
-        raise ValueError("must be an IP address, a CIDR network or a mask like 10.0.*")
-
-
-# --------------------------------------------------------------------------
 # Declarations.
 
 
@@ -281,28 +53,46 @@ class Param:
 
 @dataclass(frozen=True)
 class Arg:
-    """A typed argument after the path.  ``rest`` takes the rest of the line."""
+    """A typed argument after the path.  ``rest`` takes the rest of the line;
+    ``shown`` replaces the syntax text (``[duration] [reason]``)."""
 
     name: str
     type: ArgType
     optional: bool = False
     rest: bool = False
     default: Any = None
+    shown: str | None = None
 
     @property
     def label(self) -> str:
+        if self.shown:
+            return self.shown
         return self.type.placeholder if self.type.literal else f"<{self.type.placeholder}>"
 
     @property
     def syntax(self) -> str:
+        if self.shown:
+            return self.shown
         return f"[{self.label}]" if self.optional else self.label
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a verb may use besides the settings (injected; no globals)."""
+    """What a verb may use besides the settings (injected; no globals).
+
+    ``clock`` returns the current unix time (the reactor's ``seconds``);
+    None when the tree has no clock, and then verbs that need the time (a
+    ban duration) refuse.  ``actor`` names who runs the command ("" for
+    the config file).
+    """
 
     hash_password: Callable[[str], str]
+    clock: Callable[[], float] | None = None
+    actor: str = ""
+
+    def now(self) -> int | None:
+        """The current unix time in whole seconds, or None without a clock."""
+        return None if self.clock is None else int(self.clock())
 
 
 @dataclass(frozen=True)
@@ -312,13 +102,16 @@ class Outcome:
     settings: Settings
     replies: tuple[str, ...] = ()
     restart_needed: str | None = None
-    rewrite: bool = False
+    #: True (or a sentence saying why) when the source line must be rewritten.
+    rewrite: bool | str = False
 
 
 #: ``apply(context, settings, values)`` where values maps param/arg names to parsed values.
 ApplyFn = Callable[[Context, Settings, Mapping[str, Any]], Outcome]
-#: ``write(settings)`` yields (param values, argument words) for each line to write.
-WriteFn = Callable[[Settings], Iterable[tuple[Mapping[str, str], Sequence[str]]]]
+#: ``write(settings)`` yields (param values, argument words) for each line of
+#: its own verb, or a whole canonical line as a str (a family writing its
+#: entries grouped, e.g. every line of one server definition together).
+WriteFn = Callable[[Settings], Iterable["tuple[Mapping[str, str], Sequence[str]] | str"]]
 #: ``listing(settings)`` yields lines for the family LIST.
 ListFn = Callable[[Settings], Iterable[str]]
 
@@ -333,6 +126,11 @@ class Verb:
     args: tuple[Arg, ...] = ()
     write: WriteFn | None = None
     listing: ListFn | None = None
+    #: Which setting a line of this verb sets, when verbs share one
+    #: (``GENERAL SET HUB``/``LEAF``); used to keep comments beside it.
+    slot: str | None = None
+    #: How many leading arguments identify an entry (``TRIGGER ADD <mask>``).
+    key_args: int = 0
 
     @property
     def syntax(self) -> str:
@@ -394,7 +192,8 @@ def setting(
         missing = value is None or (value == "" and not isinstance(argtype, BindIP))
         yield f"{label}: {unset if missing else argtype.display(value)}"
 
-    return Verb(split_path(path), help, apply, (Arg("value", argtype, rest=isinstance(argtype, Text)),), write, listing)
+    return Verb(split_path(path), help, apply, (Arg("value", argtype, rest=isinstance(argtype, Text)),), write, listing,
+                slot=field_name)
 
 
 @dataclass(frozen=True)
@@ -436,7 +235,8 @@ def choice(
             if value == opt.value and (always or value != default):
                 yield {}, ()
 
-        verbs.append(Verb(split_path(opt.path), opt.help, apply, (), write, listing if i == 0 else None))
+        verbs.append(Verb(split_path(opt.path), opt.help, apply, (), write, listing if i == 0 else None,
+                          slot=field_name))
     return tuple(verbs)
 
 
@@ -457,7 +257,7 @@ class Result:
     replies: list[str]
     changed: bool
     restart_needed: str | None = None
-    rewrite: bool = False
+    rewrite: bool | str = False
 
 
 @dataclass
@@ -595,16 +395,27 @@ class AdminTree:
                 raise AdminError(f"Unknown {' '.join(node.words)} keyword '{rest[j]}'", node.summary_syntax())
             raise AdminError(f"Too many arguments: '{extra}'", verb.syntax)
 
-    def execute(self, settings: Settings, words: Sequence[str]) -> Result:
+    def execute(self, settings: Settings, words: Sequence[str], *,
+                now: float | None = None, actor: str | None = None) -> Result:
         """Run one AS command given as words (without the ``AS`` itself).
 
-        Raises :class:`AdminError` for a bad command; *settings* is never
-        changed.  This is pure (no shared state), so it may run in a thread.
+        *now* (unix time, read from the reactor by the caller) overrides the
+        tree's clock; *actor* names who runs it (recorded on bans).  Raises
+        :class:`AdminError` for a bad command; *settings* is never changed.
+        This is pure (no shared state), so it may run in a thread.
         """
+        ctx = self.context
+        if now is not None:
+            ctx = replace(ctx, clock=lambda: now)
+        if actor is not None:
+            ctx = replace(ctx, actor=actor)
+        return self._execute(ctx, settings, words)
+
+    def _execute(self, ctx: Context, settings: Settings, words: Sequence[str]) -> Result:
         verb, values, rest, node = self._resolve(words)
         self._parse_args(verb, rest, node, values)
         try:
-            outcome = verb.apply(self.context, settings, values)
+            outcome = verb.apply(ctx, settings, values)
         except Refused as exc:
             raise AdminError(str(exc), verb.syntax) from None
         new = outcome.settings
@@ -614,9 +425,39 @@ class AdminTree:
         return Result(new, list(outcome.replies), changed,
                       outcome.restart_needed if changed else None, outcome.rewrite)
 
-    def execute_line(self, settings: Settings, line: str) -> Result:
+    def execute_line(self, settings: Settings, line: str, *, now: float | None = None) -> Result:
         """Run one AS command given as a line of text (as in the config file)."""
-        return self.execute(settings, line.split())
+        return self.execute(settings, line.split(), now=now)
+
+    def without_clock(self) -> "AdminTree":
+        """A copy of this tree whose verbs see no clock (for checking a written file)."""
+        copy = object.__new__(AdminTree)
+        copy.__dict__.update(self.__dict__)
+        copy.context = replace(self.context, clock=None, actor="")
+        return copy
+
+    # -- identifying lines (for keeping comments when saving) ---------------------
+
+    @property
+    def family_words(self) -> frozenset[str]:
+        """The first words this tree understands (family names and ``help``)."""
+        return frozenset(self._root.keywords)
+
+    def line_key(self, words: Sequence[str]) -> tuple[Any, ...] | None:
+        """What setting or entry a command line sets, or None if it does not parse.
+
+        Two lines with the same key set the same thing (``general set hub`` and
+        ``general set leaf``; ``server tenor set port 1`` and ``... port 2``).
+        The first element is the family, the second the folded parameters.
+        """
+        try:
+            verb, values, rest, _node = self._resolve(words)
+        except AdminError:
+            return None
+        params = tuple(fold_name(str(values[p.name])) for p in verb.path if isinstance(p, Param))
+        what = verb.slot or tuple(p for p in verb.path if isinstance(p, str))
+        ident = tuple(fold_name(w) for w in rest[:verb.key_args])
+        return (verb.path[0], params, what, ident)
 
     # -- help ----------------------------------------------------------------
 
@@ -667,25 +508,35 @@ class AdminTree:
 
     # -- writing -------------------------------------------------------------
 
-    def write(self, settings: Settings) -> list[str]:
-        """Canonical AS lines that rebuild *settings* when run from defaults."""
+    def write(self, settings: Settings, now: float | None = None) -> list[str]:
+        """Canonical AS lines that rebuild *settings* when run from defaults.
+
+        Bans expired at *now* (default: the tree's clock, if any) are left out.
+        """
+        if now is None:
+            now = self.context.now()
+        if now is not None:
+            settings = settings.without_expired(now)
         lines = []
         for verb in self._verbs:
             if verb.write is None:
                 continue
-            for params, args in verb.write(settings):
-                lines.append(verb.render(params, args))
+            for item in verb.write(settings):
+                lines.append(item if isinstance(item, str) else verb.render(*item))
         return lines
 
 
 def build_tree(*, bcrypt_rounds: int = DEFAULT_ROUNDS,
                families: Sequence[Callable[[], Family]] | None = None,
-               hasher: Callable[[str], str] | None = None) -> AdminTree:
+               hasher: Callable[[str], str] | None = None,
+               clock: Any = None) -> AdminTree:
     """Build a fresh AS tree from the family declarations.
 
     *bcrypt_rounds* sets the cost of hashing plain-text passwords (tests use
     4); *hasher* replaces hashing entirely.  *families* defaults to every
-    family in :mod:`conferenceroom.admin.families`.
+    family in :mod:`conferenceroom.admin.families`.  *clock* is an
+    ``IReactorTime`` (or a function returning unix time) for verbs that need
+    the time (ban expiry); without one they refuse durations.
     """
     if families is None:
         from conferenceroom.admin.families import ALL_FAMILIES
@@ -694,4 +545,5 @@ def build_tree(*, bcrypt_rounds: int = DEFAULT_ROUNDS,
     if hasher is None:
         def hasher(plain: str) -> str:
             return hash_password(plain, rounds=bcrypt_rounds)
-    return AdminTree([make() for make in families], Context(hash_password=hasher))
+    now = getattr(clock, "seconds", clock)
+    return AdminTree([make() for make in families], Context(hash_password=hasher, clock=now))

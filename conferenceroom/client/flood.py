@@ -44,13 +44,26 @@ class FloodGate:
         self.busy_until = 0.0
         self._timer: Any = None
         self.closed = False
+        self.held = 0
+
+    def hold(self) -> None:
+        """Keep later lines queued until :meth:`release` (a command still
+        waiting on off-thread work, so replies stay in the order of input)."""
+        self.held += 1
+
+    def release(self) -> None:
+        """Undo one :meth:`hold`; run what queued meanwhile once none remain."""
+        if self.held:
+            self.held -= 1
+        if not self.held and self._timer is None and not self.closed:
+            self._drain()
 
     def submit(self, line: bytes, cost: int) -> None:
         """Run ``line`` now if the budget allows, else queue it (or disconnect)."""
         if self.closed:
             return
         limits = self.limits()
-        if limits is None and not self.queue:
+        if limits is None and not self.queue and not self.held:
             self.run(line)
             return
         self.queue.append((line, cost))
@@ -63,7 +76,7 @@ class FloodGate:
 
     def _drain(self) -> None:
         self._timer = None
-        while self.queue and not self.closed:
+        while self.queue and not self.closed and not self.held:
             limits = self.limits()
             now = self.clock.seconds()
             self.busy_until = max(self.busy_until, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conferenceroom.admin import AdminError, Settings, build_tree
+from conferenceroom.admin.settings import get_field
 
 TREE = build_tree(bcrypt_rounds=4)
 
@@ -32,11 +33,15 @@ def run(line: str, settings: Settings | None = None):
     ("general set motd welcome.txt", "motd_file", "welcome.txt", "MOTD file set to welcome.txt"),
     ("general set secureonly on", "secureonly", True, "Secure only set to on"),
     ("general set securenetwork yes", "securenetwork", True, "Secure network set to on"),
+    ("general set manhole on", "manhole.enabled", True, "Manhole set to on"),
+    ("general set manholeport 7022", "manhole.port", 7022, "Manhole port set to 7022"),
+    ("general set manholekeys keys/manhole", "manhole.authorized_keys", "keys/manhole",
+     "Manhole keys set to keys/manhole"),
 ])
 def test_general_set(line, attr, value, reply):
     """Each GENERAL SET verb stores its typed value and says so."""
     result = run(line)
-    assert getattr(result.settings, attr) == value
+    assert get_field(result.settings, attr) == value
     assert result.replies == [reply]
     assert result.changed
 
@@ -66,6 +71,18 @@ def test_ssl_verbs():
     assert TREE.write(s)[-5:-1] == [
         "general ssl enable", "general ssl port 6697", "general ssl cert certs/a.pem", "general ssl key certs/a.key",
     ]
+
+
+def test_manhole_defaults_and_keys_none():
+    """The manhole is off on port 6022 by default; MANHOLEKEYS none removes the keys file."""
+    assert (Settings().manhole.enabled, Settings().manhole.port, Settings().manhole.authorized_keys) == (
+        False, 6022, None)
+    s = run("general set manholekeys /etc/cr/keys").settings
+    assert "general set manholekeys /etc/cr/keys" in TREE.write(s)
+    cleared = run("general set manholekeys none", s)
+    assert cleared.settings.manhole.authorized_keys is None
+    assert cleared.replies == ["Manhole keys set to none"]
+    assert not any("manhole" in line for line in TREE.write(cleared.settings))
 
 
 def test_ports_writer_compresses_ranges():
@@ -103,6 +120,10 @@ def test_rename_needs_restart():
     ("general ssl port x", "whole number"),
     ("general set secureonly maybe", "on or off"),
     ("general set securenetwork", "Missing on|off"),
+    ("general set manhole sometimes", "on or off"),
+    ("general set manholeport 0", "from 1 to 65535"),
+    ("general set manholeport 70000", "from 1 to 65535"),
+    ("general set manholekeys", "Missing <path>"),
     ("general set description", "Missing <description>"),
     ("general ssl cert", "Missing <path>"),
 ])
@@ -140,4 +161,7 @@ def test_general_list():
         "SSL key: (self-signed, generated)",
         "Secure only: off",
         "Secure network: off",
+        "Manhole: off",
+        "Manhole port: 6022",
+        "Manhole keys: (none: admin oper passwords only)",
     ]

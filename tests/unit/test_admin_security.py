@@ -57,10 +57,11 @@ def test_trigger_normalises_masks():
 
 
 def test_security_list():
-    """SECURITY LIST shows flood settings, triggers and CPS."""
+    """SECURITY LIST shows ban counts, flood settings, triggers and CPS."""
     s = run("security trigger add 127.0.0.1 0").settings
     assert [line.strip() for line in run("security list", s).replies] == [
         "SECURITY settings:",
+        "K-lines: 0 (SECURITY KLINE LIST)", "AKILLs: 0 (SECURITY AKILL LIST)", "Z-lines: 0 (SECURITY ZLINE LIST)",
         "Flood control: on", "Flood penalties: 10", "Flood seconds: 10", "Flood kill: 20",
         "Opers exempt from flood: on", "Default trigger: 5",
         "Trigger exceptions:", "127.0.0.1 unlimited",

@@ -12,8 +12,10 @@ from conferenceroom.admin.settings import FrozenMap, fold_name
 from conferenceroom.admin.tree import Family, Verb, Outcome
 from conferenceroom.passwords import hash_password
 
-TREE = build_tree(bcrypt_rounds=4)
+NOW = 1_700_000_000
+TREE = build_tree(bcrypt_rounds=4, clock=lambda: NOW)
 HASH = hash_password("secret", rounds=4)
+FP = "AB:CD:" * 15 + "AB:CD"
 
 #: One valid example per declared verb, run on top of BASE.  A new declaration
 #: without an example here fails test_every_verb_has_an_example.
@@ -36,6 +38,9 @@ EXAMPLES = [
     "general ssl key certs/server.key",
     "general set secureonly on",
     "general set securenetwork on",
+    "general set manhole on",
+    "general set manholeport 6023",
+    "general set manholekeys data/manhole_keys",
     "general list",
     "oper",
     "oper bob add hunter2 gh",
@@ -62,6 +67,35 @@ EXAMPLES = [
     "security trigger list",
     "security cps 10",
     "security list",
+    "security kline add *@*.spam.example 2h Spam bots",
+    "security kline del *@old.example",
+    "security kline list *@old.example",
+    "security akill add evil@* until=1700086400 by=admin at=1699990000 Network abuse",
+    "security akill del *@old.example",
+    "security akill list *@old*",
+    "security zline add 192.0.2.0/24 1w Open proxies",
+    "security zline del 198.51.100.7",
+    "security zline list 198.51.*",
+    "server",
+    "server soprano add",
+    "server tenor del",
+    "server tenor list",
+    "server tenor enable",
+    "server tenor disable",
+    "server tenor set enable",
+    "server tenor set disable",
+    "server tenor set name tenor.*",
+    "server tenor set serial 101-0001-001",
+    "server tenor set password linkpass",
+    f"server tenor set fingerprint {FP}",
+    "server tenor set role hub",
+    "server tenor set host 209.133.1.1",
+    "server tenor set port 7000",
+    "server tenor set bindip 192.0.2.1",
+    "server tenor set ping 300",
+    "server tenor set auto on",
+    "server tenor set secure on",
+    "server tenor set secureonly on",
     "help",
 ]
 
@@ -69,6 +103,11 @@ BASE = Settings().apply([
     f"oper admin add {HASH} ac",
     "oper admin access add *@10.*",
     "security trigger add 10.0.0.0/8 2",
+    "server tenor add",
+    "server tenor set serial 101-0001-001",
+    "security kline add *@old.example 1d old",
+    "security akill add *@old.example",
+    "security zline add 198.51.100.7 proxy",
 ], tree=TREE)
 
 
@@ -107,7 +146,7 @@ def test_keywords_are_case_insensitive(line):
     verb = _verb_for(line)
     keyword_at = {i for i, part in enumerate(verb.path) if isinstance(part, str)}
     upper = [w.upper() if i in keyword_at else w for i, w in enumerate(words)]
-    fixed_hash = build_tree(hasher=lambda plain: HASH)
+    fixed_hash = build_tree(hasher=lambda plain: HASH, clock=lambda: NOW)
     assert fixed_hash.execute(BASE, upper).settings == fixed_hash.execute(BASE, words).settings
 
 
@@ -128,7 +167,7 @@ def test_extra_argument_shows_syntax(line):
     with pytest.raises(AdminError) as err:
         TREE.execute(BASE, line.split() + ["extra"])
     assert "Syntax:" in str(err.value)
-    if line != "oper":  # "OPER extra" reads "extra" as an oper name
+    if line not in ("oper", "server"):  # "OPER extra" reads "extra" as an oper name
         assert "extra" in str(err.value)
 
 
@@ -285,6 +324,7 @@ def test_settings_defaults():
     f = s.flood
     assert (f.enabled, f.penalties, f.seconds, f.kill, f.oper_exempt) == (True, 10, 10, 20, True)
     assert s.deftrigger == 5 and s.triggers == () and s.cps == 0
+    assert s.servers == {} and s.klines == s.akills == s.zlines == ()
     assert TREE.write(s) == [
         "general set name irc.conferenceroom.local",
         "general set description ConferenceRoom IRC server",
@@ -373,6 +413,49 @@ def _ports(ports):
     return ",".join(str(p) for p in ports)
 
 
+_handle = st.sampled_from(["tenor", "Soprano", "alto"])
+_banmask = st.sampled_from(["*@*.spam.example", "~bad@*", "evil@10.0.0.*", "*!x@y.example", "host.example"])
+_reason = st.one_of(st.just(""), _text, st.sampled_from(["0", "0 day exploit", ":colon", "by=x y", "2h", "at=1"]))
+_duration = st.sampled_from(["", "0", "30m", "2h", "1d", "1w", "90", "until=1700003600", "until=1600000000"])
+_meta = st.sampled_from(["", "by=admin", "at=1690000000", "by=Bob at=1690000001"])
+
+#: SERVER definitions and bans, for the random round trip (also used by test_admin_persistence).
+SERVER_AND_BAN_COMMANDS = (
+    _handle.map(lambda h: f"server {h} add"),
+    _handle.map(lambda h: f"server {h} del"),
+    st.builds(lambda h, v: f"server {h} {v}", _handle, st.sampled_from(["enable", "disable", "set enable",
+                                                                         "set disable"])),
+    st.builds(lambda h, k, v: f"server {h} set {k} {v}", _handle, st.sampled_from(["name"]),
+              st.sampled_from(["*", "tenor.*", "*.Example.com", "hub?.sd.com"])),
+    st.builds(lambda h, v: f"server {h} set serial {v}", _handle,
+              st.one_of(st.from_regex(r"\d{3}-\d{4}-\d{3}", fullmatch=True), st.just("none"))),
+    st.builds(lambda h, v: f"server {h} set password {v}", _handle,
+              st.one_of(st.from_regex(r"[!-9;-~][!-~]{0,20}", fullmatch=True).filter(lambda p: p.lower() != "none"),
+                        st.just("none"))),
+    st.builds(lambda h, v: f"server {h} set fingerprint {v}", _handle,
+              st.one_of(st.from_regex(r"[0-9a-fA-F]{64}", fullmatch=True), st.just(FP), st.just("none"))),
+    st.builds(lambda h, v: f"server {h} set role {v}", _handle, st.sampled_from(["hub", "leaf", "HUB"])),
+    st.builds(lambda h, v: f"server {h} set host {v}", _handle,
+              st.one_of(st.ip_addresses().map(str), st.sampled_from(["Hub1.SD.com", "localhost", "none"]))),
+    st.builds(lambda h, v: f"server {h} set port {v}", _handle, st.one_of(_port.map(str), st.just("none"))),
+    st.builds(lambda h, v: f"server {h} set bindip {v}", _handle,
+              st.one_of(st.ip_addresses().map(str), st.just("*"))),
+    st.builds(lambda h, v: f"server {h} set ping {v}", _handle, st.integers(10, 86400)),
+    st.builds(lambda h, k, v: f"server {h} set {k} {v}", _handle,
+              st.sampled_from(["auto", "secure", "secureonly"]), _onoff),
+    st.builds(lambda k, m, d, b, r: " ".join(w for w in (f"security {k} add {m}", d, b, r) if w),
+              st.sampled_from(["kline", "akill"]), _banmask, _duration, _meta, _reason),
+    st.builds(lambda m, d, b, r: " ".join(w for w in (f"security zline add {m}", d, b, r) if w),
+              _ipmask, _duration, _meta, _reason),
+    st.builds(lambda k, m: f"security {k} del {m}", st.sampled_from(["kline", "akill"]), _banmask),
+    _ipmask.map(lambda m: f"security zline del {m}"),
+)
+
+#: Refusals that depend on the state reached (unknown oper, duplicate entry...).
+STATEFUL_REFUSALS = ("No oper", "Oper ", "No trigger", "No server", "Server ", "No K-line", "No AKILL",
+                     "No Z-line")
+
+
 COMMANDS = st.one_of(
     st.builds(lambda a, b: f"general set name {a}.{b}", _label, _label),
     _text.map(lambda t: f"general set description {t}"),
@@ -407,6 +490,7 @@ COMMANDS = st.one_of(
     st.builds(lambda m, n: f"security trigger add {m} {n}", _ipmask, _n),
     _ipmask.map(lambda m: f"security trigger del {m}"),
     _n.map(lambda v: f"security cps {v}"),
+    *SERVER_AND_BAN_COMMANDS,
 )
 
 
@@ -420,7 +504,7 @@ def test_random_settings_round_trip(commands):
             s = TREE.execute_line(s, line).settings
         except AdminError as exc:
             # Only refusals that depend on state (unknown oper, duplicate...).
-            assert exc.reason.startswith(("No oper", "Oper ", "No trigger")), exc
+            assert exc.reason.startswith(STATEFUL_REFUSALS), exc
     written = TREE.write(s)
     reparsed = Settings().apply(written, tree=TREE)
     assert reparsed == s

@@ -84,11 +84,13 @@ def test_join_twice_is_ignored() -> None:
 
 
 def test_join_bad_names() -> None:
-    """A name without a channel prefix is 403; one with a bad character is 476."""
+    """An invalid channel name (no prefix, a bad character, longer than
+    CHANNELLEN) is ERR_NOSUCHCHANNEL (403), which RFC 2812 defines as "the
+    given channel name is invalid"; 476 is for masks, not names."""
     core = make_core()
     alice = register(core, "alice")
     feed(alice, "JOIN nochan", "JOIN #a\x07b", "JOIN #" + "x" * 60)
-    assert codes(sent(alice)) == ["403", "476", "476"]
+    assert codes(sent(alice)) == ["403", "403", "403"]
 
 
 def test_join_list_with_keys() -> None:

@@ -284,3 +284,39 @@ def test_map_siblings_use_branch_marks() -> None:
     assert lines[1].startswith("|- a.test (9AA) ")
     assert lines[2].startswith("`- b.test (9BB) ")
     assert lines[0].endswith("1 user [100.0%]")
+
+
+def test_help_index_lists_commands() -> None:
+    """HELP alone answers 704, 705 lines listing the commands, then 706, all
+    with the subject ``*`` (Modern: HELP message)."""
+    core = make_core()
+    conn = register(core, "alice")
+    feed(conn, "HELP")
+    out = sent(conn)
+    assert out[0].command == "704" and out[-1].command == "706"
+    assert {m.command for m in out[1:-1]} == {"705"}
+    assert all(m.params[1] == "*" for m in out)
+    listed = " ".join(m.params[2] for m in out[1:-1]).split()
+    assert "PRIVMSG" in listed and "KILL" not in listed
+
+
+def test_help_on_a_command_and_helpop_alias() -> None:
+    """HELP <command> (or HELPOP) gives that command's syntax in 704, its
+    description in 705 and 706, with the command as the subject."""
+    core = make_core()
+    conn = register(core, "alice")
+    for line in ("HELP privmsg", "HELPOP PRIVMSG"):
+        feed(conn, line)
+        out = sent(conn)
+        assert [m.command for m in out][0] == "704" and out[-1].command == "706", line
+        assert all(m.params[:2] == ("alice", "PRIVMSG") for m in out)
+        assert out[0].params[2].startswith("PRIVMSG")
+
+
+def test_help_unknown_subject_is_524() -> None:
+    """HELP on something that is not a command is one ERR_HELPNOTFOUND."""
+    core = make_core()
+    conn = register(core, "alice")
+    feed(conn, "HELP THISISNOTACOMMAND")
+    out = sent(conn)
+    assert [(m.command, m.params[1]) for m in out] == [("524", "THISISNOTACOMMAND")]

@@ -154,7 +154,9 @@ def test_oper_needs_two_params() -> None:
 
 
 def test_oper_user_leaves_before_check_finishes() -> None:
-    """A password check that ends after the user quit changes nothing and sends nothing."""
+    """A password check that ends after the connection dropped changes nothing
+    and sends nothing.  (A QUIT sent after OPER waits for the check: lines
+    run in order, so the OPER reply comes first.)"""
     core = _core(OperEntry("God", HASH, frozenset("a")))
     pending: list[defer.Deferred[bool]] = []
 
@@ -166,7 +168,8 @@ def test_oper_user_leaves_before_check_finishes() -> None:
     core.defer_to_thread = run
     conn = register(core, "alice")
     user = conn.user
-    feed(conn, f"OPER God {PASSWORD}", "QUIT :bye")
+    feed(conn, f"OPER God {PASSWORD}")
+    conn.connectionLost(None)
     conn.transport.clear()
     pending[0].callback(True)
     assert conn.transport.value() == b""
@@ -338,3 +341,23 @@ def test_rehash_without_service() -> None:
     out = sent(oper)
     assert [m.command for m in out] == ["382", "NOTICE"]
     assert "not available" in out[1].params[1]
+
+
+def test_lines_after_oper_wait_for_the_password_check() -> None:
+    """Lines sent after OPER are answered only after the OPER reply, so a
+    client that sends OPER then PING sees 381 before the PONG."""
+    core = _core(OperEntry("God", HASH, frozenset("a")))
+    pending: list[defer.Deferred[bool]] = []
+
+    def run(func: Any, *args: Any) -> defer.Deferred[bool]:
+        d: defer.Deferred[bool] = defer.Deferred()
+        pending.append(d)
+        return d
+
+    core.defer_to_thread = run
+    conn = register(core, "alice")
+    feed(conn, f"OPER God {PASSWORD}", "PING :sync")
+    assert [m.command for m in sent(conn)] == []
+    pending[0].callback(True)
+    commands = [m.command for m in sent(conn)]
+    assert commands[0] == "381" and commands[-1] == "PONG"

@@ -10,6 +10,16 @@ from conferenceroom.admin.tree import (
 _RESTART = "{what} takes effect after a restart"
 
 
+class _KeysFile(Path):
+    """An authorized_keys path; ``none`` turns key logins off (None)."""
+
+    def parse(self, text: str) -> str | None:
+        return None if text.lower() == "none" else super().parse(text)
+
+    def format(self, value: str | None) -> str:
+        return "none" if value is None else value
+
+
 def family() -> Family:
     """Declare the GENERAL family."""
     return Family("general", "server identity, ports, hub/leaf role, TLS listener, files", listing=True, verbs=(
@@ -54,5 +64,12 @@ def family() -> Family:
                 help="accept clients only over TLS"),
         setting("general set securenetwork", "securenetwork", OnOff(), label="Secure network",
                 help="accept and make server links only over TLS"),
+        setting("general set manhole", "manhole.enabled", OnOff(), label="Manhole",
+                help="SSH manhole for live inspection, on 127.0.0.1 only (off by default)"),
+        setting("general set manholeport", "manhole.port", Int("port", 1, 65535), label="Manhole port",
+                help="SSH manhole port on 127.0.0.1 (6022 by default)"),
+        setting("general set manholekeys", "manhole.authorized_keys", _KeysFile("path"), label="Manhole keys",
+                help="authorized_keys file of keys that may log in to the manhole (none: admin passwords only)",
+                unset="(none: admin oper passwords only)"),
     ))
 

@@ -45,7 +45,7 @@ def handle_as(conn: "ClientConnection", msg: Message) -> Any:
     user = conn.user
     shown = redact(words)
     log.info("{nick} ({oper}) AS {command}", nick=user.nick, oper=user.oper_name, command=shown)
-    d = core.admin_lock.run(_run, core, words)
+    d = core.admin_lock.run(_run, core, words, user.nick)
     d.addCallbacks(_report, _refused, callbackArgs=(conn, shown), errbackArgs=(conn,))
     return d
 
@@ -61,14 +61,19 @@ def _help(conn: "ClientConnection", topic: list[str]) -> None:
 
 
 @defer.inlineCallbacks
-def _run(core: Any, words: list[str]) -> Any:
-    """Parse and apply in a thread, then put the result into force."""
-    result = yield core.defer_to_thread(core.admin_tree.execute, core.settings, words)
+def _run(core: Any, words: list[str], actor: str) -> Any:
+    """Parse and apply in a thread, then put the result into force and save it."""
+    now = core.clock.seconds()
+    result = yield core.defer_to_thread(
+        core.admin_tree.execute, core.settings, words, now=now, actor=actor
+    )
     extra: list[str] = []
     if result.changed and core.reconfigure is not None:
         extra = core.reconfigure(result.settings)
         if core.config_path:
-            yield core.defer_to_thread(save_config, result.settings, core.config_path)
+            yield core.defer_to_thread(
+                save_config, result.settings, core.config_path, tree=core.admin_tree, now=now
+            )
     return result, extra
 
 

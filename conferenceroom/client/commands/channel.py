@@ -202,11 +202,11 @@ def handle_join(conn: "ClientConnection", msg: Message) -> None:
 
 def _join_one(conn: "ClientConnection", user: User, name: str, key: str | None) -> None:
     network = conn.core.network
-    if not is_channel(name):
+    # An invalid name (no prefix, a forbidden character, longer than
+    # CHANNELLEN) is ERR_NOSUCHCHANNEL: "the given channel name is invalid"
+    # (RFC 2812), and the reply clients treat as a failed JOIN.
+    if not is_channel(name) or not valid_channel(name, CHANNELLEN):
         conn.reply("ERR_NOSUCHCHANNEL", name)
-        return
-    if not valid_channel(name, CHANNELLEN):
-        conn.reply("ERR_BADCHANMASK", name)
         return
     channel = network.find_channel(name)
     if channel is not None:

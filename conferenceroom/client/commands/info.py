@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.unit.test_client_info -*-
-"""Server queries: MOTD, LUSERS, VERSION, TIME, ADMIN, INFO, STATS, LINKS, MAP.
+"""Server queries: MOTD, LUSERS, VERSION, TIME, ADMIN, INFO, STATS, LINKS, MAP, HELP.
 
 Queries that name another server (``VERSION remote.test``) are resolved to
 a :class:`Server` (a server name, a mask, or a nick standing for the server
@@ -265,3 +265,41 @@ def handle_map(conn: "ClientConnection", msg: Message) -> None:
         noun = "user" if count == 1 else "users"
         conn.reply("RPL_MAP", f"{label} {dots} {count} {noun} [{share:.1f}%]")
     conn.reply("RPL_MAPEND")
+
+
+# -- HELP -------------------------------------------------------------------------
+
+
+HELP_INDEX = "*"
+HELP_WIDTH = 8  # command names per RPL_HELPTXT line of the index
+
+
+@command("HELP", syntax="HELP [<command>]")
+@command("HELPOP", syntax="HELPOP [<command>]")
+def handle_help(conn: "ClientConnection", msg: Message) -> None:
+    """HELP [<command>]: the syntax and purpose of a command, or the list of
+    commands; 704, 705 lines, 706, or 524 for an unknown subject."""
+    table = conn.core.commands
+    if not msg.params or not msg.params[0]:
+        verbs = sorted(v for v, spec in table.specs.items()
+                       if spec.oper is None or conn.user is not None and conn.user.is_oper)
+        conn.reply("RPL_HELPSTART", HELP_INDEX, "conferenceroom help: HELP <command> for one command")
+        conn.reply("RPL_HELPTXT", HELP_INDEX, "Commands:")
+        for i in range(0, len(verbs), HELP_WIDTH):
+            conn.reply("RPL_HELPTXT", HELP_INDEX, " ".join(verbs[i:i + HELP_WIDTH]))
+        conn.reply("RPL_ENDOFHELP", HELP_INDEX)
+        return
+    subject = msg.params[0]
+    spec = table.get(subject)
+    if spec is None:
+        conn.reply("ERR_HELPNOTFOUND", subject)
+        return
+    verb = spec.verb
+    conn.reply("RPL_HELPSTART", verb, spec.syntax or verb)
+    doc = (spec.handler.__doc__ or "").strip()
+    for line in doc.splitlines():
+        if line.strip():
+            conn.reply("RPL_HELPTXT", verb, line.strip())
+    if spec.oper is not None:
+        conn.reply("RPL_HELPTXT", verb, "Only IRC operators may use this command.")
+    conn.reply("RPL_ENDOFHELP", verb)

@@ -67,6 +67,9 @@ def handle_oper(conn: "ClientConnection", msg: Message) -> None:
         _fail(conn, user, name, refusal, "ERR_NOOPERHOST")
         return
     assert entry is not None
+    # Lines after OPER wait until the password is checked, so the client
+    # sees the OPER reply before the replies to whatever it sent next.
+    conn.gate.hold()
     d = conn.core.defer_to_thread(verify_password, password, entry.password_hash)
 
     def checked(ok: bool) -> None:
@@ -85,6 +88,7 @@ def handle_oper(conn: "ClientConnection", msg: Message) -> None:
             _fail(conn, user, name, "password check failed", "ERR_PASSWDMISMATCH")
 
     d.addCallbacks(checked, failed)
+    d.addBoth(lambda _: conn.gate.release())
 
 
 def _succeed(conn: "ClientConnection", user: User, entry: OperEntry) -> None:

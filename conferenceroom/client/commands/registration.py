@@ -155,6 +155,10 @@ def try_register(conn: "ClientConnection") -> None:
         conn.reply("ERR_NICKNAMEINUSE", pending.nick)
         pending.nick = None
         return
+    found = core.find_ban(pending.ident, conn.host, conn.ip)
+    if found is not None:
+        core.refuse_banned(conn, found, pending.ident, pending.nick)
+        return
     now = core.clock.seconds()
     user = User(
         network.next_uid(), pending.nick, pending.ident, conn.host, pending.realname or "",

@@ -1,0 +1,391 @@
+# -*- test-case-name: tests.unit.test_manhole -*-
+"""The SSH manhole: a Python prompt inside the running server.
+
+``GENERAL SET MANHOLE on`` opens an SSH server on 127.0.0.1 (never another
+address) at ``GENERAL SET MANHOLEPORT`` (6022).  Who may log in:
+
+* an oper entry with flag ``a`` (and not ``d``) with its oper password,
+  checked with bcrypt off the reactor thread;
+* any public key listed in the ``GENERAL SET MANHOLEKEYS`` authorized_keys
+  file (read at each login, so editing the file needs no rehash).
+
+Every accepted and refused login is logged with the reason.  The host key
+(Ed25519) is generated on first use and kept in the data folder, mode 0600.
+
+The prompt is Twisted's ``ColoredManhole``; its namespace holds ``network``,
+``settings`` (always the snapshot in force), ``core``, ``router``,
+``service`` and ``show()`` (a summary of servers, users and channels).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from twisted.application import service
+from twisted.conch import error as conch_error
+from twisted.conch import manhole_ssh
+from twisted.conch.insults import insults
+from twisted.conch.interfaces import IConchUser
+from twisted.conch.manhole import ColoredManhole
+from twisted.conch.ssh import keys
+from twisted.cred import portal
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import ISSHPrivateKey, IUsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from .passwords import verify_password
+
+#: The only address the manhole ever listens on.
+MANHOLE_HOST = "127.0.0.1"
+
+#: Host key file name inside the data folder.
+HOST_KEY_FILE = "manhole_host_ed25519"
+
+# A well-formed bcrypt hash (cost 12) of a random string nobody knows: an
+# unknown user name costs as much time as a wrong password.
+_DUMMY_HASH = "$2b$12$/9rRJwMJvWeU6VXhwuZRbeNvHOTz1bN8tq2WoCoI29idrxuDLZaja"
+
+log = Logger(namespace="conferenceroom.manhole")
+
+
+# --------------------------------------------------------------------------
+# Host key and authorized keys (blocking: call through core.defer_to_thread).
+
+
+def host_key_path(datadir: str) -> str:
+    """Where the manhole host key lives inside *datadir*."""
+    return os.path.join(datadir, HOST_KEY_FILE)
+
+
+def load_or_create_host_key(path: str) -> keys.Key:
+    """Load the Ed25519 host key at *path*, generating it (0600) on first use.
+
+    The folder is created (0700) if missing.  Blocking.
+    """
+    if os.path.exists(path):
+        return keys.Key.fromFile(path)
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    private = ed25519.Ed25519PrivateKey.generate()
+    data = private.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    log.info("generated manhole host key {path}", path=path)
+    return keys.Key.fromString(data)
+
+
+def read_authorized_keys(path: str) -> list[keys.Key]:
+    """The public keys listed in the authorized_keys file *path* (bad lines skipped). Blocking."""
+    found = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line or line.startswith(b"#"):
+                continue
+            try:
+                found.append(keys.Key.fromString(line))
+            except (keys.BadKeyError, ValueError):
+                log.warn("{path}: skipped a line that is not a public key", path=path)
+    return found
+
+
+def keys_file(settings: Any) -> str | None:
+    """The authorized_keys path of *settings*, relative to the config folder; None when unset."""
+    path = settings.manhole.authorized_keys
+    if path is None:
+        return None
+    if os.path.isabs(path) or not settings.config_dir:
+        return path
+    return os.path.normpath(os.path.join(settings.config_dir, path))
+
+
+def fingerprint(key: keys.Key) -> str:
+    """``SHA256:...`` fingerprint of *key*, as OpenSSH shows it."""
+    return "SHA256:" + key.fingerprint(keys.FingerprintFormats.SHA256_BASE64).rstrip("=")
+
+
+# --------------------------------------------------------------------------
+# Who may log in.
+
+
+def _text(value: bytes | str) -> str | None:
+    if isinstance(value, str):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+@implementer(ICredentialsChecker)
+class ManholeChecker:
+    """Admin opers by password, or keys from the authorized_keys file.
+
+    *get_settings* returns the settings in force at the time of the login;
+    *run_blocking* runs a function off the reactor thread and returns a
+    Deferred (``core.defer_to_thread``).
+    """
+
+    credentialInterfaces = (IUsernamePassword, ISSHPrivateKey)
+
+    def __init__(self, get_settings: Callable[[], Any], run_blocking: Callable[..., defer.Deferred]) -> None:
+        self.get_settings = get_settings
+        self.run_blocking = run_blocking
+
+    def requestAvatarId(self, credentials: Any) -> defer.Deferred:
+        """Fire with the user name (bytes), or fail with UnauthorizedLogin."""
+        if ISSHPrivateKey.providedBy(credentials):
+            return self._check_key(credentials)
+        return self._check_password(credentials)
+
+    # -- passwords ---------------------------------------------------------
+
+    def _check_password(self, creds: Any) -> defer.Deferred:
+        name = _text(creds.username)
+        password = _text(creds.password)
+        shown = name if name is not None else repr(creds.username)
+        entry = self.get_settings().oper(name) if name else None
+        stored = entry.password_hash if entry is not None else _DUMMY_HASH
+        d = self.run_blocking(verify_password, password or "", stored)
+
+        def decide(ok: bool) -> bytes:
+            if entry is None:
+                self._refuse(shown, "password", "no oper entry with that name")
+            if password is None or not ok:
+                self._refuse(shown, "password", "wrong password")
+            if entry.disabled:
+                self._refuse(shown, "password", "the oper entry is disabled (flag d)")
+            if not entry.has_flag("a"):
+                self._refuse(shown, "password", "the oper entry lacks flag a (server administrator)")
+            self._accept(shown, f"password of admin oper {entry.name}")
+            return creds.username
+
+        return d.addCallback(decide)
+
+    # -- public keys ------------------------------------------------------
+
+    def _check_key(self, creds: Any) -> defer.Deferred:
+        name = _text(creds.username) or repr(creds.username)
+        path = keys_file(self.get_settings())
+        if path is None:
+            return defer.fail(self._refusal(name, "publickey", "key logins are off (GENERAL SET MANHOLEKEYS is not set)"))
+        d = self.run_blocking(read_authorized_keys, path)
+
+        def unreadable(failure: Any) -> None:
+            failure.trap(OSError)
+            self._refuse(name, "publickey", f"cannot read {path}: {failure.value.strerror}")
+
+        def decide(authorized: list[keys.Key]) -> bytes:
+            try:
+                offered = keys.Key.fromString(creds.blob)
+            except keys.BadKeyError:
+                self._refuse(name, "publickey", "unreadable public key")
+            if not any(key.blob() == creds.blob for key in authorized):
+                self._refuse(name, "publickey", f"key {fingerprint(offered)} is not listed in {path}")
+            if not creds.signature:
+                raise conch_error.ValidPublicKey()  # the client's probe: "try this key"
+            if not offered.verify(creds.signature, creds.sigData):
+                self._refuse(name, "publickey", f"bad signature for key {fingerprint(offered)}")
+            self._accept(name, f"public key {fingerprint(offered)} listed in {path}")
+            return creds.username
+
+        return d.addCallbacks(decide, unreadable)
+
+    # -- logging -----------------------------------------------------------
+
+    def _refusal(self, name: str, method: str, reason: str) -> UnauthorizedLogin:
+        log.warn("manhole login refused for {user!r} ({method}): {reason}", user=name, method=method, reason=reason)
+        return UnauthorizedLogin(reason)
+
+    def _refuse(self, name: str, method: str, reason: str) -> None:
+        raise self._refusal(name, method, reason)
+
+    def _accept(self, name: str, how: str) -> None:
+        log.info("manhole login accepted for {user!r}: {how}", user=name, how=how)
+
+
+# --------------------------------------------------------------------------
+# What the prompt sees.
+
+
+class LiveSettings:
+    """The settings snapshot in force, looked up at each use.
+
+    ``settings.ports`` reads the current snapshot; ``settings()`` returns it.
+    """
+
+    def __init__(self, core: Any) -> None:
+        self._core = core
+
+    def __call__(self) -> Any:
+        return self._core.settings
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._core.settings, name)
+
+    def __repr__(self) -> str:
+        return repr(self._core.settings)
+
+
+def summary(core: Any) -> list[str]:
+    """Lines describing the servers, users and channels *core* knows."""
+    net = core.network
+    up = int(core.clock.seconds() - core.boot_time)
+    lines = [f"{net.me.name} ({net.me.role}), up {up // 86400}d {up % 86400 // 3600}h {up % 3600 // 60}m"]
+    lines.append(f"{len(net.servers)} server(s):")
+    for srv in sorted(net.servers.values(), key=lambda s: (s.hopcount, s.name)):
+        via = "this server" if srv is net.me else f"hop {srv.hopcount}"
+        lines.append(f"  {srv.name} [{srv.sid}] {len(srv.users)} user(s), {via}")
+    local = len(net.me.users)
+    lines.append(f"{len(net.users)} user(s), {local} local:")
+    for user in sorted(net.users.values(), key=lambda u: u.nick.lower()):
+        modes = "+" + "".join(sorted(user.modes)) if user.modes else ""
+        lines.append(f"  {user.mask} on {user.server.name} {modes}".rstrip())
+    lines.append(f"{len(net.channels)} channel(s):")
+    for chan in sorted(net.channels.values(), key=lambda c: c.name.lower()):
+        topic = f" topic {chan.topic!r}" if chan.topic else ""
+        lines.append(f"  {chan.name} {len(chan.members)} member(s) {' '.join(chan.mode_string(False))}{topic}")
+    return lines
+
+
+def make_namespace(core: Any, owner: Any) -> dict[str, Any]:
+    """The names a manhole session starts with."""
+
+    def show() -> None:
+        """Print a summary of servers, users and channels."""
+        print("\n".join(summary(core)))
+
+    return {
+        "network": core.network,
+        "settings": LiveSettings(core),
+        "core": core,
+        "router": core.router,
+        "service": owner,
+        "show": show,
+    }
+
+
+class _Session(manhole_ssh.TerminalSession):
+    """A terminal session that follows window resizes and closes on EOF."""
+
+    width, height = 80, 24
+    _shell: tuple[Any, Any] | None = None
+
+    def getPty(self, term: bytes, windowSize: Any, attrs: Any) -> None:
+        rows, cols = windowSize[:2]
+        self.height, self.width = rows or 24, cols or 80
+
+    def openShell(self, proto: Any) -> None:
+        chained = self.chainedProtocolFactory()
+        self.transportFactory(proto, chained, IConchUser(self.original), self.width, self.height)
+        self._shell = (proto, chained)
+
+    def windowChanged(self, newWindowSize: Any) -> None:
+        rows, cols = newWindowSize[:2]
+        self.height, self.width = rows or 24, cols or 80
+        if self._shell is not None:
+            self._shell[1].terminalProtocol.terminalSize(self.width, self.height)
+
+    def eofReceived(self) -> None:
+        if self._shell is not None:
+            self._shell[0].loseConnection()
+
+
+class _Realm(manhole_ssh.TerminalRealm):
+    sessionFactory = _Session
+
+
+class ManholeFactory(manhole_ssh.ConchFactory):
+    """A ConchFactory with its own host keys that remembers its connections."""
+
+    def __init__(self, portal_: portal.Portal, host_key: keys.Key) -> None:
+        super().__init__(portal_)
+        self.publicKeys = {b"ssh-ed25519": host_key.public()}
+        self.privateKeys = {b"ssh-ed25519": host_key}
+        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def buildProtocol(self, addr: Any) -> Any:
+        proto = super().buildProtocol(addr)
+        self.connections.add(proto)
+        return proto
+
+
+def make_factory(core: Any, owner: Any, host_key: keys.Key) -> ManholeFactory:
+    """The SSH factory of a manhole for *core*, with *host_key*."""
+    realm = _Realm()
+    namespace = make_namespace(core, owner)
+    realm.chainedProtocolFactory = lambda: insults.ServerProtocol(ColoredManhole, namespace)
+    checker = ManholeChecker(lambda: core.settings, core.defer_to_thread)
+    return ManholeFactory(portal.Portal(realm, [checker]), host_key)
+
+
+# --------------------------------------------------------------------------
+# The service.
+
+
+class ManholeService(service.Service):
+    """The manhole listener on 127.0.0.1:*port*; a child of the server's service."""
+
+    def __init__(self, core: Any, owner: Any, port: int, reactor: Any) -> None:
+        self.core = core
+        self.owner = owner
+        self.port = port
+        self.reactor = reactor
+        self.name = f"manhole:{MANHOLE_HOST}:{port}"
+        self.factory: ManholeFactory | None = None
+        self.listening: Any = None
+        self.ready: defer.Deferred | None = None
+
+    def startService(self) -> None:
+        """Load or make the host key off the reactor thread, then listen."""
+        super().startService()
+        path = host_key_path(self.core.settings.datadir_path(self.core.config_path))
+        self.ready = self.core.defer_to_thread(load_or_create_host_key, path)
+        self.ready.addCallback(self._listen)
+        self.ready.addErrback(self._failed)
+
+    def _listen(self, host_key: keys.Key) -> Any:
+        if not self.running:
+            return None
+        self.factory = make_factory(self.core, self.owner, host_key)
+        endpoint = TCP4ServerEndpoint(self.reactor, self.port, interface=MANHOLE_HOST)
+        return endpoint.listen(self.factory).addCallback(self._listening, host_key)
+
+    def _listening(self, port: Any, host_key: keys.Key) -> None:
+        if not self.running:
+            port.stopListening()
+            return
+        self.listening = port
+        log.info("manhole listening on {host}:{port} (SSH host key {fp})",
+                 host=MANHOLE_HOST, port=self.port, fp=fingerprint(host_key))
+
+    def _failed(self, failure: Any) -> None:
+        log.error("manhole cannot start on {host}:{port}: {why}",
+                  host=MANHOLE_HOST, port=self.port, why=failure.getErrorMessage())
+
+    def stopService(self) -> Any:
+        """Stop listening and close open manhole sessions."""
+        super().stopService()
+        if self.factory is not None:
+            for conn in list(self.factory.connections):
+                if conn.transport is not None:
+                    conn.transport.loseConnection()
+        if self.listening is not None:
+            port, self.listening = self.listening, None
+            log.info("manhole closed on {host}:{port}", host=MANHOLE_HOST, port=self.port)
+            return defer.maybeDeferred(port.stopListening)
+        return None
