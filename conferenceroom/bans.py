@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from conferenceroom.admin.settings import BAN_KINDS, BanEntry, Settings
 from conferenceroom.admin.types import format_duration
-from conferenceroom.casemap import match
+from conferenceroom.casemap import ip_matches, match
 
 #: How each kind is named to users and operators.
 KIND_LABELS = {"kline": "K-line", "akill": "AKILL", "zline": "Z-line"}
@@ -36,23 +36,6 @@ class BanMatch:
     def label(self) -> str:
         """The kind as shown to people: K-line, AKILL or Z-line."""
         return KIND_LABELS[self.kind]
-
-
-def ip_matches(mask: str, ip: str) -> bool:
-    """True if *ip* matches *mask*: an address, a CIDR network or an IP glob."""
-    if not ip:
-        return False
-    if "/" in mask:
-        try:
-            return ipaddress.ip_address(ip) in ipaddress.ip_network(mask, strict=False)
-        except ValueError:
-            return False
-    if "*" in mask or "?" in mask:
-        return match(mask, ip)
-    try:
-        return ipaddress.ip_address(mask) == ipaddress.ip_address(ip)
-    except ValueError:
-        return mask.lower() == ip.lower()
 
 
 def userhost_matches(mask: str, ident: str, host: str, ip: str) -> bool:

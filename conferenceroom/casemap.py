@@ -7,6 +7,7 @@ kept on the object itself.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator, MutableMapping
 from functools import lru_cache
@@ -67,6 +68,23 @@ def _compile(mask: str) -> re.Pattern[str]:
 def match(mask: str, name: str) -> bool:
     """Glob-match ``name`` against ``mask`` (``*`` and ``?``), case-folded."""
     return _compile(mask).fullmatch(fold(name)) is not None
+
+
+def ip_matches(mask: str, ip: str) -> bool:
+    """True if *ip* matches *mask*: an address, a CIDR network or an IP glob."""
+    if not ip:
+        return False
+    if "/" in mask:
+        try:
+            return ipaddress.ip_address(ip) in ipaddress.ip_network(mask, strict=False)
+        except ValueError:
+            return False
+    if "*" in mask or "?" in mask:
+        return match(mask, ip)
+    try:
+        return ipaddress.ip_address(mask) == ipaddress.ip_address(ip)
+    except ValueError:
+        return mask.lower() == ip.lower()
 
 
 def normalize_mask(mask: str) -> str:

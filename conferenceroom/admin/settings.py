@@ -8,13 +8,11 @@ changed in place; every change produces a new :class:`Settings`.
 
 from __future__ import annotations
 
-from conferenceroom.casemap import fold, match as mask_match
-
-import fnmatch
-import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Mapping, TypeVar
+
+from conferenceroom.casemap import fold, ip_matches, match as mask_match
 
 #: Oper flags and what they mean (ConferenceRoom letters).
 OPER_FLAGS: Mapping[str, str] = {
@@ -216,17 +214,6 @@ class BanEntry:
 BAN_KINDS: Mapping[str, str] = {"zline": "zlines", "kline": "klines", "akill": "akills"}
 
 
-def _match_ip(mask: str, ip: str) -> bool:
-    if mask == ip:
-        return True
-    if "/" in mask:
-        try:
-            return ipaddress.ip_address(ip) in ipaddress.ip_network(mask, strict=False)
-        except ValueError:
-            return False
-    return fnmatch.fnmatchcase(ip.lower(), mask.lower())
-
-
 @dataclass(frozen=True)
 class Settings:
     """Immutable snapshot of every admin setting.
@@ -316,7 +303,7 @@ class Settings:
         matches wins; otherwise the default trigger applies.
         """
         for mask, limit in self.triggers:
-            if _match_ip(mask, ip):
+            if ip_matches(mask, ip):
                 return limit
         return self.deftrigger
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conferenceroom.admin import Settings, build_tree
-from conferenceroom.bans import BanMatch, ban_refusal, find_ban, ip_matches, userhost_matches
+from conferenceroom.bans import BanMatch, ban_refusal, find_ban, userhost_matches
+from conferenceroom.casemap import ip_matches
 
 NOW = 1_700_000_000
 TREE = build_tree(bcrypt_rounds=4, clock=lambda: NOW)
