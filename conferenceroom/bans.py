@@ -14,7 +14,6 @@ reactor), so expired bans are simply not enforced.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from conferenceroom.admin.settings import BAN_KINDS, BanEntry, Settings
