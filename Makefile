@@ -24,7 +24,7 @@ integration: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/load.py --help
+	$(PY) benchmarks/compare.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
