@@ -32,12 +32,16 @@ class Listener(service.Service):
 
     log = Logger()
 
-    def __init__(self, reactor: Any, factory: Any, port: int, bindip: str, tls: Any = None) -> None:
+    def __init__(self, reactor: Any, factory: Any, port: int, bindip: str, tls: Any = None,
+                 after: Any = None) -> None:
         self.reactor = reactor
         self.factory = factory
         self.port = port
         self.bindip = bindip
         self.tls = tls
+        #: a Deferred to wait for before listening (listeners being closed
+        #: that may still hold this port, e.g. on a BINDIP change)
+        self.after = after
         self.name = f"{'tls' if tls else 'listener'}:{bindip or '*'}:{port}"
         self.listening: Any = None
 
@@ -56,7 +60,11 @@ class Listener(service.Service):
             endpoint = TCP6ServerEndpoint(self.reactor, self.port, LISTEN_BACKLOG, self.bindip)
         else:
             endpoint = TCP4ServerEndpoint(self.reactor, self.port, LISTEN_BACKLOG, self.bindip)
-        self.ready = endpoint.listen(self.factory)
+        if self.after is not None:
+            after, self.after = self.after, None
+            self.ready = after.addCallback(lambda _: endpoint.listen(self.factory))
+        else:
+            self.ready = endpoint.listen(self.factory)
         self.ready.addCallbacks(self._listening, self._failed)
 
     def _listening(self, port: Any) -> Any:
@@ -72,7 +80,13 @@ class Listener(service.Service):
             "cannot listen on {addr}:{port}: {why}",
             addr=self.bindip or "*", port=self.port, why=failure.getErrorMessage(),
         )
-        return failure
+        core = getattr(self.factory, "core", None)
+        if core is not None and self.running:
+            core.notice_opers(
+                f"cannot listen on {self.bindip or '*'}:{self.port}: {failure.getErrorMessage()}",
+                snomask=False,
+            )
+        return None
 
     def stopService(self) -> Any:
         super().stopService()
@@ -213,10 +227,16 @@ class ConferenceRoomService(service.MultiService):
         if new.ssl.enabled:
             wanted.add((new.ssl.port, new.bindip, True))
         current = {child.key: child for child in self if isinstance(child, Listener)}
+        closing = []
         for key, child in current.items():
             if key not in wanted or (key[2] and tls_changed):
-                child.disownServiceParent()
+                stopped = child.disownServiceParent()
+                if isinstance(stopped, defer.Deferred):
+                    closing.append(stopped)
                 report.changes.append(f"closed {'TLS ' if key[2] else ''}port {key[0]}")
+        # New listeners wait until the closed ones have let go of their
+        # sockets (the same port on another address cannot be bound before).
+        after = defer.DeferredList(closing) if closing else None
         for port, bindip, secure in sorted(wanted):
             key = (port, bindip, secure)
             if key in current and not (secure and tls_changed):
@@ -228,7 +248,7 @@ class ConferenceRoomService(service.MultiService):
                 self._tls_opening = key
                 self._open_tls(new)
             else:
-                Listener(self.reactor, self.factory, port, bindip).setServiceParent(self)
+                Listener(self.reactor, self.factory, port, bindip, after=after).setServiceParent(self)
                 report.changes.append(f"opened port {port}")
 
     def _reconcile_manhole(self, new: Any, report: RehashReport) -> None:

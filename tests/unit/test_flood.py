@@ -224,3 +224,27 @@ def test_flood_off_by_default_in_tests() -> None:
     conn = register(core, "alice")
     feed(conn, *[f"PING t{i}" for i in range(200)])
     assert len(pongs(conn)) == 200
+
+
+def test_gate_hold_queues_lines_until_release() -> None:
+    """While held (a command waiting on off-thread work), later lines wait in
+    order, even with flood control off; release runs them at once."""
+    for limits in (None, LIMITS):
+        g = Gate(limits)
+        g.submit(1)
+        g.gate.hold()
+        g.submit(3, start=1)
+        assert g.ran == lines(1)
+        g.gate.release()
+        assert g.ran == lines(4)
+
+
+def test_gate_release_after_close_runs_nothing() -> None:
+    """A connection closed while held drops its queue; the late release is
+    harmless."""
+    g = Gate(None)
+    g.gate.hold()
+    g.submit(2)
+    g.gate.close()
+    g.gate.release()
+    assert g.ran == []

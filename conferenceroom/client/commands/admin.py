@@ -45,8 +45,12 @@ def handle_as(conn: "ClientConnection", msg: Message) -> Any:
     user = conn.user
     shown = redact(words)
     log.info("{nick} ({oper}) AS {command}", nick=user.nick, oper=user.oper_name, command=shown)
+    # Later lines wait until this command is done, so its replies come
+    # before the replies to whatever the client sent next.
+    conn.gate.hold()
     d = core.admin_lock.run(_run, core, words, user.nick)
     d.addCallbacks(_report, _refused, callbackArgs=(conn, shown), errbackArgs=(conn,))
+    d.addBoth(lambda _: conn.gate.release())
     return d
 
 
