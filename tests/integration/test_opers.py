@@ -1,0 +1,291 @@
+"""
+Operators against a real ``twistd -n conferenceroom`` process: OPER (modes,
+wrong password, unknown name, disabled and TLS-only entries, access masks),
+KILL as the victim and its channel peers see it, REHASH after editing the
+config file (a new oper, a new port; a bad line changes nothing),
+``kill -HUP``, and plain-text passwords rewritten as hashes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+
+import pytest
+
+from tests.integration.conftest import ADMIN_OPER, HELPER_OPER, free_port
+from tests.integration.ircclient import IRCClient, unique_nick
+
+EXTRA_OPERS = [
+    "oper disabled add disabledpass hd",
+    "oper tlsonly add tlspass he",
+    "oper faraway add farpass h",
+    "oper faraway access add *@10.9.8.*",
+    "oper nearby add nearpass h",
+    "oper nearby access add *@127.0.0.1",
+    "oper services add servpass s",
+]
+
+
+@pytest.fixture(scope="module")
+def shared_server_config():
+    """The shared server of this module also has the special oper entries."""
+    return {"extra": EXTRA_OPERS}
+
+
+def _user_mode_changes(client, timeout=3.0):
+    """Wait for the user MODE line about ``client`` and return its mode string."""
+    got = client.expect(lambda m: m.command == "MODE" and m.params[0] == client.nick,
+                        timeout=timeout)
+    return got.params[1]
+
+
+def _oper_result(client, name, password):
+    """Send OPER and return the answering numeric (381, 464 or 491)."""
+    client.send(f"OPER {name} {password}")
+    return client.expect(["381", "464", "491"])
+
+
+def _append(server, *lines):
+    """Append ``lines`` to the server's config file."""
+    with open(server.config_path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _can_connect(port):
+    """True if 127.0.0.1:``port`` accepts a TCP connection."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+# -- OPER ---------------------------------------------------------------------------
+
+
+def test_oper_admin_gets_o_and_A(shared_server, irc_client):
+    """OPER with flags a gets 381 and user modes +o and +A; WHOIS calls it a
+    Server Administrator; MODE nick shows them."""
+    c = irc_client(shared_server, unique_nick("op"))
+    c.oper(*ADMIN_OPER[:2])
+    modes = _user_mode_changes(c)
+    assert modes.startswith("+") and set("oA") <= set(modes), modes
+    c.send(f"MODE {c.nick}")
+    umodes = c.expect("221").params[1]
+    assert set("oA") <= set(umodes), umodes
+    c.send(f"WHOIS {c.nick}")
+    by = {m.command: m for m in c.collect("318")}
+    assert "Administrator" in by["313"].trailing, by["313"].raw
+
+
+def test_oper_helper_and_services_flags(shared_server, irc_client):
+    """A helper (flag h) gets +o only; flag s gives +a (services admin)."""
+    h = irc_client(shared_server, unique_nick("hp"))
+    h.oper(*HELPER_OPER[:2])
+    modes = _user_mode_changes(h)
+    assert "o" in modes and "A" not in modes, modes
+    s = irc_client(shared_server, unique_nick("sv"))
+    s.oper("services", "servpass")
+    modes = _user_mode_changes(s)
+    assert "o" in modes and "a" in modes and "A" not in modes, modes
+
+
+def test_oper_deoper_with_mode_minus_o(shared_server, irc_client):
+    """MODE nick -o drops operator status (and +A); +o cannot be set by hand."""
+    c = irc_client(shared_server, unique_nick("de"))
+    c.send(f"MODE {c.nick} +o")
+    c.assert_silent("MODE", timeout=0.3)
+    c.oper(*ADMIN_OPER[:2])
+    _user_mode_changes(c)
+    c.send(f"MODE {c.nick} -o")
+    modes = _user_mode_changes(c)
+    assert modes.startswith("-") and "o" in modes and "A" in modes, modes
+    c.send("KILL x :y")
+    assert c.expect("481")
+
+
+def test_oper_wrong_password_and_unknown_name(shared_server, irc_client):
+    """A wrong password gets 464, an unknown operator name 491; neither
+    changes the user's modes."""
+    c = irc_client(shared_server, unique_nick("wp"))
+    assert _oper_result(c, "admin", "not-the-password").command == "464"
+    assert _oper_result(c, "nosuchoper", "whatever").command == "491"
+    c.send(f"MODE {c.nick}")
+    assert "o" not in c.expect("221").params[1]
+
+
+def test_oper_disabled_entry_refused(shared_server, irc_client):
+    """An entry with flag d is refused (491) even with the right password."""
+    c = irc_client(shared_server, unique_nick("dd"))
+    assert _oper_result(c, "disabled", "disabledpass").command == "491"
+
+
+def test_oper_tls_only_entry_refused_without_tls(shared_server, irc_client):
+    """An entry with flag e is refused on a plain connection with a NOTICE
+    that says TLS is needed, then 491."""
+    c = irc_client(shared_server, unique_nick("tl"))
+    c.send("OPER tlsonly tlspass")
+    lines = c.collect(["381", "464", "491"])
+    assert lines[-1].command == "491", [m.raw for m in lines]
+    assert any(m.command == "NOTICE" and "TLS" in m.trailing for m in lines), \
+        [m.raw for m in lines]
+
+
+def test_oper_access_masks(shared_server, irc_client):
+    """An entry whose access masks do not match user@host gets 491; one whose
+    mask matches *@127.0.0.1 logs in."""
+    c = irc_client(shared_server, unique_nick("am"))
+    assert _oper_result(c, "faraway", "farpass").command == "491"
+    assert _oper_result(c, "nearby", "nearpass").command == "381"
+
+
+def test_failed_oper_noticed_to_opers(shared_server, irc_client):
+    """A failed OPER attempt is reported to operators with +s."""
+    watcher = irc_client(shared_server, unique_nick("fw"))
+    watcher.oper(*ADMIN_OPER[:2])
+    watcher.send(f"MODE {watcher.nick} +s")
+    watcher.expect(lambda m: m.command == "MODE" and "s" in m.params[1])
+    c = irc_client(shared_server, unique_nick("fa"))
+    _oper_result(c, "admin", "bad")
+    note = watcher.expect(lambda m: m.command == "NOTICE" and "Failed OPER" in m.trailing)
+    assert c.nick in note.trailing and "admin" in note.trailing, note.raw
+
+
+# -- KILL ---------------------------------------------------------------------------
+
+
+def test_kill_seen_by_victim_and_peers(shared_server, irc_client):
+    """KILL: the victim gets a KILL line and an ERROR and is disconnected; a
+    channel peer sees its QUIT naming the killer and the reason."""
+    oper = irc_client(shared_server, unique_nick("ko"))
+    oper.oper(*ADMIN_OPER[:2])
+    victim = irc_client(shared_server, unique_nick("kv"))
+    peer = irc_client(shared_server, unique_nick("kp"))
+    chan = "#" + unique_nick("kill")
+    victim.join(chan)
+    peer.join(chan)
+    oper.send(f"KILL {victim.nick} :spamming")
+    lines = victim.wait_closed()
+    kill = next(m for m in lines if m.command == "KILL")
+    assert kill.nick == oper.nick and kill.params == [victim.nick, "spamming"], kill.raw
+    error = next(m for m in lines if m.command == "ERROR")
+    assert "spamming" in error.trailing or "Killed" in error.trailing, error.raw
+    quit_ = peer.expect(lambda m: m.command == "QUIT" and m.nick == victim.nick)
+    assert oper.nick in quit_.trailing and "spamming" in quit_.trailing, quit_.raw
+    assert quit_.trailing.startswith("Killed"), quit_.raw
+    peer.send(f"ISON {victim.nick}")
+    assert peer.expect("303").trailing == ""
+
+
+def test_kill_errors(shared_server, irc_client):
+    """KILL by a non-operator gets 481; of an unknown nick 401; of the server
+    483."""
+    c = irc_client(shared_server, unique_nick("ke"))
+    c.send("KILL somebody :why")
+    assert c.expect("481")
+    oper = irc_client(shared_server, unique_nick("kr"))
+    oper.oper(*ADMIN_OPER[:2])
+    oper.send("KILL nosuchnick88 :why")
+    assert oper.expect("401").params[1] == "nosuchnick88"
+    oper.send(f"KILL {shared_server.name} :why")
+    assert oper.expect(["483", "401"]).command == "483"
+
+
+# -- config file ----------------------------------------------------------------------
+
+
+def test_plaintext_passwords_rewritten_as_hashes(shared_server, irc_client):
+    """The plain-text passwords of the config file are replaced by bcrypt
+    hashes at start-up, and the opers still log in with the plain password."""
+    text = shared_server.config_path.read_text()
+    for word in ("adminpass", "helperpass", "disabledpass", "farpass"):
+        assert word not in text, f"{word} still in the config:\n{text}"
+    assert re.search(r"^oper admin add \$2[aby]\$", text, re.M | re.I), text
+    c = irc_client(shared_server, unique_nick("hx"))
+    c.oper(*ADMIN_OPER[:2])
+
+
+def test_rehash_needs_privileges(shared_server, irc_client):
+    """REHASH by a non-operator or by a helper (no a/c flag) gets 481."""
+    c = irc_client(shared_server, unique_nick("rn"))
+    c.send("REHASH")
+    assert c.expect("481")
+    c.oper(*HELPER_OPER[:2])
+    c.send("REHASH")
+    assert c.expect(["481", "382"]).command == "481"
+
+
+def test_rehash_adds_oper_and_opens_port(irc_server, irc_client):
+    """After editing the file (a new oper, a second port), REHASH answers 382
+    and notices naming the changes; the new oper can log in and the new port
+    accepts clients that register."""
+    srv = irc_server()
+    oper = irc_client(srv, unique_nick("rh"))
+    oper.oper(*ADMIN_OPER[:2])
+    newport = free_port()
+    _append(srv, "oper newbie add newbiepass h", f"general set ports {srv.port},{newport}")
+    oper.send("REHASH")
+    assert oper.expect("382").params[1] == str(srv.config_path)
+    notes = [m.trailing for m in oper.collect(
+        lambda m: m.command == "NOTICE" and "opened port" in m.trailing)]
+    assert any(str(newport) in n for n in notes), notes
+    c = irc_client(srv, unique_nick("rb"))
+    assert _oper_result(c, "newbie", "newbiepass").command == "381"
+    text = srv.config_path.read_text()
+    assert "newbiepass" not in text, text
+    other = IRCClient.connect("127.0.0.1", newport, name="newport")
+    try:
+        other.register(unique_nick("np"))
+    finally:
+        other.close()
+
+
+def test_rehash_bad_line_changes_nothing(irc_server, irc_client):
+    """A REHASH of a file with a bad line reports file:line and the reason,
+    and changes nothing: a new oper added above the bad line is not usable
+    and a new port stays closed."""
+    srv = irc_server()
+    oper = irc_client(srv, unique_nick("rf"))
+    oper.oper(*ADMIN_OPER[:2])
+    newport = free_port()
+    _append(srv, "oper ghost add ghostpass h", f"general set ports {srv.port},{newport}")
+    lines = srv.config_path.read_text().splitlines()
+    _append(srv, "general set ports notaport")
+    bad_line = len(lines) + 1
+    oper.send("REHASH")
+    oper.expect("382")
+    note = oper.expect(lambda m: m.command == "NOTICE" and "REHASH" in m.trailing)
+    assert "failed" in note.trailing.lower(), note.raw
+    assert f"{srv.config_path}:{bad_line}:" in note.trailing, note.raw
+    c = irc_client(srv, unique_nick("rg"))
+    assert _oper_result(c, "ghost", "ghostpass").command == "491"
+    assert not _can_connect(newport)
+    c.oper(*HELPER_OPER[:2])
+
+
+def test_sighup_rehashes(irc_server, irc_client):
+    """``kill -HUP <pid>`` re-reads the file: with a bad line operators are
+    told file:line and nothing changes; once fixed, operators get a notice
+    and a newly added oper can log in."""
+    srv = irc_server()
+    oper = irc_client(srv, unique_nick("hu"))
+    oper.oper(*ADMIN_OPER[:2])
+    good = srv.config_path.read_text()
+    _append(srv, "oper hupper add huppass h", "oper nobody flag add a")
+    bad_line = len(good.splitlines()) + 2
+    os.kill(srv.pid, signal.SIGHUP)
+    note = oper.expect(lambda m: m.command == "NOTICE" and "SIGHUP" in m.trailing)
+    assert "failed" in note.trailing and f"conf:{bad_line}:" in note.trailing, note.raw
+    c = irc_client(srv, unique_nick("hw"))
+    assert _oper_result(c, "hupper", "huppass").command == "491"
+    srv.config_path.write_text(good)
+    _append(srv, "oper hupper add huppass h")
+    os.kill(srv.pid, signal.SIGHUP)
+    note = oper.expect(lambda m: m.command == "NOTICE" and "SIGHUP" in m.trailing)
+    assert "oper" in note.trailing.lower(), note.raw
+    c = irc_client(srv, unique_nick("hv"))
+    assert _oper_result(c, "hupper", "huppass").command == "381"
+    assert srv.is_running()
