@@ -44,6 +44,7 @@ class Listener(service.Service):
         self.after = after
         self.name = f"{'tls' if tls else 'listener'}:{bindip or '*'}:{port}"
         self.listening: Any = None
+        self.failure: str | None = None  # why listening failed, if it did
 
     @property
     def key(self) -> tuple[int, str, bool]:
@@ -76,6 +77,7 @@ class Listener(service.Service):
         return port
 
     def _failed(self, failure: Any) -> Any:
+        self.failure = failure.getErrorMessage()
         self.log.error(
             "cannot listen on {addr}:{port}: {why}",
             addr=self.bindip or "*", port=self.port, why=failure.getErrorMessage(),
@@ -227,6 +229,10 @@ class ConferenceRoomService(service.MultiService):
         if new.ssl.enabled:
             wanted.add((new.ssl.port, new.bindip, True))
         current = {child.key: child for child in self if isinstance(child, Listener)}
+        for key, child in list(current.items()):
+            if child.failure is not None:  # never listened: forget it, try again below
+                child.disownServiceParent()
+                del current[key]
         closing = []
         for key, child in current.items():
             if key not in wanted or (key[2] and tls_changed):
@@ -248,8 +254,14 @@ class ConferenceRoomService(service.MultiService):
                 self._tls_opening = key
                 self._open_tls(new)
             else:
-                Listener(self.reactor, self.factory, port, bindip, after=after).setServiceParent(self)
-                report.changes.append(f"opened port {port}")
+                listener = Listener(self.reactor, self.factory, port, bindip, after=after)
+                listener.setServiceParent(self)
+                if listener.failure is not None:
+                    report.changes.append(f"could not open port {port}: {listener.failure}")
+                elif listener.listening is not None:
+                    report.changes.append(f"opened port {port}")
+                else:
+                    report.changes.append(f"opening port {port}")
 
     def _reconcile_manhole(self, new: Any, report: RehashReport) -> None:
         """Open, close or move the manhole; an unchanged one stays the same object."""
