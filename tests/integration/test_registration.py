@@ -275,7 +275,3 @@ def test_quit_before_registration(shared_server, irc_client):
     lines = c.wait_closed()
     assert any(m.command == "ERROR" for m in lines), [m.raw for m in lines]
 
-
-def test_registration_timeout():
-    """The registration timeout (60 s) is too slow for this suite."""
-    pytest.skip("registration timeout is covered by the unit tests (task.Clock)")
