@@ -130,14 +130,16 @@ class ServerCore:
     def apply_settings(self, settings: Any) -> None:
         """Swap in a new settings snapshot (validated by the caller).
 
-        New or changed bans are enforced at once on connected users.
+        New or changed bans are enforced on connected users at once, right
+        after the current reactor turn, so the operator who set the ban sees
+        the reply first (even when the ban matches themselves).
         """
         old = self.settings
         self.settings = settings
         self.network.me.description = settings.description
         self.network.me.role = settings.role
         if (old.klines, old.akills, old.zlines) != (settings.klines, settings.akills, settings.zlines):
-            self.enforce_bans()
+            self.clock.callLater(0, self.enforce_bans)
 
     # -- bans --------------------------------------------------------------
 

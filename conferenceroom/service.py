@@ -298,11 +298,20 @@ class ConferenceRoomService(service.MultiService):
         def opened(context: Any) -> None:
             self._tls_opening = None
             if self.settings.ssl.enabled and self.settings.ssl.port == settings.ssl.port:
-                self._add_tls_listener(settings, context)
-                self.core.notice_opers(
-                    f"TLS port {settings.ssl.port} open; certificate fingerprint {context.fingerprint}",
-                    snomask=False,
-                )
+                listener = self._add_tls_listener(settings, context)
+
+                def announce(result: Any) -> Any:
+                    # Only once it really listens (a failure is noticed by the listener).
+                    if listener.listening is not None:
+                        self.core.notice_opers(
+                            f"TLS port {settings.ssl.port} open; certificate fingerprint {context.fingerprint}",
+                            snomask=False,
+                        )
+                    return result
+
+                ready = getattr(listener, "ready", None)
+                if ready is not None:
+                    ready.addCallback(announce)
 
         def failed(failure: Any) -> None:
             self._tls_opening = None
@@ -312,14 +321,16 @@ class ConferenceRoomService(service.MultiService):
 
         d.addCallbacks(opened, failed)
 
-    def _add_tls_listener(self, settings: Any, context: Any) -> None:
+    def _add_tls_listener(self, settings: Any, context: Any) -> "Listener":
         if context.generated:
             self.log.info("generated a self-signed certificate {path}", path=context.cert_path)
         self.log.info("TLS certificate fingerprint (SHA-256): {fp}", fp=context.fingerprint)
         self.tls_fingerprint = context.fingerprint
-        Listener(
+        listener = Listener(
             self.reactor, self.factory, settings.ssl.port, settings.bindip, tls=context.options
-        ).setServiceParent(self)
+        )
+        listener.setServiceParent(self)
+        return listener
 
 
 def _replace(settings: Any, **changes: Any) -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Union
@@ -180,16 +181,41 @@ class IRCClient:
         self.nick: Optional[str] = None
         self.closed = False
         self.caps: set[str] = set()
+        #: the server's certificate (DER bytes) on a TLS connection
+        self.peer_certificate: Optional[bytes] = None
 
     # -- connection ---------------------------------------------------------
 
     @classmethod
     def connect(cls, host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
-                name: Optional[str] = None, auto_pong: bool = True) -> "IRCClient":
-        """Open a TCP connection to C{host:port}."""
-        sock = socket.create_connection((host, port), timeout=timeout)
+                name: Optional[str] = None, auto_pong: bool = True,
+                source: Optional[str] = None, tls: bool = False) -> "IRCClient":
+        """
+        Open a TCP connection to C{host:port}.
+
+        C{source} binds the local end to that address first (another
+        loopback address such as C{127.0.0.2}, to look like another host);
+        C{tls} wraps the socket in TLS without verifying the certificate
+        (the server's DER certificate is then in L{peer_certificate}).
+        """
+        source_address = (source, 0) if source else None
+        sock = socket.create_connection((host, port), timeout=timeout,
+                                        source_address=source_address)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(sock, name=name or f"client@{port}", auto_pong=auto_pong)
+        cert = None
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            try:
+                sock = context.wrap_socket(sock, server_hostname=host)
+            except (OSError, ssl.SSLError):
+                sock.close()
+                raise
+            cert = sock.getpeercert(binary_form=True)
+        client = cls(sock, name=name or f"client@{port}", auto_pong=auto_pong)
+        client.peer_certificate = cert
+        return client
 
     def close(self) -> None:
         """Close the socket (without sending QUIT)."""

@@ -71,3 +71,19 @@ def test_redact_hides_passwords() -> None:
     assert redact(["oper", "bob", "add", "hunter2", "ac"]) == "oper bob add **** ac"
     assert redact(["OPER", "bob", "PASSWORD", "hunter2"]) == "OPER bob PASSWORD ****"
     assert redact(["general", "set", "name", "x.y"]) == "general set name x.y"
+
+
+def test_as_change_that_makes_a_likely_mistake_warns() -> None:
+    """A change that leaves the server in a likely-wrong state (SECUREONLY
+    with SSL off) is done, and the reply adds a warning saying why."""
+    core = make_core()
+    applied: list[Any] = []
+    core.reconfigure = lambda new: applied.append(new) or []
+    conn = register(core, "alice")
+    _oper(core, conn, "a")
+    feed(conn, "AS general set secureonly on")
+    assert applied and applied[0].secureonly
+    assert _notices(conn) == ["Secure only set to on",
+                              "Warning: SECUREONLY is on but SSL is disabled: no client can connect"]
+    feed(conn, "AS general set description Still fine")
+    assert not any(n.startswith("Warning") for n in _notices(conn))

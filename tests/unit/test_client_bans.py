@@ -44,6 +44,7 @@ def test_new_ban_disconnects_connected_users_and_tells_peers() -> None:
     sent(victim)
     sent(watcher)
     core.apply_settings(replace(core.settings, akills=(_ban("*@127.0.0.1", "network ban"),)))
+    core.clock.advance(0)
     out = sent(victim)
     assert out[0].command == "465"
     assert out[-1].command == "ERROR"
@@ -60,3 +61,18 @@ def test_expired_ban_is_not_enforced() -> None:
     conn = connect(core)
     feed(conn, "NICK fine", "USER fine 0 * :Fine")
     assert any(m.command == "001" for m in sent(conn))
+
+
+def test_oper_banning_themselves_sees_the_reply_first() -> None:
+    """An AS KLINE that matches the oper's own host: the NOTICE reply arrives, then the ban."""
+    core = make_core()
+    core.reconfigure = lambda new: core.apply_settings(new) or []
+    oper = register(core, "oper")
+    core.network.set_oper(oper.user, "admin", frozenset("a"))
+    sent(oper)
+    feed(oper, "AS security kline add *@127.0.0.1 oops")
+    core.clock.advance(0)
+    out = sent(oper)
+    kinds = [m.command for m in out]
+    assert kinds.index("NOTICE") < kinds.index("465")
+    assert out[-1].command == "ERROR"

@@ -72,8 +72,13 @@ def _run(core: Any, words: list[str], actor: str) -> Any:
         core.admin_tree.execute, core.settings, words, now=now, actor=actor
     )
     extra: list[str] = []
+    if result.changed:
+        # Say so when this change makes a likely mistake (SECUREONLY without
+        # SSL, no oper left who can use AS): it is still done, as asked.
+        known = set(core.settings.problems())
+        extra = [f"Warning: {p}" for p in result.settings.problems() if p not in known]
     if result.changed and core.reconfigure is not None:
-        extra = core.reconfigure(result.settings)
+        extra += core.reconfigure(result.settings)
         if core.config_path:
             yield core.defer_to_thread(
                 save_config, result.settings, core.config_path, tree=core.admin_tree, now=now
