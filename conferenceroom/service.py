@@ -18,7 +18,7 @@ from twisted.internet import defer
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.logger import Logger
 
-from .admin import ConfigError, LoadedConfig, load_config, save_config
+from .admin import ConfigError, LoadedConfig, changed_lines, load_config, save_config
 from .client.protocol import ClientFactory
 from . import tls
 from .core import ServerCore
@@ -181,21 +181,15 @@ class ConferenceRoomService(service.MultiService):
         loaded = load_config(self.config_path, now=self.reactor.seconds())
         old, new = self.settings, loaded.settings
         report = RehashReport(warnings=list(loaded.warnings))
-        if new.name != old.name:
-            report.changes.append(
-                f"server name stays {old.name}: renaming a server needs a restart"
-            )
-            new = _replace(new, name=old.name)
-        if new.serial != old.serial:
-            report.changes.append(f"serial stays {old.serial}: changing it needs a restart")
-            new = _replace(new, serial=old.serial)
-        for attr in ("description", "network", "contact", "role"):
+        report.changes.extend(
+            changed_lines(self.core.admin_tree, old, new, now=self.reactor.seconds())
+        )
+        for attr, what in (("name", "the server name"), ("serial", "the serial")):
             if getattr(new, attr) != getattr(old, attr):
-                report.changes.append(f"{attr} is now {getattr(new, attr)!r}")
-        if new.opers != old.opers:
-            report.changes.append("operator entries changed")
-        if new.flood != old.flood:
-            report.changes.append("flood settings changed")
+                report.changes.append(
+                    f"{what} stays {getattr(old, attr)} until a restart"
+                    f" (the file says {getattr(new, attr)})"
+                )
         self._reconcile_listeners(old, new, report)
         self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
@@ -331,9 +325,3 @@ class ConferenceRoomService(service.MultiService):
         )
         listener.setServiceParent(self)
         return listener
-
-
-def _replace(settings: Any, **changes: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(settings, **changes)

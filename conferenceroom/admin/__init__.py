@@ -11,7 +11,7 @@ Typical use::
 
 from conferenceroom.admin.configfile import ConfigError, LoadedConfig, load_config, save_config
 from conferenceroom.admin.settings import BanEntry, FloodSettings, OperEntry, ServerDef, Settings, SSLSettings
-from conferenceroom.admin.tree import AdminError, AdminTree, Result, build_tree
+from conferenceroom.admin.tree import AdminError, AdminTree, Result, build_tree, changed_lines, redact
 
 __all__ = [
     "AdminError", "AdminTree", "BanEntry", "ConfigError", "FloodSettings", "LoadedConfig", "OperEntry",

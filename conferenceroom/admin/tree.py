@@ -33,6 +33,34 @@ class AdminError(Exception):
         super().__init__(f"{reason}. Syntax: {syntax}" if syntax else reason)
 
 
+def redact(words: list[str]) -> str:
+    """The command as it may be logged: the word after PASSWORD (and an
+    ``OPER <name> ADD`` password) replaced by ``****``."""
+    out = list(words)
+    low = [word.lower() for word in words]
+    for i, word in enumerate(low[:-1]):
+        if word == "password" or (word == "add" and low[0] == "oper" and i == 2):
+            out[i + 1] = "****"
+    return " ".join(out)
+
+
+def changed_lines(tree: "AdminTree", old: Settings, new: Settings, now: float | None = None) -> list[str]:
+    """What differs between two snapshots, as canonical lines (passwords hidden).
+
+    ``set: <line>`` for a new or changed line, ``removed: <line>`` for a line
+    whose setting or entry (its :meth:`AdminTree.line_key`) is gone.
+    """
+    before, after = tree.write(old, now=now), tree.write(new, now=now)
+    kept_keys = {tree.line_key(line.split()) for line in after}
+    gone = [
+        f"removed: {redact(line.split())}"
+        for line in before
+        if line not in set(after) and tree.line_key(line.split()) not in kept_keys
+    ]
+    came = [f"set: {redact(line.split())}" for line in after if line not in set(before)]
+    return gone + came
+
+
 class Refused(Exception):
     """Raised by a verb's ``apply`` for a well-formed command that cannot be
     done (``OPER x DEL`` for an unknown oper); becomes an :class:`AdminError`

@@ -190,8 +190,10 @@ def test_rehash_and_sighup_report_hand_edits(irc_server, irc_client):
         reports = [m.trailing for m in lines if m.command == "NOTICE"] + [
             m.trailing for m in c.drain(0.5) if m.command == "NOTICE"]
         joined = "\n".join(reports)
-        assert "description is now 'Edited by hand'" in joined, joined
-        assert "operator entries changed" in joined and f"opened port {newport}" in joined, joined
+        assert "set: general set description Edited by hand" in joined, joined
+        assert "removed: general set description" not in joined, joined  # a change, not a removal
+        assert "set: oper handmade add **** h" in joined and f"opened port {newport}" in joined, joined
+        assert "set: security kline add ~handban@*" in joined, joined
         assert any(m.command == "382" for m in lines)
         assert any(m.command == "465" for m in victim.wait_closed()), "K-line not enforced at REHASH"
         assert oper_numeric(irc_client(srv, unique_nick("hm")), "handmade", "handpass").command == "381"
@@ -203,7 +205,7 @@ def test_rehash_and_sighup_report_hand_edits(irc_server, irc_client):
                                                 "general set description Changed by SIGHUP"), encoding="utf-8")
         os.kill(srv.pid, signal.SIGHUP)
         note = op.notice("REHASH (SIGHUP)")
-        assert "description is now 'Changed by SIGHUP'" in note.trailing, note.raw
+        assert "set: general set description Changed by SIGHUP" in note.trailing, note.raw
 
         before = op("GENERAL LIST")
         edited = op.text()

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from conferenceroom.client.commands.admin import redact
+from conferenceroom.admin import redact
 from tests.helpers import feed, make_core, register, sent
 
 
@@ -87,3 +87,19 @@ def test_as_change_that_makes_a_likely_mistake_warns() -> None:
                               "Warning: SECUREONLY is on but SSL is disabled: no client can connect"]
     feed(conn, "AS general set description Still fine")
     assert not any(n.startswith("Warning") for n in _notices(conn))
+
+
+def test_changed_lines_reports_changes_and_removals() -> None:
+    """REHASH's report: a changed setting is one ``set:`` line, a deleted entry a ``removed:`` line."""
+    from conferenceroom.admin import build_tree, changed_lines
+
+    tree = build_tree(bcrypt_rounds=4)
+    old = make_core().settings
+    old = tree.execute(old, "oper bob add hunter2 g".split()).settings
+    new = tree.execute(old, "general set description Edited".split()).settings
+    new = tree.execute(new, "oper bob del".split()).settings
+    lines = changed_lines(tree, old, new)
+    assert "set: general set description Edited" in lines
+    assert not any(line.startswith("removed: general set description") for line in lines)
+    assert any(line.startswith("removed: oper bob add ****") for line in lines)
+    assert not any("hunter2" in line or "$2b$" in line for line in lines)

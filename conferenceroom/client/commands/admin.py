@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from ...admin import AdminError, save_config
+from ...admin import AdminError, redact, save_config
 from ...dispatch import command
 from ...wire import Message
 
@@ -22,17 +22,6 @@ if TYPE_CHECKING:
     from ..protocol import ClientConnection
 
 log = Logger()
-
-def redact(words: list[str]) -> str:
-    """The command as it may be logged: the word after PASSWORD (and an
-    ``OPER <name> ADD`` password) replaced by ``****``."""
-    out = list(words)
-    low = [word.lower() for word in words]
-    for i, word in enumerate(low[:-1]):
-        if word == "password" or (word == "add" and low[0] == "oper" and i == 2):
-            out[i + 1] = "****"
-    return " ".join(out)
-
 
 @command("AS", oper="ac", penalty=2, syntax="AS <family> [<verb> ...] | AS HELP [<family> [<topic>]]")
 def handle_as(conn: "ClientConnection", msg: Message) -> Any:
