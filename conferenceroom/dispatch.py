@@ -68,11 +68,17 @@ class DispatchContext(Protocol):
     """What the dispatcher needs of a connection."""
 
     @property
-    def registered(self) -> bool: ...
+    def registered(self) -> bool:
+        """True once the connection has completed registration."""
+        ...
 
-    def is_oper(self, flags: str) -> bool: ...
+    def is_oper(self, flags: str) -> bool:
+        """True if the user is an operator with any of ``flags`` ('' = any)."""
+        ...
 
-    def reply(self, name: str, *args: object) -> None: ...
+    def reply(self, name: str, *args: object) -> None:
+        """Send the numeric ``name`` with ``args``."""
+        ...
 
 
 class CommandTable:

@@ -286,26 +286,32 @@ class _Session(manhole_ssh.TerminalSession):
     _shell: tuple[Any, Any] | None = None
 
     def getPty(self, term: bytes, windowSize: Any, attrs: Any) -> None:
+        """Remember the terminal size the client asked for."""
         rows, cols = windowSize[:2]
         self.height, self.width = rows or 24, cols or 80
 
     def openShell(self, proto: Any) -> None:
+        """Start the Python shell at the remembered size."""
         chained = self.chainedProtocolFactory()
         self.transportFactory(proto, chained, IConchUser(self.original), self.width, self.height)
         self._shell = (proto, chained)
 
     def windowChanged(self, newWindowSize: Any) -> None:
+        """Tell the running shell the new terminal size."""
         rows, cols = newWindowSize[:2]
         self.height, self.width = rows or 24, cols or 80
         if self._shell is not None:
             self._shell[1].terminalProtocol.terminalSize(self.width, self.height)
 
     def eofReceived(self) -> None:
+        """Close the connection when the client sends EOF."""
         if self._shell is not None:
             self._shell[0].loseConnection()
 
 
 class _Realm(manhole_ssh.TerminalRealm):
+    """The terminal realm, with sessions that follow resizes and EOF."""
+
     sessionFactory = _Session
 
 
@@ -319,6 +325,7 @@ class ManholeFactory(manhole_ssh.ConchFactory):
         self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def buildProtocol(self, addr: Any) -> Any:
+        """The SSH transport for a new connection, remembered in :attr:`connections`."""
         proto = super().buildProtocol(addr)
         self.connections.add(proto)
         return proto

@@ -52,6 +52,7 @@ class Listener(service.Service):
         return (self.port, self.bindip, self.tls is not None)
 
     def startService(self) -> None:
+        """Start listening on the port (TLS when configured)."""
         super().startService()
         if self.tls is not None:
             endpoint: Any = SSL4ServerEndpoint(
@@ -91,6 +92,7 @@ class Listener(service.Service):
         return None
 
     def stopService(self) -> Any:
+        """Stop listening; the result fires when the port is closed."""
         super().stopService()
         if self.listening is not None:
             port, self.listening = self.listening, None
@@ -136,6 +138,7 @@ class ConferenceRoomService(service.MultiService):
         return self.core.settings
 
     def startService(self) -> None:
+        """Log the config warnings, rewrite the file if it must be, start the children, catch SIGHUP."""
         for warning in self.loaded.warnings:
             self.log.warn("{warning}", warning=warning)
         if self.loaded.needs_rewrite:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from twisted.internet import address, task
 from twisted.internet.testing import StringTransport
 
+from conferenceroom.admin import AdminError
 from conferenceroom.admin.settings import FloodSettings, Settings
 from conferenceroom.client.protocol import ClientConnection
 from conferenceroom.core import ServerCore
-from conferenceroom.network import Server, User
+from conferenceroom.modes import ModeChange
+from conferenceroom.network import Channel, Server, User
 from conferenceroom.wire import Message, parse
 
 START = 1_700_000_000.0
@@ -83,6 +86,60 @@ def register(core: ServerCore, nick: str, ip: str = "127.0.0.1", caps: str = "")
     return conn
 
 
+def joined(core: ServerCore, nick: str, *channels: str, caps: str = "", ip: str = "127.0.0.1") -> ClientConnection:
+    """A registered client that joined ``channels`` (its output cleared)."""
+    conn = register(core, nick, caps=caps, ip=ip)
+    for name in channels:
+        feed(conn, f"JOIN {name}")
+    conn.transport.clear()
+    return conn
+
+
+def codes(messages: list[Message]) -> list[str]:
+    """The commands of ``messages``."""
+    return [m.command for m in messages]
+
+
+def sent_codes(conn: ClientConnection) -> list[str]:
+    """The commands of the messages written to the client since the last call (cleared)."""
+    return codes(sent(conn))
+
+
+def clear_all(core: ServerCore) -> None:
+    """Forget what was written to every client so far."""
+    for conn in core.connections:
+        conn.transport.clear()
+
+
+def join_channel(core: ServerCore, conn_or_user: Any, name: str, *status: str) -> Channel:
+    """Join a client's (or a remote) user to ``name`` through the state model; clear every client's output."""
+    user = getattr(conn_or_user, "user", conn_or_user)
+    origin = None if core.router.is_local(user) else user.route
+    channel = core.network.join(user, name, origin=origin, status=status or ()).channel
+    clear_all(core)
+    return channel
+
+
+def make_oper(conn: ClientConnection, flags: str = "o", name: str = "admin") -> None:
+    """Make ``conn``'s user the operator ``name`` with ``flags`` directly through the network; clear its output."""
+    conn.core.network.set_oper(conn.user, name, frozenset(flags))
+    conn.transport.clear()
+
+
+def make_owner(core: ServerCore, conn: ClientConnection, name: str = "#c") -> None:
+    """Give ``conn``'s user channel owner status (as services would) and clear output."""
+    channel = core.network.find_channel(name)
+    core.network.apply_channel_modes(core.network.me, channel, [ModeChange(True, "q", conn.user.nick)])
+    clear_all(core)
+
+
+def admin_refusal(run: Any, *args: Any) -> str:
+    """The text of the :class:`AdminError` that ``run(*args)`` must raise."""
+    with pytest.raises(AdminError) as err:
+        run(*args)
+    return str(err.value)
+
+
 def make_remote_server(core: ServerCore, name: str = "remote.test", sid: str = "9RM") -> Server:
     """A server linked behind a fake route that records relayed messages."""
     route = RecordingRoute()
@@ -109,4 +166,5 @@ class RecordingRoute:
         self.relayed: list[tuple[Message, Any, Any]] = []
 
     def relay(self, message: Message, target: Any, origin: Any) -> None:
+        """Record the relay."""
         self.relayed.append((message, target, origin))

@@ -15,5 +15,6 @@ from conferenceroom.admin.tree import AdminError, AdminTree, Result, build_tree,
 
 __all__ = [
     "AdminError", "AdminTree", "BanEntry", "ConfigError", "FloodSettings", "LoadedConfig", "OperEntry",
-    "Result", "SSLSettings", "ServerDef", "Settings", "build_tree", "load_config", "save_config",
+    "Result", "SSLSettings", "ServerDef", "Settings", "build_tree", "changed_lines", "load_config", "redact",
+    "save_config",
 ]

@@ -120,6 +120,7 @@ class _Block:
 
     @property
     def family(self) -> str | None:
+        """The admin family of the line, or None for a line kept verbatim."""
         return None if self.key is None else self.key[0]
 
 
@@ -163,6 +164,15 @@ def merge_config(previous: str, lines: list[str], tree: AdminTree) -> str:
     blocks, tail, known_blocks = _split(previous, tree)
     keys = [tree.line_key(line.split()) for line in lines]
     placed = _match(known_blocks, lines, keys)
+    out, tail = _drop_unmatched(blocks, tail)
+    header = _take_header(out)
+    layout = _Layout(out, tail, header)
+    layout.place_new(lines, keys, placed)
+    return layout.render()
+
+
+def _drop_unmatched(blocks: list[_Block], tail: list[str]) -> tuple[list[_Block], list[str]]:
+    """The blocks still wanted; a removed block's comments move to the next one (or the tail)."""
     out: list[_Block] = []
     carry: list[str] = []
     for b in blocks:
@@ -172,68 +182,96 @@ def merge_config(previous: str, lines: list[str], tree: AdminTree) -> str:
         b.comments = carry + b.comments
         carry = []
         out.append(b)
-    tail = carry + tail
+    return out, carry + tail
+
+
+def _take_header(out: list[_Block]) -> list[str]:
+    """Comments at the top ending with a blank line: they belong to the file, not to its first line."""
     header: list[str] = []
-    if out:  # comments at the top ending with a blank line belong to the file, not to its first line
+    if out:
         first = out[0].comments
         blanks = [n for n, c in enumerate(first) if not c.strip()]
         if blanks:
             header, out[0].comments = first[:blanks[-1] + 1], first[blanks[-1] + 1:]
+    return header
 
-    # Where each new line goes: before a matched line, after a line, or at the end.
-    before: dict[int, list[_Block]] = {}
-    after: dict[int, list[_Block]] = {}
-    at_end: list[_Block] = []
-    last_in: dict[Any, _Block] = {}  # group or family -> last block of it in file order
-    for b in out:
-        if b.key is not None:
-            last_in[_group(b.key)] = last_in[b.key[0]] = b
-    next_matched: dict[int, _Block] = {}  # canonical index -> next matched line of its entry
+
+class _Layout:
+    """Where each new line goes: before a matched line, after a line, or at the end."""
+
+    def __init__(self, out: list[_Block], tail: list[str], header: list[str]) -> None:
+        self.out = out
+        self.tail = tail
+        self.header = header
+        self.before: dict[int, list[_Block]] = {}
+        self.after: dict[int, list[_Block]] = {}
+        self.at_end: list[_Block] = []
+
+    def place_new(self, lines: list[str], keys: list[Any], placed: dict[int, _Block]) -> None:
+        """Give every canonical line without a file counterpart its place."""
+        last_in: dict[Any, _Block] = {}  # group or family -> last block of it in file order
+        for b in self.out:
+            if b.key is not None:
+                last_in[_group(b.key)] = last_in[b.key[0]] = b
+        next_matched = _next_matched(keys, placed)
+        for i, line in enumerate(lines):
+            if i in placed:
+                continue
+            key = keys[i]
+            block = _Block([], line, key, i)
+            group, family = (_group(key), key[0]) if key is not None else (None, None)
+            if i in next_matched:
+                self.before.setdefault(id(next_matched[i]), []).append(block)
+                continue
+            anchor = last_in.get(group) or last_in.get(family)
+            if anchor is not None:
+                self.after.setdefault(id(anchor), []).append(block)
+            else:
+                self._append_at_end(block)
+            for k in (group, family):
+                if last_in.get(k) is anchor:
+                    last_in[k] = block
+
+    def _append_at_end(self, block: _Block) -> None:
+        """At the end of the file, after its trailing comments, set off by a blank line."""
+        at_end, tail, out, header = self.at_end, self.tail, self.out, self.header
+        previous_line = (at_end[-1].text if at_end else tail[-1] if tail
+                         else out[-1].text if out else header[-1] if header else "")
+        block.comments = tail[:] + ([""] if previous_line.strip() else [])
+        self.tail = []
+        at_end.append(block)
+
+    def render(self) -> str:
+        """The merged file text."""
+        text = list(self.header)
+
+        def emit(b: _Block) -> None:
+            for x in self.before.get(id(b), ()):
+                emit(x)
+            text.extend(b.comments)
+            text.append(b.text)
+            for x in self.after.get(id(b), ()):
+                emit(x)
+
+        for b in self.out:
+            emit(b)
+        text.extend(self.tail)
+        for b in self.at_end:
+            emit(b)
+        return "\n".join(text) + "\n"
+
+
+def _next_matched(keys: list[Any], placed: dict[int, _Block]) -> dict[int, _Block]:
+    """Canonical index -> the next matched file line of the same entry."""
+    next_matched: dict[int, _Block] = {}
     following: dict[Any, _Block] = {}
-    for i in range(len(lines) - 1, -1, -1):
+    for i in range(len(keys) - 1, -1, -1):
         group = _group(keys[i]) if keys[i] is not None else None
         if group in following:
             next_matched[i] = following[group]
         if i in placed:
             following[group] = placed[i]
-    for i, line in enumerate(lines):
-        if i in placed:
-            continue
-        key = keys[i]
-        block = _Block([], line, key, i)
-        group, family = (_group(key), key[0]) if key is not None else (None, None)
-        if i in next_matched:
-            before.setdefault(id(next_matched[i]), []).append(block)
-            continue
-        anchor = last_in.get(group) or last_in.get(family)
-        if anchor is not None:
-            after.setdefault(id(anchor), []).append(block)
-        else:  # at the end of the file, after its trailing comments, set off by a blank line
-            previous_line = (at_end[-1].text if at_end else tail[-1] if tail
-                             else out[-1].text if out else header[-1] if header else "")
-            block.comments = tail[:] + ([""] if previous_line.strip() else [])
-            tail = []
-            at_end.append(block)
-        for k in (group, family):
-            if last_in.get(k) is anchor:
-                last_in[k] = block
-
-    text = list(header)
-
-    def emit(b: _Block) -> None:
-        for x in before.get(id(b), ()):
-            emit(x)
-        text.extend(b.comments)
-        text.append(b.text)
-        for x in after.get(id(b), ()):
-            emit(x)
-
-    for b in out:
-        emit(b)
-    text.extend(tail)
-    for b in at_end:
-        emit(b)
-    return "\n".join(text) + "\n"
+    return next_matched
 
 
 def _match(known_blocks: list[_Block], lines: list[str], keys: list[Any]) -> dict[int, _Block]:
@@ -245,24 +283,21 @@ def _match(known_blocks: list[_Block], lines: list[str], keys: list[Any]) -> dic
         by_text.setdefault(" ".join(b.text.split()), []).append(b)
         by_key.setdefault(b.key, []).append(b)
     for i, line in enumerate(lines):
-        candidates = by_text.get(line, [])
-        while candidates and candidates[-1].new_index is not None:
-            candidates.pop()
-        if candidates:
-            b = candidates.pop()
-            b.new_index, b.text = i, line
-            placed[i] = b
+        _claim(by_text.get(line, []), i, line, placed)
     for i, line in enumerate(lines):
-        if i in placed or keys[i] is None:
-            continue
-        candidates = by_key.get(keys[i], [])
-        while candidates and candidates[-1].new_index is not None:
-            candidates.pop()
-        if candidates:
-            b = candidates.pop()
-            b.new_index, b.text = i, line
-            placed[i] = b
+        if i not in placed and keys[i] is not None:
+            _claim(by_key.get(keys[i], []), i, line, placed)
     return placed
+
+
+def _claim(candidates: list[_Block], i: int, line: str, placed: dict[int, _Block]) -> None:
+    """Pair canonical line ``i`` with the first still unpaired block of ``candidates``."""
+    while candidates and candidates[-1].new_index is not None:
+        candidates.pop()
+    if candidates:
+        b = candidates.pop()
+        b.new_index, b.text = i, line
+        placed[i] = b
 
 
 def render_config(settings: Settings, tree: AdminTree | None = None, now: float | None = None,

@@ -15,12 +15,10 @@ commands operators type live.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
 from conferenceroom.admin.settings import Settings, fold_name, get_field, with_field
-from conferenceroom.admin.types import (  # noqa: F401  (re-exported: families import them from here)
-    ArgType, BindIP, Flags, Int, IPMask, OnOff, Password, Path, Ports, Text, Token, UserHostMask, hostname,
-)
+from conferenceroom.admin.types import ArgType, BindIP, Text
 from conferenceroom.passwords import DEFAULT_ROUNDS, hash_password
 
 
@@ -79,6 +77,34 @@ class Param:
     type: ArgType
 
 
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class Entries(Generic[E]):
+    """Named entries kept in one map field of :class:`Settings` (``opers``,
+    ``servers``) under their folded name: the look-up, store and removal
+    that every verb on one entry (``OPER <name> ...``) shares."""
+
+    attr: str
+    unknown: str  # the refusal for a missing entry; ``{name}`` is the name asked for
+
+    def get(self, s: Settings, name: str) -> E:
+        """The entry called ``name``; :class:`Refused` when there is none."""
+        entry = getattr(s, self.attr).get(fold_name(name))
+        if entry is None:
+            raise Refused(self.unknown.format(name=name))
+        return entry
+
+    def put(self, s: Settings, name: str, entry: E) -> Settings:
+        """``s`` with ``entry`` stored (added or replaced) under ``name``."""
+        return replace(s, **{self.attr: getattr(s, self.attr).set(fold_name(name), entry)})
+
+    def drop(self, s: Settings, name: str) -> Settings:
+        """``s`` without the entry called ``name``."""
+        return replace(s, **{self.attr: getattr(s, self.attr).remove(fold_name(name))})
+
+
 @dataclass(frozen=True)
 class Arg:
     """A typed argument after the path.  ``rest`` takes the rest of the line;
@@ -93,12 +119,14 @@ class Arg:
 
     @property
     def label(self) -> str:
+        """The argument's placeholder as syntax lines show it (``<mask>``, ``on|off``)."""
         if self.shown:
             return self.shown
         return self.type.placeholder if self.type.literal else f"<{self.type.placeholder}>"
 
     @property
     def syntax(self) -> str:
+        """:attr:`label`, in brackets when the argument is optional."""
         if self.shown:
             return self.shown
         return f"[{self.label}]" if self.optional else self.label
@@ -162,6 +190,7 @@ class Verb:
 
     @property
     def syntax(self) -> str:
+        """The verb's full syntax line, e.g. ``OPER <name> ADD <password> [<flags>]``."""
         words = [p.upper() if isinstance(p, str) else f"<{p.name}>" for p in self.path]
         words += [a.syntax for a in self.args]
         return " ".join(words)
@@ -290,6 +319,8 @@ class Result:
 
 @dataclass
 class _Node:
+    """One word of the grammar: its keyword and parameter children and the verb ending here."""
+
     words: tuple[str, ...]  # display path, e.g. ("OPER", "<name>")
     topic: tuple[str, ...]  # keyword-only path, for HELP
     keywords: dict[str, "_Node"] = field(default_factory=dict)
@@ -298,6 +329,7 @@ class _Node:
     verbs_below: list[Verb] = field(default_factory=list)
 
     def summary_syntax(self) -> str:
+        """The syntax of this node's own verb and of the words that may follow it."""
         parts = []
         if self.verb is not None:
             parts.append(self.verb.syntax)

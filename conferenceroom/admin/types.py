@@ -24,12 +24,15 @@ class ArgType:
     literal = False
 
     def parse(self, text: str) -> Any:
+        """The value ``text`` stands for; ValueError with the reason when it is not valid."""
         return text
 
     def format(self, value: Any) -> str:
+        """``value`` as the config file writes it (``parse`` reads it back)."""
         return str(value)
 
     def display(self, value: Any) -> str:
+        """``value`` as replies and LIST show it (secrets hidden)."""
         return self.format(value)
 
 

@@ -73,6 +73,7 @@ class ClientConnection(Protocol):
     # -- connection events -------------------------------------------------
 
     def connectionMade(self) -> None:
+        """Note the peer, refuse it if it is banned or over a limit, start the registration timer."""
         peer = self.transport.getPeer()
         self.ip = getattr(peer, "host", "0") or "0"
         self.port = getattr(peer, "port", 0)
@@ -88,6 +89,7 @@ class ClientConnection(Protocol):
         self._timer = self.core.clock.callLater(REGISTRATION_TIMEOUT, self._registration_timeout)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        """Stop the timers and, for a registered user, quit the network."""
         self.gate.close()
         self._cancel_timer()
         self.core.connections.discard(self)
@@ -102,6 +104,7 @@ class ClientConnection(Protocol):
     _quit_reason: str | None = None
 
     def dataReceived(self, data: bytes) -> None:
+        """Split ``data`` into lines and run each complete one through the flood gate."""
         if self.closing:
             return
         self._last_input = self.core.clock.seconds()
@@ -336,6 +339,7 @@ class ClientFactory(Factory):
         self.core = core
 
     def buildProtocol(self, addr: Any) -> ClientConnection:
+        """A new :class:`ClientConnection` for the core."""
         proto = ClientConnection(self.core)
         proto.factory = self
         return proto

@@ -148,6 +148,21 @@ class ConnectionClosed(AssertionError):
 _nick_counter = itertools.count(1)
 
 
+def isupport_tokens(burst: Iterable[Message], fold_keys: bool = True) -> dict[str, str]:
+    """RPL_ISUPPORT (005) tokens of a welcome burst as NAME -> value.
+
+    Each 005 is ``<nick> <token>... :are supported by this server``; names
+    are upper-cased unless C{fold_keys} is false.
+    """
+    tokens: dict[str, str] = {}
+    for msg in burst:
+        if msg.command == "005":
+            for token in msg.params[1:-1]:
+                key, _, value = token.partition("=")
+                tokens[key.upper() if fold_keys else key] = value
+    return tokens
+
+
 def unique_nick(prefix: str = "t") -> str:
     """
     A nick no other test in this process has used, at most 9 characters.
@@ -328,16 +343,7 @@ class IRCClient:
         nothing matches within C{timeout} seconds or the connection closes.
         """
         __tracebackhide__ = True
-        pred, name = _matcher(what)
-        deadline = time.monotonic() + timeout
-        seen: list[Message] = []
-        while True:
-            msg = self._next(deadline)
-            if msg is None:
-                self._fail(name, timeout, seen)
-            seen.append(msg)
-            if pred(msg):
-                return msg
+        return self.collect(what, timeout=timeout)[-1]
 
     def expect_numeric(self, numeric: Union[str, int],
                        timeout: float = DEFAULT_TIMEOUT) -> Message:

@@ -9,18 +9,7 @@ Each test here pins a behaviour that was once wrong.
 from __future__ import annotations
 
 from tests.integration.conftest import ADMIN_OPER
-from tests.integration.ircclient import unique_nick
-
-
-def _isupport(burst) -> dict[str, str]:
-    """RPL_ISUPPORT tokens of a welcome burst as NAME -> value."""
-    tokens: dict[str, str] = {}
-    for msg in burst:
-        if msg.command == "005":
-            for token in msg.params[1:-1]:
-                key, _, value = token.partition("=")
-                tokens[key.upper()] = value
-    return tokens
+from tests.integration.ircclient import isupport_tokens, unique_nick
 
 
 def _until_pong(client, token: str) -> list:
@@ -132,7 +121,7 @@ def test_join_name_longer_than_channellen_is_403(shared_server, irc_client):
     nick = unique_nick("clen")
     c = irc_client(shared_server)
     burst = c.register(nick)
-    length = int(_isupport(burst)["CHANNELLEN"])
+    length = int(isupport_tokens(burst)["CHANNELLEN"])
     ok = "#" + "a" * (length - 1)
     c.join(ok)
     too_long = "#" + "b" * length

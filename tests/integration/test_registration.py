@@ -9,20 +9,9 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import NETWORK, SERVER_NAME
-from tests.integration.ircclient import unique_nick
+from tests.integration.ircclient import isupport_tokens, unique_nick
 
 WELCOME = ("001", "002", "003", "004", "005")
-
-
-def _isupport(burst):
-    """RPL_ISUPPORT tokens of a burst as a dict (NAME -> value)."""
-    tokens = {}
-    for msg in burst:
-        if msg.command == "005":
-            for token in msg.params[1:-1]:
-                key, _, value = token.partition("=")
-                tokens[key] = value
-    return tokens
 
 
 def _cap_ls(client, version="302"):
@@ -182,7 +171,7 @@ def test_welcome_numerics_contents(shared_server, irc_client):
     assert myinfo[1] == SERVER_NAME and myinfo[2].startswith("conferenceroom")
     assert set("iosw") <= set(myinfo[3]), myinfo
     assert set("beIklimnpstqov") <= set(myinfo[4]), myinfo
-    tokens = _isupport(burst)
+    tokens = isupport_tokens(burst, fold_keys=False)
     assert tokens["CASEMAPPING"] == "rfc1459"
     assert tokens["NETWORK"] == NETWORK
     assert tokens["PREFIX"] == "(qov).@+", tokens["PREFIX"]

@@ -6,19 +6,7 @@ every IRC client needs before anything else works.
 from __future__ import annotations
 
 from tests.integration.conftest import MOTD_LINES, NETWORK, SERVER_NAME
-from tests.integration.ircclient import unique_nick
-
-
-def _isupport_tokens(burst):
-    """All RPL_ISUPPORT tokens of a welcome burst as a dict (NAME -> value)."""
-    tokens = {}
-    for msg in burst:
-        if msg.command == "005":
-            # 005 <nick> <token>... :are supported by this server
-            for token in msg.params[1:-1]:
-                key, _, value = token.partition("=")
-                tokens[key.upper()] = value
-    return tokens
+from tests.integration.ircclient import isupport_tokens, unique_nick
 
 
 def test_registration_welcome_numerics(shared_server, irc_client):
@@ -47,7 +35,7 @@ def test_registration_welcome_numerics(shared_server, irc_client):
     assert myinfo.params[1] == SERVER_NAME, myinfo.raw
     assert len(myinfo.params) >= 5, f"004 needs name, version, umodes, cmodes: {myinfo.raw}"
 
-    tokens = _isupport_tokens(burst)
+    tokens = isupport_tokens(burst)
     assert tokens.get("CASEMAPPING") == "rfc1459", tokens
     assert tokens.get("NETWORK") == NETWORK, tokens
     for msg in burst:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conferenceroom.admin import AdminError, Settings, build_tree
+from conferenceroom.admin import Settings, build_tree
+from tests.helpers import admin_refusal
 
 TREE = build_tree(bcrypt_rounds=4)
 
@@ -85,7 +86,6 @@ def test_security_list():
 ])
 def test_security_bad_commands(line, fragment):
     """Malformed SECURITY commands are refused with the reason and a SECURITY syntax line."""
-    with pytest.raises(AdminError) as err:
-        run(line)
-    assert fragment in str(err.value)
-    assert "Syntax: SECURITY" in str(err.value)
+    refusal = admin_refusal(run, line)
+    assert fragment in refusal
+    assert "Syntax: SECURITY" in refusal

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conferenceroom.admin import AdminError, Settings, build_tree
+from conferenceroom.admin import Settings, build_tree
 from conferenceroom.admin.families.server import FIELDS
 from conferenceroom.admin.settings import ServerDef
+from tests.helpers import admin_refusal
 
 TREE = build_tree(bcrypt_rounds=4)
 FP = "ab" * 32
@@ -38,9 +39,8 @@ def test_add_defaults():
 
 def test_add_twice_refused():
     """Adding a handle that exists (in any case) is refused and changes nothing."""
-    with pytest.raises(AdminError) as err:
-        run("server TENOR add", TENOR)
-    assert "already exists" in str(err.value) and "Syntax: SERVER <handle> ADD" in str(err.value)
+    refusal = admin_refusal(run, "server TENOR add", TENOR)
+    assert "already exists" in refusal and "Syntax: SERVER <handle> ADD" in refusal
 
 
 @pytest.mark.parametrize("line, attr, value, reply", [
@@ -81,9 +81,8 @@ def test_password_never_shown():
 def test_enable_needs_serial_or_password():
     """ENABLE is refused, saying why, until a serial or a password is set; both ENABLE forms work."""
     for verb in ("enable", "set enable"):
-        with pytest.raises(AdminError) as err:
-            run(f"server tenor {verb}", TENOR)
-        assert "needs a serial or a password before it can be enabled" in str(err.value)
+        refusal = admin_refusal(run, f"server tenor {verb}", TENOR)
+        assert "needs a serial or a password before it can be enabled" in refusal
     with_serial = run("server tenor set serial 101-0001-001", TENOR).settings
     with_pass = run("server tenor set password x", TENOR).settings
     for s in (with_serial, with_pass):
@@ -103,9 +102,8 @@ def test_disable_both_forms():
 def test_clearing_last_secret_of_enabled_refused():
     """An enabled definition cannot lose both its serial and its password."""
     s = apply("server tenor add", "server tenor set serial 101-0001-001", "server tenor enable")
-    with pytest.raises(AdminError) as err:
-        run("server tenor set serial none", s)
-    assert "is enabled and needs a serial or a password" in str(err.value)
+    refusal = admin_refusal(run, "server tenor set serial none", s)
+    assert "is enabled and needs a serial or a password" in refusal
     s2 = run("server tenor set password pw", s).settings
     result = run("server tenor set serial none", s2)
     assert result.settings.server("tenor").serial is None and result.replies == ["Server tenor: serial cleared"]
@@ -126,9 +124,8 @@ def test_del_and_unknown_handle():
     result = run("server Tenor del", TENOR)
     assert result.settings.servers == {} and result.replies == ["Server definition tenor deleted"]
     for line in ("server nope del", "server nope list", "server nope enable", "server nope set port 1"):
-        with pytest.raises(AdminError) as err:
-            run(line)
-        assert "No server definition nope" in str(err.value) and "Syntax: SERVER <handle>" in str(err.value)
+        refusal = admin_refusal(run, line)
+        assert "No server definition nope" in refusal and "Syntax: SERVER <handle>" in refusal
 
 
 def test_list_all_and_one():
@@ -218,10 +215,9 @@ def test_auto_without_host_is_a_problem():
 ])
 def test_bad_server_commands(line, fragment):
     """Malformed SERVER commands are refused with the reason and a SERVER syntax line."""
-    with pytest.raises(AdminError) as err:
-        run(line, TENOR)
-    assert fragment in str(err.value)
-    assert "Syntax: SERVER" in str(err.value)
+    refusal = admin_refusal(run, line, TENOR)
+    assert fragment in refusal
+    assert "Syntax: SERVER" in refusal
 
 
 def test_every_field_has_a_set_verb_and_help():

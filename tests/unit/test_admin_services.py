@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conferenceroom.admin import AdminError, Settings, build_tree
+from conferenceroom.admin import Settings, build_tree
+from tests.helpers import admin_refusal
 
 TREE = build_tree(bcrypt_rounds=4)
 
@@ -26,6 +27,5 @@ def test_services_list():
 @pytest.mark.parametrize("line", ["services", "services maybe", "services enable now"])
 def test_services_malformed(line):
     """Malformed SERVICES commands show the syntax."""
-    with pytest.raises(AdminError) as err:
-        TREE.execute_line(Settings(), line)
-    assert "Syntax: SERVICES" in str(err.value)
+    refusal = admin_refusal(TREE.execute_line, Settings(), line)
+    assert "Syntax: SERVICES" in refusal

@@ -3,12 +3,7 @@
 from typing import Any
 
 from conferenceroom.admin import redact
-from tests.helpers import feed, make_core, register, sent
-
-
-def _oper(core: Any, conn: Any, flags: str) -> None:
-    core.network.set_oper(conn.user, "admin", frozenset(flags))
-    conn.transport.clear()
+from tests.helpers import feed, make_core, make_oper, register, sent
 
 
 def _notices(conn: Any) -> list[str]:
@@ -21,7 +16,7 @@ def test_as_refused_for_non_opers_and_wrong_flags() -> None:
     conn = register(core, "alice")
     feed(conn, "AS general list")
     assert sent(conn)[0].command == "481"
-    _oper(core, conn, "g")
+    make_oper(conn, "g")
     feed(conn, "AS general list")
     assert sent(conn)[0].command == "481"
 
@@ -32,7 +27,7 @@ def test_as_change_applies_and_reconfigures() -> None:
     applied: list[Any] = []
     core.reconfigure = lambda new: applied.append(new) or ["opened port 7000"]
     conn = register(core, "alice")
-    _oper(core, conn, "c")
+    make_oper(conn, "c")
     feed(conn, "AS general set description A brand new description")
     notices = _notices(conn)
     assert applied and applied[0].description == "A brand new description"
@@ -47,7 +42,7 @@ def test_as_bad_command_changes_nothing() -> None:
     core.reconfigure = lambda new: applied.append(new) or []
     before = core.settings
     conn = register(core, "alice")
-    _oper(core, conn, "a")
+    make_oper(conn, "a")
     feed(conn, "AS general set ports 99999")
     notices = _notices(conn)
     assert notices and "Syntax" in notices[0]
@@ -58,7 +53,7 @@ def test_as_help_lists_families() -> None:
     """AS HELP (and AS alone) list the families by NOTICE."""
     core = make_core()
     conn = register(core, "alice")
-    _oper(core, conn, "a")
+    make_oper(conn, "a")
     feed(conn, "AS HELP")
     text = "\n".join(_notices(conn))
     assert "GENERAL" in text and "OPER" in text
@@ -80,7 +75,7 @@ def test_as_change_that_makes_a_likely_mistake_warns() -> None:
     applied: list[Any] = []
     core.reconfigure = lambda new: applied.append(new) or []
     conn = register(core, "alice")
-    _oper(core, conn, "a")
+    make_oper(conn, "a")
     feed(conn, "AS general set secureonly on")
     assert applied and applied[0].secureonly
     assert _notices(conn) == ["Secure only set to on",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from conferenceroom.client.commands.channel import CHANLIMIT, can_send, is_banned
-from conferenceroom.modes import ModeChange
 from conferenceroom.wire import Message
 from tests.helpers import (
+    codes,
     feed,
+    joined,
     make_core,
+    make_owner,
     make_remote_server,
     make_remote_user,
     register,
@@ -15,32 +17,9 @@ from tests.helpers import (
 )
 
 
-def joined(core, nick, *channels, caps="", ip="127.0.0.1"):
-    """A registered client that joined ``channels`` (its output cleared)."""
-    conn = register(core, nick, caps=caps, ip=ip)
-    for name in channels:
-        feed(conn, f"JOIN {name}")
-    conn.transport.clear()
-    return conn
-
-
-def codes(messages: list[Message]) -> list[str]:
-    """The commands of ``messages``."""
-    return [m.command for m in messages]
-
-
 def chan(core, name="#c"):
     """The channel ``name`` of ``core``'s network."""
     return core.network.find_channel(name)
-
-
-def make_owner(core, conn, name="#c"):
-    """Give ``conn``'s user channel owner status (as services would) and clear output."""
-    core.network.apply_channel_modes(
-        core.network.me, chan(core, name), [ModeChange(True, "q", conn.user.nick)]
-    )
-    for other in core.connections:
-        other.transport.clear()
 
 
 # -- JOIN ------------------------------------------------------------------------

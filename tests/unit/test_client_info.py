@@ -5,14 +5,8 @@ from __future__ import annotations
 from conferenceroom.admin.settings import FrozenMap, OperEntry
 from conferenceroom.network import Server
 from tests.helpers import (
-    START, feed, make_core, make_remote_server, make_remote_user, make_settings, register, sent,
+    START, feed, make_core, make_oper, make_remote_server, make_remote_user, make_settings, register, sent,
 )
-
-
-def _oper(conn, name: str = "God", flags: str = "a") -> None:
-    """Make ``conn``'s user an operator directly through the network."""
-    conn.core.network.set_oper(conn.user, name, frozenset(flags))
-    sent(conn)
 
 
 def test_motd_default_and_local_target() -> None:
@@ -160,7 +154,7 @@ def test_stats_opers_only_for_operators() -> None:
     conn = register(core, "alice")
     feed(conn, "STATS o")
     assert [m.command for m in sent(conn)] == ["481", "219"]
-    _oper(conn)
+    make_oper(conn, "a", "God")
     feed(conn, "STATS o")
     out = sent(conn)
     assert [m.params[1:] for m in out if m.command == "243"] == [
@@ -179,7 +173,7 @@ def test_stats_links_lists_connections() -> None:
     feed(bob, "STATS l")
     out = sent(bob)
     assert [m.params[1] for m in out if m.command == "211"] == ["bob[~bob@127.0.0.1]"]
-    _oper(conn)
+    make_oper(conn, "a", "God")
     feed(conn, "STATS L")
     out = sent(conn)
     lines = [m for m in out if m.command == "211"]
@@ -214,7 +208,7 @@ def test_stats_notices_operators() -> None:
     """A STATS request is noticed to operators with +s."""
     core = make_core()
     oper = register(core, "oper")
-    _oper(oper)
+    make_oper(oper, "a", "God")
     oper.user.modes.add("s")
     conn = register(core, "alice")
     sent(oper)

@@ -3,26 +3,8 @@
 from conferenceroom.modes import ModeChange
 from conferenceroom.wire import Message
 from tests.helpers import (
-    feed, make_core, make_remote_server, make_remote_user, register, sent,
+    feed, join_channel, make_core, make_oper, make_remote_server, make_remote_user, register, sent, sent_codes,
 )
-
-
-def _join(core, conn, name, *status):
-    """Put ``conn``'s user in channel ``name`` through the state model; clear output."""
-    membership = core.network.join(conn.user, name, status=status or ())
-    for other in core.connections:
-        other.transport.clear()
-    return membership.channel
-
-
-def _oper(core, conn, flags="o"):
-    """Make ``conn``'s user an operator; clear output."""
-    core.network.set_oper(conn.user, "admin", frozenset(flags))
-    conn.transport.clear()
-
-
-def _codes(conn):
-    return [m.command for m in sent(conn)]
 
 
 # -- PRIVMSG / NOTICE to users -------------------------------------------------------
@@ -64,9 +46,9 @@ def test_privmsg_no_recipient_and_no_text() -> None:
     (reply,) = sent(alice)
     assert reply.command == "411" and "PRIVMSG" in reply.params[-1]
     feed(alice, "PRIVMSG bob")
-    assert _codes(alice) == ["412"]
+    assert sent_codes(alice) == ["412"]
     feed(alice, "PRIVMSG bob :")
-    assert _codes(alice) == ["412"]
+    assert sent_codes(alice) == ["412"]
 
 
 def test_notice_errors_are_never_answered() -> None:
@@ -128,8 +110,8 @@ def test_privmsg_to_channel() -> None:
     """A channel message reaches every other member, not the sender."""
     core = make_core()
     alice, bob, carol = (register(core, n) for n in ("alice", "bob", "carol"))
-    _join(core, alice, "#chan")
-    _join(core, bob, "#chan")
+    join_channel(core, alice, "#chan")
+    join_channel(core, bob, "#chan")
     feed(alice, "PRIVMSG #CHAN :hello channel")
     assert sent(alice) == []
     assert sent(bob) == [Message("PRIVMSG", ("#chan", "hello channel"), "alice!~alice@127.0.0.1")]
@@ -149,7 +131,7 @@ def test_privmsg_cannot_send_no_external() -> None:
     """A non-member sending to a +n channel gets 404 and nobody receives it."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    channel = _join(core, bob, "#chan", "o")
+    channel = join_channel(core, bob, "#chan", "o")
     core.network.apply_channel_modes(bob.user, channel, [ModeChange(True, "n")])
     sent(bob)
     feed(alice, "PRIVMSG #chan :let me in")
@@ -163,18 +145,18 @@ def test_privmsg_cannot_send_moderated_and_banned() -> None:
     """+m silences members without voice; a banned member gets 404 too."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    channel = _join(core, bob, "#chan", "o")
-    _join(core, alice, "#chan")
+    channel = join_channel(core, bob, "#chan", "o")
+    join_channel(core, alice, "#chan")
     core.network.apply_channel_modes(bob.user, channel, [ModeChange(True, "m")])
     sent(alice), sent(bob)
     feed(alice, "PRIVMSG #chan :hello?")
-    assert _codes(alice) == ["404"]
+    assert sent_codes(alice) == ["404"]
     core.network.apply_channel_modes(
         bob.user, channel, [ModeChange(False, "m"), ModeChange(True, "b", "alice!*@*")]
     )
     sent(alice), sent(bob)
     feed(alice, "PRIVMSG #chan :hello?")
-    assert _codes(alice) == ["404"]
+    assert sent_codes(alice) == ["404"]
     assert sent(bob) == []
     feed(alice, "NOTICE #chan :hello?")
     assert sent(alice) == [] and sent(bob) == []
@@ -184,9 +166,9 @@ def test_statusmsg_reaches_only_operators() -> None:
     """PRIVMSG @#chan goes only to members with op or higher, keeping the @ target."""
     core = make_core()
     op, voiced, plain = (register(core, n) for n in ("op", "voiced", "plain"))
-    _join(core, op, "#chan", "o")
-    _join(core, voiced, "#chan", "v")
-    _join(core, plain, "#chan")
+    join_channel(core, op, "#chan", "o")
+    join_channel(core, voiced, "#chan", "v")
+    join_channel(core, plain, "#chan")
     feed(plain, "PRIVMSG @#chan :for operators")
     assert sent(plain) == []
     assert sent(op) == [Message("PRIVMSG", ("@#chan", "for operators"), "plain!~plain@127.0.0.1")]
@@ -200,8 +182,8 @@ def test_statusmsg_owner_prefix() -> None:
     """.#chan reaches only channel owners."""
     core = make_core()
     owner, op = register(core, "owner"), register(core, "op")
-    _join(core, owner, "#chan", "q")
-    _join(core, op, "#chan", "o")
+    join_channel(core, owner, "#chan", "q")
+    join_channel(core, op, "#chan", "o")
     feed(op, "PRIVMSG .#chan :owners only")
     assert sent(op) == [] and sent(owner)[0].params[0] == ".#chan"
 
@@ -229,7 +211,7 @@ def test_channel_message_relayed_once_per_route() -> None:
     server = make_remote_server(core)
     rob, ron = make_remote_user(core, server, "rob"), make_remote_user(core, server, "ron")
     alice = register(core, "alice")
-    _join(core, alice, "#chan")
+    join_channel(core, alice, "#chan")
     core.network.join(rob, "#chan", origin=server.route)
     core.network.join(ron, "#chan", origin=server.route)
     sent(alice)
@@ -243,7 +225,7 @@ def test_echo_message_to_channel_and_user() -> None:
     core = make_core()
     alice = register(core, "alice", caps="echo-message")
     bob = register(core, "bob")
-    _join(core, alice, "#chan")
+    join_channel(core, alice, "#chan")
     feed(alice, "PRIVMSG #chan :alone here", "NOTICE bob :hi bob")
     echoes = sent(alice)
     assert echoes == [
@@ -268,7 +250,7 @@ def test_client_tags_relayed_to_message_tags_clients() -> None:
     bob = register(core, "bob", caps="message-tags")
     carol = register(core, "carol")
     for conn in (alice, bob, carol):
-        _join(core, conn, "#chan")
+        join_channel(core, conn, "#chan")
     feed(alice, "@+draft/react=yes;fizz=buzz PRIVMSG #chan :tagged")
     echo, = sent(alice)
     got, = sent(bob)
@@ -306,7 +288,7 @@ def test_tagmsg_only_to_message_tags_clients() -> None:
     bob = register(core, "bob", caps="message-tags")
     carol = register(core, "carol", caps="server-time")
     for conn in (alice, bob, carol):
-        _join(core, conn, "#chan")
+        join_channel(core, conn, "#chan")
     feed(alice, "@+typing=active TAGMSG #chan")
     (got,) = sent(bob)
     assert got.command == "TAGMSG" and got.params == ("#chan",) and got.tags["+typing"] == "active"
@@ -324,7 +306,7 @@ def test_server_mask_needs_oper() -> None:
     core = make_core()
     alice = register(core, "alice")
     feed(alice, "PRIVMSG $*.local :hello all")
-    assert _codes(alice) == ["481"]
+    assert sent_codes(alice) == ["481"]
 
 
 def test_server_mask_reaches_local_and_remote_users() -> None:
@@ -333,7 +315,7 @@ def test_server_mask_reaches_local_and_remote_users() -> None:
     server = make_remote_server(core, "remote.local")
     rob = make_remote_user(core, server, "rob")
     oper, bob = register(core, "oper"), register(core, "bob")
-    _oper(core, oper)
+    make_oper(oper)
     feed(oper, "PRIVMSG $*.local :maintenance soon")
     assert sent(bob) == [Message("PRIVMSG", ("$*.local", "maintenance soon"), oper.user.mask)]
     assert sent(oper) == []
@@ -346,13 +328,13 @@ def test_mask_toplevel_errors() -> None:
     """A mask without a dot gives 413, a wildcard top level 414."""
     core = make_core()
     oper = register(core, "oper")
-    _oper(core, oper)
+    make_oper(oper)
     feed(oper, "PRIVMSG $* :x")
-    assert _codes(oper) == ["413"]
+    assert sent_codes(oper) == ["413"]
     feed(oper, "PRIVMSG $*.* :x")
-    assert _codes(oper) == ["414"]
+    assert sent_codes(oper) == ["414"]
     feed(oper, "PRIVMSG #*.l?c* :x")
-    assert _codes(oper) == ["414"]
+    assert sent_codes(oper) == ["414"]
 
 
 def test_host_mask() -> None:
@@ -361,7 +343,7 @@ def test_host_mask() -> None:
     server = make_remote_server(core)
     make_remote_user(core, server, "rob")
     oper, bob = register(core, "oper"), register(core, "bob")
-    _oper(core, oper)
+    make_oper(oper)
     feed(oper, "NOTICE #*.0.0.1 :local hosts")
     assert sent(bob)[0].params == ("#*.0.0.1", "local hosts")
     assert server.route.relayed == []
@@ -377,7 +359,7 @@ def test_wallops_to_plus_w_users() -> None:
     rob = make_remote_user(core, server, "rob")
     rob.modes.add("w")
     oper, bob, carol = (register(core, n) for n in ("oper", "bob", "carol"))
-    _oper(core, oper)
+    make_oper(oper)
     bob.user.modes.add("w")
     feed(oper, "WALLOPS :network news")
     assert sent(bob) == [Message("WALLOPS", ("network news",), oper.user.mask)]
@@ -390,7 +372,7 @@ def test_wallops_needs_oper() -> None:
     core = make_core()
     alice = register(core, "alice")
     feed(alice, "WALLOPS :hi")
-    assert _codes(alice) == ["481"]
+    assert sent_codes(alice) == ["481"]
 
 
 # -- AWAY / ISON / USERHOST ---------------------------------------------------------------------
@@ -401,18 +383,18 @@ def test_away_set_and_clear() -> None:
     core = make_core()
     alice = register(core, "alice")
     bob = register(core, "bob", caps="away-notify")
-    _join(core, alice, "#chan")
-    _join(core, bob, "#chan")
+    join_channel(core, alice, "#chan")
+    join_channel(core, bob, "#chan")
     feed(alice, "AWAY :lunch")
-    assert _codes(alice) == ["306"]
+    assert sent_codes(alice) == ["306"]
     assert alice.user.away == "lunch"
     assert sent(bob) == [Message("AWAY", ("lunch",), alice.user.mask)]
     feed(alice, "AWAY")
-    assert _codes(alice) == ["305"]
+    assert sent_codes(alice) == ["305"]
     assert alice.user.away is None
     assert sent(bob) == [Message("AWAY", (), alice.user.mask)]
     feed(alice, "AWAY :")
-    assert _codes(alice) == ["305"]
+    assert sent_codes(alice) == ["305"]
 
 
 def test_away_text_is_truncated() -> None:
@@ -438,7 +420,7 @@ def test_userhost() -> None:
     """USERHOST shows nick[*]=(+|-)user@host for up to five nicks."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _oper(core, bob)
+    make_oper(bob)
     feed(bob, "AWAY :away")
     feed(alice, "USERHOST alice bob nobody")
     (reply,) = sent(alice)
@@ -454,4 +436,4 @@ def test_missing_parameters() -> None:
     alice = register(core, "alice")
     for verb in ("ISON", "USERHOST", "TAGMSG"):
         feed(alice, verb)
-        assert _codes(alice) == ["461"], verb
+        assert sent_codes(alice) == ["461"], verb

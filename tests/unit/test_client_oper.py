@@ -10,7 +10,9 @@ from twisted.internet import defer
 from conferenceroom.admin.configfile import ConfigError
 from conferenceroom.admin.settings import FrozenMap, OperEntry, fold_name
 from conferenceroom.passwords import hash_password
-from tests.helpers import feed, make_core, make_remote_server, make_remote_user, make_settings, register, sent
+from tests.helpers import (
+    feed, make_core, make_oper, make_remote_server, make_remote_user, make_settings, register, sent,
+)
 
 PASSWORD = "s3cret"
 HASH = hash_password(PASSWORD, rounds=4)
@@ -22,6 +24,19 @@ def _core(*entries: OperEntry) -> Any:
     core = make_core(make_settings(opers=opers))
     core.defer_to_thread = defer.maybeDeferred
     return core
+
+
+def _hold_checks(core: Any) -> list[defer.Deferred[bool]]:
+    """Make ``core``'s password checks wait: each returns a Deferred kept in the list returned."""
+    pending: list[defer.Deferred[bool]] = []
+
+    def run(func: Any, *args: Any) -> defer.Deferred[bool]:
+        d: defer.Deferred[bool] = defer.Deferred()
+        pending.append(d)
+        return d
+
+    core.defer_to_thread = run
+    return pending
 
 
 def _watcher(core: Any, nick: str = "watcher") -> Any:
@@ -158,14 +173,7 @@ def test_oper_user_leaves_before_check_finishes() -> None:
     and sends nothing.  (A QUIT sent after OPER waits for the check: lines
     run in order, so the OPER reply comes first.)"""
     core = _core(OperEntry("God", HASH, frozenset("a")))
-    pending: list[defer.Deferred[bool]] = []
-
-    def run(func: Any, *args: Any) -> defer.Deferred[bool]:
-        d: defer.Deferred[bool] = defer.Deferred()
-        pending.append(d)
-        return d
-
-    core.defer_to_thread = run
+    pending = _hold_checks(core)
     conn = register(core, "alice")
     user = conn.user
     feed(conn, f"OPER God {PASSWORD}")
@@ -191,8 +199,7 @@ def test_oper_check_failure_is_reported() -> None:
 
 def _oper(core: Any, nick: str = "oper") -> Any:
     conn = register(core, nick)
-    core.network.set_oper(conn.user, "God", frozenset("a"))
-    sent(conn)
+    make_oper(conn, "a", "God")
     return conn
 
 
@@ -347,14 +354,7 @@ def test_lines_after_oper_wait_for_the_password_check() -> None:
     """Lines sent after OPER are answered only after the OPER reply, so a
     client that sends OPER then PING sees 381 before the PONG."""
     core = _core(OperEntry("God", HASH, frozenset("a")))
-    pending: list[defer.Deferred[bool]] = []
-
-    def run(func: Any, *args: Any) -> defer.Deferred[bool]:
-        d: defer.Deferred[bool] = defer.Deferred()
-        pending.append(d)
-        return d
-
-    core.defer_to_thread = run
+    pending = _hold_checks(core)
     conn = register(core, "alice")
     feed(conn, f"OPER God {PASSWORD}", "PING :sync")
     assert [m.command for m in sent(conn)] == []

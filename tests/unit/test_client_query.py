@@ -2,29 +2,15 @@
 
 from conferenceroom.modes import ModeChange
 from tests.helpers import (
-    START, feed, make_core, make_remote_server, make_remote_user, register, sent,
+    START, clear_all, feed, join_channel, make_core, make_remote_server, make_remote_user, register, sent,
+    sent_codes,
 )
-
-
-def _join(core, conn_or_user, name, *status):
-    """Join through the state model and clear every client's output."""
-    user = getattr(conn_or_user, "user", conn_or_user)
-    origin = None if core.router.is_local(user) else user.route
-    channel = core.network.join(user, name, origin=origin, status=status or ()).channel
-    for conn in core.connections:
-        conn.transport.clear()
-    return channel
 
 
 def _set_modes(core, channel, *letters):
     """Set channel flags (as the server) and clear output."""
     core.network.apply_channel_modes(core.network.me, channel, [ModeChange(True, m) for m in letters])
-    for conn in core.connections:
-        conn.transport.clear()
-
-
-def _codes(conn):
-    return [m.command for m in sent(conn)]
+    clear_all(core)
 
 
 # -- WHO ----------------------------------------------------------------------------------
@@ -33,7 +19,8 @@ def _codes(conn):
 def test_who_nick_classic_reply() -> None:
     """WHO <nick> gives one 352 with every field, then 315 with the mask as sent."""
     core = make_core()
-    alice, bob = register(core, "alice"), register(core, "bob")
+    register(core, "alice")
+    bob = register(core, "bob")
     feed(bob, "WHO ALICE")
     reply, end = sent(bob)
     assert reply.command == "352"
@@ -57,8 +44,8 @@ def test_who_channel_lists_members_with_prefixes() -> None:
     """WHO #chan shows each member with the channel name and its prefix."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _join(core, alice, "#chan", "o", "v")
-    _join(core, bob, "#chan")
+    join_channel(core, alice, "#chan", "o", "v")
+    join_channel(core, bob, "#chan")
     feed(bob, "WHO #CHAN")
     *replies, end = sent(bob)
     rows = sorted((m.params[1], m.params[5], m.params[6]) for m in replies)
@@ -71,7 +58,7 @@ def test_who_multi_prefix() -> None:
     core = make_core()
     alice = register(core, "alice")
     bob = register(core, "bob", caps="multi-prefix")
-    _join(core, alice, "#chan", "o", "v")
+    join_channel(core, alice, "#chan", "o", "v")
     feed(bob, "WHO #chan")
     assert sent(bob)[0].params[6] == "H@+"
 
@@ -82,13 +69,13 @@ def test_who_invisible_user_hidden_from_masks() -> None:
     evan, shiv = register(core, "evan"), register(core, "shiv")
     evan.user.modes.add("i")
     feed(shiv, "WHO eva*")
-    assert _codes(shiv) == ["315"]
+    assert sent_codes(shiv) == ["315"]
     feed(shiv, "WHO evan")
-    assert _codes(shiv) == ["352", "315"]
-    _join(core, evan, "#test")
-    _join(core, shiv, "#test")
+    assert sent_codes(shiv) == ["352", "315"]
+    join_channel(core, evan, "#test")
+    join_channel(core, shiv, "#test")
     feed(shiv, "WHO eva*")
-    assert _codes(shiv) == ["352", "315"]
+    assert sent_codes(shiv) == ["352", "315"]
 
 
 def test_who_invisible_member_hidden_from_outsiders() -> None:
@@ -96,8 +83,8 @@ def test_who_invisible_member_hidden_from_outsiders() -> None:
     core = make_core()
     evan, ann, out = register(core, "evan"), register(core, "ann"), register(core, "out")
     evan.user.modes.add("i")
-    _join(core, evan, "#chan")
-    _join(core, ann, "#chan")
+    join_channel(core, evan, "#chan")
+    join_channel(core, ann, "#chan")
     feed(out, "WHO #chan")
     assert [m.params[5] for m in sent(out) if m.command == "352"] == ["ann"]
     feed(ann, "WHO #chan")
@@ -108,16 +95,17 @@ def test_who_secret_channel_hidden_from_outsiders() -> None:
     """WHO on a secret channel gives only 315 to a non-member."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    channel = _join(core, alice, "#secret")
+    channel = join_channel(core, alice, "#secret")
     _set_modes(core, channel, "s")
     feed(bob, "WHO #secret")
-    assert _codes(bob) == ["315"]
+    assert sent_codes(bob) == ["315"]
 
 
 def test_who_star_and_field_matching() -> None:
     """WHO * lists visible users; masks match user, host, realname and server too."""
     core = make_core()
-    alice, bob = register(core, "alice"), register(core, "bob")
+    register(core, "alice")
+    bob = register(core, "bob")
     feed(bob, "WHO *")
     assert sorted(m.params[5] for m in sent(bob) if m.command == "352") == ["alice", "bob"]
     feed(bob, "WHO ~ali*")
@@ -127,7 +115,7 @@ def test_who_star_and_field_matching() -> None:
     feed(bob, "WHO test.local")
     assert len([m for m in sent(bob) if m.command == "352"]) == 2
     feed(bob, "WHO nobody")
-    assert _codes(bob) == ["315"]
+    assert sent_codes(bob) == ["315"]
 
 
 def test_who_operators_only() -> None:
@@ -143,7 +131,7 @@ def test_whox_all_fields_in_standard_order() -> None:
     """WHOX fields come in the order t c u i h s n f d l a o r, whatever order was asked."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _join(core, alice, "#chan", "o")
+    join_channel(core, alice, "#chan", "o")
     feed(bob, "WHO alice %" + "".join(reversed("tcuihsnfdlaor")) + ",123")
     reply, end = sent(bob)
     assert reply.command == "354"
@@ -176,7 +164,7 @@ def test_whox_channel_field_and_idle() -> None:
     """On a channel query the c field is the channel; l is the idle time of local users."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _join(core, alice, "#chan")
+    join_channel(core, alice, "#chan")
     core.clock.advance(42)
     feed(bob, "WHO #chan %cnl")
     assert sent(bob)[0].params == ("bob", "#chan", "alice", "42")
@@ -198,7 +186,7 @@ def test_who_needs_a_mask() -> None:
     core = make_core()
     bob = register(core, "bob")
     feed(bob, "WHO")
-    assert _codes(bob) == ["461"]
+    assert sent_codes(bob) == ["461"]
 
 
 # -- WHOIS ----------------------------------------------------------------------------------
@@ -208,8 +196,8 @@ def test_whois_basic() -> None:
     """WHOIS starts with 311, includes channels and server, and ends with 318."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _join(core, alice, "#chan1", "o")
-    _join(core, alice, "#chan2", "o")
+    join_channel(core, alice, "#chan1", "o")
+    join_channel(core, alice, "#chan2", "o")
     core.clock.advance(7)
     feed(bob, "WHOIS Alice")
     out = sent(bob)
@@ -246,9 +234,9 @@ def test_whois_real_host_only_to_opers_and_self() -> None:
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
     feed(bob, "WHOIS alice")
-    assert not {"338", "378"} & set(_codes(bob))
+    assert not {"338", "378"} & set(sent_codes(bob))
     feed(alice, "WHOIS alice")
-    assert {"338", "378"} <= set(_codes(alice))
+    assert {"338", "378"} <= set(sent_codes(alice))
     core.network.set_oper(bob.user, "admin", frozenset("o"))
     sent(bob)
     feed(bob, "WHOIS alice")
@@ -260,12 +248,12 @@ def test_whois_hides_secret_channels() -> None:
     """Secret channels are left out of 319 unless the asker is in them."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _join(core, alice, "#open")
-    secret = _join(core, alice, "#hidden")
+    join_channel(core, alice, "#open")
+    secret = join_channel(core, alice, "#hidden")
     _set_modes(core, secret, "s")
     feed(bob, "WHOIS alice")
     assert [m.params[2] for m in sent(bob) if m.command == "319"] == ["@#open"]
-    _join(core, bob, "#hidden")
+    join_channel(core, bob, "#hidden")
     feed(bob, "WHOIS alice")
     assert sorted([m.params[2] for m in sent(bob) if m.command == "319"][0].split()) == [
         "@#hidden", "@#open"
@@ -277,12 +265,12 @@ def test_whois_invisible_shows_shared_channels_only() -> None:
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
     alice.user.modes.add("i")
-    _join(core, alice, "#xyz")
+    join_channel(core, alice, "#xyz")
     feed(bob, "WHOIS alice")
-    assert "319" not in _codes(bob)
-    _join(core, bob, "#xyz")
+    assert "319" not in sent_codes(bob)
+    join_channel(core, bob, "#xyz")
     feed(bob, "WHOIS alice")
-    assert "319" in _codes(bob)
+    assert "319" in sent_codes(bob)
 
 
 def test_whois_unknown_nick() -> None:
@@ -300,7 +288,7 @@ def test_whois_no_nick() -> None:
     core = make_core()
     bob = register(core, "bob")
     feed(bob, "WHOIS")
-    assert _codes(bob) == ["431"]
+    assert sent_codes(bob) == ["431"]
 
 
 def test_whois_with_server_parameter() -> None:
@@ -309,11 +297,11 @@ def test_whois_with_server_parameter() -> None:
     register(core, "alice")
     bob = register(core, "bob")
     feed(bob, "WHOIS test.local alice")
-    assert _codes(bob)[0] == "311"
+    assert sent_codes(bob)[0] == "311"
     feed(bob, "WHOIS alice alice")
-    assert _codes(bob)[0] == "311"
+    assert sent_codes(bob)[0] == "311"
     feed(bob, "WHOIS no.such.server alice")
-    assert _codes(bob) == ["402"]
+    assert sent_codes(bob) == ["402"]
 
 
 def test_whois_remote_user_has_no_idle() -> None:
@@ -351,9 +339,9 @@ def test_whowas_newest_first_and_count() -> None:
     assert out[1].params[2] == "test.local"
     assert out[2].params[2] == "~ident2"
     feed(bob, "WHOWAS nick2 1")
-    assert _codes(bob) == ["314", "312", "369"]
+    assert sent_codes(bob) == ["314", "312", "369"]
     feed(bob, "WHOWAS nick2 -1")
-    assert _codes(bob).count("314") == 2
+    assert sent_codes(bob).count("314") == 2
 
 
 def test_whowas_unknown_and_missing() -> None:
@@ -365,7 +353,7 @@ def test_whowas_unknown_and_missing() -> None:
     assert [m.command for m in out] == ["406", "369"]
     assert out[1].params[1] == "ghost"
     feed(bob, "WHOWAS")
-    assert _codes(bob) == ["431"]
+    assert sent_codes(bob) == ["431"]
 
 
 # -- LIST ---------------------------------------------------------------------------------------------
@@ -381,11 +369,11 @@ def test_list_all_with_modes_and_topic() -> None:
     """LIST gives 321, a 322 per channel with count and [+modes] topic, and 323."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    channel = _join(core, alice, "#chan")
-    _join(core, bob, "#chan")
+    channel = join_channel(core, alice, "#chan")
+    join_channel(core, bob, "#chan")
     _set_modes(core, channel, "n", "t")
     core.network.set_topic(alice.user, channel, "Welcome all", alice.user.mask)
-    _join(core, alice, "#bare")
+    join_channel(core, alice, "#bare")
     feed(bob, "LIST")
     listed = _listed(bob)
     assert listed["#chan"].params[2:] == ("2", "[+nt] Welcome all")
@@ -396,7 +384,7 @@ def test_list_hides_secret_unless_member() -> None:
     """A secret channel is listed only for its members."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _set_modes(core, _join(core, alice, "#gen"), "s")
+    _set_modes(core, join_channel(core, alice, "#gen"), "s")
     feed(bob, "LIST")
     assert _listed(bob) == {}
     feed(alice, "LIST")
@@ -409,8 +397,8 @@ def test_list_names_and_masks() -> None:
     """LIST takes channel names, masks (M) and negated masks (N)."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _join(core, alice, "#chan1")
-    _join(core, alice, "#chan2")
+    join_channel(core, alice, "#chan1")
+    join_channel(core, alice, "#chan2")
     feed(bob, "LIST #CHAN1,#nonexistent")
     assert set(_listed(bob)) == {"#chan1"}
     feed(bob, "LIST *an2")
@@ -427,9 +415,9 @@ def test_list_user_counts() -> None:
     """>n and <n filter on the number of members (U)."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    _join(core, alice, "#chan1")
-    _join(core, alice, "#chan2")
-    _join(core, bob, "#chan2")
+    join_channel(core, alice, "#chan1")
+    join_channel(core, alice, "#chan2")
+    join_channel(core, bob, "#chan2")
     for spec, expected in ((">0", {"#chan1", "#chan2"}), ("<1", set()), (">1", {"#chan2"}),
                            ("<2", {"#chan1"}), ("<100", {"#chan1", "#chan2"})):
         feed(bob, f"LIST {spec}")
@@ -440,10 +428,10 @@ def test_list_creation_and_topic_times() -> None:
     """C>n/C<n and T>n/T<n compare minutes since creation and topic change."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    first = _join(core, alice, "#chan1")
+    first = join_channel(core, alice, "#chan1")
     core.network.set_topic(alice.user, first, "First", alice.user.mask)
     core.clock.advance(120)
-    second = _join(core, alice, "#chan2")
+    second = join_channel(core, alice, "#chan2")
     core.network.set_topic(alice.user, second, "Second", alice.user.mask)
     core.clock.advance(60)
     sent(alice)
@@ -461,6 +449,6 @@ def test_list_counts_remote_members() -> None:
     server = make_remote_server(core)
     rob = make_remote_user(core, server, "rob")
     bob = register(core, "bob")
-    _join(core, rob, "#far")
+    join_channel(core, rob, "#far")
     feed(bob, "LIST")
     assert _listed(bob)["#far"].params[2] == "1"

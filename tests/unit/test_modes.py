@@ -16,23 +16,9 @@ from conferenceroom.modes import (
     rank,
 )
 from conferenceroom.wire import Message
-from tests.helpers import feed, make_core, register, sent
+from tests.helpers import codes, feed, joined, make_core, make_owner, register, sent
 
 START_TS = "1700000000"
-
-
-def joined(core, nick, *channels, caps="", ip="127.0.0.1"):
-    """A registered client that joined ``channels`` (its output cleared)."""
-    conn = register(core, nick, caps=caps, ip=ip)
-    for name in channels:
-        feed(conn, f"JOIN {name}")
-    conn.transport.clear()
-    return conn
-
-
-def codes(messages: list[Message]) -> list[str]:
-    """The commands of ``messages``."""
-    return [m.command for m in messages]
 
 
 def modes_of(messages: list[Message]) -> list[tuple[str, ...]]:
@@ -47,14 +33,6 @@ def setup_pair():
     bob = joined(core, "bob", "#c")
     alice.transport.clear()
     return core, alice, bob
-
-
-def make_owner(core, conn, name="#c"):
-    """Give ``conn``'s user channel owner status (as services would) and clear output."""
-    channel = core.network.find_channel(name)
-    core.network.apply_channel_modes(core.network.me, channel, [ModeChange(True, "q", conn.user.nick)])
-    for other in core.connections:
-        other.transport.clear()
 
 
 # -- parse_mode_string and friends ----------------------------------------------------

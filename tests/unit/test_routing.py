@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet import task
 
 from conferenceroom.network import Network, Server, User
 from conferenceroom.routing import Router
 from conferenceroom.wire import Message
+from tests.helpers import RecordingRoute
 
 
 class LocalRoute:
@@ -25,19 +24,6 @@ class LocalRoute:
         self.got.append(message)
 
 
-class LinkRoute:
-    """A server link that records what it was asked to relay."""
-
-    is_client = False
-
-    def __init__(self) -> None:
-        self.relayed: list[tuple[Message, Any, Any]] = []
-
-    def relay(self, message: Message, target: Any, origin: Any) -> None:
-        """Record the relay."""
-        self.relayed.append((message, target, origin))
-
-
 class World:
     """A network with two local users and two remote users on one link, all in #c."""
 
@@ -45,8 +31,8 @@ class World:
         clock = task.Clock()
         self.network = Network(Server("me.test", "0AA"), clock)
         self.router = Router(self.network)
-        self.link = LinkRoute()
-        self.other_link = LinkRoute()
+        self.link = RecordingRoute()
+        self.other_link = RecordingRoute()
         self.remote = Server("remote.test", "1RM", uplink=self.network.me, route=self.link, hopcount=1)
         self.network.add_server(self.remote, origin=self.link)
         self.far = Server("far.test", "2FR", uplink=self.network.me, route=self.other_link, hopcount=1)

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from conferenceroom.admin.tree import (
-    BindIP, Family, Int, OnOff, Option, Path, Ports, Text, Token, choice, hostname, setting,
-)
+from conferenceroom.admin.tree import Family, Option, choice, setting
+from conferenceroom.admin.types import BindIP, Int, OnOff, Path, Ports, Text, Token, hostname
 
 _RESTART = "{what} takes effect after a restart"
 

@@ -6,25 +6,20 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from conferenceroom.admin.settings import OPER_FLAGS, OperEntry, Settings, fold_name
-from conferenceroom.admin.tree import (
-    Arg, Context, Family, Flags, Outcome, Param, Password, Refused, Token, UserHostMask, Verb,
-)
+from conferenceroom.admin.settings import OPER_FLAGS, OperEntry, Settings
+from conferenceroom.admin.tree import Arg, Context, Entries, Family, Outcome, Param, Refused, Verb
+from conferenceroom.admin.types import Flags, Password, Token, UserHostMask
 from conferenceroom.passwords import looks_hashed
 
 NAME = Param("name", Token("name", r"[A-Za-z0-9_\-\[\]\\^{}|`]+", "letters, digits or _-[]\\^{}|`", 32))
 _FLAG_HELP = ", ".join(f"{k} {v}" for k, v in OPER_FLAGS.items())
 
 
-def _get(s: Settings, name: str) -> OperEntry:
-    entry = s.oper(name)
-    if entry is None:
-        raise Refused(f"No oper named {name}")
-    return entry
+OPERS: Entries[OperEntry] = Entries("opers", "No oper named {name}")
 
 
 def _with_oper(s: Settings, entry: OperEntry) -> Settings:
-    return replace(s, opers=s.opers.set(fold_name(entry.name), entry))
+    return OPERS.put(s, entry.name, entry)
 
 
 def _describe(entry: OperEntry) -> str:
@@ -70,23 +65,23 @@ def _write_add(s: Settings):
 
 
 def _delete(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    entry = _get(s, v["name"])
-    return Outcome(replace(s, opers=s.opers.remove(fold_name(entry.name))), (f"Oper {entry.name} deleted",))
+    entry = OPERS.get(s, v["name"])
+    return Outcome(OPERS.drop(s, entry.name), (f"Oper {entry.name} deleted",))
 
 
 def _list_one(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    return Outcome(s, (_describe(_get(s, v["name"])),))
+    return Outcome(s, (_describe(OPERS.get(s, v["name"])),))
 
 
 def _password(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    entry = _get(s, v["name"])
+    entry = OPERS.get(s, v["name"])
     password, rewrite = _hash(ctx, v["password"])
     return Outcome(_with_oper(s, replace(entry, password_hash=password)),
                    (f"Password for oper {entry.name} changed",), rewrite=rewrite)
 
 
 def _access_add(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    entry = _get(s, v["name"])
+    entry = OPERS.get(s, v["name"])
     mask = v["mask"]
     if any(m.lower() == mask.lower() for m in entry.access):
         return Outcome(s, (f"Oper {entry.name} already has access mask {mask}",))
@@ -102,7 +97,7 @@ def _write_access(s: Settings):
 
 
 def _access_del(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    entry = _get(s, v["name"])
+    entry = OPERS.get(s, v["name"])
     mask = v["mask"]
     kept = tuple(m for m in entry.access if m.lower() != mask.lower())
     if len(kept) == len(entry.access):
@@ -112,7 +107,7 @@ def _access_del(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
 
 
 def _access_list(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    entry = _get(s, v["name"])
+    entry = OPERS.get(s, v["name"])
     if not entry.access:
         return Outcome(s, (f"Oper {entry.name} may log in from anywhere",))
     return Outcome(s, (f"Access masks for oper {entry.name}:", *(f"  {m}" for m in entry.access)))
@@ -120,7 +115,7 @@ def _access_list(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
 
 def _flag_change(add: bool):
     def apply(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-        entry = _get(s, v["name"])
+        entry = OPERS.get(s, v["name"])
         flags = entry.flags | v["flags"] if add else entry.flags - v["flags"]
         return Outcome(_with_oper(s, replace(entry, flags=frozenset(flags))),
                        (f"Flags for oper {entry.name} are now {_flags(flags)}",))
@@ -129,7 +124,7 @@ def _flag_change(add: bool):
 
 
 def _flag_list(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    entry = _get(s, v["name"])
+    entry = OPERS.get(s, v["name"])
     lines = [f"Flags for oper {entry.name}: {_flags(entry.flags)}"]
     lines += [f"  {f} {OPER_FLAGS[f]}" for f in sorted(entry.flags)]
     return Outcome(s, tuple(lines))

@@ -8,10 +8,10 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from conferenceroom.admin.settings import BAN_KINDS, BanEntry, Settings
-from conferenceroom.admin.tree import (
-    Arg, ArgType, Context, Family, Int, IPMask, OnOff, Outcome, Refused, Verb, setting,
+from conferenceroom.admin.tree import Arg, Context, Family, Outcome, Refused, Verb, setting
+from conferenceroom.admin.types import (
+    ArgType, BanMask, BanTerms, BanTermsType, Int, IPMask, OnOff, format_duration,
 )
-from conferenceroom.admin.types import BanMask, BanTerms, BanTermsType, format_duration
 from conferenceroom.casemap import fold, match
 
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
-from conferenceroom.admin.settings import ServerDef, Settings, fold_name
-from conferenceroom.admin.tree import (
-    Arg, ArgType, BindIP, Context, Family, Int, OnOff, Outcome, Param, Refused, Token, Verb,
+from conferenceroom.admin.settings import ServerDef, Settings
+from conferenceroom.admin.tree import Arg, Context, Entries, Family, Outcome, Param, Refused, Verb
+from conferenceroom.admin.types import (
+    ArgType, BindIP, Choice, Clearable, Fingerprint, HostOrIP, Int, LinkPassword, NameMask, OnOff, Token,
 )
-from conferenceroom.admin.types import Choice, Clearable, Fingerprint, HostOrIP, LinkPassword, NameMask
 
 HANDLE = Param("handle", Token("handle", r"[A-Za-z0-9][A-Za-z0-9_-]*", "letters, digits, _ or -", 32))
 _SERIAL = Token("serial", r"\d{3}-\d{4}-\d{3}", "a serial like 101-0001-001")
@@ -68,15 +68,11 @@ FIELDS: tuple[Field, ...] = (
 )
 
 
-def _get(s: Settings, handle: str) -> ServerDef:
-    d = s.server(handle)
-    if d is None:
-        raise Refused(f"No server definition {handle} (SERVER {handle} ADD creates it)")
-    return d
+SERVERS: Entries[ServerDef] = Entries("servers", "No server definition {name} (SERVER {name} ADD creates it)")
 
 
 def _put(s: Settings, d: ServerDef) -> Settings:
-    return replace(s, servers=s.servers.set(fold_name(d.handle), d))
+    return SERVERS.put(s, d.handle, d)
 
 
 def _needs_secret(handle: str) -> str:
@@ -140,18 +136,17 @@ def _write_all(s: Settings):
 
 
 def _delete(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    d = _get(s, v["handle"])
-    return Outcome(replace(s, servers=s.servers.remove(fold_name(d.handle))),
-                   (f"Server definition {d.handle} deleted",))
+    d = SERVERS.get(s, v["handle"])
+    return Outcome(SERVERS.drop(s, d.handle), (f"Server definition {d.handle} deleted",))
 
 
 def _list_one(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-    return Outcome(s, tuple(_details(_get(s, v["handle"]))))
+    return Outcome(s, tuple(_details(SERVERS.get(s, v["handle"]))))
 
 
 def _enable(on: bool):
     def apply(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-        d = _get(s, v["handle"])
+        d = SERVERS.get(s, v["handle"])
         if on and not d.can_enable:
             raise Refused(_needs_secret(d.handle))
         return Outcome(_put(s, replace(d, enabled=on)),
@@ -162,7 +157,7 @@ def _enable(on: bool):
 
 def _set(f: Field):
     def apply(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
-        d = _get(s, v["handle"])
+        d = SERVERS.get(s, v["handle"])
         new = replace(d, **{f.attr: v["value"]})
         if new.enabled and not new.can_enable:
             raise Refused(f"Server {d.handle} is enabled and needs a serial or a password; "

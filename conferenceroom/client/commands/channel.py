@@ -118,6 +118,30 @@ def join_error(channel: Channel, user: User, key: str | None) -> str | None:
     return None
 
 
+def _find_channel(conn: "ClientConnection", name: str) -> Channel | None:
+    """The channel named ``name``, or None after ERR_NOSUCHCHANNEL."""
+    channel = conn.core.network.find_channel(name)
+    if channel is None:
+        conn.reply("ERR_NOSUCHCHANNEL", name)
+    return channel
+
+
+def _find_user(conn: "ClientConnection", nick: str) -> User | None:
+    """The user named ``nick``, or None after ERR_NOSUCHNICK."""
+    user = conn.core.network.find_user(nick)
+    if user is None:
+        conn.reply("ERR_NOSUCHNICK", nick)
+    return user
+
+
+def _membership(conn: "ClientConnection", user: User, channel: Channel) -> Membership | None:
+    """``user``'s membership of ``channel``, or None after ERR_NOTONCHANNEL."""
+    membership = channel.members.get(user)
+    if membership is None:
+        conn.reply("ERR_NOTONCHANNEL", channel.name)
+    return membership
+
+
 def _is_op(membership: Membership | None) -> bool:
     return membership is not None and rank(membership.status) >= OP_RANK
 
@@ -235,12 +259,8 @@ def handle_part(conn: "ClientConnection", msg: Message) -> None:
     if reason is not None:
         reason = reason[:KICKLEN]
     for name in msg.params[0].split(","):
-        channel = network.find_channel(name)
-        if channel is None:
-            conn.reply("ERR_NOSUCHCHANNEL", name)
-        elif user not in channel.members:
-            conn.reply("ERR_NOTONCHANNEL", channel.name)
-        else:
+        channel = _find_channel(conn, name)
+        if channel is not None and _membership(conn, user, channel) is not None:
             network.part(user, channel, reason)
 
 
@@ -252,19 +272,17 @@ def handle_topic(conn: "ClientConnection", msg: Message) -> None:
     """TOPIC <channel> shows the topic; TOPIC <channel> :<text> sets it (empty clears)."""
     user = conn.user
     assert user is not None
-    channel = conn.core.network.find_channel(msg.params[0])
+    channel = _find_channel(conn, msg.params[0])
     if channel is None:
-        conn.reply("ERR_NOSUCHCHANNEL", msg.params[0])
         return
-    membership = channel.members.get(user)
     if len(msg.params) < 2:
-        if membership is None and _hidden(channel, user):
+        if _hidden(channel, user):
             conn.reply("ERR_NOTONCHANNEL", channel.name)
             return
         send_topic(conn, channel)
         return
+    membership = _membership(conn, user, channel)
     if membership is None:
-        conn.reply("ERR_NOTONCHANNEL", channel.name)
         return
     if "t" in channel.flags and not _is_op(membership):
         conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
@@ -302,17 +320,14 @@ def handle_invite(conn: "ClientConnection", msg: Message) -> None:
     assert user is not None
     network = conn.core.network
     nick, name = msg.params[0], msg.params[1]
-    target = network.find_user(nick)
+    target = _find_user(conn, nick)
     if target is None:
-        conn.reply("ERR_NOSUCHNICK", nick)
         return
-    channel = network.find_channel(name)
+    channel = _find_channel(conn, name)
     if channel is None:
-        conn.reply("ERR_NOSUCHCHANNEL", name)
         return
-    membership = channel.members.get(user)
+    membership = _membership(conn, user, channel)
     if membership is None:
-        conn.reply("ERR_NOTONCHANNEL", channel.name)
         return
     if "i" in channel.flags and not _is_op(membership):
         conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
@@ -349,21 +364,18 @@ def handle_kick(conn: "ClientConnection", msg: Message) -> None:
 
 
 def _kick_one(conn: "ClientConnection", user: User, name: str, nick: str, reason: str) -> None:
-    network = conn.core.network
-    channel = network.find_channel(name)
+    """Kick ``nick`` from channel ``name`` after the 403/442/482/401/441 checks."""
+    channel = _find_channel(conn, name)
     if channel is None:
-        conn.reply("ERR_NOSUCHCHANNEL", name)
         return
-    membership = channel.members.get(user)
+    membership = _membership(conn, user, channel)
     if membership is None:
-        conn.reply("ERR_NOTONCHANNEL", channel.name)
         return
     if not _is_op(membership):
         conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
         return
-    target = network.find_user(nick)
+    target = _find_user(conn, nick)
     if target is None:
-        conn.reply("ERR_NOSUCHNICK", nick)
         return
     target_membership = channel.members.get(target)
     if target_membership is None:
@@ -372,7 +384,7 @@ def _kick_one(conn: "ClientConnection", user: User, name: str, nick: str, reason
     if rank(target_membership.status) > rank(membership.status):
         conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
         return
-    network.kick(user, channel, target, reason)
+    conn.core.network.kick(user, channel, target, reason)
 
 
 # -- MODE ------------------------------------------------------------------------------
@@ -412,9 +424,8 @@ def send_list(conn: "ClientConnection", channel: Channel, list_mode: str) -> Non
 def _channel_mode(conn: "ClientConnection", msg: Message) -> None:
     user = conn.user
     assert user is not None
-    channel = conn.core.network.find_channel(msg.params[0])
+    channel = _find_channel(conn, msg.params[0])
     if channel is None:
-        conn.reply("ERR_NOSUCHCHANNEL", msg.params[0])
         return
     if len(msg.params) < 2 or not msg.params[1]:
         send_channel_modes(conn, channel)
@@ -532,9 +543,8 @@ def valid_key(key: str) -> bool:
 def _user_mode(conn: "ClientConnection", msg: Message) -> None:
     user = conn.user
     assert user is not None
-    target = conn.core.network.find_user(msg.params[0])
+    target = _find_user(conn, msg.params[0])
     if target is None:
-        conn.reply("ERR_NOSUCHNICK", msg.params[0])
         return
     if target is not user:
         conn.reply("ERR_USERSDONTMATCH")
