@@ -109,29 +109,29 @@ class ClientConnection(Protocol):
             return
         self._last_input = self.core.clock.seconds()
         self._ping_sent = False
-        self._buffer += data
-        while not self.closing:
-            line, sep, rest = self._buffer.partition(b"\n")
-            if not sep:
-                if len(self._buffer) > MAX_INPUT:
-                    self._buffer = b""
-                    if not self._discarding:
-                        self._discarding = True
-                        self.reply("ERR_INPUTTOOLONG")
+        *lines, rest = (self._buffer + data).split(b"\n")
+        self._buffer = b""
+        for line in lines:
+            if self.closing:
                 return
-            self._buffer = rest
-            if self._discarding:
+            if self._discarding:  # the tail of a line already answered with 417
                 self._discarding = False
                 continue
             # A bare CR also ends a line, so no parameter ever carries one
             # (it could not be relayed to anyone).
             for piece in line.split(b"\r"):
                 if self.closing:
-                    break
+                    return
                 if too_long(piece):
                     self.reply("ERR_INPUTTOOLONG")
                 elif piece.strip():
                     self.gate.submit(piece, self.core.commands.penalty(_verb(piece)))
+        if len(rest) > MAX_INPUT:
+            if not self._discarding:
+                self._discarding = True
+                self.reply("ERR_INPUTTOOLONG")
+            rest = b""
+        self._buffer = rest
 
     # -- line handling -----------------------------------------------------
 
