@@ -90,8 +90,18 @@ class ServerCore:
         return VERSION
 
     def isupport(self) -> list[str]:
-        """The RPL_ISUPPORT tokens."""
-        s = self.settings
+        """The RPL_ISUPPORT tokens (built once per settings snapshot)."""
+        cached = self._isupport
+        if cached is not None and cached[0] is self.settings:
+            return cached[1]
+        tokens = self._isupport_tokens(self.settings)
+        self._isupport = (self.settings, tokens)
+        return tokens
+
+    _isupport: tuple[Any, list[str]] | None = None
+
+    @staticmethod
+    def _isupport_tokens(s: Any) -> list[str]:
         return [
             "AWAYLEN=300",
             "CASEMAPPING=rfc1459",

@@ -8,6 +8,7 @@ valid UTF-8 are decoded as Latin-1 so that no input is ever lost or fatal.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 MAX_LINE = 512  # bytes, CR LF included, without tags
@@ -120,9 +121,15 @@ def parse(line: str | bytes) -> Message:
     return Message(command.upper(), tuple(params), source, tags)
 
 
+_UNSENDABLE = re.compile("[\r\n\x00]")
+_UNSENDABLE_SOURCE = re.compile("[ \r\n\x00]")
+_UNSENDABLE_COMMAND = re.compile("[ :\r\n\x00]")
+_UNSENDABLE_TAG_KEY = re.compile("[=; \r\n\x00]")
+
+
 def check_param(param: str, last: bool) -> None:
     """Raise ValueError if ``param`` cannot be sent in its position."""
-    if any(ch in param for ch in "\r\n\x00"):
+    if _UNSENDABLE.search(param):
         raise ValueError(f"parameter contains a line break or NUL: {param!r}")
     if not last and (param == "" or " " in param or param.startswith(":")):
         raise ValueError(f"middle parameter cannot be sent: {param!r}")
@@ -138,15 +145,15 @@ def format_message(msg: Message) -> str:
     if msg.tags:
         items = []
         for key, value in msg.tags.items():
-            if not key or any(ch in key for ch in "=; \r\n\x00") or "\x00" in (value or ""):
+            if not key or _UNSENDABLE_TAG_KEY.search(key) or "\x00" in (value or ""):
                 raise ValueError(f"tag cannot be sent: {key!r}={value!r}")
             items.append(f"{key}={escape_tag_value(value)}" if value else key)
         parts.append("@" + ";".join(items))
     if msg.source:
-        if any(ch in msg.source for ch in " \r\n\x00"):
+        if _UNSENDABLE_SOURCE.search(msg.source):
             raise ValueError(f"source cannot be sent: {msg.source!r}")
         parts.append(":" + msg.source)
-    if not msg.command or any(ch in msg.command for ch in " :\r\n\x00"):
+    if not msg.command or _UNSENDABLE_COMMAND.search(msg.command):
         raise ValueError(f"command cannot be sent: {msg.command!r}")
     parts.append(msg.command)
     params = msg.params
