@@ -55,7 +55,8 @@ class ClientConnection(Protocol):
         self.core = core
         self.user: "User | None" = None
         self.pending: Registration | None = Registration()
-        self.caps: set[str] = set()
+        self._caps: frozenset[str] = frozenset()
+        self._profile: tuple[bool, ...] | None = None
         self.cap_version = 0
         self.ip = "0"
         self.host = "0"
@@ -189,15 +190,11 @@ class ClientConnection(Protocol):
         """
         if self.closing or self.transport is None:
             return
-        caps = self.caps
+        profile = self._profile
         cache = msg.__dict__.setdefault("_encoded", {})
-        profile = (
-            ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps)
-            if caps else None
-        )
         data = cache.get(profile)
         if data is None:
-            data = self._encode(msg, caps)
+            data = self._encode(msg, self._caps)
             if data is None:
                 return
             cache[profile] = data
@@ -206,7 +203,22 @@ class ClientConnection(Protocol):
         if not self._writes & SENDQ_CHECK_EVERY and _queued_bytes(self.transport) > MAX_SENDQ:
             self.close("SendQ exceeded")
 
-    def _encode(self, msg: Message, caps: set[str]) -> bytes | None:
+    @property
+    def caps(self) -> frozenset[str]:
+        """The IRCv3 capabilities this client negotiated."""
+        return self._caps
+
+    @caps.setter
+    def caps(self, caps: frozenset[str] | set[str]) -> None:
+        caps = frozenset(caps)
+        self._caps = caps
+        # What decides which tags this client sees; lines are cached per profile.
+        self._profile = (
+            ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps)
+            if caps else None
+        )
+
+    def _encode(self, msg: Message, caps: frozenset[str]) -> bytes | None:
         tags = msg.tags
         if "server-time" in caps and "time" not in tags:
             stamp = msg.__dict__.get("_time") or msg.__dict__.setdefault("_time", self.core_time())

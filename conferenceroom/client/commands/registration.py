@@ -30,7 +30,7 @@ def _cap_ls(conn: "ClientConnection", version: int) -> None:
     caps = conn.core.capabilities
     if version >= 302:
         conn.cap_version = max(conn.cap_version, 302)
-        conn.caps.add("cap-notify")
+        conn.caps = conn.caps | {"cap-notify"}
     items = []
     for cap in caps.values():
         items.append(f"{cap.name}={cap.value}" if cap.value and conn.cap_version >= 302 else cap.name)
@@ -55,11 +55,9 @@ def _cap_req(conn: "ClientConnection", text: str) -> None:
     if not wanted or any(name not in caps for name in names):
         _cap_reply(conn, "NAK", text)
         return
-    for word in wanted:
-        if word.startswith("-"):
-            conn.caps.discard(word[1:])
-        else:
-            conn.caps.add(word)
+    removed = {word[1:] for word in wanted if word.startswith("-")}
+    added = {word for word in wanted if not word.startswith("-")}
+    conn.caps = (conn.caps - removed) | added
     _cap_reply(conn, "ACK", text)
 
 
