@@ -53,21 +53,38 @@ def is_channel(name: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _compile(mask: str) -> re.Pattern[str]:
-    out = []
-    for ch in fold(mask):
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out), re.DOTALL)
+def _compile(mask: str) -> tuple[tuple[re.Pattern[str], int], ...]:
+    """The star-free pieces of ``mask`` as patterns, each with its length.
+
+    A single regex with one ``.*`` per star backtracks exponentially on
+    masks like ``*a*a*a*a*b``; matching the pieces one after the other
+    (leftmost first) is linear in the name for each piece.
+    """
+    pieces = []
+    for piece in fold(mask).split("*"):
+        body = "".join("." if ch == "?" else re.escape(ch) for ch in piece)
+        pieces.append((re.compile(body, re.DOTALL), len(piece)))
+    return tuple(pieces)
 
 
 def match(mask: str, name: str) -> bool:
     """Glob-match ``name`` against ``mask`` (``*`` and ``?``), case-folded."""
-    return _compile(mask).fullmatch(fold(name)) is not None
+    pieces = _compile(mask)
+    name = fold(name)
+    if len(pieces) == 1:
+        return pieces[0][0].fullmatch(name) is not None
+    (first, first_len), (last, last_len) = pieces[0], pieces[-1]
+    tail = len(name) - last_len  # where the last piece must start
+    if tail < first_len or not first.match(name) or not last.fullmatch(name, tail):
+        return False
+    pos = first_len
+    for pattern, length in pieces[1:-1]:
+        if length:
+            found = pattern.search(name, pos, tail)
+            if found is None:
+                return False
+            pos = found.end()
+    return True
 
 
 def ip_matches(mask: str, ip: str) -> bool:

@@ -124,7 +124,7 @@ class ServerCore:
             f"PREFIX={modes.isupport_prefix()}",
             "SAFELIST",
             "STATUSMSG=" + "".join(p for _, p in modes.STATUS_PREFIXES),
-            f"TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:{MAX_TARGETS},PART:,"
+            f"TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,"
             f"PRIVMSG:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},WHOIS:1",
             "TOPICLEN=390",
             "USERLEN=10",

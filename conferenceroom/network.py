@@ -147,6 +147,7 @@ class Channel:
         self.topic_setter = ""
         self.topic_ts = 0
         self.members: dict[User, Membership] = {}
+        self.invited: set[User] = set()  # users holding an INVITE to this channel
 
     def mode_string(self, show_key: bool = True) -> list[str]:
         """The channel's modes as ``["+ntkl", key, limit]``."""
@@ -309,6 +310,11 @@ class Network:
         self.events.emit(ev.UserQuit(user, reason, peers, origin=origin))
         for channel in list(user.channels):
             self._drop_member(user, channel)
+        for name in user.invited:
+            invited_to = self.channels.get(name)
+            if invited_to is not None:
+                invited_to.invited.discard(user)
+        user.invited.clear()
         if self.users.get(user.nick) is user:
             del self.users[user.nick]
         del self.users_by_uid[user.uid]
@@ -394,14 +400,19 @@ class Network:
         channel.members[user] = membership
         user.channels[channel] = membership
         user.invited.discard(fold(name))
+        channel.invited.discard(user)
         self.events.emit(ev.ChannelJoined(user, channel, membership, created, origin=origin))
         return membership
 
     def _drop_member(self, user: User, channel: Channel) -> None:
         channel.members.pop(user, None)
         user.channels.pop(channel, None)
-        if not channel.members:
+        if not channel.members and self.channels.get(channel.name) is channel:
             del self.channels[channel.name]
+            # An INVITE is to this channel, not to a later one of the same name.
+            for invitee in channel.invited:
+                invitee.invited.discard(fold(channel.name))
+            channel.invited.clear()
 
     def part(self, user: User, channel: Channel, reason: str | None, origin: Any = None) -> None:
         """Take ``user`` out of ``channel``."""
@@ -430,6 +441,7 @@ class Network:
     def invite(self, source: User, target: User, channel: Channel, origin: Any = None) -> None:
         """Record that ``target`` may join ``channel`` past +i, and announce it."""
         target.invited.add(fold(channel.name))
+        channel.invited.add(target)
         self.events.emit(ev.UserInvited(source, target, channel, origin=origin))
 
     def apply_channel_modes(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import events as ev
 from ..modes import MAX_PARAM_MODES, format_mode_changes
 from ..network import Server, User
-from ..wire import Message
+from ..wire import MAX_LINE, Message
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -109,15 +109,27 @@ class ClientAnnouncer:
     def _modes(self, source: User | Server, channel: Any, changes: list[Any]) -> None:
         prefix = source_of(source)
         # Each line carries at most MAX_PARAM_MODES modes with a parameter
-        # (ISUPPORT MODES); modes without one ride along for free.
+        # (ISUPPORT MODES); modes without one ride along, as long as the
+        # line stays within 510 bytes (":prefix MODE #chan " counted, plus
+        # one byte for a ":" before the last parameter).
+        room = MAX_LINE - 2 - len(f":{prefix} MODE {channel.name} :".encode("utf-8"))
         chunks: list[list[Any]] = [[]]
-        params = 0
+        params = used = 0
+        sign = None
         for change in changes:
+            cost = 1 + (change.adding != sign)
             if change.param is not None:
-                if params == MAX_PARAM_MODES:
-                    chunks.append([])
-                    params = 0
+                cost += 1 + len(change.param.encode("utf-8"))
+            full = change.param is not None and params == MAX_PARAM_MODES
+            if chunks[-1] and (full or used + cost > room):
+                chunks.append([])
+                params = 0
+                cost += sign == change.adding  # the new line starts with its sign
+                used = 0
+            if change.param is not None:
                 params += 1
+            sign = change.adding
+            used += cost
             chunks[-1].append(change)
         for chunk in chunks:
             if chunk:

@@ -63,6 +63,7 @@ class ClientConnection(Protocol):
         self.port = 0
         self.secure = False
         self.closing = False
+        self.dead = False  # SendQ exceeded: nothing more is written; closing on the next turn
         self._buffer = b""
         self._discarding = False
         self._timer: Any = None
@@ -106,7 +107,7 @@ class ClientConnection(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         """Split ``data`` into lines and run each complete one through the flood gate."""
-        if self.closing:
+        if self.closing or self.dead:
             return
         self._last_input = self.core.clock.seconds()
         self._ping_sent = False
@@ -188,7 +189,7 @@ class ClientConnection(Protocol):
         channel message is formatted once per kind of recipient, not once
         per recipient.
         """
-        if self.closing or self.transport is None:
+        if self.closing or self.dead or self.transport is None:
             return
         profile = self._profile
         cache = msg.__dict__.setdefault("_encoded", {})
@@ -201,7 +202,20 @@ class ClientConnection(Protocol):
         self.transport.write(data)
         self._writes += 1
         if not self._writes & SENDQ_CHECK_EVERY and _queued_bytes(self.transport) > MAX_SENDQ:
-            self.close("SendQ exceeded")
+            self._sendq_exceeded()
+
+    def _sendq_exceeded(self) -> None:
+        """Stop writing now and leave the network on the next reactor turn.
+
+        A send happens in the middle of a fan-out or of an event being
+        delivered; removing the user right there would change the channel
+        being iterated and let later subscribers see the change after the
+        QUIT.  Like the "dead client" of other servers, the connection is
+        only marked here and closed once the current work is done.
+        """
+        self.dead = True
+        self.gate.close()
+        self.core.clock.callLater(0, self.close, "SendQ exceeded")
 
     @property
     def caps(self) -> frozenset[str]:
@@ -258,9 +272,9 @@ class ClientConnection(Protocol):
             return
         self.send_raw_line(format_message(Message("ERROR", (f"Closing Link: {self.host} ({reason})",))))
         self._quit_reason = quit_reason or reason
+        self.closing = True  # ERROR is the last line this client gets
         if self.user is not None:
             self._leave_network(self._quit_reason)
-        self.closing = True
         self.gate.close()
         self._cancel_timer()
         if self.transport is not None:

@@ -172,3 +172,38 @@ def test_match_across_newline() -> None:
 def test_normalize_mask(mask: str, expected: str) -> None:
     """Partial ban masks are completed to ``nick!user@host``."""
     assert normalize_mask(mask) == expected
+
+
+@pytest.mark.parametrize(
+    "mask, name, expected",
+    [
+        ("*a*b*c", "xaybzc", True),
+        ("*a*b*c", "xaybzcd", False),
+        ("a*a", "a", False),
+        ("a*a", "aa", True),
+        ("*?*?*", "ab", True),
+        ("*?*?*", "a", False),
+        ("**a**", "ba", True),
+        ("*ab*ab", "abab", True),
+        ("*ab*ab", "aabab", True),
+        ("*ab*ab", "abba", False),
+        ("?*a", "aa", True),
+        ("a*?", "a", False),
+    ],
+)
+def test_match_several_wildcards(mask: str, name: str, expected: bool) -> None:
+    """Several stars and question marks combine like shell globs."""
+    assert match(mask, name) is expected
+
+
+def test_match_many_stars_is_fast() -> None:
+    """A mask full of stars (a ban any chanop can set, a WHO or LIST mask)
+    is matched in time proportional to mask x name, not exponential: the
+    server must not stall on ``*a*a*a*a*a*a*a*a*a*a*a*a*b`` against a long name."""
+    import time
+
+    for stars, length in ((6, 60), (8, 60), (12, 300), (24, 300)):
+        start = time.process_time()
+        assert not match("*a" * stars + "*b", "a" * length)
+        assert match("*a" * stars + "*b", "a" * length + "b")
+        assert time.process_time() - start < 0.2, (stars, length)

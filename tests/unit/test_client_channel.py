@@ -612,3 +612,42 @@ def test_new_channel_defaults_to_nt() -> None:
     bob = register(core, "bob")
     feed(bob, "PRIVMSG #fresh :hello from outside")
     assert [m.command for m in sent(bob)] == ["404"]
+
+
+def test_invite_ends_with_the_channel() -> None:
+    """An INVITE is to one channel: once that channel is gone (everyone left),
+    it does not let the user into a new channel of the same name that
+    someone else set +i (as in Solanum and hybrid, invites die with the channel)."""
+    core = make_core()
+    alice = joined(core, "alice", "#c")
+    feed(alice, "MODE #c +i")
+    bob = register(core, "bob")
+    feed(alice, "INVITE bob #c", "PART #c")
+    assert core.network.find_channel("#c") is None
+    carol = joined(core, "carol", "#c")
+    feed(carol, "MODE #c +i")
+    sent(bob)
+    feed(bob, "JOIN #c")
+    assert codes(sent(bob)) == ["473"]
+
+
+
+def test_names_answers_each_channel_once_up_to_targmax() -> None:
+    """NAMES #c,#C,#c... answers #c once; at most TARGMAX NAMES (4) channels are answered."""
+    core = make_core()
+    alice = joined(core, "alice", "#a", "#b", "#c", "#d", "#e")
+    feed(alice, "NAMES " + ",".join(["#c", "#C"] * 50))
+    assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#c"]
+    feed(alice, "NAMES #a,#b,#c,#d,#e")
+    assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#a", "#b", "#c", "#d"]
+
+
+def test_quit_reason_is_cut_to_quitlen() -> None:
+    """A very long QUIT reason reaches peers cut to 300 characters, as one whole line."""
+    core = make_core()
+    alice = joined(core, "alice", "#q")
+    bob = joined(core, "bob", "#q")
+    sent(bob)
+    feed(alice, "QUIT :" + "x" * 450)
+    [quit_msg] = [m for m in sent(bob) if m.command == "QUIT"]
+    assert quit_msg.params[0] == "Quit: " + "x" * 300

@@ -312,6 +312,7 @@ def test_sendq_exceeded_closes_and_quits(monkeypatch: pytest.MonkeyPatch) -> Non
         if conn.closing:
             break
         conn.send(Message("NOTICE", ("slow", "x" * 200)))
+    core.clock.advance(0)  # the client is dropped once the current delivery is done
     assert conn.closing and conn.transport.disconnecting
     assert conn.transport.value().endswith(b"(SendQ exceeded)\r\n")
     assert core.network.find_user("slow") is None
@@ -372,3 +373,70 @@ def test_sendq_counts_through_a_tls_wrapper() -> None:
 
     assert protocol._queued_bytes(Wrapper()) == 5 + 60 + 10
     assert protocol._queued_bytes(StringTransport()) == 0
+
+
+def _stuck_member(core, nick: str) -> protocol.ClientConnection:  # type: ignore[no-untyped-def]
+    """A registered client whose transport never drains."""
+    conn = protocol.ClientConnection(core)
+    conn.makeConnection(StuckTransport())
+    feed(conn, f"NICK {nick}", f"USER {nick} 0 * :Stuck")
+    assert conn.user is not None
+    return conn
+
+
+def test_sendq_overflow_during_channel_fanout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member whose SendQ overflows while a channel message is fanned out
+    is dropped (as Solanum does with "dead" clients: after the current
+    delivery), so every other member still gets every message, the sender
+    sees no error, and the others then see the QUIT."""
+    monkeypatch.setattr(protocol, "MAX_SENDQ", 2000)
+    core = make_core()
+    alice, slow, bob = register(core, "alice"), _stuck_member(core, "slow"), register(core, "bob")
+    for conn in (alice, slow, bob):
+        feed(conn, "JOIN #c")
+    sent(alice), sent(bob)
+    for _ in range(30):
+        feed(alice, "PRIVMSG #c :" + "x" * 300)
+    core.clock.advance(0)
+    got = sent(bob)
+    assert [m.command for m in got] == ["PRIVMSG"] * 30 + ["QUIT"]
+    assert got[-1].params == ("SendQ exceeded",)
+    assert [m.command for m in sent(alice)] == ["QUIT"]
+    assert core.network.find_user("slow") is None
+    assert set(core.network.find_channel("#c").members) == {alice.user, bob.user}
+
+
+def test_sendq_overflow_of_the_joiner_leaves_no_ghost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client whose SendQ overflows on its own JOIN echo quits only after
+    the JOIN is complete: every event subscriber (the link layer relays
+    them in order) sees the JOIN before the QUIT, never a JOIN of a user
+    that already quit, and no membership is left behind."""
+    core = make_core()
+    slow = _stuck_member(core, "slow")
+    monkeypatch.setattr(protocol, "MAX_SENDQ", len(slow.transport.value()) + 10)
+    bob = register(core, "bob")
+    feed(bob, "JOIN #c")
+    seen: list[str] = []
+    user = slow.user
+    core.network.events.subscribe(
+        lambda event: seen.append(type(event).__name__) if getattr(event, "user", None) is user else None
+    )
+    for _ in range(16):
+        feed(slow, "JOIN #c", "PART #c")
+    core.clock.advance(0)
+    assert core.network.find_user("slow") is None
+    assert seen[-1] == "UserQuit" and seen.count("UserQuit") == 1, seen
+    assert set(core.network.find_channel("#c").members) == {bob.user}
+
+
+def test_no_lines_after_error_when_an_oper_quits() -> None:
+    """ERROR is the last line a closing client gets: an operator with +s who
+    quits is not sent its own "Client exiting" server notice after it."""
+    core = make_core()
+    oper = register(core, "oper")
+    core.network.set_oper(oper.user, "admin", frozenset("o"))
+    feed(oper, "MODE oper +s")
+    sent(oper)
+    feed(oper, "QUIT :bye")
+    lines = sent_lines(oper)
+    assert lines[-1].startswith("ERROR :Closing Link"), lines

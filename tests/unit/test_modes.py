@@ -464,3 +464,41 @@ def test_mode_needs_a_target() -> None:
     alice = register(core, "alice")
     feed(alice, "MODE")
     assert codes(sent(alice)) == ["461"]
+
+
+def test_long_masks_split_over_lines_that_fit() -> None:
+    """Four long ban masks (as many as MODES allows) would make one MODE line
+    longer than 512 bytes: the change is announced over several MODE lines,
+    each within the limit, and no mask is cut."""
+    core, alice, bob = setup_pair()
+    masks = [c * 120 for c in "wxyz"]
+    feed(alice, "MODE #c +bbbb " + " ".join(masks))
+    raw = bob.transport.value().split(b"\r\n")
+    assert all(len(line) <= 510 for line in raw)
+    shown = [p for params in modes_of(sent(bob)) for p in params[2:]]
+    assert shown == [m + "!*@*" for m in masks]
+    assert [e.mask for e in core.network.find_channel("#c").lists["b"]] == shown
+
+
+def test_many_flag_changes_split_over_lines_that_fit() -> None:
+    """A MODE line toggling a flag hundreds of times is announced in full,
+    over as many MODE lines as needed, none longer than 512 bytes."""
+    core, alice, bob = setup_pair()
+    feed(alice, "MODE #c " + "+m-m" * 120)
+    raw = bob.transport.value().split(b"\r\n")
+    assert all(len(line) <= 510 for line in raw)
+    letters = "".join(params[1] for params in modes_of(sent(bob)))
+    assert letters == "+m-m" * 120
+    assert "m" not in core.network.find_channel("#c").flags
+
+
+def test_overlong_mask_refused() -> None:
+    """A list mask longer than any nick!user@host could need is refused with
+    696 ERR_INVALIDMODEPARAM (so RPL_BANLIST and MODE lines always fit); the
+    other changes of the line still apply."""
+    core, alice, bob = setup_pair()
+    feed(alice, "MODE #c +bn " + "x" * 300)
+    out = sent(alice)
+    assert [m.params[:3] for m in out if m.command == "696"] == [("alice", "#c", "b")]
+    assert modes_of(out) == [("#c", "+n")]
+    assert core.network.find_channel("#c").lists["b"] == []

@@ -205,6 +205,23 @@ def test_join_clears_invite() -> None:
     assert "#c" not in bob.invited
 
 
+def test_invites_forgotten_with_the_channel_and_the_user() -> None:
+    """An invitation lasts as long as both its channel and its user: a
+    destroyed channel takes its invitations along (a new channel of the same
+    name starts with none), and a user that quits is no longer held by the
+    channels it was invited to."""
+    network, _ = make_network()
+    alice, bob, carol = add(network, "alice"), add(network, "bob"), add(network, "carol")
+    network.join(alice, "#c")
+    channel = network.find_channel("#c")
+    assert channel is not None
+    network.invite(alice, bob, channel)
+    network.invite(alice, carol, channel)
+    network.remove_user(carol, "bye")
+    assert carol not in channel.invited and bob in channel.invited
+    network.part(alice, channel, None)
+    assert "#c" not in bob.invited and not channel.invited
+
 def test_part_emits_members_and_destroys_empty_channel() -> None:
     """part emits ChannelParted with the members before; the last part destroys the channel."""
     network, seen = make_network()

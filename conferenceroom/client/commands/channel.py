@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
+from ...core import MAX_TARGETS
 from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,
@@ -34,6 +35,7 @@ CHANLIMIT = 50  # ISUPPORT CHANLIMIT=#&:50
 TOPICLEN = 390
 KICKLEN = 300
 KEYLEN = 23
+MASKLEN = 195  # longest list mask (b, e, I): its RPL_BANLIST line always fits in 512 bytes
 LINE_BYTES = 510  # a line without CR LF
 
 OP_RANK = 2  # rank() of a channel operator; the owner (q) is 3, voice 1
@@ -302,8 +304,13 @@ def handle_names(conn: "ClientConnection", msg: Message) -> None:
                 send_names(conn, channel, end=False)
         conn.reply("RPL_ENDOFNAMES", "*")
         return
-    for name in msg.params[0].split(","):
-        channel = network.find_channel(name) if name else None
+    # Each channel once, and at most TARGMAX NAMES of them: one short line
+    # must not be able to ask for megabytes of replies.
+    names = list({fold(n): n for n in msg.params[0].split(",") if n}.values())[:MAX_TARGETS]
+    if not names:
+        conn.reply("RPL_ENDOFNAMES", "*")
+    for name in names:
+        channel = network.find_channel(name)
         if channel is None or _hidden(channel, user):
             conn.reply("RPL_ENDOFNAMES", name)
         else:
@@ -494,6 +501,9 @@ class _ModeChecker:
         if not param or " " in param or param.startswith(":"):
             return None
         mask = normalize_mask(param)
+        if change.adding and len(mask) > MASKLEN:
+            self.conn.reply("ERR_INVALIDMODEPARAM", self.channel.name, change.mode, "*", "Mask too long")
+            return None
         entries = self.channel.lists[change.mode]
         existing = next((e for e in entries if fold(e.mask) == fold(mask)), None)
         if not change.adding:

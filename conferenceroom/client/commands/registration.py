@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 USERLEN = 10
 REALNAMELEN = 150
+QUITLEN = 300  # longer QUIT reasons are cut, so the QUIT line peers get still fits
 
 
 # -- CAP ------------------------------------------------------------------
@@ -190,5 +191,5 @@ def handle_pong(conn: "ClientConnection", msg: Message) -> None:
 @command("QUIT", registered=False, syntax="QUIT [:<reason>]")
 def handle_quit(conn: "ClientConnection", msg: Message) -> None:
     """QUIT [:<reason>]: leave the network."""
-    text = msg.params[0] if msg.params else ""
+    text = msg.params[0][:QUITLEN] if msg.params else ""
     conn.close(f"Quit: {text}" if text else "Client Quit")
