@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conferenceroom.admin.settings import BAN_KINDS, BanEntry, Settings
+from conferenceroom.admin.settings import BAN_KINDS, BanEntry, Settings, unmapped_ip
 from conferenceroom.admin.types import format_duration
 from conferenceroom.casemap import ip_matches, match
 
@@ -60,11 +60,13 @@ def find_ban(settings: Settings, ident: str, host: str, ip: str, now: float) -> 
     """The first active ban matching the client, Z-lines first, or None.
 
     *ident* is the user name as the server knows it (``~user`` when not
-    identd-verified), *host* the resolved host (or the IP), *ip* the address.
+    identd-verified), *host* the resolved host (or the IP), *ip* the address
+    (an IPv4-mapped IPv6 address also as the IPv4 address it holds).
     """
+    ips = {ip, unmapped_ip(ip)}
     for kind, attr in BAN_KINDS.items():
         for entry in getattr(settings, attr):
-            if entry.active(now) and entry_matches(kind, entry, ident, host, ip):
+            if entry.active(now) and any(entry_matches(kind, entry, ident, host, a) for a in ips):
                 return BanMatch(kind, entry)
     return None
 

@@ -9,6 +9,8 @@ re-reads the file on REHASH or SIGHUP, changing only what changed.
 from __future__ import annotations
 
 import datetime
+import errno
+import os
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +25,11 @@ from .client.protocol import ClientFactory
 from . import tls
 from .core import ServerCore
 from .manhole import MANHOLE_HOST, ManholeService
+from .modes import ModeChange
+from .wire import Message
 
 LISTEN_BACKLOG = 1024
+MOTD_MAX_BYTES = 64 * 1024
 
 
 class Listener(service.Service):
@@ -142,8 +147,11 @@ class ConferenceRoomService(service.MultiService):
         for warning in self.loaded.warnings:
             self.log.warn("{warning}", warning=warning)
         if self.loaded.needs_rewrite:
-            save_config(self.settings, self.config_path, now=self.reactor.seconds())
-            self.log.info("rewrote {path} with hashed passwords", path=self.config_path)
+            why = self._rewrite(self.settings)
+            if why is None:
+                self.log.info("rewrote {path} with hashed passwords", path=self.config_path)
+            else:
+                self.log.error("{why}", why=why)
         super().startService()
         self.log.info(
             "{name} ({serial}, {role}) started with {path}",
@@ -158,7 +166,11 @@ class ConferenceRoomService(service.MultiService):
     def _sighup(self, signum: int, frame: Any) -> None:
         self.reactor.callFromThread(self._rehash_from_signal)
 
-    def _rehash_from_signal(self) -> None:
+    def _rehash_from_signal(self) -> Any:
+        """Rehash once any AS command in progress is applied and saved (they share a lock)."""
+        return self.core.admin_lock.run(self._rehash_and_report)
+
+    def _rehash_and_report(self) -> None:
         try:
             report = self.rehash()
         except ConfigError as exc:
@@ -168,13 +180,26 @@ class ConferenceRoomService(service.MultiService):
         self.core.notice_opers(f"REHASH (SIGHUP): {text}", snomask=False)
 
     def _load_motd(self) -> None:
+        """Read the MOTD file: a regular file, at most MOTD_MAX_BYTES of it."""
         path = self.settings.motd
         try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                self.core.motd_lines = [line.rstrip("\r\n") for line in fh] or None
+            if not os.path.isfile(path):
+                raise OSError(errno.ENOENT, "not a regular file")
+            with open(path, "rb") as fh:
+                data = fh.read(MOTD_MAX_BYTES + 1)
         except OSError as exc:
             self.core.motd_lines = None
             self.log.warn("no MOTD: cannot read {path}: {why}", path=path, why=exc.strerror)
+            return
+        if len(data) > MOTD_MAX_BYTES:
+            self.log.warn("MOTD {path} is longer than {n} bytes: the rest is not shown",
+                          path=path, n=MOTD_MAX_BYTES)
+            data = data[:MOTD_MAX_BYTES]
+        text = data.decode("utf-8", "replace")
+        self.core.motd_lines = [line.rstrip("\r") for line in text.split("\n")] or None
+        if self.core.motd_lines and self.core.motd_lines[-1] == "":
+            self.core.motd_lines.pop()
+        self.core.motd_lines = self.core.motd_lines or None
 
     def rehash(self) -> RehashReport:
         """Re-read the config file and apply what changed.
@@ -196,11 +221,23 @@ class ConferenceRoomService(service.MultiService):
         self._reconcile_listeners(old, new, report)
         self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
+        self._recheck_opers(new)
         self.loaded = loaded
         if loaded.needs_rewrite:
-            save_config(new, self.config_path, now=self.reactor.seconds())
+            why = self._rewrite(new)
+            if why is not None:
+                report.warnings.append(why)
         self._load_motd()
         return report
+
+    def _rewrite(self, settings: Any) -> str | None:
+        """Save the file a loaded config asked to be rewritten; None, or why it could not be."""
+        try:
+            save_config(settings, self.config_path, now=self.reactor.seconds())
+        except OSError as exc:
+            return (f"cannot rewrite {self.config_path}: {exc.strerror or exc}; it still holds the lines "
+                    "to rewrite (a plain-text password, a ban duration) until it can be saved")
+        return None
 
     def reconfigure(self, new: Any) -> list[str]:
         """Put ``new`` settings (from a live AS command) into force.
@@ -213,9 +250,34 @@ class ConferenceRoomService(service.MultiService):
         self._reconcile_listeners(old, new, report)
         self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
+        self._recheck_opers(new)
         if new.motd != old.motd:
             self._load_motd()
         return report.changes
+
+    def _recheck_opers(self, new: Any) -> None:
+        """De-oper local operators whose oper entry is gone from ``new`` or disabled (flag d).
+
+        The user is told by NOTICE and the log says so.  An operator
+        otherwise keeps the flags of their OPER session (taking flags from
+        an entry applies at its next OPER).
+        """
+        network = self.core.network
+        for user in network.local_users():
+            name = user.oper_name
+            if name is None:
+                continue
+            entry = new.oper(name)
+            if entry is not None and not entry.disabled:
+                continue
+            why = "was removed" if entry is None else "is disabled"
+            network.apply_user_modes(
+                network.me, user, [ModeChange(False, mode) for mode in "oAa" if mode in user.modes])
+            user.oper_name, user.oper_flags = None, frozenset()
+            user.route.send(Message("NOTICE", (user.nick, f"*** You are no longer an IRC operator: "
+                                                          f"oper entry {name} {why}"), self.core.name))
+            self.log.info("{nick} is no longer an operator: oper entry {name} {why}",
+                          nick=user.nick, name=name, why=why)
 
     def _reconcile_listeners(self, old: Any, new: Any, report: RehashReport) -> None:
         """Open and close listeners so they match ``new``; unchanged ones stay."""
@@ -274,10 +336,8 @@ class ConferenceRoomService(service.MultiService):
 
     def _tls_context(self, settings: Any) -> Any:
         now = datetime.datetime.fromtimestamp(self.reactor.seconds(), datetime.timezone.utc)
-        return tls.load_or_create(
-            settings.name, settings.datadir_path(self.config_path), settings.ssl.cert,
-            settings.ssl.key, now,
-        )
+        cert, key = settings.ssl_files
+        return tls.load_or_create(settings.name, settings.datadir_path(self.config_path), cert, key, now)
 
     def _open_tls_now(self, settings: Any) -> None:
         """At start-up: a TLS problem is logged and the plain ports still open."""

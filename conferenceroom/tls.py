@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import datetime
 import os
+import tempfile
+import threading
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
@@ -21,6 +24,10 @@ from twisted.internet import ssl
 
 GENERATED_CERT = "server-cert.pem"
 GENERATED_KEY = "server-key.pem"
+
+#: Held while checking for and generating the self-signed pair: callers run
+#: in the reactor's thread pool, possibly several at once.
+_GENERATING = threading.Lock()
 
 
 class TLSError(Exception):
@@ -58,17 +65,34 @@ def _generate(name: str, cert_path: str, key_path: str, now: datetime.datetime) 
         .sign(key, hashes.SHA256())
     )
     os.makedirs(os.path.dirname(cert_path) or ".", exist_ok=True)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.TraditionalOpenSSL,
-                serialization.NoEncryption(),
-            )
-        )
-    with open(cert_path, "wb") as fh:
-        fh.write(cert.public_bytes(serialization.Encoding.PEM))
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    # The key first, the certificate last: a pair whose certificate is
+    # there is complete (load_or_create generates again otherwise).
+    _write_atomically(key_path, key_pem, 0o600)
+    _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def _write_atomically(path: str, data: bytes, mode: int) -> None:
+    """Write *data* to *path* atomically: a new file of *mode*, fsynced, renamed over."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def load_or_create(
@@ -83,9 +107,10 @@ def load_or_create(
     if not cert_path:
         cert_path = os.path.join(datadir, GENERATED_CERT)
         key_path = os.path.join(datadir, GENERATED_KEY)
-        if not (os.path.exists(cert_path) and os.path.exists(key_path)):
-            _generate(name, cert_path, key_path, now)
-            generated = True
+        with _GENERATING:  # two threads at once must not write a key and a certificate each
+            if not (os.path.exists(cert_path) and os.path.exists(key_path)):
+                _generate(name, cert_path, key_path, now)
+                generated = True
     key_path = key_path or cert_path
     try:
         with open(cert_path, "rb") as fh:
@@ -97,7 +122,10 @@ def load_or_create(
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
         key = serialization.load_pem_private_key(key_pem, password=None)
-    except ValueError as exc:
+    except TypeError:  # cryptography's way of saying the key is encrypted
+        raise TLSError(f"{key_path}: the key is protected by a passphrase; "
+                       "give a key without one (openssl pkey -in KEY -out NEWKEY)") from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise TLSError(f"{cert_path} / {key_path}: not a PEM certificate and key ({exc})") from None
     spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):

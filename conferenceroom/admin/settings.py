@@ -8,6 +8,7 @@ changed in place; every change produces a new :class:`Settings`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Mapping, TypeVar
@@ -29,6 +30,21 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 fold_name = fold  # oper names are keyed by their rfc1459-folded form
+
+
+def unmapped_ip(ip: str) -> str:
+    """*ip*, or the IPv4 address inside an IPv4-mapped IPv6 one (``::ffff:192.0.2.5``).
+
+    A listener bound to ``::`` sees IPv4 clients that way; bans and trigger
+    exceptions written for IPv4 must still apply to them.
+    """
+    if ip[:7].lower() != "::ffff:":
+        return ip
+    try:
+        mapped = ipaddress.IPv6Address(ip).ipv4_mapped
+    except ValueError:
+        return ip
+    return ip if mapped is None else str(mapped)
 
 
 class FrozenMap(Mapping[_K, _V]):
@@ -274,6 +290,12 @@ class Settings:
             return path
         return os.path.normpath(os.path.join(self.config_dir, path))
 
+    @property
+    def ssl_files(self) -> tuple[str | None, str | None]:
+        """The TLS certificate and key paths, relative ones resolved against ``config_dir``."""
+        cert, key = self.ssl.cert, self.ssl.key
+        return (None if cert is None else self._resolve(cert), None if key is None else self._resolve(key))
+
     def oper(self, name: str) -> OperEntry | None:
         """Return the oper block called *name* (case-insensitive), or None."""
         return self.opers.get(fold_name(name))
@@ -302,8 +324,9 @@ class Settings:
         The first trigger exception whose mask (exact IP, CIDR or glob)
         matches wins; otherwise the default trigger applies.
         """
+        ips = {ip, unmapped_ip(ip)}
         for mask, limit in self.triggers:
-            if ip_matches(mask, ip):
+            if any(ip_matches(mask, a) for a in ips):
                 return limit
         return self.deftrigger
 

@@ -448,7 +448,8 @@ class AdminTree:
             try:
                 values[arg.name] = arg.type.parse(text)
             except ValueError as exc:
-                raise AdminError(f"Bad {arg.label} '{text}': {exc}", verb.syntax) from None
+                shown = "****" if arg.type.secret else text  # never repeat a password
+                raise AdminError(f"Bad {arg.label} '{shown}': {exc}", verb.syntax) from None
         if j < len(rest):
             extra = " ".join(rest[j:])
             if node.keywords or node.param:

@@ -22,6 +22,8 @@ class ArgType:
     placeholder = "value"
     #: True if the placeholder is literal syntax (``on|off``), not ``<name>``.
     literal = False
+    #: True for a secret (a password): error messages never repeat the text given.
+    secret = False
 
     def parse(self, text: str) -> Any:
         """The value ``text`` stands for; ValueError with the reason when it is not valid."""
@@ -189,6 +191,7 @@ class Password(ArgType):
     """A password in plain text, or an existing bcrypt hash."""
 
     placeholder = "password"
+    secret = True
 
     def parse(self, text: str) -> str:
         if looks_hashed(text):
@@ -244,6 +247,32 @@ class IPMask(ArgType):
         raise ValueError("must be an IP address, a CIDR network or a mask like 10.0.*")
 
 
+def _is_whole_internet(mask: str) -> bool:
+    """True if *mask* is a CIDR network of prefix length 0 (``0.0.0.0/0``, ``::/0``)."""
+    try:
+        return "/" in mask and ipaddress.ip_network(mask, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def _matches_every_address(mask: str) -> bool:
+    """True if the IP *mask* matches every address of its family: a /0
+    network, or a glob with no digit in it (``*``, ``*.*.*.*``, ``*:*``)."""
+    if "/" in mask:
+        return _is_whole_internet(mask)
+    return ("*" in mask or "?" in mask) and not re.search(r"[0-9A-Fa-f]", mask)
+
+
+class ZLineMask(IPMask):
+    """An :class:`IPMask` for a Z-line: one matching every address is refused."""
+
+    def parse(self, text: str) -> str:
+        value = super().parse(text)
+        if _matches_every_address(value):
+            raise ValueError("would ban everyone")
+        return value
+
+
 class Choice(ArgType):
     """One keyword out of a fixed set (``hub|leaf``), stored lower-case."""
 
@@ -267,6 +296,7 @@ class Clearable(ArgType):
         self.inner = inner
         self.placeholder = inner.placeholder
         self.literal = inner.literal
+        self.secret = inner.secret
 
     def parse(self, text: str) -> Any:
         return None if text.lower() == "none" else self.inner.parse(text)
@@ -307,6 +337,7 @@ class LinkPassword(ArgType):
     """A server link password, kept as given (it is sent to the peer)."""
 
     placeholder = "password"
+    secret = True
 
     def parse(self, text: str) -> str:
         if not re.fullmatch(r"[!-~]{1,100}", text) or text.startswith(":"):
@@ -357,7 +388,7 @@ class BanMask(ArgType):
         if (not user or not host or "@" in host or len(text) > 200
                 or re.search(r"[\s,!\x00-\x1f]", text)):
             raise ValueError("must be a user@host mask like *@*.example.com")
-        if host.strip("*?.") == "" and user.strip("*?") == "":
+        if user.strip("*?") == "" and (host.strip("*?.") == "" or _is_whole_internet(host)):
             raise ValueError("would ban everyone")
         return f"{user}@{host.lower()}"
 

@@ -153,7 +153,8 @@ class ClientConnection(Protocol):
         try:
             self.core.commands.dispatch(self, msg)
         except Exception:
-            self.log.failure("error handling {line!r} from {ip}", line=raw, ip=self.ip)
+            # Only the verb is logged: the line may carry a password (OPER, AS).
+            self.log.failure("error handling {command} from {ip}", command=msg.command, ip=self.ip)
             self.reply("ERR_UNKNOWNERROR", msg.command, "Internal error processing that command")
 
     def _flood_limits(self) -> Any:

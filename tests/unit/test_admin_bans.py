@@ -180,3 +180,36 @@ def test_format_duration():
     """Remaining times read as the two largest units."""
     assert [format_duration(n) for n in (5, 60, 3599, 86400 + 7200 + 5, 604800 * 2 + 86400)] == [
         "5s", "1m", "59m", "1d 2h", "2w 1d"]
+
+
+@pytest.mark.parametrize("line", [
+    "security kline add *@0.0.0.0/0 everyone over IPv4",
+    "security akill add *@::/0 everyone over IPv6",
+    "security zline add 0.0.0.0/0",
+    "security zline add ::/0",
+    "security zline add *",
+    "security zline add *.*.*.*",
+    "security zline add *:*",
+    "security zline add ?*",
+])
+def test_bans_matching_every_address_are_refused(line):
+    """A K-line, AKILL or Z-line that would match every client (a /0
+    network, or an IP glob with no digit in it) is refused as banning
+    everyone, like ``*@*``; nothing is stored."""
+    refusal = admin_refusal(run, line)
+    assert "would ban everyone" in refusal
+
+
+def test_narrow_networks_and_globs_are_still_bans():
+    """Refusing ban-everyone masks leaves real networks and globs alone."""
+    s = run("security zline add 10.0.0.0/8").settings
+    s = run("security zline add 10.*", s).settings
+    s = run("security kline add *@192.0.2.0/24", s).settings
+    assert [e.mask for e in s.zlines] == ["10.0.0.0/8", "10.*"]
+    assert [e.mask for e in s.klines] == ["*@192.0.2.0/24"]
+
+
+def test_kline_host_globs_without_hex_letters_are_kept():
+    """The ban-everyone check reads a K-line host as a name: ``*@*.uk`` is a ban, not everyone."""
+    s = run("security kline add *@*.uk UK").settings
+    assert [e.mask for e in s.klines] == ["*@*.uk"]

@@ -176,3 +176,20 @@ def test_render_has_header_and_canonical_lines():
     assert lines[0].startswith("#")
     assert lines[-1] == "services enable"
     assert text.endswith("\n")
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("server tenor add\nserver tenor set password :Hunter2link\n", "Hunter2link"),
+    ("server tenor add\nserver tenor set password s\u00e9cretlink\n", "s\u00e9cretlink"),
+    (f"oper bob add {'Hunter2' * 11} ac\n", "Hunter2"),
+])
+def test_bad_password_line_does_not_echo_the_password(tmp_path, text, secret):
+    """A refused oper or link password is named as ``'****'`` in the error:
+    the file:line: reason of a failed load or REHASH is logged and sent to
+    every operator, so it must not carry the password."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, tree=TREE)
+    assert secret not in str(err.value)
+    assert "'****'" in str(err.value) and "Syntax:" in str(err.value)
+

@@ -78,3 +78,34 @@ def test_ban_refusal_text():
     assert ban_refusal(s, "evil", "x.example", "10.0.0.1", NOW) == "no reason given (AKILL, permanent)"
     assert ban_refusal(s, "joe", "x.example", "192.0.2.9", NOW) == "Open proxy (Z-line, permanent)"
     assert ban_refusal(s, "joe", "x.example", "10.0.0.1", NOW) is None
+
+
+@pytest.mark.parametrize("line", [
+    "security zline add 192.0.2.0/24",
+    "security zline add 192.0.2.5",
+    "security zline add 192.0.2.*",
+    "security kline add *@192.0.2.*",
+    "security kline add *@192.0.2.0/24",
+])
+def test_ipv4_client_on_a_dual_stack_listener_is_still_banned(line):
+    """On a listener bound to ``::`` an IPv4 client's address reads
+    ``::ffff:192.0.2.5`` (and its host ``0::ffff:192.0.2.5``); IPv4 bans
+    match it all the same, or such a listener would let every banned
+    IPv4 address in."""
+    s = bans(line)
+    assert find_ban(s, "joe", "0::ffff:192.0.2.5", "::ffff:192.0.2.5", NOW) is not None
+    assert find_ban(s, "joe", "0::ffff:198.51.100.5", "::ffff:198.51.100.5", NOW) is None
+
+
+def test_ipv4_trigger_exception_applies_to_mapped_address():
+    """A trigger exception for an IPv4 mask applies to that client on a dual-stack listener too."""
+    s = bans("security trigger add 192.0.2.0/24 0")
+    assert s.trigger_for("::ffff:192.0.2.5") == 0
+    assert s.trigger_for("::ffff:198.51.100.5") == s.deftrigger
+
+
+def test_bans_written_as_mapped_addresses_still_match():
+    """A Z-line or trigger written as an IPv4-mapped IPv6 address keeps matching that client."""
+    s = bans("security zline add ::ffff:192.0.2.5", "security trigger add ::ffff:198.51.100.0/120 0")
+    assert find_ban(s, "joe", "0::ffff:192.0.2.5", "::ffff:192.0.2.5", NOW) is not None
+    assert s.trigger_for("::ffff:198.51.100.5") == 0

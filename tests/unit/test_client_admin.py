@@ -98,3 +98,20 @@ def test_changed_lines_reports_changes_and_removals() -> None:
     assert not any(line.startswith("removed: general set description") for line in lines)
     assert any(line.startswith("removed: oper bob add ****") for line in lines)
     assert not any("hunter2" in line or "$2b$" in line for line in lines)
+
+
+def test_as_change_that_cannot_be_saved_is_not_put_into_force(tmp_path) -> None:
+    """When the config file cannot be written, the reply says nothing was
+    changed, and indeed the running settings are not changed either (the
+    file and the server never disagree after an AS command)."""
+    core = make_core()
+    applied: list[Any] = []
+    core.reconfigure = lambda new: applied.append(new) or []
+    core.config_path = str(tmp_path / "missing-folder" / "c.conf")
+    conn = register(core, "alice")
+    make_oper(conn, "a")
+    feed(conn, "AS general set description Not saved")
+    notices = _notices(conn)
+    assert not applied
+    assert len(notices) == 1 and notices[0].startswith("AS failed: ")
+    assert notices[0].endswith("; nothing was changed")

@@ -2,6 +2,7 @@
 
 import signal
 from dataclasses import replace
+from typing import Any
 
 from twisted.internet.error import CannotListenError
 from twisted.internet.testing import MemoryReactorClock
@@ -60,3 +61,154 @@ def test_busy_port_is_reported_and_retried(tmp_path, monkeypatch) -> None:
     changes = svc.reconfigure(replace(svc.settings, description="same ports, retry"))
     assert "opened port 7005" in changes
     assert listeners(svc)[7005].listening is not None
+
+
+def test_sighup_during_an_as_command_waits_for_it(tmp_path, monkeypatch) -> None:
+    """A SIGHUP that arrives while an AS command is being applied and saved
+    re-reads the file only once that command is done: the change is neither
+    undone in memory by the old file nor left different from the file, and
+    the operator sees the AS reply before the REHASH report."""
+    from twisted.internet import defer
+
+    from conferenceroom.admin import load_config
+    from tests.helpers import feed, make_oper, register, sent
+
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    path = tmp_path / "c.conf"
+    path.write_text("general set name test.local\ngeneral set ports 7000\ngeneral set bindip 127.0.0.1\n"
+                    "general set description Before\n" f"oper admin add $2b$04${'a' * 53} a\n")
+    svc = ConferenceRoomService(load_config(str(path)), MemoryReactorClock())
+    svc.startService()
+    pending: list[tuple[defer.Deferred, Any]] = []
+
+    def later(f, *args, **kw):  # type: ignore[no-untyped-def]
+        d: defer.Deferred = defer.Deferred()
+        pending.append((d, lambda: f(*args, **kw)))
+        return d
+
+    def finish_one() -> None:
+        d, work = pending.pop(0)
+        d.callback(work())
+
+    svc.core.defer_to_thread = later
+    conn = register(svc.core, "alice")
+    make_oper(conn, "a")
+    feed(conn, "AS general set description During")
+    finish_one()  # the command is parsed and applied; now it is being saved
+    svc._rehash_from_signal()
+    while pending:
+        finish_one()
+    assert svc.settings.description == "During"
+    assert load_config(str(path)).settings.description == "During"
+    notices = [m.params[-1] for m in sent(conn) if m.command == "NOTICE"]
+    assert notices[0] == "Description set to During"
+    assert notices[-1].endswith("REHASH (SIGHUP): nothing changed")
+
+
+def test_file_that_cannot_be_rewritten_is_a_warning(tmp_path, monkeypatch) -> None:
+    """A config line that asks for the file to be rewritten (a ban duration
+    turned into an expiry time; a plain-text password hashed) in a file the
+    server cannot write is a warning, at start-up and on REHASH: the server
+    starts, the REHASH is done and reports why the file was left as it is."""
+    import conferenceroom.service as service_module
+    from conferenceroom.admin import load_config
+
+    def cannot_write(*args, **kw):  # type: ignore[no-untyped-def]
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    monkeypatch.setattr(service_module, "save_config", cannot_write)
+    path = tmp_path / "c.conf"
+    path.write_text("general set name test.local\ngeneral set ports 7000\ngeneral set bindip 127.0.0.1\n"
+                    "security kline add *@spam.example 1h spam\n")
+    reactor = MemoryReactorClock()
+    svc = ConferenceRoomService(load_config(str(path), now=reactor.seconds()), reactor)
+    svc.startService()
+    assert svc.running and [e.mask for e in svc.settings.klines] == ["*@spam.example"]
+    path.write_text(path.read_text() + "general set description Edited\n")
+    report = svc.rehash()
+    assert svc.settings.description == "Edited"
+    assert any("cannot rewrite" in w and "Permission denied" in w for w in report.warnings)
+
+
+def _oper_settings(svc: ConferenceRoomService, **opers: str) -> Any:
+    """``svc``'s settings with exactly the oper entries ``name=flags``."""
+    from conferenceroom.admin.settings import FrozenMap, OperEntry
+
+    hashed = "$2b$04$" + "a" * 53
+    return replace(svc.settings, opers=FrozenMap(
+        {name: OperEntry(name, hashed, frozenset(flags)) for name, flags in opers.items()}))
+
+
+def test_oper_whose_entry_is_removed_or_disabled_loses_operator_status(tmp_path, monkeypatch) -> None:
+    """Operator status comes from an oper entry: when AS or REHASH removes
+    that entry or disables it (flag d), an operator already logged in with
+    it is de-opered at once (MODE -o and a notice), so a compromised or
+    retired account cannot keep using AS.  Other operators are left alone."""
+    from tests.helpers import make_oper, register, sent
+
+    svc = start(tmp_path, monkeypatch, MemoryReactorClock(), (7000,))
+    svc.reconfigure(_oper_settings(svc, bob="ac", carol="a"))
+    bob, carol = register(svc.core, "bob"), register(svc.core, "carol")
+    make_oper(bob, "ac", name="bob")
+    make_oper(carol, "a", name="carol")
+    svc.reconfigure(_oper_settings(svc, bob="acd", carol="a"))
+    assert not bob.user.is_oper and "o" not in bob.user.modes and not bob.user.has_oper_flag("ac")
+    lines = [(m.command, m.params[-1]) for m in sent(bob)]
+    assert ("MODE", "-oA") in lines
+    assert ("NOTICE", "*** You are no longer an IRC operator: oper entry bob is disabled") in lines
+    assert carol.user.is_oper and not sent(carol)
+    svc.reconfigure(_oper_settings(svc, bob="acd"))
+    assert not carol.user.is_oper
+    assert [m.params[-1] for m in sent(carol) if m.command == "NOTICE"] == [
+        "*** You are no longer an IRC operator: oper entry carol was removed"]
+
+
+def test_tls_files_are_relative_to_the_config_file(tmp_path, monkeypatch) -> None:
+    """``GENERAL SSL CERT``/``KEY`` given as relative paths are read beside
+    the config file (like the MOTD and the data folder), whatever the
+    server's working directory is."""
+    import datetime
+
+    from conferenceroom import tls
+    from conferenceroom.admin import load_config
+
+    made = tls.load_or_create("test.local", str(tmp_path / "certs"), None, None,
+                              datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = tmp_path / "c.conf"
+    path.write_text("general set name test.local\ngeneral set ports 7000\ngeneral set bindip 127.0.0.1\n"
+                    "general ssl enable\ngeneral ssl port 7001\n"
+                    f"general ssl cert certs/{tls.GENERATED_CERT}\ngeneral ssl key certs/{tls.GENERATED_KEY}\n")
+    reactor = MemoryReactorClock()
+    svc = ConferenceRoomService(load_config(str(path)), reactor)
+    svc.startService()
+    assert [port for port, *_ in reactor.sslServers] == [7001]
+    assert svc.tls_fingerprint == made.fingerprint
+
+
+def test_tls_files_can_be_cleared(tmp_path) -> None:
+    """``GENERAL SSL CERT none`` (and KEY) go back to the generated self-signed pair."""
+    from conferenceroom.admin import Settings, build_tree
+
+    tree = build_tree(bcrypt_rounds=4)
+    s = Settings().apply(["general ssl cert /etc/c.pem", "general ssl key /etc/k.pem"], tree=tree)
+    s = s.apply(["general ssl cert none", "general ssl key none"], tree=tree)
+    assert (s.ssl.cert, s.ssl.key) == (None, None)
+    assert not [line for line in tree.write(s) if "ssl cert" in line or "ssl key" in line]
+
+
+def test_motd_is_read_bounded_and_only_from_a_regular_file(tmp_path, monkeypatch) -> None:
+    """The MOTD comes from a regular file, cut at 64 KiB; a directory gives no MOTD (422)."""
+    (tmp_path / "motd.txt").write_text("line one\nline two\n" + "x" * 70000 + "\n")
+    svc = start(tmp_path, monkeypatch, MemoryReactorClock(), (7000,))
+    lines = svc.core.motd_lines
+    assert lines[:2] == ["line one", "line two"]
+    assert len("\n".join(lines).encode()) <= 64 * 1024
+    (tmp_path / "motd.txt").unlink()
+    (tmp_path / "motd.txt").mkdir()
+    svc._load_motd()
+    assert svc.core.motd_lines is None

@@ -9,8 +9,8 @@ from conferenceroom.admin.types import BindIP, Int, OnOff, Path, Ports, Text, To
 _RESTART = "{what} takes effect after a restart"
 
 
-class _KeysFile(Path):
-    """An authorized_keys path; ``none`` turns key logins off (None)."""
+class _OptionalPath(Path):
+    """A path, or ``none`` for no file (None): no manhole keys, the generated TLS pair."""
 
     def parse(self, text: str) -> str | None:
         return None if text.lower() == "none" else super().parse(text)
@@ -54,11 +54,12 @@ def family() -> Family:
         ), label="SSL"),
         setting("general ssl port", "ssl.port", Int("port", 1, 65535), label="SSL port",
                 help="TLS client port (994 by default)"),
-        setting("general ssl cert", "ssl.cert", Path("path"), label="SSL certificate",
-                help="PEM certificate file (a self-signed one is generated if unset)",
+        setting("general ssl cert", "ssl.cert", _OptionalPath("path"), label="SSL certificate",
+                help="PEM certificate file (none: a self-signed one, generated in the data folder)",
                 unset="(self-signed, generated)"),
-        setting("general ssl key", "ssl.key", Path("path"), label="SSL key",
-                help="PEM private key file", unset="(self-signed, generated)"),
+        setting("general ssl key", "ssl.key", _OptionalPath("path"), label="SSL key",
+                help="PEM private key file (none: the certificate file holds the key too, "
+                     "or the generated one)", unset="(self-signed, generated)"),
         setting("general set secureonly", "secureonly", OnOff(), label="Secure only",
                 help="accept clients only over TLS"),
         setting("general set securenetwork", "securenetwork", OnOff(), label="Secure network",
@@ -67,7 +68,7 @@ def family() -> Family:
                 help="SSH manhole for live inspection, on 127.0.0.1 only (off by default)"),
         setting("general set manholeport", "manhole.port", Int("port", 1, 65535), label="Manhole port",
                 help="SSH manhole port on 127.0.0.1 (6022 by default)"),
-        setting("general set manholekeys", "manhole.authorized_keys", _KeysFile("path"), label="Manhole keys",
+        setting("general set manholekeys", "manhole.authorized_keys", _OptionalPath("path"), label="Manhole keys",
                 help="authorized_keys file of keys that may log in to the manhole (none: admin passwords only)",
                 unset="(none: admin oper passwords only)"),
     ))

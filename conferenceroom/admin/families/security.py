@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from conferenceroom.admin.settings import BAN_KINDS, BanEntry, Settings
 from conferenceroom.admin.tree import Arg, Context, Family, Outcome, Refused, Verb, setting
 from conferenceroom.admin.types import (
-    ArgType, BanMask, BanTerms, BanTermsType, Int, IPMask, OnOff, format_duration,
+    ArgType, BanMask, BanTerms, BanTermsType, Int, IPMask, OnOff, ZLineMask, format_duration,
 )
 from conferenceroom.casemap import fold, match
 
@@ -60,7 +60,7 @@ _BAN_INFO = {
     # kind: (label, what the mask is, help)
     "kline": ("K-line", BanMask, "ban user@host from this server"),
     "akill": ("AKILL", BanMask, "ban user@host from the whole network"),
-    "zline": ("Z-line", IPMask, "ban an IP address, CIDR network or IP mask from this server"),
+    "zline": ("Z-line", ZLineMask, "ban an IP address, CIDR network or IP mask from this server"),
 }
 
 

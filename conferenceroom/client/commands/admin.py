@@ -3,8 +3,9 @@
 
 ``AS <family> <verb> ...`` runs one admin command for an operator with flag
 a or c.  The command is parsed and applied off the reactor thread (it may
-hash a password), one at a time, then the new settings are put into force
-and saved at once.  Replies are server NOTICEs.
+hash a password), one at a time, then the new settings are saved and put
+into force at once (neither, when the file cannot be written).  Replies
+are server NOTICEs.
 """
 
 from __future__ import annotations
@@ -37,10 +38,19 @@ def handle_as(conn: "ClientConnection", msg: Message) -> Any:
     # Later lines wait until this command is done, so its replies come
     # before the replies to whatever the client sent next.
     conn.gate.hold()
-    d = core.admin_lock.run(_run, core, words, user.nick)
+    # The admin lock is held until the replies are out, so a REHASH
+    # waiting for it (SIGHUP) reports after them.
+    d = core.admin_lock.acquire()
+    d.addCallback(lambda _: _run(core, words, user.nick))
     d.addCallbacks(_report, _refused, callbackArgs=(conn, shown), errbackArgs=(conn,))
-    d.addBoth(lambda _: conn.gate.release())
+    d.addBoth(lambda _: _release(core, conn))
     return d
+
+
+def _release(core: Any, conn: "ClientConnection") -> None:
+    """Let the next admin change run, then the client's next lines."""
+    core.admin_lock.release()
+    conn.gate.release()
 
 
 def _help(conn: "ClientConnection", topic: list[str]) -> None:
@@ -67,11 +77,14 @@ def _run(core: Any, words: list[str], actor: str) -> Any:
         known = set(core.settings.problems())
         extra = [f"Warning: {p}" for p in result.settings.problems() if p not in known]
     if result.changed and core.reconfigure is not None:
-        extra += core.reconfigure(result.settings)
+        # Saved first: if the file cannot be written nothing changes, and
+        # a REHASH meanwhile reads the old file with the old settings in
+        # force, or the new file just before the new settings come in.
         if core.config_path:
             yield core.defer_to_thread(
                 save_config, result.settings, core.config_path, tree=core.admin_tree, now=now
             )
+        extra += core.reconfigure(result.settings)
     return result, extra
 
 
