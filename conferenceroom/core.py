@@ -216,7 +216,9 @@ class ServerCore:
 
     # -- notices -----------------------------------------------------------
 
-    def notice_opers(self, text: str, flag: str = "", snomask: bool = True) -> None:
+    def notice_opers(
+        self, text: str, flag: str = "", snomask: bool = True, exclude: User | None = None
+    ) -> None:
         """A server notice to local operators (with user mode +s unless told not to)."""
         self.log.info("notice to operators: {text}", text=text)
 
@@ -225,7 +227,8 @@ class ServerCore:
 
         for user in list(self.network.by_mode["o"]):
             if (
-                getattr(user.route, "is_client", False)
+                user is not exclude
+                and getattr(user.route, "is_client", False)
                 and user.has_oper_flag(flag)
                 and (not snomask or "s" in user.modes)
             ):

@@ -361,3 +361,18 @@ def test_lines_after_oper_wait_for_the_password_check() -> None:
     pending[0].callback(True)
     commands = [m.command for m in sent(conn)]
     assert commands[0] == "381" and commands[-1] == "PONG"
+
+
+def test_rehash_waits_for_an_admin_command_in_progress() -> None:
+    """REHASH runs after an AS command that holds the admin lock; later lines wait for its report."""
+    core = _core()
+    core.rehash = lambda: _Report(["opened port 7000"])
+    oper = _oper(core)
+    core.admin_lock.acquire()  # an AS command (or SIGHUP rehash) still running
+    feed(oper, "REHASH", "PING :after")
+    out = sent(oper)
+    assert [m.command for m in out] == ["382"]
+    core.admin_lock.release()
+    out = sent(oper)
+    assert [m.command for m in out] == ["NOTICE", "PONG"]
+    assert out[0].params[1] == "*** REHASH: opened port 7000"

@@ -141,7 +141,7 @@ def handle_kill(conn: "ClientConnection", msg: Message) -> None:
 
 
 @command("REHASH", oper="ac", syntax="REHASH")
-def handle_rehash(conn: "ClientConnection", msg: Message) -> None:
+def handle_rehash(conn: "ClientConnection", msg: Message) -> Any:
     """REHASH: re-read the config file and apply what changed."""
     user = conn.user
     assert user is not None
@@ -149,7 +149,22 @@ def handle_rehash(conn: "ClientConnection", msg: Message) -> None:
     conn.reply("RPL_REHASHING", core.config_path or "*")
     if core.rehash is None:
         conn.notice("*** REHASH is not available: this server was not started from a config file")
-        return
+        return None
+    # One at a time with AS commands and SIGHUP; later lines wait for the report.
+    conn.gate.hold()
+    d = core.admin_lock.run(_rehash, conn, user)
+    d.addBoth(_release, conn)
+    return d
+
+
+def _release(result: Any, conn: "ClientConnection") -> Any:
+    conn.gate.release()
+    return result
+
+
+def _rehash(conn: "ClientConnection", user: Any) -> None:
+    """Re-read the file and report to ``user`` and the other operators."""
+    core = conn.core
     try:
         report = core.rehash()
     except ConfigError as exc:
@@ -169,7 +184,4 @@ def handle_rehash(conn: "ClientConnection", msg: Message) -> None:
 
 def _tell_other_opers(conn: "ClientConnection", text: str) -> None:
     """A server notice to local operators other than ``conn``'s user (no +s needed)."""
-    core = conn.core
-    for other in core.network.local_users():
-        if other is not conn.user and other.is_oper:
-            other.route.send(Message("NOTICE", (other.nick, f"*** Notice -- {text}"), core.name))
+    conn.core.notice_opers(text, snomask=False, exclude=conn.user)
