@@ -437,3 +437,18 @@ def test_missing_parameters() -> None:
     for verb in ("ISON", "USERHOST", "TAGMSG"):
         feed(alice, verb)
         assert sent_codes(alice) == ["461"], verb
+
+
+def test_ison_reply_always_fits_one_line() -> None:
+    """ISON naming more online nicks than one reply line can hold answers whole nicks only."""
+    core = make_core()
+    for i in range(40):
+        register(core, f"n{i:02d}" + "x" * 20, ip=f"192.0.2.{i + 1}")
+    asker = register(core, "a" * 30)
+    wanted = " ".join(f"n{i:02d}" + "x" * 20 for i in range(40))[:503]
+    feed(asker, "ISON " + wanted)
+    raw = asker.transport.value()
+    [reply] = sent(asker)
+    assert len(raw) <= 512
+    online = reply.params[-1].split()
+    assert online and all(n in wanted.split() for n in online)

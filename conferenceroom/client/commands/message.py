@@ -252,14 +252,19 @@ def handle_away(conn: "ClientConnection", msg: Message) -> None:
     conn.reply("RPL_NOWAWAY" if text else "RPL_UNAWAY")
 
 
+ISON_REPLY_ROOM = 510 - len(": 303  :")
+
+
 @command("ISON", min_params=1, syntax="ISON <nickname>{ <nickname>}")
 def handle_ison(conn: "ClientConnection", msg: Message) -> None:
     """ISON <nick>{ <nick>}: which of these nicks are online (303)."""
     network = conn.core.network
-    online = []
+    # The reply must fit one line: room left after ":<server> 303 <nick> :".
+    room = ISON_REPLY_ROOM - len(conn.core.name) - len(conn.nick)
+    online: list[str] = []
     for word in " ".join(msg.params).split():
         user = network.find_user(word)
-        if user is not None:
+        if user is not None and sum(len(n) + 1 for n in online) + len(user.nick) <= room:
             online.append(user.nick)
     conn.reply("RPL_ISON", " ".join(online))
 
