@@ -99,8 +99,10 @@ def attempt(port: int, nick: str, user: Optional[str] = None, source: Optional[s
 
 
 def refused(lines: list[Message]) -> bool:
-    """True if registration ended in an ERROR (the connection was refused)."""
-    return not any(m.command == "001" for m in lines)
+    """True if registration ended in an ERROR (the connection was refused):
+    the last line is ERROR and no 001 came (a connection dropped without an
+    ERROR, e.g. by a crash, is not a refusal)."""
+    return bool(lines) and lines[-1].command == "ERROR" and not any(m.command == "001" for m in lines)
 
 
 def oper_numeric(client: IRCClient, name: str, password: str) -> Message:

@@ -316,16 +316,19 @@ def test_secret_channel_hidden(shared_server, irc_client):
     """+s: outsiders get only 366 from NAMES, nothing in LIST, no channel in
     WHOIS; members see it with the @ symbol in NAMES."""
     chan, (a, b) = _setup(shared_server, irc_client)
+    public = _chan("pub")
+    a.join(public)  # a public channel the outsider does see, so an empty answer cannot pass
     _mode(a, chan, "+s")
     b.send(f"NAMES {chan}")
     lines = b.collect("366")
     assert [m.command for m in lines] == ["366"], [m.raw for m in lines]
     b.send("LIST")
     listed = [m.params[1] for m in b.collect("323") if m.command == "322"]
-    assert chan not in listed
+    assert public in listed and chan not in listed, listed
     b.send(f"WHOIS {a.nick}")
     whois = b.collect("318")
-    assert not any(chan in m.trailing for m in whois if m.command == "319")
+    channels = [c.lstrip("~&@%+") for m in whois if m.command == "319" for c in m.trailing.split()]
+    assert channels == [public], [m.raw for m in whois]
     a.send(f"NAMES {chan}")
     names = a.expect("353")
     assert names.params[1] == "@", names.raw
@@ -337,11 +340,14 @@ def test_private_channel_hidden(shared_server, irc_client):
     """+p: NAMES symbol * for members; outsiders do not see it in LIST or
     NAMES."""
     chan, (a, b) = _setup(shared_server, irc_client)
+    public = _chan("pub")
+    a.join(public)  # a public channel the outsider does see, so an empty LIST cannot pass
     _mode(a, chan, "+p")
     a.send(f"NAMES {chan}")
     assert a.expect("353").params[1] == "*"
     b.send("LIST")
-    assert chan not in [m.params[1] for m in b.collect("323") if m.command == "322"]
+    listed = [m.params[1] for m in b.collect("323") if m.command == "322"]
+    assert public in listed and chan not in listed, listed
     b.send(f"NAMES {chan}")
     assert [m.command for m in b.collect("366")] == ["366"]
 
@@ -354,9 +360,10 @@ def test_names_hides_invisible_users_from_outsiders(shared_server, irc_client):
     c = irc_client(shared_server, unique_nick("vis"))
     c.join(chan)
     b.send(f"NAMES {chan}")
-    assert a.nick not in [n.lstrip("@+.") for n in _names(b.collect("366"))]
+    outside = _names(b.collect("366"))
+    assert outside == [c.nick], outside  # the visible member is listed, the +i op is not
     c.send(f"NAMES {chan}")
-    assert f"@{a.nick}" in _names(c.collect("366"))
+    assert set(_names(c.collect("366"))) == {f"@{a.nick}", c.nick}
 
 
 # -- TOPIC ----------------------------------------------------------------------------

@@ -32,10 +32,10 @@ def test_oper_reply_arrives_before_replies_to_later_commands(shared_server, irc_
     c = irc_client(shared_server, nick)
     name, password, _ = ADMIN_OPER
     c.send_raw(f"OPER {name} {password}\r\nPING :after-oper\r\n".encode())
-    before = [m.command for m in _until_pong(c, "after-oper")]
-    assert "381" in before, before
-    modes = [m for m in c.history if m.command == "MODE" and m.params[0] == nick]
-    assert modes and "o" in modes[-1].params[1], [m.raw for m in c.history[-5:]]
+    before = _until_pong(c, "after-oper")
+    assert "381" in [m.command for m in before], [m.raw for m in before]
+    modes = [m for m in before if m.command == "MODE" and m.params[0] == nick]
+    assert modes and "o" in modes[-1].params[1], [m.raw for m in before]
 
 
 def test_failed_oper_reply_arrives_before_later_replies(shared_server, irc_client):
@@ -46,6 +46,8 @@ def test_failed_oper_reply_arrives_before_later_replies(shared_server, irc_clien
     c.send_raw(f"OPER {ADMIN_OPER[0]} wrongpassword\r\nPING :after-bad\r\n".encode())
     before = [m.command for m in _until_pong(c, "after-bad")]
     assert "464" in before and "381" not in before, before
+    c.send(f"MODE {nick}")
+    assert "o" not in c.expect("221").params[1]
 
 
 def test_who_right_after_oper_shows_the_operator_flag(shared_server, irc_client):
@@ -138,3 +140,4 @@ def test_join_name_with_forbidden_character_is_403(shared_server, irc_client):
     c.send("JOIN #bad\x07name")
     reply = c.expect(["403", "476", "JOIN"])
     assert reply.command == "403", reply.raw
+    c.assert_silent("JOIN", timeout=0.2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from tests.integration.conftest import ADMIN_OPER, SERVER_NAME
-from tests.integration.ircclient import unique_nick
+from tests.integration.ircclient import IRCClient, unique_nick
 
 TIME_TAG = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -75,8 +75,9 @@ def test_multiple_targets_and_too_many(shared_server, irc_client):
     assert b.expect("PRIVMSG").params == [b.nick, "to both"]
     assert c.expect("PRIVMSG").params == [c.nick, "to both"]
     a.send(f"PRIVMSG {b.nick},{c.nick},x1,x2,x3 :too many")
-    assert a.expect("407")
+    assert a.expect("407").params[1] == "x3", "407 names the first target over the limit (the fifth)"
     b.assert_silent("PRIVMSG", timeout=0.3)
+    c.assert_silent("PRIVMSG", timeout=0.1)
 
 
 def test_channel_message_not_echoed_to_sender(shared_server, irc_client):
@@ -138,13 +139,21 @@ def test_server_mask_message_by_oper(shared_server, irc_client):
 
 
 def test_host_mask_message_by_oper(shared_server, irc_client):
-    """An operator's NOTICE #<hostmask> reaches users whose host matches."""
+    """An operator's NOTICE #<hostmask> reaches users whose host matches
+    and no one else (a user connected from 127.0.0.2 does not get it)."""
     oper = irc_client(shared_server, unique_nick("hmo"))
     oper.oper(*ADMIN_OPER[:2])
     user = irc_client(shared_server, unique_nick("hmu"))
-    oper.send("NOTICE #*.0.0.1 :host mask notice")
-    got = user.expect(lambda m: m.command == "NOTICE" and m.nick == oper.nick)
-    assert got.params == ["#*.0.0.1", "host mask notice"], got.raw
+    elsewhere = IRCClient.connect(shared_server.host, shared_server.port, name="hm-elsewhere",
+                                  source="127.0.0.2")
+    try:
+        elsewhere.register(unique_nick("hme"))
+        oper.send("NOTICE #*.0.0.1 :host mask notice")
+        got = user.expect(lambda m: m.command == "NOTICE" and m.nick == oper.nick)
+        assert got.params == ["#*.0.0.1", "host mask notice"], got.raw
+        elsewhere.assert_silent(lambda m: m.command == "NOTICE" and m.nick == oper.nick, timeout=0.3)
+    finally:
+        elsewhere.close()
 
 
 def test_echo_message(shared_server, irc_client):

@@ -7,6 +7,8 @@ MOTD, LUSERS, VERSION, TIME, ADMIN, INFO, STATS, LINKS and MAP.
 
 from __future__ import annotations
 
+import re
+
 from tests.integration.conftest import ADMIN_OPER, MOTD_LINES, NETWORK, SERVER_NAME
 from tests.integration.ircclient import unique_nick
 
@@ -55,6 +57,9 @@ def test_who_nick_and_oper_flag(shared_server, irc_client):
     a.send(f"WHO {a.nick[:3]}* o")
     lines = a.collect("315")
     assert not any(m.command == "352" for m in lines), [m.raw for m in lines]
+    a.send("WHO w* o")
+    listed = {m.params[5] for m in a.collect("315") if m.command == "352"}
+    assert oper.nick in listed and a.nick not in listed, listed
 
 
 def test_whox(shared_server, irc_client):
@@ -79,12 +84,19 @@ def test_who_hides_invisible_users(shared_server, irc_client):
     hidden = irc_client(shared_server, unique_nick("inv"))
     hidden.send(f"MODE {hidden.nick} +i")
     hidden.expect("MODE")
+    visible = irc_client(shared_server, unique_nick("inv"))
     other = irc_client(shared_server, unique_nick("see"))
     other.send(f"WHO {hidden.nick[:3]}*")
-    assert not any(m.command == "352" and m.params[5] == hidden.nick
-                   for m in other.collect("315"))
+    found = {m.params[5] for m in other.collect("315") if m.command == "352"}
+    assert visible.nick in found and hidden.nick not in found, found
     other.send(f"WHO {hidden.nick}")
-    assert any(m.command == "352" for m in other.collect("315"))
+    assert [m.params[5] for m in other.collect("315") if m.command == "352"] == [hidden.nick]
+    chan = _chan("inv")
+    hidden.join(chan)
+    other.join(chan)
+    other.send(f"WHO {hidden.nick[:3]}*")
+    found = {m.params[5] for m in other.collect("315") if m.command == "352"}
+    assert {visible.nick, hidden.nick} <= found, found
 
 
 # -- WHOIS ------------------------------------------------------------------------
@@ -268,4 +280,5 @@ def test_links_and_map(shared_server, irc_client):
     a.send("MAP")
     lines = a.collect("017")
     assert lines[0].command == "015" and SERVER_NAME in lines[0].trailing
-    assert "users" in lines[0].trailing or "user" in lines[0].trailing
+    count = re.search(r" (\d+) users? \[\d+\.\d%\]$", lines[0].trailing)
+    assert count and int(count.group(1)) >= 1, lines[0].raw  # this client at least

@@ -243,6 +243,7 @@ def test_erroneous_nick(shared_server, irc_client, bad):
     err = c.expect(["432", "001"])
     assert err.command == "432", err.raw
     assert err.params[1] == bad
+    c.assert_silent("001", timeout=0.3)
 
 
 def test_nick_without_parameter(shared_server, irc_client):

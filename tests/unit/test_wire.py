@@ -299,9 +299,10 @@ def test_fuzz_parse_bytes_only_parse_error(data: bytes) -> None:
 def test_fuzz_parse_text_only_parse_error(text: str) -> None:
     """parse() of arbitrary text returns a Message or raises ParseError."""
     try:
-        parse(text)
+        msg = parse(text)
     except ParseError:
-        pass
+        return
+    assert isinstance(msg, Message) and msg.command
 
 
 _SAFE = st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",))
