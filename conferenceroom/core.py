@@ -126,7 +126,7 @@ class ServerCore:
             "STATUSMSG=" + "".join(p for _, p in modes.STATUS_PREFIXES),
             f"TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,"
             f"PRIVMSG:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},WHOIS:1",
-            "TOPICLEN=390",
+            f"TOPICLEN={TOPICLEN}",
             "USERLEN=10",
             "WHOX",
         ]
@@ -243,4 +243,7 @@ def _thread_runner(reactor: Any) -> Callable[..., Any]:
 
 
 MAX_TARGETS = 4
+# 300 keeps RPL_TOPIC within 512 bytes even with the longest server name,
+# nick and channel name (63 + 30 + 50 characters).
+TOPICLEN = 300
 NICKLEN = 30

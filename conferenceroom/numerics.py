@@ -102,6 +102,7 @@ NUMERICS: dict[str, tuple[str, ...]] = {
     "ERR_NOTEXTTOSEND": ("412", "No text to send"),
     "ERR_NOTOPLEVEL": ("413", "{0}", "No toplevel domain specified"),
     "ERR_WILDTOPLEVEL": ("414", "{0}", "Wildcard in toplevel domain"),
+    "ERR_TOOMANYMATCHES": ("416", "{0}", "Too many matches, output truncated"),
     "ERR_INPUTTOOLONG": ("417", "Input line was too long"),
     "ERR_UNKNOWNCOMMAND": ("421", "{0}", "Unknown command"),
     "ERR_NOMOTD": ("422", "MOTD File is missing"),

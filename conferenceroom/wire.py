@@ -167,6 +167,14 @@ def format_message(msg: Message) -> str:
     return " ".join(parts)
 
 
+def cut_to_bytes(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, never inside a character."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
+
+
 def encode_line(msg: Message, limit: int = MAX_LINE) -> bytes:
     """Encode ``msg`` with CR LF, cutting the untagged part to ``limit`` bytes.
 

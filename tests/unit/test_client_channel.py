@@ -5,6 +5,7 @@ from __future__ import annotations
 from conferenceroom.client.commands.channel import CHANLIMIT, can_send, is_banned
 from conferenceroom.wire import Message
 from tests.helpers import (
+    make_settings,
     codes,
     feed,
     joined,
@@ -323,11 +324,16 @@ def test_topic_owner_counts_as_op() -> None:
 
 
 def test_topic_truncated_to_topiclen() -> None:
-    """A topic longer than TOPICLEN (390) is cut."""
-    core = make_core()
-    alice = joined(core, "alice", "#c")
-    feed(alice, "TOPIC #c :" + "x" * 400)
-    assert sent(alice)[0].params[1] == "x" * 390
+    """A topic longer than TOPICLEN (300) is cut, and RPL_TOPIC still fits 512 bytes
+    with the longest server name, nick and channel name."""
+    core = make_core(make_settings(name="s" * 59 + ".net"))
+    nick, chan = "n" * 30, "#" + "c" * 49
+    alice = joined(core, nick, chan)
+    feed(alice, f"TOPIC {chan} :" + "x" * 400)
+    assert sent(alice)[0].params[1] == "x" * 300
+    feed(alice, f"TOPIC {chan}")
+    raw = alice.transport.value().split(b"\r\n")[0]
+    assert raw.endswith(b"x" * 300) and len(raw) + 2 <= 512
 
 
 def test_topic_of_secret_channel_hidden() -> None:
@@ -651,3 +657,11 @@ def test_quit_reason_is_cut_to_quitlen() -> None:
     feed(alice, "QUIT :" + "x" * 450)
     [quit_msg] = [m for m in sent(bob) if m.command == "QUIT"]
     assert quit_msg.params[0] == "Quit: " + "x" * 300
+
+
+def test_topic_length_counts_bytes_not_characters() -> None:
+    """TOPICLEN is in bytes: a topic of 3-byte characters is cut at 100 whole characters."""
+    core = make_core()
+    alice = joined(core, "alice", "#c")
+    feed(alice, "TOPIC #c :" + "€" * 150)
+    assert sent(alice)[0].params[1] == "€" * 100

@@ -3,7 +3,8 @@
 from conferenceroom.modes import ModeChange
 from conferenceroom.wire import Message
 from tests.helpers import (
-    feed, join_channel, make_core, make_oper, make_remote_server, make_remote_user, register, sent, sent_codes,
+    feed, join_channel, make_core, make_oper, make_remote_server, make_remote_user, make_settings, register, sent,
+    sent_codes,
 )
 
 
@@ -452,3 +453,23 @@ def test_ison_reply_always_fits_one_line() -> None:
     assert len(raw) <= 512
     online = reply.params[-1].split()
     assert online and all(n in wanted.split() for n in online)
+
+
+def test_userhost_reply_always_fits_one_line() -> None:
+    """Five long USERHOST entries (30-character nicks, 63-character hosts, a 63-character
+    server name) would pass 512 bytes: the single 302 holds only the entries that fit
+    whole, never one cut in the middle."""
+    core = make_core(make_settings(name="irc." + "x" * 55 + ".org"))
+    nicks = [f"n{i}" + "x" * 28 for i in range(5)]
+    host = "h" * 59 + ".org"
+    for i, nick in enumerate(nicks):
+        conn = register(core, nick, ip=f"192.0.2.{i + 1}")
+        core.network.set_host(conn.user, conn.user.ident, host)
+    asker = register(core, "a" * 30)
+    feed(asker, "USERHOST " + " ".join(nicks))
+    raw = asker.transport.value()
+    [reply] = sent(asker)
+    assert len(raw) <= 512
+    entries = reply.params[-1].split()
+    assert 0 < len(entries) < 5
+    assert entries == [f"{nick}=+~{nick[:9]}@{host}" for nick in nicks[: len(entries)]]

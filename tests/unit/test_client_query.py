@@ -1,9 +1,10 @@
 """WHO (and WHOX), WHOIS, WHOWAS and LIST as a client sees them."""
 
+from conferenceroom.client.commands.query import WHO_MAX_MATCHES, WHOWAS_REPLY_MAX
 from conferenceroom.modes import ModeChange
 from tests.helpers import (
-    START, clear_all, feed, join_channel, make_core, make_remote_server, make_remote_user, register, sent,
-    sent_codes,
+    START, clear_all, feed, join_channel, make_core, make_oper, make_remote_server, make_remote_user,
+    make_settings, register, sent, sent_codes, sent_lines,
 )
 
 
@@ -452,3 +453,81 @@ def test_list_counts_remote_members() -> None:
     join_channel(core, rob, "#far")
     feed(bob, "LIST")
     assert _listed(bob)["#far"].params[2] == "1"
+
+
+# -- long and large answers ---------------------------------------------------------------------
+
+
+def test_whois_channel_lines_fit_512_bytes() -> None:
+    """A user in many long-named channels gets several 319 lines, each within 512 bytes and
+    holding whole channel names, even with a 63-character server name and 30-character nicks."""
+    core = make_core(make_settings(name="irc." + "x" * 55 + ".org"))
+    target = register(core, "t" * 30)
+    asker = register(core, "a" * 30)
+    names = [f"#{i:02d}" + "c" * 35 for i in range(50)]
+    for name in names:
+        join_channel(core, target, name)
+    feed(asker, "WHOIS " + "t" * 30)
+    lines = [line for line in sent_lines(asker) if " 319 " in line]
+    assert len(lines) > 1
+    assert all(len(line.encode()) + 2 <= 512 for line in lines)
+    shown = [word.lstrip("@") for line in lines for word in line.split(" :", 1)[1].split()]
+    assert sorted(shown) == sorted(names)
+
+
+def test_list_condition_with_a_non_ascii_digit_is_not_an_error() -> None:
+    """``LIST <²`` is not a valid member-count condition; it is answered like any
+    other unknown name (321, 323), never with an internal error."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    join_channel(core, alice, "#chan")
+    feed(bob, "LIST <\u00b2")
+    assert sent_codes(bob) == ["321", "323"]
+    feed(bob, "LIST C>\u00b2")
+    assert sent_codes(bob) == ["321", "323"]
+
+
+def test_whowas_takes_a_nick_not_a_mask() -> None:
+    """WHOWAS looks a nick up exactly (no wildcards, RFC 2812 3.6.3): ``WHOWAS *``
+    does not dump the whole history."""
+    core = make_core()
+    bob = register(core, "bob")
+    _quit_as(core, "nick1", "~ident1")
+    _quit_as(core, "nick2", "~ident2")
+    feed(bob, "WHOWAS nick*")
+    assert sent_codes(bob) == ["406", "369"]
+    feed(bob, "WHOWAS NICK1")
+    assert sent_codes(bob) == ["314", "312", "369"]
+
+
+def test_whowas_answer_is_bounded() -> None:
+    """However many entries a nick has and whatever count is asked for, one WHOWAS
+    answers at most WHOWAS_REPLY_MAX entries (newest first), then 369."""
+    core = make_core()
+    bob = register(core, "bob")
+    for i in range(WHOWAS_REPLY_MAX + 10):
+        _quit_as(core, "busy", f"~id{i}")
+    for query in ("WHOWAS busy", "WHOWAS busy 100000", "WHOWAS busy 0"):
+        feed(bob, query)
+        out = sent(bob)
+        assert [m.command for m in out].count("314") == WHOWAS_REPLY_MAX, query
+        assert out[0].params[2] == f"~id{WHOWAS_REPLY_MAX + 9}"
+        assert out[-1].command == "369"
+
+
+def test_who_mask_answer_is_bounded_for_non_operators() -> None:
+    """A non-operator's WHO by mask stops after WHO_MAX_MATCHES users with 416
+    (too many matches) before 315; a channel WHO and an operator's WHO are whole."""
+    core = make_core()
+    server = make_remote_server(core)
+    for i in range(WHO_MAX_MATCHES + 5):
+        make_remote_user(core, server, f"u{i}")
+    bob, oper = register(core, "bob"), register(core, "oper")
+    make_oper(oper)
+    feed(bob, "WHO *")
+    out = sent(bob)
+    assert [m.command for m in out].count("352") == WHO_MAX_MATCHES
+    assert [m.command for m in out[-2:]] == ["416", "315"]
+    assert out[-2].params[1] == "WHO"
+    feed(oper, "WHO *")
+    assert sent_codes(oper).count("352") == WHO_MAX_MATCHES + 7

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
-from ...core import MAX_TARGETS
+from ...core import MAX_TARGETS, TOPICLEN
 from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,
@@ -25,14 +25,13 @@ from ...modes import (
     rank,
 )
 from ...network import Channel, Membership, User
-from ...wire import Message
+from ...wire import Message, cut_to_bytes
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
 
 CHANNELLEN = 50
 CHANLIMIT = 50  # ISUPPORT CHANLIMIT=#&:50
-TOPICLEN = 390
 KICKLEN = 300
 KEYLEN = 23
 MASKLEN = 195  # longest list mask (b, e, I): its RPL_BANLIST line always fits in 512 bytes
@@ -289,7 +288,7 @@ def handle_topic(conn: "ClientConnection", msg: Message) -> None:
     if "t" in channel.flags and not _is_op(membership):
         conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
         return
-    conn.core.network.set_topic(user, channel, msg.params[1][:TOPICLEN], user.mask)
+    conn.core.network.set_topic(user, channel, cut_to_bytes(msg.params[1], TOPICLEN), user.mask)
 
 
 @command("NAMES", syntax="NAMES [<channel>{,<channel>}]")

@@ -274,7 +274,10 @@ def handle_userhost(conn: "ClientConnection", msg: Message) -> None:
     """USERHOST <nick>{ <nick>}: up to five ``nick[*]=(+|-)user@host`` replies (302)."""
     network = conn.core.network
     asker = conn.user
-    entries = []
+    # The reply must fit one line: room left after ":<server> 302 <nick> :".
+    room = 510 - len(f":{conn.core.name} 302 {conn.nick} :".encode())
+    entries: list[str] = []
+    used = -1  # bytes of the entries so far, with a space before each
     for word in " ".join(msg.params).split()[:USERHOST_MAX]:
         user = network.find_user(word)
         if user is None:
@@ -282,5 +285,9 @@ def handle_userhost(conn: "ClientConnection", msg: Message) -> None:
         oper = "*" if user.is_oper else ""
         away = "-" if user.away else "+"
         host = user.realhost if user is asker else user.host
-        entries.append(f"{user.nick}{oper}={away}{user.ident}@{host}")
+        entry = f"{user.nick}{oper}={away}{user.ident}@{host}"
+        if used + 1 + len(entry.encode()) > room:
+            break
+        used += 1 + len(entry.encode())
+        entries.append(entry)
     conn.reply("RPL_USERHOST", " ".join(entries))

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 WHOX_FIELDS = "tcuihsnfdlaor"
 HIDDEN_CHANNEL_FLAGS = frozenset("sp")
-CHANNELS_PER_LINE = 400  # bytes of channel names in one 319 line
+WHO_MAX_MATCHES = 500  # users one WHO by mask shows a non-operator
+WHOWAS_REPLY_MAX = 20  # entries one WHOWAS shows
 
 
 # -- visibility ----------------------------------------------------------------------
@@ -134,6 +135,7 @@ def handle_who(conn: "ClientConnection", msg: Message) -> None:
     opers_only = "o" in flag_part
     query = "*" if mask in ("", "0") else mask
     replies: list[Message] = []
+    truncated = False
     if is_channel(query):
         channel = network.find_channel(query)
         if channel is not None:
@@ -146,15 +148,23 @@ def handle_who(conn: "ClientConnection", msg: Message) -> None:
                         replies.append(_who_reply(conn, user, channel, fields, token))
     else:
         exact = not any(ch in query for ch in "*?")
+        # A mask can match the whole network: a non-operator sees at most
+        # WHO_MAX_MATCHES users, then 416.
+        limit = None if asker.is_oper else WHO_MAX_MATCHES
         for user in list(network.users_by_uid.values()):
             if opers_only and not user.is_oper:
                 continue
             named = exact and fold(user.nick) == fold(query)
             if not named and not (user_visible(asker, user) and _who_matches(asker, user, query)):
                 continue
+            if limit is not None and len(replies) >= limit:
+                truncated = True
+                break
             replies.append(_who_reply(conn, user, None, fields, token))
     for reply in replies:
         conn.send(reply)
+    if truncated:
+        conn.reply("ERR_TOOMANYMATCHES", "WHO")
     conn.reply("RPL_ENDOFWHO", mask or "*")
 
 
@@ -171,9 +181,11 @@ def _whois_channels(conn: "ClientConnection", asker: User, user: User) -> list[s
             if channel.flags & HIDDEN_CHANNEL_FLAGS or "i" in user.modes:
                 continue
         items.append(prefix_string(membership.status, _multi(conn)) + channel.name)
+    # Each 319 must fit 510 bytes: ":<server> 319 <asker> <nick> :" comes first.
+    room = 510 - len(f":{conn.core.name} 319 {conn.nick} {user.nick} :".encode())
     lines: list[str] = []
     for item in items:
-        if lines and len(lines[-1]) + 1 + len(item) <= CHANNELS_PER_LINE:
+        if lines and len(lines[-1].encode()) + 1 + len(item.encode()) <= room:
             lines[-1] += " " + item
         else:
             lines.append(item)
@@ -249,15 +261,18 @@ def handle_whowas(conn: "ClientConnection", msg: Message) -> None:
             count = int(msg.params[1])
         except ValueError:
             count = 0
+    # A nick, not a mask (RFC 2812 3.6.3), and never more than WHOWAS_REPLY_MAX entries.
+    limit = min(count, WHOWAS_REPLY_MAX) if count > 0 else WHOWAS_REPLY_MAX
+    wanted = fold(nick)
     found = 0
     for entry in reversed(conn.core.network.whowas):
-        if not match(nick, entry.nick):
+        if fold(entry.nick) != wanted:
             continue
         when = datetime.fromtimestamp(entry.when, timezone.utc).strftime("%a %b %d %H:%M:%S %Y")
         conn.reply("RPL_WHOWASUSER", entry.nick, entry.ident, entry.host, entry.realname)
         conn.reply("RPL_WHOISSERVER", entry.nick, entry.server, when)
         found += 1
-        if count > 0 and found >= count:
+        if found >= limit:
             break
     if not found:
         conn.reply("ERR_WASNOSUCHNICK", nick)
@@ -285,8 +300,9 @@ class _ListFilter:
         what, body = "U", item
         if item[:1].upper() in ("C", "T") and item[1:2] in ("<", ">"):
             what, body = item[0].upper(), item[1:]
-        if body[:1] in ("<", ">") and body[1:].isdigit():
-            self.tests.append((what, body[0], int(body[1:])))
+        number = body[1:]
+        if body[:1] in ("<", ">") and number.isascii() and number.isdigit():  # not "²"
+            self.tests.append((what, body[0], int(number)))
         elif item.startswith("!"):
             self.not_masks.append(item[1:])
         elif any(ch in item for ch in "*?"):
