@@ -42,6 +42,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from .atomicfile import write_atomically
 from .passwords import verify_password
 
 #: The only address the manhole ever listens on.
@@ -76,14 +77,7 @@ def load_or_create_host_key(path: str) -> keys.Key:
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     private = ed25519.Ed25519PrivateKey.generate()
     data = private.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomically(path, data, 0o600)
     log.info("generated manhole host key {path}", path=path)
     return keys.Key.fromString(data)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -21,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from twisted.internet import ssl
+
+from .atomicfile import write_atomically
 
 GENERATED_CERT = "server-cert.pem"
 GENERATED_KEY = "server-key.pem"
@@ -72,27 +73,8 @@ def _generate(name: str, cert_path: str, key_path: str, now: datetime.datetime) 
     )
     # The key first, the certificate last: a pair whose certificate is
     # there is complete (load_or_create generates again otherwise).
-    _write_atomically(key_path, key_pem, 0o600)
-    _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-
-
-def _write_atomically(path: str, data: bytes, mode: int) -> None:
-    """Write *data* to *path* atomically: a new file of *mode*, fsynced, renamed over."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(key_path, key_pem, 0o600)
+    write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def load_or_create(

@@ -15,11 +15,11 @@ stay where they were (see :func:`merge_config`).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from conferenceroom.admin.settings import Settings
+from conferenceroom.atomicfile import write_atomically
 from conferenceroom.admin.tree import AdminError, AdminTree, build_tree
 
 HEADER = (
@@ -353,36 +353,8 @@ def save_config(settings: Settings, path: str, tree: AdminTree | None = None, no
     except (OSError, UnicodeDecodeError):
         previous = None
     text = render_config(settings, tree, now, previous)
-    directory = os.path.dirname(os.path.abspath(path))
     try:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o600
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    write_atomically(path, text.encode("utf-8"), mode)
