@@ -17,51 +17,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.debian import require
 from tests.integration.ircclient import unique_nick
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
-APT_TIMEOUT = 600
 IRSSI_NICK = "irssinick"
 CHANNEL = "#chat"
-
-
-def _apt_install(package: str) -> tuple[bool, str]:
-    """Install a Debian package; on failure run apt-get update and retry."""
-    if shutil.which("apt-get") is None:
-        return False, "apt-get is not available"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
-    output = ""
-    for step in (install, ["apt-get", "update"], install):
-        try:
-            proc = subprocess.run(step, env=env, capture_output=True, text=True,
-                                  timeout=APT_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return False, f"{' '.join(step)}: {e}"
-        output = proc.stdout[-2000:] + proc.stderr[-2000:]
-        if step is install and proc.returncode == 0:
-            return True, output
-    return False, output
-
-
-def _require(binary: str, package: str) -> str:
-    path = shutil.which(binary)
-    if path:
-        return path
-    ok, output = _apt_install(package)
-    path = shutil.which(binary)
-    if not ok or not path:
-        pytest.skip(f"{binary} is not installed and `apt-get install {package}` "
-                    f"failed: {output.strip()[-500:]}")
-    return path
 
 
 @pytest.fixture
 def irssi_binary():
     """Path to irssi (installed on demand) after checking tmux exists too."""
     if not (os.path.exists(TMUX) or shutil.which("tmux")):
-        _require("tmux", "tmux")
-    return _require("irssi", "irssi")
+        require("tmux", "tmux")
+    return require("irssi", "irssi")
 
 
 class Tmux:

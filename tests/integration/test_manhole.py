@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import pty
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,21 +22,14 @@ from typing import Optional, Sequence
 import pytest
 
 from tests.integration.conftest import ADMIN_OPER, HELPER_OPER, free_port
+from tests.integration.debian import require
 
 SSH_TIMEOUT = 20.0
 
 
 def _ssh_binary() -> str:
     """Path of OpenSSH ``ssh``, installing openssh-client with apt when missing."""
-    found = shutil.which("ssh")
-    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "install", "-y", "-q", "openssh-client"], env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300, check=False)
-        found = shutil.which("ssh")
-    if found is None:
-        pytest.skip("OpenSSH ssh is not installed and could not be installed with apt-get")
-    return found
+    return require("ssh", "openssh-client")
 
 
 @pytest.fixture(scope="module")
@@ -180,9 +172,7 @@ def test_non_admin_oper_refused(irc_server, ssh):
 
 def test_key_login_from_authorized_keys(irc_server, ssh, tmp_path):
     """A key listed in the MANHOLEKEYS file logs in with ``ssh -i``; an unlisted one is refused."""
-    keygen = shutil.which("ssh-keygen")
-    if keygen is None:
-        pytest.skip("ssh-keygen is not installed")
+    keygen = require("ssh-keygen", "openssh-client")
     for name in ("listed", "other"):
         subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)],
                        check=True, timeout=30)
