@@ -171,12 +171,11 @@ class ServerCore:
         """Disconnect every local user a saved ban now matches; return how many."""
         count = 0
         for user in list(self.network.me.users):
-            route = user.route
-            if not getattr(route, "is_client", False):
+            if not user.is_local:
                 continue
             found = self.find_ban(user.ident, user.realhost, user.ip)
             if found is not None:
-                self.refuse_banned(route, found, user.ident, user.nick)
+                self.refuse_banned(user.route, found, user.ident, user.nick)
                 count += 1
         return count
 
@@ -225,14 +224,7 @@ class ServerCore:
         def build(user: User) -> Message:
             return Message("NOTICE", (user.nick, f"*** Notice -- {text}"), self.name)
 
-        for user in list(self.network.by_mode["o"]):
-            if (
-                user is not exclude
-                and getattr(user.route, "is_client", False)
-                and user.has_oper_flag(flag)
-                and (not snomask or "s" in user.modes)
-            ):
-                user.route.send(build(user))
+        self.router.to_opers(build, flag, user_mode="s" if snomask else None, exclude=exclude)
 
 
 def _thread_runner(reactor: Any) -> Callable[..., Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +101,11 @@ class User:
         return f"{self.nick}!{self.ident}@{self.realhost}"
 
     @property
+    def is_local(self) -> bool:
+        """True if this user's route is a client connection on this server."""
+        return getattr(self.route, "is_client", False)
+
+    @property
     def is_oper(self) -> bool:
         """True if the user has user mode +o."""
         return "o" in self.modes
@@ -160,10 +165,6 @@ class Channel:
             letters += "l"
             params.append(str(self.limit))
         return [letters, *params]
-
-    def local_members(self) -> Iterator[User]:
-        """Members whose route is a client connection on this server."""
-        return (u for u in self.members if getattr(u.route, "is_client", False))
 
     def __repr__(self) -> str:
         return f"<Channel {self.name}>"

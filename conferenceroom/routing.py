@@ -27,7 +27,7 @@ class Router:
     @staticmethod
     def is_local(user: User) -> bool:
         """True if ``user`` is a client connected to this server."""
-        return getattr(user.route, "is_client", False)
+        return user.is_local
 
     def to_user(self, user: User, message: Message, origin: Any = None) -> None:
         """Send ``message`` to ``user`` wherever it is."""
@@ -117,8 +117,23 @@ class Router:
                 relayed.add(id(route))
                 route.relay(message, target, origin)
 
-    def to_opers(self, message_for: Callable[[User], Message], flag: str = "") -> None:
-        """Send a message built per recipient to local operators (with ``flag``)."""
-        for user in self.network.local_users():
-            if user.has_oper_flag(flag) and getattr(user.route, "is_client", False):
+    def to_opers(
+        self,
+        message_for: Callable[[User], Message],
+        flag: str = "",
+        user_mode: str | None = None,
+        exclude: User | None = None,
+    ) -> None:
+        """Send a message built per recipient to local operators.
+
+        Only operators with any of ``flag`` (every operator for ''), holding
+        user mode ``user_mode`` if given, and not ``exclude``.
+        """
+        for user in list(self.network.by_mode["o"]):
+            if (
+                user is not exclude
+                and user.is_local
+                and user.has_oper_flag(flag)
+                and (user_mode is None or user_mode in user.modes)
+            ):
                 user.route.send(message_for(user))

@@ -176,3 +176,15 @@ def test_is_local() -> None:
     """is_local tells client routes from links."""
     w = World()
     assert Router.is_local(w.a) and not Router.is_local(w.r1)
+
+
+def test_to_opers_user_mode_and_exclude() -> None:
+    """to_opers can require a user mode (+s server notices) and leave one operator out."""
+    w = World()
+    w.network.set_oper(w.a, "root", frozenset("a"))
+    w.network.set_oper(w.b, "root", frozenset("a"))
+    w.b.modes.add("s")
+    w.router.to_opers(lambda u: Message("NOTICE", (u.nick, "snote")), user_mode="s")
+    assert w.a.route.got == [] and w.b.route.got == [Message("NOTICE", ("bob", "snote"))]
+    w.router.to_opers(lambda u: Message("NOTICE", (u.nick, "hi")), exclude=w.b)
+    assert w.a.route.got == [Message("NOTICE", ("alice", "hi"))] and len(w.b.route.got) == 1

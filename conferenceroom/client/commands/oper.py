@@ -128,7 +128,7 @@ def handle_kill(conn: "ClientConnection", msg: Message) -> None:
     )
     log.info("KILL {victim} by {killer}: {reason}", victim=victim.mask, killer=killer.mask, reason=reason)
     route: Any = victim.route
-    if getattr(route, "is_client", False):
+    if victim.is_local:
         route.send(Message("KILL", (victim.nick, reason), killer.mask))
         route.close(quit_reason)
         if network.users_by_uid.get(victim.uid) is victim:
