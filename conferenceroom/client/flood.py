@@ -92,6 +92,8 @@ class FloodGate:
             del self.queue[0]
             self.queued_cost -= cost
             self.run(line)
+            if self._timer is not None:
+                return  # the line held and released the gate; that drain took over
 
     def close(self) -> None:
         """Drop queued lines and stop the timer."""

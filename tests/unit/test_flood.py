@@ -248,3 +248,24 @@ def test_gate_release_after_close_runs_nothing() -> None:
     g.gate.close()
     g.gate.release()
     assert g.ran == []
+
+
+def test_gate_line_that_holds_and_releases_at_once_leaves_one_timer() -> None:
+    """A line whose command holds and releases the gate before returning (work
+    that finished at once) neither runs later lines twice nor leaves two timers."""
+    g = Gate()
+
+    def run(line: bytes) -> None:
+        g.ran.append(line)
+        if line == b"L0":
+            g.gate.hold()
+            g.gate.release()
+
+    g.gate.run = run
+    g.gate.hold()
+    g.submit(15)
+    g.gate.release()
+    assert g.ran == lines(10)
+    assert len(g.clock.getDelayedCalls()) == 1
+    g.clock.advance(10)
+    assert g.ran == lines(15)
