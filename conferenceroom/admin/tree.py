@@ -49,13 +49,14 @@ def changed_lines(tree: "AdminTree", old: Settings, new: Settings, now: float | 
     whose setting or entry (its :meth:`AdminTree.line_key`) is gone.
     """
     before, after = tree.write(old, now=now), tree.write(new, now=now)
+    before_set, after_set = set(before), set(after)
     kept_keys = {tree.line_key(line.split()) for line in after}
     gone = [
         f"removed: {redact(line.split())}"
         for line in before
-        if line not in set(after) and tree.line_key(line.split()) not in kept_keys
+        if line not in after_set and tree.line_key(line.split()) not in kept_keys
     ]
-    came = [f"set: {redact(line.split())}" for line in after if line not in set(before)]
+    came = [f"set: {redact(line.split())}" for line in after if line not in before_set]
     return gone + came
 
 
