@@ -251,3 +251,40 @@ def test_leaf_tries_upstreams_in_order() -> None:
 def test_known_roles_remove_upstreams_that_turned_out_to_be_leaves() -> None:
     """A definition whose peer announced itself a leaf last time is no longer tried."""
     assert [d.handle for d in autoconnect_order("hub", (), (UP1, UP2), {"hub1": "leaf"})] == ["hub2"]
+
+
+# -- the hybrid refusal trace through handshake and policy ---------------------
+
+ALPHA_DEFS = (  # alpha.lab's connect{} blocks from shared/interop/hybrid-a.conf, as our definitions
+    ServerDef("beta", name="beta.lab", password="lab-ab-secret", role="hub", enabled=True),
+    ServerDef("fake", name="fake.lab", password="lab-fake-secret", enabled=True),
+    ServerDef("fakehub", name="fakehub.lab", password="lab-fake-secret", role="hub", enabled=True),
+)
+ALPHA_NETWORK = {"alpha.lab", "beta.lab", "1AA", "2BB"}
+
+
+@pytest.mark.parametrize("conn, sent_password, hybrid_reason, our_reason", [
+    ("c9", "wrong", "Invalid password", "Invalid password from fake.lab for definition fake"),
+    ("c10", "lab-fake-secret", "No connect {} block", "No server definition matches unknown.lab"),
+    ("c11", "lab-ab-secret", "Server already exists", "Server beta.lab already exists in this network"),
+    ("c18", "lab-fake-secret", None, "Server ID 2BB is already in use in this network"),
+])
+def test_hybrid_refusal_trace(conn: str, sent_password: str, hybrid_reason: str | None, our_reason: str) -> None:
+    """Each peer hybrid refused in hybrid-refusals.log is refused by us too, at SERVER, with a clearer
+    sentence; the SID collision that hybrid 8.2.43 let in (c18) is refused as well."""
+    from tests.unit.test_link_handshake import ALPHA, clock_at, feed, trace
+    from conferenceroom.link.handshake import Handshake
+
+    peer_lines = [m if m.command != "PASS" else replace(m, params=(sent_password,))
+                  for m in trace("hybrid-refusals.log", conn, "F>A")]
+    hs = Handshake(ALPHA, clock_at(), active=False)
+    feed(hs, peer_lines)
+    result = decide(hs.peer, ALPHA_DEFS, our_role="hub", secure_transport=False, peer_fingerprint=None,
+                    server_exists=ALPHA_NETWORK.__contains__, sid_exists=ALPHA_NETWORK.__contains__,
+                    links=(LinkView("beta.lab", "leaf", "beta"),))
+    assert result == Refuse(our_reason)
+    hybrid_error = [m for m in trace("hybrid-refusals.log", conn, "A>F") if m.command == "ERROR"]
+    if hybrid_reason is None:
+        assert hybrid_error == []  # hybrid accepted the duplicate SID and burst to it
+    else:
+        assert hybrid_error[0].params[0] == f"Closing Link: 127.0.0.1 ({hybrid_reason})"
