@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Any
+from twisted.internet.interfaces import IReactorTime
 
+from conferenceroom.casemap import fold
 from conferenceroom.link import ts6
 from conferenceroom.wire import Message
 
@@ -120,7 +121,7 @@ class Handshake:
     def __init__(
         self,
         me: LocalIdentity,
-        clock: Any,
+        clock: IReactorTime,
         *,
         active: bool,
         password: str | None = None,
@@ -290,6 +291,10 @@ class Handshake:
             raise HandshakeError(f"Hop count {hops} in SERVER: a directly linked server must say 1")
         if not ts6.valid_flags(flags):
             raise HandshakeError(f"Invalid server flags {flags}: expected + followed by letters, like + or +h")
+        if fold(name) == fold(self.me.name):
+            raise HandshakeError(f"The peer introduced itself as {name}, which is this server's name")
+        if sid == self.me.sid:
+            raise HandshakeError(f"The peer introduced itself with server ID {sid}, which is this server's ID")
         if self._pass_sid is not None and self._pass_sid != sid:
             raise HandshakeError(f"Server ID mismatch: PASS says {self._pass_sid} but SERVER says {sid}")
         if len(self._cr) == 1:
