@@ -126,6 +126,7 @@ NUMERICS: dict[str, tuple[str, ...]] = {
     "ERR_BADCHANMASK": ("476", "{0}", "Bad Channel Mask"),
     "ERR_BANLISTFULL": ("478", "{0}", "{1}", "Channel list is full"),
     "ERR_NOPRIVILEGES": ("481", "Permission Denied- You're not an IRC operator"),
+    "ERR_NOOPERFLAG": ("481", "Permission Denied - you need operator flag {0}"),
     "ERR_CHANOPRIVSNEEDED": ("482", "{0}", "You're not channel operator"),
     "ERR_CANTKILLSERVER": ("483", "You can't kill a server!"),
     "ERR_NOOPERHOST": ("491", "No O-lines for your host"),
