@@ -26,6 +26,7 @@ from .client.caps import default_capabilities
 from .client.commands import all_modules
 from .client.flood import FloodLimits
 from .dispatch import CommandTable
+from .lifecycle import Lifecycle
 from .network import Network, Server, User
 from .operauth import OperAuthenticator
 from .passwords import PasswordPool
@@ -80,6 +81,7 @@ class ServerCore:
         self.check_password: Callable[..., Any] = self.password_pool.run
         self.oper_auth = OperAuthenticator(clock, lambda: self.settings,
                                            lambda *a: self.check_password(*a))
+        self.lifecycle = Lifecycle(clock)  # DIE and RESTART
         self.admin_tree = build_tree(clock=clock)
         self.admin_lock = DeferredLock()  # AS commands run one at a time
         self.announcer = ClientAnnouncer(self)

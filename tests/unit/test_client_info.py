@@ -402,3 +402,21 @@ def test_help_unknown_subject_is_524() -> None:
     feed(conn, "HELP THISISNOTACOMMAND")
     out = sent(conn)
     assert [(m.command, m.params[1]) for m in out] == [("524", "THISISNOTACOMMAND")]
+
+
+def test_help_lists_the_everyday_oper_commands() -> None:
+    """HELP lists the new operator verbs to operators, and HELP <verb> gives
+    each one's syntax and says it is for operators."""
+    core = make_core()
+    conn = register(core, "alice")
+    make_oper(conn, "a", "God")
+    feed(conn, "HELP")
+    listed = " ".join(m.params[2] for m in sent(conn) if m.command == "705").split()
+    verbs = ["KLINE", "UNKLINE", "DLINE", "UNDLINE", "DIE", "RESTART", "GLOBOPS", "OPERWALL",
+             "LOCOPS", "TRACE", "CHGHOST"]
+    assert set(verbs) <= set(listed), listed
+    for verb in verbs:
+        feed(conn, f"HELP {verb}")
+        out = sent(conn)
+        assert out[0].command == "704" and out[0].params[2].startswith(verb), verb
+        assert out[-1].command == "706"

@@ -502,3 +502,92 @@ def test_rehash_waits_for_an_admin_command_in_progress() -> None:
     out = sent(oper)
     assert [m.command for m in out] == ["NOTICE", "PONG"]
     assert out[0].params[1] == "*** REHASH: opened port 7000"
+
+
+# -- DIE / RESTART --------------------------------------------------------------------
+
+
+class _Reactor:
+    """A task.Clock that records stop()."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.stopped = 0
+
+    def callLater(self, *args: Any, **kw: Any) -> Any:
+        return self.clock.callLater(*args, **kw)
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+def _lifecycle(core: Any) -> tuple[Any, list[Any], list[Any]]:
+    """Give ``core`` a Lifecycle on a recording reactor; returns (reactor, exec calls, exit hooks)."""
+    from conferenceroom.lifecycle import Lifecycle
+
+    reactor = _Reactor(core.clock)
+    execs: list[Any] = []
+    hooks: list[Any] = []
+    core.lifecycle = Lifecycle(reactor, argv=["python", "twistd", "-n", "conferenceroom"],
+                               executable="/usr/bin/python3",
+                               execv=lambda path, argv: execs.append((path, argv)), at_exit=hooks.append)
+    return reactor, execs, hooks
+
+
+def test_die_needs_the_server_name_and_flag_a() -> None:
+    """DIE without this server's name only says how to confirm; a helper is
+    told it needs flag a; nothing stops."""
+    core = _core()
+    reactor, _, _ = _lifecycle(core)
+    conn = register(core, "alice")
+    make_oper(conn, "a", "God")
+    feed(conn, "DIE")
+    assert [m.params[1] for m in sent(conn)] == ["*** DIE needs this server's name to confirm: DIE test.local"]
+    feed(conn, "DIE other.server")
+    assert [m.params[1] for m in sent(conn)] == ["*** DIE names other.server, not this server: DIE test.local"]
+    helper = register(core, "helper")
+    make_oper(helper, "h", "Helper")
+    feed(helper, "DIE test.local")
+    assert [m.params[1] for m in sent(helper)] == ["Permission Denied - you need operator flag a"]
+    core.clock.advance(5)
+    assert reactor.stopped == 0
+
+
+def test_die_closes_clients_then_stops() -> None:
+    """DIE test.local: every client gets ERROR naming who did it, then the
+    reactor stops once they are gone (or after a short wait); no re-exec."""
+    core = _core()
+    reactor, execs, hooks = _lifecycle(core)
+    conn = register(core, "alice")
+    make_oper(conn, "a", "God")
+    bob = register(core, "bob")
+    feed(conn, "DIE TEST.LOCAL")
+    assert b"ERROR :Closing Link: 127.0.0.1 (Server terminating: DIE by alice)" in bob.transport.value()
+    assert core.network.find_user("bob") is None
+    core.clock.pump([0.1] * 19)
+    assert reactor.stopped == 0  # still waiting for the closing clients
+    core.clock.pump([0.1] * 2)
+    assert reactor.stopped == 1 and hooks == [] and execs == []
+
+
+def test_restart_reexecutes_the_same_command_line() -> None:
+    """RESTART test.local stops like DIE, and once the process exits runs the
+    same command line again with os.execv."""
+    core = _core()
+    reactor, execs, hooks = _lifecycle(core)
+    conn = register(core, "alice")
+    make_oper(conn, "a", "God")
+    feed(conn, "RESTART test.local")
+    core.clock.pump([0.1] * 21)
+    assert reactor.stopped == 1 and len(hooks) == 1
+    hooks[0]()
+    assert execs == [("/usr/bin/python3", ["python", "twistd", "-n", "conferenceroom"])]
+
+
+def test_command_line_is_the_original_one() -> None:
+    """The re-executed command line is the interpreter's original argv."""
+    import sys
+
+    from conferenceroom.lifecycle import command_line
+
+    assert command_line()[1:] == sys.orig_argv[1:]

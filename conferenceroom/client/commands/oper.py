@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.unit.test_client_oper -*-
-"""Operator commands: OPER, KILL, REHASH.
+"""Operator commands: OPER, KILL, DIE, RESTART, REHASH.
 
 OPER goes through ``core.oper_auth`` (:mod:`conferenceroom.operauth`): the
 same 464 and the same bcrypt cost whatever is wrong, with back-off per
@@ -119,6 +119,46 @@ def handle_kill(conn: "ClientConnection", msg: Message) -> None:
             network.remove_user(victim, quit_reason)
     else:
         network.remove_user(victim, quit_reason, origin=None)
+
+
+# -- DIE / RESTART -------------------------------------------------------------------
+
+
+def _confirm(conn: "ClientConnection", msg: Message, verb: str) -> bool:
+    """True if ``msg`` names this server, as ``DIE <server>`` must (a NOTICE otherwise)."""
+    name = conn.core.name
+    given = msg.params[0] if msg.params else ""
+    if given.lower() != name.lower():
+        what = "needs this server's name to confirm" if not given else f"names {given}, not this server"
+        conn.notice(f"*** {verb} {what}: {verb} {name}")
+        return False
+    return True
+
+
+def _stop(conn: "ClientConnection", verb: str, restart: bool) -> None:
+    user = conn.user
+    assert user is not None
+    core = conn.core
+    what = "restarting" if restart else "shutting down"
+    log.warn("{verb} by {nick} ({oper})", verb=verb, nick=user.nick, oper=user.oper_name)
+    core.notice_opers(f"{user.nick} is {what} the server ({verb})", snomask=False)
+    reason = f"Server {'restarting' if restart else 'terminating'}: {verb} by {user.nick}"
+    core.lifecycle.stop(core, reason, restart=restart)
+
+
+@command("DIE", oper="a", syntax="DIE <server name>")
+def handle_die(conn: "ClientConnection", msg: Message) -> None:
+    """DIE <server name>: shut the server down cleanly (the name confirms it)."""
+    if _confirm(conn, msg, "DIE"):
+        _stop(conn, "DIE", restart=False)
+
+
+@command("RESTART", oper="a", syntax="RESTART <server name>")
+def handle_restart(conn: "ClientConnection", msg: Message) -> None:
+    """RESTART <server name>: shut down cleanly and start again with the same
+    command line (the name confirms it)."""
+    if _confirm(conn, msg, "RESTART"):
+        _stop(conn, "RESTART", restart=True)
 
 
 # -- REHASH -----------------------------------------------------------------------
