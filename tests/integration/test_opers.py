@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import time
 
 import pytest
 
@@ -280,3 +281,119 @@ def test_sighup_rehashes(irc_server, irc_client):
     c = irc_client(srv, unique_nick("hv"))
     assert _oper_result(c, "hupper", "huppass").command == "381"
     assert srv.is_running()
+
+
+# -- everyday operator commands ---------------------------------------------------------
+
+
+def test_kline_saved_enforced_listed_and_removed(irc_server, irc_client):
+    """KLINE 60 <user@host> :reason disconnects the matching user, is written
+    to the config file exactly as AS SECURITY KLINE ADD writes it, shows in
+    STATS K, and UNKLINE removes it from the file; DLINE shows in STATS z."""
+    srv = irc_server()
+    oper = irc_client(srv, unique_nick("kl"))
+    oper.oper(*ADMIN_OPER[:2])
+    victim = irc_client(srv, unique_nick("kv"), user="badguy")
+    oper.send("KLINE 60 ~badguy@127.0.0.1 :go away")
+    note = oper.expect(lambda m: m.command == "NOTICE" and "K-line added" in m.trailing)
+    assert "~badguy@127.0.0.1 - go away" in note.trailing and "expires in 1h" in note.trailing, note.raw
+    closing = victim.wait_closed()
+    assert any(m.command == "ERROR" and "go away" in m.trailing for m in closing), [m.raw for m in closing]
+    saved = [l for l in srv.config_path.read_text().splitlines() if l.startswith("security kline add")]
+    assert len(saved) == 1 and saved[0].startswith("security kline add ~badguy@127.0.0.1 until="), saved
+    assert saved[0].endswith(" go away"), saved
+    oper.send("STATS K")
+    lines = oper.collect("219")
+    kl = [m for m in lines if m.command == "216"]
+    assert [m.params[1:5] for m in kl] == [["K", "127.0.0.1", "*", "~badguy"]] or \
+        [tuple(m.params[1:5]) for m in kl] == [("K", "127.0.0.1", "*", "~badguy")], [m.raw for m in lines]
+    oper.send("UNKLINE ~badguy@127.0.0.1")
+    oper.expect(lambda m: m.command == "NOTICE" and "removed" in m.trailing)
+    assert "security kline add" not in srv.config_path.read_text()
+    oper.send("DLINE 30 192.0.2.0/24 :test net")
+    oper.expect(lambda m: m.command == "NOTICE" and "Z-line added" in m.trailing)
+    oper.send("STATS z")
+    zl = [m for m in oper.collect("219") if m.command == "225"]
+    assert [tuple(m.params[1:3]) for m in zl] == [("Z", "192.0.2.0/24")], [m.raw for m in zl]
+
+
+def test_operwall_globops_and_trace(shared_server, irc_client):
+    """OPERWALL reaches another operator with +w as WALLOPS; GLOBOPS reaches
+    operators (+s by default after OPER) as a notice; TRACE lists the
+    operator as 204 and ends with 262."""
+    a = irc_client(shared_server, unique_nick("wa"))
+    a.oper(*HELPER_OPER[:2])
+    b = irc_client(shared_server, unique_nick("wb"))
+    b.oper(*HELPER_OPER[:2])
+    b.send(f"MODE {b.nick} +w")
+    b.expect(lambda m: m.command == "MODE" and "w" in m.params[1])
+    a.send("OPERWALL :hello operators")
+    wall = b.expect("WALLOPS")
+    assert wall.trailing == "OPERWALL - hello operators" and wall.source.startswith(a.nick + "!")
+    a.send("GLOBOPS :global words")
+    note = b.expect(lambda m: m.command == "NOTICE" and "Global" in m.trailing)
+    assert note.trailing == f"*** Global -- from {a.nick}: global words"
+    a.send(f"TRACE {b.nick}")
+    lines = a.collect("262")
+    assert [m.command for m in lines if m.command in ("204", "205")] == ["204"], [m.raw for m in lines]
+
+
+def test_chghost_seen_by_peers(shared_server, irc_client):
+    """CHGHOST by an admin: a peer with the chghost capability gets CHGHOST,
+    a plain peer QUIT then JOIN with the new host; the target gets 396."""
+    oper = irc_client(shared_server, unique_nick("ch"))
+    oper.oper(*ADMIN_OPER[:2])
+    target = irc_client(shared_server, unique_nick("ct"))
+    modern = irc_client(shared_server, unique_nick("cm"), caps=["chghost"])
+    plain = irc_client(shared_server, unique_nick("cp"))
+    channel = "#" + unique_nick("chg")
+    for c in (target, modern, plain):
+        c.join(channel)
+    oper.send(f"CHGHOST {target.nick} cloak.example")
+    assert target.expect("396").params[1] == "cloak.example"
+    change = modern.expect("CHGHOST")
+    assert change.params[1] == "cloak.example" and change.source.startswith(target.nick + "!")
+    plain.expect(lambda m: m.command == "QUIT" and m.source.startswith(target.nick + "!"))
+    join = plain.expect("JOIN")
+    assert join.source.endswith("@cloak.example"), join.raw
+
+
+def test_die_stops_the_server_cleanly(irc_server, irc_client):
+    """DIE <server name>: clients get ERROR naming the operator and the
+    process exits with status 0 (without the name nothing happens)."""
+    srv = irc_server()
+    oper = irc_client(srv, unique_nick("di"))
+    oper.oper(*ADMIN_OPER[:2])
+    other = irc_client(srv, unique_nick("do"))
+    oper.send("DIE")
+    oper.expect(lambda m: m.command == "NOTICE" and "needs this server's name to confirm" in m.trailing)
+    oper.send(f"DIE {srv.name}")
+    closing = other.wait_closed()
+    assert any(m.command == "ERROR" and f"DIE by {oper.nick}" in m.trailing for m in closing)
+    assert srv.process.wait(15) == 0
+    srv._reap()
+    assert not _can_connect(srv.port)
+
+
+def test_restart_comes_back_on_its_port(irc_server, irc_client):
+    """RESTART <server name>: clients get ERROR, the same process (same PID,
+    via execv) starts again with the same command line and accepts clients
+    on the same port."""
+    srv = irc_server()
+    pid = srv.pid
+    oper = irc_client(srv, unique_nick("rs"))
+    oper.oper(*ADMIN_OPER[:2])
+    oper.send(f"RESTART {srv.name}")
+    closing = oper.wait_closed()
+    assert any(m.command == "ERROR" and "RESTART" in m.trailing for m in closing)
+    deadline = time.monotonic() + 30
+    while True:
+        assert srv.process.poll() is None, srv.describe()
+        if srv.read_log().count("started with") >= 2 and _can_connect(srv.port):
+            break
+        assert time.monotonic() < deadline, srv.describe()
+        time.sleep(0.2)
+    assert srv.pid == pid
+    again = irc_client(srv, unique_nick("ra"))
+    again.send("VERSION")
+    again.expect("351")
