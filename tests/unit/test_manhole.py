@@ -420,3 +420,17 @@ def test_user_auth_is_short_and_carries_the_address():
     auth.portal, auth.transport, auth.user = Portal(), Transport(), b"admin"
     auth.auth_password(b"\x00" + NS(b"secret")).addErrback(lambda f: None)
     assert seen == [(b"admin", b"secret", "127.0.0.5")]
+
+
+def test_password_pool_runs_with_the_service(tmp_path, monkeypatch):
+    """The server's password pool (OPER and manhole logins) is a child service
+    of its own: started with the server with at most 2 threads, and its
+    threads stopped when the server stops."""
+    from conferenceroom.passwords import POOL_THREADS
+
+    svc, _ = build_service(tmp_path, monkeypatch, ManholeSettings())
+    pool = svc.getServiceNamed("password-pool")
+    assert pool is svc.core.password_pool and pool.running
+    assert pool.pool.started and pool.pool.max == POOL_THREADS == 2
+    svc.stopService()
+    assert not pool.running and pool.pool.joined
