@@ -26,7 +26,10 @@ from .client.caps import default_capabilities
 from .client.commands import all_modules
 from .client.flood import FloodLimits
 from .dispatch import CommandTable
+from .lifecycle import Lifecycle
 from .network import Network, Server, User
+from .operauth import OperAuthenticator
+from .passwords import PasswordPool
 from .routing import Router
 from .wire import Message
 
@@ -72,6 +75,13 @@ class ServerCore:
         # Runs blocking work (password hashing, file writes) off the reactor
         # thread and returns a Deferred; tests swap in a synchronous runner.
         self.defer_to_thread: Callable[..., Any] = _thread_runner(clock)
+        # Operator logins (OPER, manhole): bcrypt on a pool of their own
+        # (started and stopped by the service); tests swap check_password.
+        self.password_pool = PasswordPool(clock)
+        self.check_password: Callable[..., Any] = self.password_pool.run
+        self.oper_auth = OperAuthenticator(clock, lambda: self.settings,
+                                           lambda *a: self.check_password(*a))
+        self.lifecycle = Lifecycle(clock)  # DIE and RESTART
         self.admin_tree = build_tree(clock=clock)
         self.admin_lock = DeferredLock()  # AS commands run one at a time
         self.announcer = ClientAnnouncer(self)

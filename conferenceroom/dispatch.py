@@ -135,7 +135,11 @@ class CommandTable:
             ctx.reply("ERR_NEEDMOREPARAMS", msg.command)
             return None
         if spec.oper is not None and not ctx.is_oper(spec.oper):
-            ctx.reply("ERR_NOPRIVILEGES")
+            if spec.oper and ctx.is_oper(""):
+                # An operator is told which flag the command needs.
+                ctx.reply("ERR_NOOPERFLAG", " or ".join(spec.oper))
+            else:
+                ctx.reply("ERR_NOPRIVILEGES")
             return None
         self.counts[spec.verb] += 1
         return spec.handler(ctx, msg)

@@ -5,11 +5,14 @@
 address) at ``GENERAL SET MANHOLEPORT`` (6022).  Who may log in:
 
 * an oper entry with flag ``a`` (and not ``d``) with its oper password,
-  checked with bcrypt off the reactor thread;
+  judged exactly like OPER (access masks against ``<name>@<client address>``,
+  the same cost whatever is wrong, the same back-off);
 * any public key listed in the ``GENERAL SET MANHOLEKEYS`` authorized_keys
   file (read at each login, so editing the file needs no rehash).
 
-Every accepted and refused login is logged with the reason.  The host key
+Every accepted and refused login is logged with the reason.  At most
+MAX_SESSIONS connections are open at once, and a connection that has not
+logged in within LOGIN_TIMEOUT seconds is closed.  The host key
 (Ed25519) is generated on first use and kept in the data folder, mode 0600.
 
 The prompt is Twisted's ``ColoredManhole``; its namespace holds ``network``,
@@ -20,7 +23,6 @@ The prompt is Twisted's ``ColoredManhole``; its namespace holds ``network``,
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -32,10 +34,12 @@ from twisted.conch import manhole_ssh
 from twisted.conch.insults import insults
 from twisted.conch.interfaces import IConchUser
 from twisted.conch.manhole import ColoredManhole
-from twisted.conch.ssh import keys
+from twisted.conch.ssh import keys, userauth
+from twisted.conch.ssh.common import getNS
+from twisted.conch.ssh.transport import SSHServerTransport
 from twisted.cred import portal
 from twisted.cred.checkers import ICredentialsChecker
-from twisted.cred.credentials import ISSHPrivateKey, IUsernamePassword
+from twisted.cred.credentials import ISSHPrivateKey, IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.internet.endpoints import TCP4ServerEndpoint
@@ -43,7 +47,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from .atomicfile import write_atomically
-from .passwords import verify_password
+from .operauth import LoginResult, OperAuthenticator, TryAgain
 
 #: The only address the manhole ever listens on.
 MANHOLE_HOST = "127.0.0.1"
@@ -51,9 +55,14 @@ MANHOLE_HOST = "127.0.0.1"
 #: Host key file name inside the data folder.
 HOST_KEY_FILE = "manhole_host_ed25519"
 
-# A well-formed bcrypt hash (cost 12) of a random string nobody knows: an
-# unknown user name costs as much time as a wrong password.
-_DUMMY_HASH = "$2b$12$/9rRJwMJvWeU6VXhwuZRbeNvHOTz1bN8tq2WoCoI29idrxuDLZaja"
+#: SSH connections open at once (logged in or not); more are closed at once.
+MAX_SESSIONS = 4
+
+#: Seconds an SSH client has to log in, from the moment it connects.
+LOGIN_TIMEOUT = 30
+
+#: Failed logins on one connection before it is closed.
+ATTEMPTS_PER_CONNECTION = 3
 
 log = Logger(namespace="conferenceroom.manhole")
 
@@ -125,20 +134,37 @@ def _text(value: bytes | str) -> str | None:
         return None
 
 
+@implementer(IUsernamePassword)
+class PeerPassword(UsernamePassword):
+    """A user name and password, with the address of the SSH client that sent them."""
+
+    def __init__(self, username: bytes, password: bytes, peer: str) -> None:
+        super().__init__(username, password)
+        self.peer = peer
+
+
 @implementer(ICredentialsChecker)
 class ManholeChecker:
-    """Admin opers by password, or keys from the authorized_keys file.
+    """Admin opers by password (the rules of OPER), or keys from the authorized_keys file.
 
-    *get_settings* returns the settings in force at the time of the login;
-    *run_blocking* runs a function off the reactor thread and returns a
-    Deferred (``core.defer_to_thread``).
+    *auth* is the server's :class:`OperAuthenticator`, so a manhole login is
+    judged exactly like OPER: flag ``a`` and not ``d``, the access masks
+    matched against ``<login name>@<client address>``, one bcrypt check of
+    the same cost whatever is wrong, and the same back-off per address and
+    name.  *get_settings* returns the settings in force; *run_blocking*
+    runs a function off the reactor thread (reading the keys file);
+    *notify* tells operators with +s about a refused login.
     """
 
     credentialInterfaces = (IUsernamePassword, ISSHPrivateKey)
 
-    def __init__(self, get_settings: Callable[[], Any], run_blocking: Callable[..., defer.Deferred]) -> None:
+    def __init__(self, auth: OperAuthenticator, get_settings: Callable[[], Any],
+                 run_blocking: Callable[..., defer.Deferred],
+                 notify: Callable[[str], None] | None = None) -> None:
+        self.auth = auth
         self.get_settings = get_settings
         self.run_blocking = run_blocking
+        self.notify = notify
 
     def requestAvatarId(self, credentials: Any) -> defer.Deferred:
         """Fire with the user name (bytes), or fail with UnauthorizedLogin."""
@@ -152,23 +178,27 @@ class ManholeChecker:
         name = _text(creds.username)
         password = _text(creds.password)
         shown = name if name is not None else repr(creds.username)
-        entry = self.get_settings().oper(name) if name else None
-        stored = entry.password_hash if entry is not None else _DUMMY_HASH
-        d = self.run_blocking(verify_password, password or "", stored)
+        peer = getattr(creds, "peer", MANHOLE_HOST)
+        # Undecodable bytes still cost a full check, then never match.
+        d = self.auth.login(name or "", password or "", peer, (f"{name or ''}@{peer}",), secure=True, need="a")
 
-        def decide(ok: bool) -> bytes:
-            if entry is None:
-                self._refuse(shown, "password", "no oper entry with that name")
-            if password is None or not ok:
-                self._refuse(shown, "password", "wrong password")
-            if entry.disabled:
-                self._refuse(shown, "password", "the oper entry is disabled (flag d)")
-            if not entry.has_flag("a"):
-                self._refuse(shown, "password", "the oper entry lacks flag a (server administrator)")
-            self._accept(shown, f"password of admin oper {entry.name}")
+        def decide(result: LoginResult) -> bytes:
+            reason = result.reason
+            if reason is None and password is None:
+                reason = "wrong password"
+            if reason is not None or result.entry is None:
+                if self.notify is not None:
+                    self.notify(f"Failed manhole login as {shown} from {peer}: {reason}")
+                self._refuse(shown, "password", reason or "refused")
+            assert result.entry is not None
+            self._accept(shown, f"password of admin oper {result.entry.name} from {peer}")
             return creds.username
 
-        return d.addCallback(decide)
+        def busy(failure: Any) -> None:
+            failure.trap(TryAgain)
+            self._refuse(shown, "password", "too many password checks pending")
+
+        return d.addCallbacks(decide, busy)
 
     # -- public keys ------------------------------------------------------
 
@@ -309,20 +339,80 @@ class _Realm(manhole_ssh.TerminalRealm):
     sessionFactory = _Session
 
 
-class ManholeFactory(manhole_ssh.ConchFactory):
-    """A ConchFactory with its own host keys that remembers its connections."""
+class _UserAuth(userauth.SSHUserAuthServer):
+    """User authentication with a short timeout and few attempts; password
+    credentials carry the client's address (matched against access masks)."""
 
-    def __init__(self, portal_: portal.Portal, host_key: keys.Key) -> None:
+    loginTimeout = LOGIN_TIMEOUT
+    attemptsBeforeDisconnect = ATTEMPTS_PER_CONNECTION
+
+    def auth_password(self, packet: bytes) -> defer.Deferred:
+        """Check a password login through the portal, with the client's address."""
+        password = getNS(packet[1:])[0]
+        peer = getattr(self.transport.transport.getPeer(), "host", MANHOLE_HOST)
+        creds = PeerPassword(self.user, password, peer)
+        return self.portal.login(creds, None, IConchUser).addErrback(self._ebPassword)
+
+
+class _Transport(SSHServerTransport):
+    """The SSH transport of one manhole connection; the factory counts it until it closes."""
+
+    def connectionLost(self, reason: Any) -> None:
+        """Forget this connection and stop its login timer."""
+        self.factory.forget(self)
+        super().connectionLost(reason)
+
+
+class ManholeFactory(manhole_ssh.ConchFactory):
+    """A ConchFactory with its own host keys, a cap on connections and a login deadline."""
+
+    protocol = _Transport
+
+    def __init__(self, portal_: portal.Portal, host_key: keys.Key, clock: Any) -> None:
         super().__init__(portal_)
         self.publicKeys = {b"ssh-ed25519": host_key.public()}
         self.privateKeys = {b"ssh-ed25519": host_key}
-        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.clock = clock
+        self.connections: dict[Any, Any] = {}  # transport -> its login deadline timer
+
+    def getService(self, transport: Any, service: bytes) -> Any:
+        """The SSH service class, user authentication made on our clock."""
+        found = super().getService(transport, service)
+        if found is userauth.SSHUserAuthServer or service == b"ssh-userauth":
+
+            def build() -> _UserAuth:
+                auth = _UserAuth()
+                auth.clock = self.clock
+                return auth
+
+            return build
+        return found
 
     def buildProtocol(self, addr: Any) -> Any:
-        """The SSH transport for a new connection, remembered in :attr:`connections`."""
+        """A transport for a new connection, or None (closed at once) past MAX_SESSIONS."""
+        if len(self.connections) >= MAX_SESSIONS:
+            log.warn("manhole connection from {host} refused: {n} connections already open",
+                     host=getattr(addr, "host", "?"), n=len(self.connections))
+            return None
         proto = super().buildProtocol(addr)
-        self.connections.add(proto)
+        self.connections[proto] = self.clock.callLater(LOGIN_TIMEOUT, self._deadline, proto, addr)
         return proto
+
+    def _deadline(self, proto: Any, addr: Any) -> None:
+        """Close a connection that has not logged in within LOGIN_TIMEOUT seconds."""
+        self.connections[proto] = None
+        if getattr(getattr(proto, "service", None), "name", None) == b"ssh-connection":
+            return
+        log.warn("manhole connection from {host} closed: no login within {n} seconds",
+                 host=getattr(addr, "host", "?"), n=LOGIN_TIMEOUT)
+        if proto.transport is not None:
+            proto.transport.loseConnection()
+
+    def forget(self, proto: Any) -> None:
+        """``proto`` closed: stop counting it."""
+        timer = self.connections.pop(proto, None)
+        if timer is not None and timer.active():
+            timer.cancel()
 
 
 def make_factory(core: Any, owner: Any, host_key: keys.Key) -> ManholeFactory:
@@ -330,8 +420,8 @@ def make_factory(core: Any, owner: Any, host_key: keys.Key) -> ManholeFactory:
     realm = _Realm()
     namespace = make_namespace(core, owner)
     realm.chainedProtocolFactory = lambda: insults.ServerProtocol(ColoredManhole, namespace)
-    checker = ManholeChecker(lambda: core.settings, core.defer_to_thread)
-    return ManholeFactory(portal.Portal(realm, [checker]), host_key)
+    checker = ManholeChecker(core.oper_auth, lambda: core.settings, core.defer_to_thread, core.notice_opers)
+    return ManholeFactory(portal.Portal(realm, [checker]), host_key, core.clock)
 
 
 # --------------------------------------------------------------------------
@@ -383,6 +473,7 @@ class ManholeService(service.Service):
         super().stopService()
         if self.factory is not None:
             for conn in list(self.factory.connections):
+                self.factory.forget(conn)
                 if conn.transport is not None:
                     conn.transport.loseConnection()
         if self.listening is not None:

@@ -358,10 +358,12 @@ class Network:
             self.events.emit(ev.UserModesChanged(source, user, tuple(applied), origin=origin))
         return applied
 
-    def set_oper(self, user: User, name: str, flags: frozenset[str], origin: Any = None) -> list[ModeChange]:
+    def set_oper(self, user: User, name: str, flags: frozenset[str], origin: Any = None,
+                 also: str = "") -> list[ModeChange]:
         """Make ``user`` an operator with ConferenceRoom ``flags``.
 
-        Sets user mode o, A for flag a, and a for flag s.
+        Sets user mode o, A for flag a, a for flag s, and the user modes in
+        ``also`` (OPER adds s, server notices) in the same change.
         """
         user.oper_name, user.oper_flags = name, flags
         wanted = [ModeChange(True, "o")]
@@ -369,6 +371,7 @@ class Network:
             wanted.append(ModeChange(True, "A"))
         if "s" in flags:
             wanted.append(ModeChange(True, "a"))
+        wanted.extend(ModeChange(True, mode) for mode in also)
         applied = self.apply_user_modes(user, user, wanted, origin)
         user.oper_name, user.oper_flags = name, flags
         return applied

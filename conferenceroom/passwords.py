@@ -3,14 +3,22 @@
 
 Passwords are stored only as bcrypt hashes.  Hashing is deliberately slow:
 code running on the reactor thread should call :func:`hash_password` and
-:func:`verify_password` through ``deferToThread``.
+:func:`verify_password` off the reactor thread: logins use the small
+:class:`PasswordPool` of their own, so a flood of guesses never delays a
+config save on the reactor's pool.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import bcrypt
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
 
 #: Cost factor used in production.  Tests pass a lower value.
 DEFAULT_ROUNDS = 12
@@ -58,3 +66,39 @@ def verify_password(plain: str, stored: str) -> bool:
         return bcrypt.checkpw(data, stored.encode("ascii"))
     except ValueError:
         return False
+
+
+#: Threads of the password pool: enough for two logins at once, never
+#: enough to starve the reactor's own pool (config saves, key generation).
+POOL_THREADS = 2
+
+
+class PasswordPool(Service):
+    """A small thread pool of its own for bcrypt checks, started and stopped with the server.
+
+    :meth:`run` returns a Deferred.  Work handed in before the pool starts
+    waits for it; on a reactor without threads (``task.Clock`` in tests)
+    the work runs at once.
+    """
+
+    name = "password-pool"
+
+    def __init__(self, reactor: Any, threads: int = POOL_THREADS) -> None:
+        self.reactor = reactor
+        self.pool = ThreadPool(minthreads=0, maxthreads=threads, name="conferenceroom-passwords")
+
+    def run(self, func: Callable[..., Any], *args: Any) -> Deferred:
+        """Run the blocking ``func(*args)`` on the pool; the Deferred fires with its result."""
+        if not hasattr(self.reactor, "callFromThread"):
+            return maybeDeferred(func, *args)
+        return deferToThreadPool(self.reactor, self.pool, func, *args)
+
+    def startService(self) -> None:
+        """Start the threads."""
+        super().startService()
+        self.pool.start()
+
+    def stopService(self) -> None:
+        """Let running checks finish and stop the threads."""
+        super().stopService()
+        self.pool.stop()

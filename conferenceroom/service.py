@@ -128,6 +128,7 @@ class ConferenceRoomService(service.MultiService):
         self.core = ServerCore(loaded.settings, reactor, loaded.path)
         self.core.rehash = self.rehash
         self.core.reconfigure = self.reconfigure
+        self.core.password_pool.setServiceParent(self)
         self.factory = ClientFactory(self.core)
         self._load_motd()
         for port in loaded.settings.ports:

@@ -16,7 +16,7 @@ from functools import singledispatchmethod
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
-from ..modes import MAX_PARAM_MODES, format_mode_changes
+from ..modes import MAX_PARAM_MODES, STATUS_PREFIXES, format_mode_changes
 from ..network import Server, User
 from ..wire import MAX_LINE, Message
 
@@ -168,6 +168,18 @@ class ClientAnnouncer:
         user = event.user
         msg = Message("CHGHOST", (user.ident, user.host), event.old_mask)
         self.router.to_local(event.peers, msg, cap="chghost")
+        # Peers without chghost see the user leave and come back with the
+        # new host (QUIT, then JOIN and status MODE per shared channel).
+        others = [peer for peer in event.peers if peer is not user]
+        self.router.to_local(others, Message("QUIT", ("Changing host",), event.old_mask),
+                             without_cap="chghost")
+        for channel, membership in user.channels.items():
+            members = [m for m in channel.members if m is not user]
+            self.router.to_local(members, Message("JOIN", (channel.name,), user.mask), without_cap="chghost")
+            status = "".join(mode for mode, _ in STATUS_PREFIXES if mode in membership.status)
+            if status:
+                mode = Message("MODE", (channel.name, "+" + status, *[user.nick] * len(status)), self.core.name)
+                self.router.to_local(members, mode, without_cap="chghost")
 
 
 def _status_changes(event: ev.ChannelJoined) -> list[Any]:

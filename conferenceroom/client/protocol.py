@@ -70,6 +70,7 @@ class ClientConnection(Protocol):
         self._last_input = 0.0
         self._ping_sent = False
         self._writes = 0
+        self.bytes_in = self.lines_in = self.bytes_out = self.lines_out = 0  # STATS l
         self.gate = FloodGate(core.clock, self._flood_limits, self._run_line, self._excess_flood)
 
     # -- connection events -------------------------------------------------
@@ -111,6 +112,7 @@ class ClientConnection(Protocol):
             return
         self._last_input = self.core.clock.seconds()
         self._ping_sent = False
+        self.bytes_in += len(data)
         *lines, rest = (self._buffer + data).split(b"\n")
         self._buffer = b""
         for line in lines:
@@ -140,6 +142,7 @@ class ClientConnection(Protocol):
     def _run_line(self, raw: bytes) -> None:
         if self.closing:
             return
+        self.lines_in += 1
         try:
             msg = parse(raw)
         except ParseError as exc:
@@ -202,6 +205,8 @@ class ClientConnection(Protocol):
             cache[profile] = data
         self.transport.write(data)
         self._writes += 1
+        self.lines_out += 1
+        self.bytes_out += len(data)
         if not self._writes & SENDQ_CHECK_EVERY and _queued_bytes(self.transport) > MAX_SENDQ:
             self._sendq_exceeded()
 

@@ -546,7 +546,7 @@ def test_oper_entries_flags_access_password(shared_server, irc_client, op):
     c = irc_client(shared_server, unique_nick("no"))
     assert oper_numeric(c, "newop", "firstpw").command == "381"
     mode = c.expect(lambda m: m.command == "MODE" and m.params[0] == c.nick)
-    assert mode.params[1] == "+o", mode.raw
+    assert mode.params[1] == "+os", mode.raw  # OPER sets +s (server notices)
 
     old_hash = next(l for l in op.lines() if l.startswith("oper newop add"))
     assert op("OPER newop PASSWORD secondpw") == ["Password for oper newop changed"]
@@ -565,16 +565,16 @@ def test_oper_entries_flags_access_password(shared_server, irc_client, op):
     c = irc_client(shared_server, unique_nick("nf"))
     assert oper_numeric(c, "newop", "secondpw").command == "381"
     mode = c.expect(lambda m: m.command == "MODE" and m.params[0] == c.nick)
-    assert set(mode.params[1].lstrip("+")) == {"o", "A", "a"}, mode.raw
+    assert set(mode.params[1].lstrip("+")) == {"o", "A", "a", "s"}, mode.raw
     assert op("OPER newop FLAG ADD d") == ["Flags for oper newop are now adgs"]
     c = irc_client(shared_server, unique_nick("nd"))
-    assert oper_numeric(c, "newop", "secondpw").command == "491"
+    assert oper_numeric(c, "newop", "secondpw").command == "464"
     op("OPER newop FLAG DEL d")
 
     assert op("OPER newop ACCESS ADD *@10.20.30.*") == ["Access mask *@10.20.30.* added to oper newop"]
     assert "oper newop access add *@10.20.30.*" in op.lines()
     c = irc_client(shared_server, unique_nick("na"))
-    assert oper_numeric(c, "newop", "secondpw").command == "491"
+    assert oper_numeric(c, "newop", "secondpw").command == "464"
     assert op("OPER newop ACCESS ADD *@127.0.0.1") == ["Access mask *@127.0.0.1 added to oper newop"]
     assert op("OPER newop ACCESS LIST") == ["Access masks for oper newop:", "  *@10.20.30.*", "  *@127.0.0.1"]
     assert oper_numeric(c, "newop", "secondpw").command == "381"
@@ -588,7 +588,7 @@ def test_oper_entries_flags_access_password(shared_server, irc_client, op):
     assert op("OPER newop DEL") == ["Oper newop deleted"]
     assert not any(l.startswith("oper newop") for l in op.lines())
     c = irc_client(shared_server, unique_nick("nx"))
-    assert oper_numeric(c, "newop", "secondpw").command == "491"
+    assert oper_numeric(c, "newop", "secondpw").command == "464"
 
 
 # -- SECURITY: bans -------------------------------------------------------------------------

@@ -257,7 +257,7 @@ def test_migration_from_confroom_conf(irc_server, tmp_path):
 
     c, lines = attempt(plain, unique_nick("mg"))
     assert lines[-1].command == "001" and lines[-1].source == "soprano.webmaster.com", [m.raw for m in lines]
-    assert oper_numeric(c, "admin", "letmein").command == "491"  # only from *@209.133.1.*
+    assert oper_numeric(c, "admin", "letmein").command == "464"  # only from *@209.133.1.*
     assert oper_numeric(c, "tester", ADMIN_OPER[1]).command == "381"
     c.drain(0.2)
     general = run_as(c, "GENERAL LIST")

@@ -167,7 +167,54 @@ def test_non_admin_oper_refused(irc_server, ssh):
         term.expect("Permission denied")
     finally:
         term.close()
-    srv.wait_for_log(r"manhole login refused for 'helper' \(password\): the oper entry lacks flag a")
+    srv.wait_for_log(r"manhole login refused for 'helper' \(password\): operator entry lacks flag a")
+
+
+def test_access_masks_apply_over_ssh(irc_server, ssh):
+    """An admin oper whose access masks do not cover 127.0.0.1 is refused over
+    SSH with its right password, as OPER refuses it on IRC; a mask naming the
+    login name at 127.0.0.1 lets the same password in."""
+    srv, port = manhole_server(irc_server, "oper faradmin add farpass a",
+                               "oper faradmin access add *@10.9.8.*",
+                               "oper nearadmin add nearpass a",
+                               "oper nearadmin access add nearadmin@127.0.0.1")
+    term = password_login(ssh, port, "faradmin", "farpass")
+    try:
+        term.expect("Permission denied")
+    finally:
+        term.close()
+    srv.wait_for_log(r"manhole login refused for 'faradmin' \(password\): host does not match")
+    term = password_login(ssh, port, "nearadmin", "nearpass")
+    try:
+        term.expect(">>> ")
+    finally:
+        term.close()
+
+
+def test_connection_cap(irc_server):
+    """At most MAX_SESSIONS connections are open at once: one more is closed
+    by the server at once, without an SSH greeting."""
+    from conferenceroom.manhole import MAX_SESSIONS
+
+    srv, port = manhole_server(irc_server)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(MAX_SESSIONS)]
+    try:
+        for s in held:
+            assert s.recv(64).startswith(b"SSH-2.0-")
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with extra:
+            assert extra.recv(64) == b""
+        srv.wait_for_log(rf"manhole connection from 127\.0\.0\.1 refused: {MAX_SESSIONS} connections")
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 10
+    while True:  # once they are closed, a new connection gets a greeting again
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as again:
+            if again.recv(64).startswith(b"SSH-2.0-"):
+                break
+        assert time.monotonic() < deadline, "the manhole never accepted a connection again"
+        time.sleep(0.2)
 
 
 def test_key_login_from_authorized_keys(irc_server, ssh, tmp_path):

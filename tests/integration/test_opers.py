@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import time
 
 import pytest
 
@@ -45,7 +46,7 @@ def _user_mode_changes(client, timeout=3.0):
 def _oper_result(client, name, password):
     """Send OPER and return the answering numeric (381, 464 or 491)."""
     client.send(f"OPER {name} {password}")
-    return client.expect(["381", "464", "491"])
+    return client.expect(["381", "464", "491"], timeout=8)
 
 
 def _append(server, *lines):
@@ -109,47 +110,35 @@ def test_oper_deoper_with_mode_minus_o(shared_server, irc_client):
     assert c.expect("481")
 
 
-def test_oper_wrong_password_and_unknown_name(shared_server, irc_client):
-    """A wrong password gets 464, an unknown operator name 491; neither
-    changes the user's modes."""
+def test_oper_refusals_look_alike(shared_server, irc_client):
+    """A wrong password, an unknown operator name, a disabled entry, a
+    TLS-only entry on a plain connection and a host outside the access masks
+    all get the same single 464 (no NOTICE saying why); none changes the
+    user's modes, and a matching access mask still logs in."""
     c = irc_client(shared_server, unique_nick("wp"))
-    assert _oper_result(c, "admin", "not-the-password").command == "464"
-    assert _oper_result(c, "nosuchoper", "whatever").command == "491"
+    for name, password in (("admin", "not-the-password"), ("nosuchoper", "whatever"),
+                           ("disabled", "disabledpass"), ("tlsonly", "tlspass"),
+                           ("faraway", "farpass")):
+        c.send(f"OPER {name} {password}")
+        lines = c.collect(["381", "464", "491"], timeout=8)
+        assert [m.command for m in lines] == ["464"], [m.raw for m in lines]
+        assert lines[0].trailing == "Password incorrect"
     c.send(f"MODE {c.nick}")
     assert "o" not in c.expect("221").params[1]
-
-
-def test_oper_disabled_entry_refused(shared_server, irc_client):
-    """An entry with flag d is refused (491) even with the right password."""
-    c = irc_client(shared_server, unique_nick("dd"))
-    assert _oper_result(c, "disabled", "disabledpass").command == "491"
-
-
-def test_oper_tls_only_entry_refused_without_tls(shared_server, irc_client):
-    """An entry with flag e is refused on a plain connection with a NOTICE
-    that says TLS is needed, then 491."""
-    c = irc_client(shared_server, unique_nick("tl"))
-    c.send("OPER tlsonly tlspass")
-    lines = c.collect(["381", "464", "491"])
-    assert lines[-1].command == "491", [m.raw for m in lines]
-    assert any(m.command == "NOTICE" and "TLS" in m.trailing for m in lines), \
-        [m.raw for m in lines]
-
-
-def test_oper_access_masks(shared_server, irc_client):
-    """An entry whose access masks do not match user@host gets 491; one whose
-    mask matches *@127.0.0.1 logs in."""
-    c = irc_client(shared_server, unique_nick("am"))
-    assert _oper_result(c, "faraway", "farpass").command == "491"
     assert _oper_result(c, "nearby", "nearpass").command == "381"
+
+
+def test_oper_sets_server_notices(shared_server, irc_client):
+    """A new operator has +s at once and sees server notices."""
+    c = irc_client(shared_server, unique_nick("sn"))
+    c.oper(*HELPER_OPER[:2])
+    assert "s" in _user_mode_changes(c)
 
 
 def test_failed_oper_noticed_to_opers(shared_server, irc_client):
     """A failed OPER attempt is reported to operators with +s."""
     watcher = irc_client(shared_server, unique_nick("fw"))
     watcher.oper(*ADMIN_OPER[:2])
-    watcher.send(f"MODE {watcher.nick} +s")
-    watcher.expect(lambda m: m.command == "MODE" and "s" in m.params[1])
     c = irc_client(shared_server, unique_nick("fa"))
     _oper_result(c, "admin", "bad")
     note = watcher.expect(lambda m: m.command == "NOTICE" and "Failed OPER" in m.trailing)
@@ -264,7 +253,7 @@ def test_rehash_bad_line_changes_nothing(irc_server, irc_client):
     assert "failed" in note.trailing.lower(), note.raw
     assert f"{srv.config_path}:{bad_line}:" in note.trailing, note.raw
     c = irc_client(srv, unique_nick("rg"))
-    assert _oper_result(c, "ghost", "ghostpass").command == "491"
+    assert _oper_result(c, "ghost", "ghostpass").command == "464"
     assert not _can_connect(newport)
     c.oper(*HELPER_OPER[:2])
 
@@ -283,7 +272,7 @@ def test_sighup_rehashes(irc_server, irc_client):
     note = oper.expect(lambda m: m.command == "NOTICE" and "SIGHUP" in m.trailing)
     assert "failed" in note.trailing and f"conf:{bad_line}:" in note.trailing, note.raw
     c = irc_client(srv, unique_nick("hw"))
-    assert _oper_result(c, "hupper", "huppass").command == "491"
+    assert _oper_result(c, "hupper", "huppass").command == "464"
     srv.config_path.write_text(good)
     _append(srv, "oper hupper add huppass h")
     os.kill(srv.pid, signal.SIGHUP)
@@ -292,3 +281,119 @@ def test_sighup_rehashes(irc_server, irc_client):
     c = irc_client(srv, unique_nick("hv"))
     assert _oper_result(c, "hupper", "huppass").command == "381"
     assert srv.is_running()
+
+
+# -- everyday operator commands ---------------------------------------------------------
+
+
+def test_kline_saved_enforced_listed_and_removed(irc_server, irc_client):
+    """KLINE 60 <user@host> :reason disconnects the matching user, is written
+    to the config file exactly as AS SECURITY KLINE ADD writes it, shows in
+    STATS K, and UNKLINE removes it from the file; DLINE shows in STATS z."""
+    srv = irc_server()
+    oper = irc_client(srv, unique_nick("kl"))
+    oper.oper(*ADMIN_OPER[:2])
+    victim = irc_client(srv, unique_nick("kv"), user="badguy")
+    oper.send("KLINE 60 ~badguy@127.0.0.1 :go away")
+    note = oper.expect(lambda m: m.command == "NOTICE" and "K-line added" in m.trailing)
+    assert "~badguy@127.0.0.1 - go away" in note.trailing and "expires in 1h" in note.trailing, note.raw
+    closing = victim.wait_closed()
+    assert any(m.command == "ERROR" and "go away" in m.trailing for m in closing), [m.raw for m in closing]
+    saved = [l for l in srv.config_path.read_text().splitlines() if l.startswith("security kline add")]
+    assert len(saved) == 1 and saved[0].startswith("security kline add ~badguy@127.0.0.1 until="), saved
+    assert saved[0].endswith(" go away"), saved
+    oper.send("STATS K")
+    lines = oper.collect("219")
+    kl = [m for m in lines if m.command == "216"]
+    assert [m.params[1:5] for m in kl] == [["K", "127.0.0.1", "*", "~badguy"]] or \
+        [tuple(m.params[1:5]) for m in kl] == [("K", "127.0.0.1", "*", "~badguy")], [m.raw for m in lines]
+    oper.send("UNKLINE ~badguy@127.0.0.1")
+    oper.expect(lambda m: m.command == "NOTICE" and "removed" in m.trailing)
+    assert "security kline add" not in srv.config_path.read_text()
+    oper.send("DLINE 30 192.0.2.0/24 :test net")
+    oper.expect(lambda m: m.command == "NOTICE" and "Z-line added" in m.trailing)
+    oper.send("STATS z")
+    zl = [m for m in oper.collect("219") if m.command == "225"]
+    assert [tuple(m.params[1:3]) for m in zl] == [("Z", "192.0.2.0/24")], [m.raw for m in zl]
+
+
+def test_operwall_globops_and_trace(shared_server, irc_client):
+    """OPERWALL reaches another operator with +w as WALLOPS; GLOBOPS reaches
+    operators (+s by default after OPER) as a notice; TRACE lists the
+    operator as 204 and ends with 262."""
+    a = irc_client(shared_server, unique_nick("wa"))
+    a.oper(*HELPER_OPER[:2])
+    b = irc_client(shared_server, unique_nick("wb"))
+    b.oper(*HELPER_OPER[:2])
+    b.send(f"MODE {b.nick} +w")
+    b.expect(lambda m: m.command == "MODE" and "w" in m.params[1])
+    a.send("OPERWALL :hello operators")
+    wall = b.expect("WALLOPS")
+    assert wall.trailing == "OPERWALL - hello operators" and wall.source.startswith(a.nick + "!")
+    a.send("GLOBOPS :global words")
+    note = b.expect(lambda m: m.command == "NOTICE" and "Global" in m.trailing)
+    assert note.trailing == f"*** Global -- from {a.nick}: global words"
+    a.send(f"TRACE {b.nick}")
+    lines = a.collect("262")
+    assert [m.command for m in lines if m.command in ("204", "205")] == ["204"], [m.raw for m in lines]
+
+
+def test_chghost_seen_by_peers(shared_server, irc_client):
+    """CHGHOST by an admin: a peer with the chghost capability gets CHGHOST,
+    a plain peer QUIT then JOIN with the new host; the target gets 396."""
+    oper = irc_client(shared_server, unique_nick("ch"))
+    oper.oper(*ADMIN_OPER[:2])
+    target = irc_client(shared_server, unique_nick("ct"))
+    modern = irc_client(shared_server, unique_nick("cm"), caps=["chghost"])
+    plain = irc_client(shared_server, unique_nick("cp"))
+    channel = "#" + unique_nick("chg")
+    for c in (target, modern, plain):
+        c.join(channel)
+    oper.send(f"CHGHOST {target.nick} cloak.example")
+    assert target.expect("396").params[1] == "cloak.example"
+    change = modern.expect("CHGHOST")
+    assert change.params[1] == "cloak.example" and change.source.startswith(target.nick + "!")
+    plain.expect(lambda m: m.command == "QUIT" and m.source.startswith(target.nick + "!"))
+    join = plain.expect("JOIN")
+    assert join.source.endswith("@cloak.example"), join.raw
+
+
+def test_die_stops_the_server_cleanly(irc_server, irc_client):
+    """DIE <server name>: clients get ERROR naming the operator and the
+    process exits with status 0 (without the name nothing happens)."""
+    srv = irc_server()
+    oper = irc_client(srv, unique_nick("di"))
+    oper.oper(*ADMIN_OPER[:2])
+    other = irc_client(srv, unique_nick("do"))
+    oper.send("DIE")
+    oper.expect(lambda m: m.command == "NOTICE" and "needs this server's name to confirm" in m.trailing)
+    oper.send(f"DIE {srv.name}")
+    closing = other.wait_closed()
+    assert any(m.command == "ERROR" and f"DIE by {oper.nick}" in m.trailing for m in closing)
+    assert srv.process.wait(15) == 0
+    srv._reap()
+    assert not _can_connect(srv.port)
+
+
+def test_restart_comes_back_on_its_port(irc_server, irc_client):
+    """RESTART <server name>: clients get ERROR, the same process (same PID,
+    via execv) starts again with the same command line and accepts clients
+    on the same port."""
+    srv = irc_server()
+    pid = srv.pid
+    oper = irc_client(srv, unique_nick("rs"))
+    oper.oper(*ADMIN_OPER[:2])
+    oper.send(f"RESTART {srv.name}")
+    closing = oper.wait_closed()
+    assert any(m.command == "ERROR" and "RESTART" in m.trailing for m in closing)
+    deadline = time.monotonic() + 30
+    while True:
+        assert srv.process.poll() is None, srv.describe()
+        if srv.read_log().count("started with") >= 2 and _can_connect(srv.port):
+            break
+        assert time.monotonic() < deadline, srv.describe()
+        time.sleep(0.2)
+    assert srv.pid == pid
+    again = irc_client(srv, unique_nick("ra"))
+    again.send("VERSION")
+    again.expect("351")

@@ -219,7 +219,27 @@ def test_chghost() -> None:
     for conn in (alice, bob):
         [msg] = sent(conn)
         assert (msg.source, msg.command, msg.params) == (old, "CHGHOST", ("~new", "new.host"))
-    assert sent(carol) == []
+    channel = next(iter(alice.user.channels)).name
+    assert [(m.source, m.command, m.params) for m in sent(carol)][:2] == [
+        (old, "QUIT", ("Changing host",)),
+        ("alice!~new@new.host", "JOIN", (channel,)),
+    ]
+
+
+def test_chghost_fallback_restores_status() -> None:
+    """A peer without chghost sees QUIT, then JOIN and MODE giving back the
+    user's channel status, as other servers do (IRCv3 chghost)."""
+    core = make_core()
+    alice = register(core, "alice")
+    carol = register(core, "carol")
+    core.network.join(alice.user, "#c")
+    core.network.join(carol.user, "#c")
+    sent(carol)
+    sent(alice)
+    core.network.set_host(alice.user, "~alice", "cloak.example")
+    assert [(m.command, m.params) for m in sent(carol)] == [
+        ("QUIT", ("Changing host",)), ("JOIN", ("#c",)), ("MODE", ("#c", "+o", "alice"))]
+    assert sent(alice) == []
 
 
 def test_invite_and_invite_notify() -> None:

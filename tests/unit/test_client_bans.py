@@ -1,78 +1,129 @@
-"""Saved bans enforced by the server: at registration, at connect, and at once when added."""
+"""KLINE, UNKLINE, DLINE, UNDLINE: thin aliases over AS SECURITY KLINE/ZLINE."""
 
-from dataclasses import replace
+from __future__ import annotations
 
-from conferenceroom.admin.settings import BanEntry
-from tests.helpers import connect, feed, make_core, register, sent
+from typing import Any
 
-
-def _ban(mask: str, reason: str = "go away", expires: int = 0) -> BanEntry:
-    return BanEntry(mask, reason, "admin", 0, expires)
+from tests.helpers import START, feed, make_core, make_oper, register, sent
 
 
-def test_kline_refuses_registration_with_465() -> None:
-    """A K-lined user@host gets 465 and ERROR when it tries to register."""
-    core = make_core()
-    core.apply_settings(replace(core.settings, klines=(_ban("~bad@127.0.0.1", "spamming"),)))
-    conn = connect(core)
-    feed(conn, "NICK bad", "USER bad 0 * :Bad")
-    out = sent(conn)
-    assert out[0].command == "465" and "spamming" in out[0].params[-1]
-    assert out[-1].command == "ERROR" and "K-line" in out[-1].params[0]
-    assert core.network.find_user("bad") is None
-
-
-def test_zline_refuses_at_connect() -> None:
-    """A Z-lined IP is refused before it sends anything."""
-    core = make_core()
-    core.apply_settings(replace(core.settings, zlines=(_ban("10.0.0.0/8", "proxy"),)))
-    conn = connect(core, ip="10.1.2.3")
-    out = sent(conn)
-    assert out[-1].command == "ERROR" and "Z-line" in out[-1].params[0]
-    assert conn.transport.disconnecting
-    ok = connect(core, ip="192.0.2.1")
-    assert not ok.transport.disconnecting
-
-
-def test_new_ban_disconnects_connected_users_and_tells_peers() -> None:
-    """Adding a ban disconnects matching users at once; others see them QUIT."""
-    core = make_core()
-    victim = register(core, "victim")
-    watcher = register(core, "watcher", ip="192.0.2.9")
-    feed(victim, "JOIN #c")
-    feed(watcher, "JOIN #c")
-    sent(victim)
-    sent(watcher)
-    core.apply_settings(replace(core.settings, akills=(_ban("*@127.0.0.1", "network ban"),)))
-    core.clock.advance(0)
-    out = sent(victim)
-    assert out[0].command == "465"
-    assert out[-1].command == "ERROR"
-    quits = [m for m in sent(watcher) if m.command == "QUIT"]
-    assert quits and "AKILL" in quits[0].params[0]
-    assert core.network.find_user("watcher") is not None
-
-
-def test_expired_ban_is_not_enforced() -> None:
-    """A ban whose expiry has passed lets the user in."""
-    core = make_core()
-    past = int(core.clock.seconds()) - 10
-    core.apply_settings(replace(core.settings, klines=(_ban("*@127.0.0.1", "old", expires=past),)))
-    conn = connect(core)
-    feed(conn, "NICK fine", "USER fine 0 * :Fine")
-    assert any(m.command == "001" for m in sent(conn))
-
-
-def test_oper_banning_themselves_sees_the_reply_first() -> None:
-    """An AS KLINE that matches the oper's own host: the NOTICE reply arrives, then the ban."""
+def _core() -> Any:
+    """A core whose admin changes are put into force at once (as the service does)."""
     core = make_core()
     core.reconfigure = lambda new: core.apply_settings(new) or []
-    oper = register(core, "oper")
-    core.network.set_oper(oper.user, "admin", frozenset("a"))
+    return core
+
+
+def _notices(conn: Any) -> list[str]:
+    return [m.params[-1] for m in sent(conn) if m.command == "NOTICE"]
+
+
+def _admin(core: Any, nick: str = "oper") -> Any:
+    conn = register(core, nick)
+    make_oper(conn, "a", "God")
+    return conn
+
+
+def test_kline_is_saved_like_as_security_kline_add() -> None:
+    """KLINE [duration] user@host :reason (hybrid's order) gives the same
+    entry and the same reply as AS SECURITY KLINE ADD."""
+    core = _core()
+    oper = _admin(core)
+    feed(oper, "KLINE 120 *@bad.example :spam and more spam")
+    via_kline = core.settings.klines
+    assert _notices(oper)[0] == ("K-line added: *@bad.example - spam and more spam "
+                                 "[set by oper; expires in 2h]")
+    feed(oper, "AS SECURITY KLINE DEL *@bad.example")
     sent(oper)
-    feed(oper, "AS security kline add *@127.0.0.1 oops")
+    feed(oper, "AS SECURITY KLINE ADD *@bad.example 2h spam and more spam")
+    assert core.settings.klines == via_kline
+    assert via_kline[0].expires == int(START) + 7200
+
+
+def test_kline_without_duration_is_permanent_and_reason_may_look_like_one() -> None:
+    """Without a duration the K-line is permanent, even when the reason starts like a duration."""
+    core = _core()
+    oper = _admin(core)
+    feed(oper, "KLINE ~joe@1.2.3.4 :5 bots from here")
+    [entry] = core.settings.klines
+    assert (entry.mask, entry.reason, entry.expires) == ("~joe@1.2.3.4", "5 bots from here", 0)
+
+
+def test_kline_is_enforced_on_connected_users() -> None:
+    """A KLINE matching a connected user disconnects it after the operator's reply."""
+    core = _core()
+    oper = _admin(core)
+    victim = register(core, "victim", ip="192.0.2.5")
+    feed(oper, "KLINE *@192.0.2.5 :go away")
     core.clock.advance(0)
-    out = sent(oper)
-    kinds = [m.command for m in out]
-    assert kinds.index("NOTICE") < kinds.index("465")
-    assert out[-1].command == "ERROR"
+    lines = victim.transport.value().decode()
+    assert "465" in lines and "go away" in lines
+    assert core.network.find_user("victim") is None
+
+
+def test_kline_by_nick_bans_its_host() -> None:
+    """KLINE <nick> bans *@ that user's host; an unknown nick is 401."""
+    core = _core()
+    oper = _admin(core)
+    register(core, "victim", ip="192.0.2.9")
+    feed(oper, "KLINE victim :bye")
+    assert [e.mask for e in core.settings.klines] == ["*@192.0.2.9"]
+    sent(oper)
+    feed(oper, "KLINE nobody :bye")
+    assert [m.command for m in sent(oper)] == ["401"]
+
+
+def test_kline_on_another_server_is_402() -> None:
+    """KLINE ... ON <server> for a server other than this one is 402 and changes nothing."""
+    core = _core()
+    oper = _admin(core)
+    feed(oper, "KLINE *@x.example ON other.server :no")
+    assert [m.command for m in sent(oper)] == ["402"]
+    assert core.settings.klines == ()
+    feed(oper, "KLINE *@x.example ON test.local :yes")
+    assert [e.mask for e in core.settings.klines] == ["*@x.example"]
+
+
+def test_unkline_removes() -> None:
+    """UNKLINE user@host removes the K-line; an unknown one is answered by NOTICE."""
+    core = _core()
+    oper = _admin(core)
+    feed(oper, "KLINE *@bad.example :spam")
+    feed(oper, "UNKLINE *@bad.example")
+    assert core.settings.klines == ()
+    assert _notices(oper)[-1] == "K-line for *@bad.example removed"
+    feed(oper, "UNKLINE *@bad.example")
+    assert _notices(oper)[0].startswith("No K-line for *@bad.example")
+
+
+def test_dline_and_undline_are_zlines() -> None:
+    """DLINE [duration] ip/cidr :reason is a Z-line (refused at connect); UNDLINE removes it."""
+    core = _core()
+    oper = _admin(core)
+    feed(oper, "DLINE 1d 198.51.100.0/24 :open proxies")
+    [entry] = core.settings.zlines
+    assert (entry.mask, entry.reason, entry.expires) == ("198.51.100.0/24", "open proxies", int(START) + 86400)
+    assert core.admission_refusal("198.51.100.7") is not None
+    feed(oper, "UNDLINE 198.51.100.0/24")
+    assert core.settings.zlines == ()
+    assert core.admission_refusal("198.51.100.7") is None
+
+
+def test_bad_masks_are_refused_by_the_same_rules() -> None:
+    """A mask the AS grammar refuses (banning everyone) is refused for KLINE and DLINE too."""
+    core = _core()
+    oper = _admin(core)
+    feed(oper, "KLINE *@* :everyone")
+    feed(oper, "DLINE 0.0.0.0/0 :everyone")
+    notes = _notices(oper)
+    assert len(notes) == 2 and all("ban everyone" in n for n in notes), notes
+    assert core.settings.klines == () and core.settings.zlines == ()
+
+
+def test_ban_commands_need_flag_a_or_c() -> None:
+    """A helper operator is told which flag KLINE needs."""
+    core = _core()
+    conn = register(core, "helper")
+    make_oper(conn, "h", "Helper")
+    feed(conn, "KLINE *@x.example :no")
+    assert [m.params[1] for m in sent(conn)] == ["Permission Denied - you need operator flag a or c"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from conferenceroom.admin.settings import FrozenMap, OperEntry
 from conferenceroom.network import Server
 from tests.helpers import (
@@ -178,8 +180,93 @@ def test_stats_links_lists_connections() -> None:
     out = sent(conn)
     lines = [m for m in out if m.command == "211"]
     assert [m.params[1] for m in lines] == ["alice[~alice@127.0.0.1]", "bob[~bob@127.0.0.1]"]
-    assert lines[0].params[-1] == "30"
+    assert lines[0].params[-1].split()[0] == "30"
     assert out[-1].params[1] == "L"
+
+
+def test_stats_l_counts_messages_and_bytes() -> None:
+    """STATS l shows, per connection, the SendQ, messages and KiB sent,
+    messages and KiB received, then seconds connected and idle (211 as on hybrid)."""
+    core = make_core()
+    oper = register(core, "oper")
+    make_oper(oper, "a", "God")
+    bob = register(core, "bob")
+    for _ in range(40):
+        feed(bob, "PRIVMSG oper :" + "x" * 100)
+    core.clock.advance(12)
+    sent(oper)
+    feed(oper, "STATS l")
+    line = next(m for m in sent(oper) if m.command == "211" and m.params[1].startswith("bob["))
+    _, name, sendq, msgs_out, kb_out, msgs_in, kb_in, times = line.params
+    assert int(msgs_in) == 42  # NICK, USER and the 40 PRIVMSGs
+    assert int(kb_in) == bob.bytes_in // 1024 and bob.bytes_in > 40 * 100
+    assert int(msgs_out) == bob.lines_out > 0 and int(kb_out) == bob.bytes_out // 1024
+    assert sendq == "0" and times == "12 12 -"
+
+
+def _ban(mask: str, reason: str, expires: int = 0) -> Any:
+    from conferenceroom.admin.settings import BanEntry
+
+    return BanEntry(mask, reason, "God", int(START), expires)
+
+
+def test_stats_k_lists_klines_and_akills_to_opers() -> None:
+    """STATS k and K list active K-lines (K) and AKILLs (A) as 216 host * user
+    :reason with who set them and time left; expired ones are not shown;
+    non-operators get 481."""
+    settings = make_settings(
+        klines=(_ban("*@bad.example", "spam"), _ban("~joe@1.2.3.4", "flood", int(START) + 7200),
+                _ban("*@old.example", "gone", int(START) - 1)),
+        akills=(_ban("bot*@*.proxy.example", "proxies"),))
+    core = make_core(settings)
+    conn = register(core, "alice")
+    feed(conn, "STATS k")
+    assert [m.command for m in sent(conn)] == ["481", "219"]
+    make_oper(conn, "o", "Helper")
+    for letter in "kK":
+        feed(conn, f"STATS {letter}")
+        out = sent(conn)
+        assert [m.params[1:] for m in out if m.command == "216"] == [
+            ("K", "bad.example", "*", "*", "spam (set by God)"),
+            ("K", "1.2.3.4", "*", "~joe", "flood (set by God, expires in 2h)"),
+            ("A", "*.proxy.example", "*", "bot*", "proxies (set by God)"),
+        ]
+        assert out[-1].command == "219"
+
+
+def test_stats_z_lists_zlines_to_opers() -> None:
+    """STATS z and Z list Z-lines as 225 Z ip :reason, for operators only."""
+    core = make_core(make_settings(zlines=(_ban("192.0.2.0/24", "open proxies"),)))
+    conn = register(core, "alice")
+    feed(conn, "STATS Z")
+    assert [m.command for m in sent(conn)] == ["481", "219"]
+    make_oper(conn, "o", "Helper")
+    for letter in "zZ":
+        feed(conn, f"STATS {letter}")
+        out = sent(conn)
+        assert [(m.command, m.params[1:]) for m in out] == [
+            ("225", ("Z", "192.0.2.0/24", "open proxies (set by God)")), ("219", (letter, "End of /STATS report"))]
+
+
+def test_stats_c_lists_server_definitions_without_passwords() -> None:
+    """STATS c lists each server definition as 213 C host * name port role
+    :handle flags, never its password; non-operators get 481."""
+    from conferenceroom.admin.settings import ServerDef
+
+    servers = FrozenMap({"tenor": ServerDef("tenor", "tenor.*", host="10.0.0.2", port=7000, role="hub",
+                                            auto=True, secure=True, enabled=True, password="sekrit")})
+    core = make_core(make_settings(servers=servers))
+    conn = register(core, "alice")
+    feed(conn, "STATS c")
+    assert [m.command for m in sent(conn)] == ["481", "219"]
+    make_oper(conn, "o", "Helper")
+    feed(conn, "STATS c")
+    out = sent(conn)
+    assert [(m.command, m.params[1:]) for m in out] == [
+        ("213", ("C", "10.0.0.2", "*", "tenor.*", "7000", "hub", "tenor ASE")),
+        ("219", ("c", "End of /STATS report")),
+    ]
+    assert "sekrit" not in repr(out)
 
 
 def test_stats_command_counts() -> None:
@@ -196,10 +283,11 @@ def test_stats_command_counts() -> None:
 
 
 def test_stats_k_and_unknown_letters_just_end() -> None:
-    """STATS k (no klines yet) and an unknown letter answer only 219."""
+    """STATS k for an operator (no klines yet) and an unknown letter answer only 219."""
     core = make_core()
     conn = register(core, "alice")
-    for letter in ("k", "z"):
+    make_oper(conn, "o", "Helper")
+    for letter in ("k", "z", "y"):
         feed(conn, f"STATS {letter}")
         assert [(m.command, m.params[1]) for m in sent(conn)] == [("219", letter)]
 
@@ -314,3 +402,21 @@ def test_help_unknown_subject_is_524() -> None:
     feed(conn, "HELP THISISNOTACOMMAND")
     out = sent(conn)
     assert [(m.command, m.params[1]) for m in out] == [("524", "THISISNOTACOMMAND")]
+
+
+def test_help_lists_the_everyday_oper_commands() -> None:
+    """HELP lists the new operator verbs to operators, and HELP <verb> gives
+    each one's syntax and says it is for operators."""
+    core = make_core()
+    conn = register(core, "alice")
+    make_oper(conn, "a", "God")
+    feed(conn, "HELP")
+    listed = " ".join(m.params[2] for m in sent(conn) if m.command == "705").split()
+    verbs = ["KLINE", "UNKLINE", "DLINE", "UNDLINE", "DIE", "RESTART", "GLOBOPS", "OPERWALL",
+             "LOCOPS", "TRACE", "CHGHOST"]
+    assert set(verbs) <= set(listed), listed
+    for verb in verbs:
+        feed(conn, f"HELP {verb}")
+        out = sent(conn)
+        assert out[0].command == "704" and out[0].params[2].startswith(verb), verb
+        assert out[-1].command == "706"

@@ -18,11 +18,11 @@ PASSWORD = "s3cret"
 HASH = hash_password(PASSWORD, rounds=4)
 
 
-def _core(*entries: OperEntry) -> Any:
-    """A core whose settings hold ``entries`` and whose blocking work runs inline."""
+def _core(*entries: OperEntry, **changes: Any) -> Any:
+    """A core whose settings hold ``entries`` (and ``changes``) and whose password checks run inline."""
     opers = FrozenMap({fold_name(e.name): e for e in entries})
-    core = make_core(make_settings(opers=opers))
-    core.defer_to_thread = defer.maybeDeferred
+    core = make_core(make_settings(opers=opers, **changes))
+    core.check_password = defer.maybeDeferred
     return core
 
 
@@ -35,7 +35,7 @@ def _hold_checks(core: Any) -> list[defer.Deferred[bool]]:
         pending.append(d)
         return d
 
-    core.defer_to_thread = run
+    core.check_password = run
     return pending
 
 
@@ -60,7 +60,8 @@ def _notices(conn: Any) -> list[str]:
 
 
 def test_oper_success_sets_modes_and_notices() -> None:
-    """The right name and password give 381 and MODE +oA; other opers are told."""
+    """The right name and password give 381 and one MODE +oAs (server notices
+    on by default); other opers are told."""
     core = _core(OperEntry("God", HASH, frozenset("ac")))
     watcher = _watcher(core)
     conn = register(core, "alice")
@@ -70,9 +71,23 @@ def test_oper_success_sets_modes_and_notices() -> None:
     assert out[0].params == ("alice", "You are now an IRC operator")
     modes = [m for m in out if m.command == "MODE"]
     assert len(modes) == 1 and modes[0].params[0] == "alice"
-    assert set(modes[0].params[1]) == set("+oA")
+    assert set(modes[0].params[1]) == set("+oAs")
     assert conn.user.oper_name == "God" and conn.user.oper_flags == frozenset("ac")
     assert _notices(watcher) == ["*** Notice -- alice (~alice@127.0.0.1) is now an operator (ac)"]
+
+
+def test_new_oper_sees_server_notices() -> None:
+    """Right after OPER, the new operator gets server notices (like another
+    user's failed OPER) without setting +s by hand."""
+    core = _core(OperEntry("God", HASH, frozenset("h")))
+    conn = register(core, "alice")
+    feed(conn, f"OPER God {PASSWORD}")
+    sent(conn)
+    bob = register(core, "bob")
+    feed(bob, "OPER God wrong")
+    notes = _notices(conn)
+    assert notes == ["*** Notice -- Failed OPER attempt as God by bob (~bob@127.0.0.1) [127.0.0.1]: "
+                     "wrong password"], notes
 
 
 def test_oper_services_flag_sets_mode_a() -> None:
@@ -83,8 +98,8 @@ def test_oper_services_flag_sets_mode_a() -> None:
     assert {"o", "a"} <= conn.user.modes and "A" not in conn.user.modes
 
 
-def test_oper_password_check_goes_through_defer_to_thread() -> None:
-    """The bcrypt check runs through core.defer_to_thread with the stored hash."""
+def test_oper_password_check_goes_through_the_password_pool() -> None:
+    """The bcrypt check runs through core.check_password (the password pool) with the stored hash."""
     core = _core(OperEntry("God", HASH, frozenset("a")))
     calls = []
 
@@ -92,54 +107,150 @@ def test_oper_password_check_goes_through_defer_to_thread() -> None:
         calls.append(args)
         return defer.maybeDeferred(func, *args)
 
-    core.defer_to_thread = run
+    core.check_password = run
     conn = register(core, "alice")
     feed(conn, f"OPER God {PASSWORD}")
-    assert calls == [(PASSWORD, HASH)]
+    assert calls == [(PASSWORD, HASH, 4)]
     assert sent(conn)[0].command == "381"
 
 
-def test_oper_unknown_name_is_491() -> None:
-    """An unknown operator name gives 491 and a notice to operators."""
-    core = _core(OperEntry("God", HASH, frozenset("a")))
+def test_oper_refusals_all_look_alike() -> None:
+    """Unknown name, wrong password, disabled entry, TLS-only entry and wrong
+    host all get exactly one 464 and nothing else; operators with +s learn
+    the real reason."""
+    core = _core(
+        OperEntry("God", HASH, frozenset("a")),
+        OperEntry("Off", HASH, frozenset("ad")),
+        OperEntry("Tls", HASH, frozenset("ae")),
+        OperEntry("Far", HASH, frozenset("a"), ("*@10.*",)),
+    )
     watcher = _watcher(core)
-    conn = register(core, "alice")
-    feed(conn, f"OPER nobody {PASSWORD}")
-    assert [m.command for m in sent(conn)] == ["491"]
-    assert not conn.user.is_oper
-    assert _notices(watcher) == [
-        "*** Notice -- Failed OPER attempt as nobody by alice (~alice@127.0.0.1): no such operator name"
-    ]
+    attempts = {
+        f"OPER nobody {PASSWORD}": "no such operator name",
+        "OPER God wrong": "wrong password",
+        f"OPER Off {PASSWORD}": "operator entry is disabled (flag d)",
+        f"OPER Tls {PASSWORD}": "operator entry requires a TLS connection (flag e)",
+        f"OPER Far {PASSWORD}": "host does not match the operator entry",
+    }
+    for i, (line, reason) in enumerate(attempts.items()):
+        conn = register(core, f"user{i}", ip=f"192.0.2.{i}")
+        feed(conn, line)
+        assert [(m.command, m.params[1:]) for m in sent(conn)] == [("464", ("Password incorrect",))], line
+        assert not conn.user.is_oper
+        assert _notices(watcher)[-1].endswith(f"[192.0.2.{i}]: {reason}"), line
 
 
-def test_oper_wrong_password_is_464() -> None:
-    """A wrong password gives 464 and a notice to operators."""
+def test_oper_refusals_cost_one_bcrypt_check_each() -> None:
+    """Every refusal costs one bcrypt check of the same cost: an unknown name
+    is checked against a dummy hash with the cost of the real entries."""
+    core = _core(
+        OperEntry("God", HASH, frozenset("a")),
+        OperEntry("Off", HASH, frozenset("ad")),
+        OperEntry("Tls", HASH, frozenset("ae")),
+        OperEntry("Far", HASH, frozenset("a"), ("*@10.*",)),
+    )
+    calls = []
+
+    def run(func: Any, *args: Any) -> Any:
+        calls.append(args)
+        return defer.maybeDeferred(func, *args)
+
+    core.check_password = run
+    for i, line in enumerate(("OPER nobody pw", "OPER God pw", "OPER Off pw", "OPER Tls pw", "OPER Far pw")):
+        conn = register(core, f"user{i}", ip=f"192.0.2.{i}")
+        feed(conn, line)
+        assert sent(conn)[0].command == "464"
+    assert calls == [("pw", None, 4)] + [("pw", HASH, 4)] * 4
+
+
+def test_dummy_check_really_runs_bcrypt() -> None:
+    """check_password for an unknown name runs bcrypt on a dummy hash of the
+    asked cost (and never matches)."""
+    from conferenceroom.operauth import check_password, dummy_hash
+
+    assert check_password(PASSWORD, None, 4) is False
+    assert dummy_hash(4).startswith("$2b$04$")
+    assert check_password(PASSWORD, HASH, 4) is True
+
+
+def test_oper_back_off_per_address() -> None:
+    """After the free attempts, each failure from one address makes that
+    address's next OPER wait twice as long (bounded); a success clears it."""
+    from conferenceroom import operauth
+
     core = _core(OperEntry("God", HASH, frozenset("a")))
-    watcher = _watcher(core)
-    conn = register(core, "alice")
-    feed(conn, "OPER God wrong")
-    assert [m.command for m in sent(conn)] == ["464"]
-    assert not conn.user.is_oper
-    assert _notices(watcher)[0].endswith(": wrong password")
+    conn = register(core, "alice", ip="198.51.100.7")
+    for i in range(operauth.FREE_ATTEMPTS):
+        feed(conn, f"OPER guess{i} wrong")
+        assert [m.command for m in sent(conn)] == ["464"]
+    waits = []
+    for i in range(9):
+        feed(conn, f"OPER other{i} wrong")
+        assert sent(conn) == []
+        waited = 0.0
+        while True:
+            core.clock.advance(0.5)
+            waited += 0.5
+            out = sent(conn)
+            if out:
+                break
+        assert [m.command for m in out] == ["464"]
+        waits.append(waited)
+    assert waits[:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert waits[-1] == operauth.MAX_DELAY
+    # Another address is not slowed down by this one.
+    bob = register(core, "bob", ip="198.51.100.8")
+    feed(bob, f"OPER God {PASSWORD}")
+    assert sent(bob)[0].command == "381"
 
 
-def test_oper_disabled_entry_is_491() -> None:
-    """Flag d refuses the login even with the right password."""
-    core = _core(OperEntry("God", HASH, frozenset("ad")))
-    conn = register(core, "alice")
-    feed(conn, f"OPER God {PASSWORD}")
-    assert [m.command for m in sent(conn)] == ["491"]
-    assert not conn.user.is_oper
+def test_oper_back_off_per_name() -> None:
+    """Guesses at one name from many addresses slow down that name; a
+    different name from a fresh address answers at once."""
+    from conferenceroom import operauth
+
+    core = _core(OperEntry("God", HASH, frozenset("a")))
+    for i in range(operauth.FREE_ATTEMPTS):
+        conn = register(core, f"u{i}", ip=f"203.0.113.{i}")
+        feed(conn, "OPER God wrong")
+        assert [m.command for m in sent(conn)] == ["464"]
+    late = register(core, "late", ip="203.0.113.200")
+    feed(late, f"OPER God {PASSWORD}")
+    assert sent(late) == []
+    core.clock.advance(operauth.BASE_DELAY)
+    assert sent(late)[0].command == "381"
+    # The success cleared the name: the next attempt is answered at once.
+    again = register(core, "again", ip="203.0.113.201")
+    feed(again, "OPER God wrong")
+    assert [m.command for m in sent(again)] == ["464"]
+
+
+def test_parallel_guesses_queue_behind_each_other() -> None:
+    """Many connections from one address guessing at once do not all run at
+    once: past the free attempts each waits its turn."""
+    from conferenceroom import operauth
+
+    core = _core(OperEntry("God", HASH, frozenset("a")), deftrigger=0)
+    conns = [register(core, f"p{i}", ip="198.51.100.9") for i in range(operauth.FREE_ATTEMPTS + 2)]
+    for i, conn in enumerate(conns):
+        feed(conn, f"OPER name{i} wrong")
+    answered = [bool(sent(c)) for c in conns]
+    assert answered == [True] * operauth.FREE_ATTEMPTS + [False] * 2
+    core.clock.advance(1.0)
+    assert [bool(sent(c)) for c in conns[operauth.FREE_ATTEMPTS:]] == [True, False]
+    core.clock.advance(1.0)
+    assert not sent(conns[-1])
+    core.clock.advance(1.0)
+    assert [m.command for m in sent(conns[-1])] == ["464"]
 
 
 def test_oper_tls_only_entry() -> None:
-    """Flag e refuses a plain connection with a NOTICE saying why and 491; TLS is accepted."""
+    """Flag e: a plain connection gets the same 464 as any other mistake (no
+    notice saying why); a TLS connection is accepted."""
     core = _core(OperEntry("God", HASH, frozenset("ae")))
     conn = register(core, "alice")
     feed(conn, f"OPER God {PASSWORD}")
-    out = sent(conn)
-    assert [m.command for m in out] == ["NOTICE", "491"]
-    assert "TLS" in out[0].params[1]
+    assert [m.command for m in sent(conn)] == ["464"]
     secure = register(core, "bob")
     secure.secure = True
     feed(secure, f"OPER God {PASSWORD}")
@@ -154,10 +265,25 @@ def test_oper_access_masks() -> None:
     )
     conn = register(core, "alice")
     feed(conn, f"OPER Far {PASSWORD}")
-    assert [m.command for m in sent(conn)] == ["491"]
+    assert [m.command for m in sent(conn)] == ["464"]
     feed(conn, f"OPER Near {PASSWORD}")
     assert sent(conn)[0].command == "381"
     assert conn.user.oper_name == "Near"
+
+
+def test_too_many_pending_checks_answer_try_again() -> None:
+    """When the password pool has too much waiting, OPER gets 263 at once
+    rather than another queued check."""
+    from conferenceroom import operauth
+
+    core = _core(OperEntry("God", HASH, frozenset("a")))
+    pending = _hold_checks(core)
+    for i in range(operauth.MAX_PENDING):
+        feed(register(core, f"w{i}", ip=f"10.1.{i // 200}.{i % 200}"), f"OPER n{i} pw")
+    assert len(pending) == operauth.MAX_PENDING
+    conn = register(core, "late", ip="10.9.9.9")
+    feed(conn, "OPER God pw")
+    assert [(m.command, m.params[1]) for m in sent(conn)] == [("263", "OPER")]
 
 
 def test_oper_needs_two_params() -> None:
@@ -187,7 +313,7 @@ def test_oper_user_leaves_before_check_finishes() -> None:
 def test_oper_check_failure_is_reported() -> None:
     """An error while checking the password is a 464 and a NOTICE, not silence."""
     core = _core(OperEntry("God", HASH, frozenset("a")))
-    core.defer_to_thread = lambda func, *args: defer.fail(RuntimeError("pool gone"))
+    core.check_password = lambda func, *args: defer.fail(RuntimeError("pool gone"))
     conn = register(core, "alice")
     feed(conn, f"OPER God {PASSWORD}")
     assert [m.command for m in sent(conn)] == ["NOTICE", "464"]
@@ -376,3 +502,92 @@ def test_rehash_waits_for_an_admin_command_in_progress() -> None:
     out = sent(oper)
     assert [m.command for m in out] == ["NOTICE", "PONG"]
     assert out[0].params[1] == "*** REHASH: opened port 7000"
+
+
+# -- DIE / RESTART --------------------------------------------------------------------
+
+
+class _Reactor:
+    """A task.Clock that records stop()."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.stopped = 0
+
+    def callLater(self, *args: Any, **kw: Any) -> Any:
+        return self.clock.callLater(*args, **kw)
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+def _lifecycle(core: Any) -> tuple[Any, list[Any], list[Any]]:
+    """Give ``core`` a Lifecycle on a recording reactor; returns (reactor, exec calls, exit hooks)."""
+    from conferenceroom.lifecycle import Lifecycle
+
+    reactor = _Reactor(core.clock)
+    execs: list[Any] = []
+    hooks: list[Any] = []
+    core.lifecycle = Lifecycle(reactor, argv=["python", "twistd", "-n", "conferenceroom"],
+                               executable="/usr/bin/python3",
+                               execv=lambda path, argv: execs.append((path, argv)), at_exit=hooks.append)
+    return reactor, execs, hooks
+
+
+def test_die_needs_the_server_name_and_flag_a() -> None:
+    """DIE without this server's name only says how to confirm; a helper is
+    told it needs flag a; nothing stops."""
+    core = _core()
+    reactor, _, _ = _lifecycle(core)
+    conn = register(core, "alice")
+    make_oper(conn, "a", "God")
+    feed(conn, "DIE")
+    assert [m.params[1] for m in sent(conn)] == ["*** DIE needs this server's name to confirm: DIE test.local"]
+    feed(conn, "DIE other.server")
+    assert [m.params[1] for m in sent(conn)] == ["*** DIE names other.server, not this server: DIE test.local"]
+    helper = register(core, "helper")
+    make_oper(helper, "h", "Helper")
+    feed(helper, "DIE test.local")
+    assert [m.params[1] for m in sent(helper)] == ["Permission Denied - you need operator flag a"]
+    core.clock.advance(5)
+    assert reactor.stopped == 0
+
+
+def test_die_closes_clients_then_stops() -> None:
+    """DIE test.local: every client gets ERROR naming who did it, then the
+    reactor stops once they are gone (or after a short wait); no re-exec."""
+    core = _core()
+    reactor, execs, hooks = _lifecycle(core)
+    conn = register(core, "alice")
+    make_oper(conn, "a", "God")
+    bob = register(core, "bob")
+    feed(conn, "DIE TEST.LOCAL")
+    assert b"ERROR :Closing Link: 127.0.0.1 (Server terminating: DIE by alice)" in bob.transport.value()
+    assert core.network.find_user("bob") is None
+    core.clock.pump([0.1] * 19)
+    assert reactor.stopped == 0  # still waiting for the closing clients
+    core.clock.pump([0.1] * 2)
+    assert reactor.stopped == 1 and hooks == [] and execs == []
+
+
+def test_restart_reexecutes_the_same_command_line() -> None:
+    """RESTART test.local stops like DIE, and once the process exits runs the
+    same command line again with os.execv."""
+    core = _core()
+    reactor, execs, hooks = _lifecycle(core)
+    conn = register(core, "alice")
+    make_oper(conn, "a", "God")
+    feed(conn, "RESTART test.local")
+    core.clock.pump([0.1] * 21)
+    assert reactor.stopped == 1 and len(hooks) == 1
+    hooks[0]()
+    assert execs == [("/usr/bin/python3", ["python", "twistd", "-n", "conferenceroom"])]
+
+
+def test_command_line_is_the_original_one() -> None:
+    """The re-executed command line is the interpreter's original argv."""
+    import sys
+
+    from conferenceroom.lifecycle import command_line
+
+    assert command_line()[1:] == sys.orig_argv[1:]

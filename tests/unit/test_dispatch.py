@@ -184,7 +184,7 @@ def test_table_order_of_checks() -> None:
     ctx = Ctx(oper_flags="g")
     assert table.dispatch(ctx, Message("ANYOPER", ("x",))) == "ran"
     table.dispatch(ctx, Message("CONFIG"))
-    assert [r[0] for r in ctx.replies] == ["ERR_NOPRIVILEGES"]
+    assert [r[0] for r in ctx.replies] == ["ERR_NOOPERFLAG"]
     ctx = Ctx(oper_flags="c")
     assert table.dispatch(ctx, Message("CONFIG")) == "ran"
 
@@ -225,3 +225,25 @@ def test_one_function_many_verbs() -> None:
     table = CommandTable.from_modules(module)
     assert table.specs["ONE"].min_params == 0 and table.specs["TWO"].min_params == 1
     assert table.specs["ONE"].handler is table.specs["TWO"].handler
+
+
+FLAGGED = sorted(v for v, s in _TABLE.items() if s.oper)
+
+
+@pytest.mark.parametrize("verb", FLAGGED)
+def test_oper_without_the_flag_is_told_which_flag(verb: str) -> None:
+    """An operator lacking the needed flag gets 481 naming the flag(s), not
+    "You're not an IRC operator"; a normal user keeps the usual text."""
+    spec = _TABLE[verb]
+    core = make_core()
+    conn = register(core, "tester")
+    core.network.set_oper(conn.user, "helper", frozenset("h"))
+    sent(conn)
+    feed(conn, verb + " x" * max(spec.min_params, 1))
+    out = sent(conn)
+    flags = " or ".join(spec.oper)
+    assert [(m.command, m.params[1:]) for m in out] == [
+        ("481", (f"Permission Denied - you need operator flag {flags}",))], out
+    plain = register(core, "plain")
+    feed(plain, verb + " x" * max(spec.min_params, 1))
+    assert [m.params[1:] for m in sent(plain)] == [("Permission Denied- You're not an IRC operator",)]

@@ -13,9 +13,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from twisted.conch import error as conch_error
 from twisted.conch.ssh import keys
-from twisted.cred.credentials import SSHPrivateKey, UsernamePassword
+from twisted.cred.credentials import IUsernamePassword, SSHPrivateKey, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
@@ -23,9 +23,10 @@ from twisted.python.failure import Failure
 from conferenceroom.admin import LoadedConfig, Settings
 from conferenceroom.admin.settings import ManholeSettings
 from conferenceroom.manhole import (
-    MANHOLE_HOST, ManholeChecker, ManholeService, host_key_path, load_or_create_host_key,
+    MANHOLE_HOST, ManholeChecker, ManholeService, PeerPassword, host_key_path, load_or_create_host_key,
     make_namespace, summary,
 )
+from conferenceroom.operauth import OperAuthenticator
 from conferenceroom.passwords import hash_password
 from conferenceroom.service import ConferenceRoomService
 from tests.helpers import feed, make_core, make_settings, register
@@ -56,14 +57,17 @@ def logged():
     globalLogPublisher.removeObserver(events.append)
 
 
-def checker(settings: Settings = SETTINGS) -> ManholeChecker:
-    """A checker over *settings* that runs blocking work synchronously."""
-    return ManholeChecker(lambda: settings, defer.maybeDeferred)
+def checker(settings: Settings = SETTINGS, run: Any = defer.maybeDeferred, notes: list | None = None) -> ManholeChecker:
+    """A checker over *settings* that runs blocking work synchronously (on a task.Clock)."""
+    get = settings if callable(settings) and not isinstance(settings, Settings) else (lambda: settings)
+    clock = task.Clock()
+    auth = OperAuthenticator(clock, get, run)
+    return ManholeChecker(auth, get, defer.maybeDeferred, None if notes is None else notes.append)
 
 
-def login(check: ManholeChecker, user: bytes, password: bytes) -> Any:
-    """Try a password login; the avatar id or a Failure."""
-    return result_of(check.requestAvatarId(UsernamePassword(user, password)))
+def login(check: ManholeChecker, user: bytes, password: bytes, peer: str = "127.0.0.1") -> Any:
+    """Try a password login from *peer*; the avatar id or a Failure."""
+    return result_of(check.requestAvatarId(PeerPassword(user, password, peer)))
 
 
 def refused(result: Any) -> str:
@@ -79,7 +83,7 @@ def refused(result: Any) -> str:
 def test_admin_oper_with_right_password_is_accepted(logged):
     """An oper with flag a logs in with its oper password, and it is logged."""
     assert login(checker(), b"admin", b"adminpass") == b"admin"
-    assert "manhole login accepted for 'admin': password of admin oper admin" in logged()
+    assert "manhole login accepted for 'admin': password of admin oper admin from 127.0.0.1" in logged()
 
 
 def test_oper_name_is_case_insensitive():
@@ -95,20 +99,20 @@ def test_wrong_password_is_refused(logged):
 
 def test_unknown_user_is_refused(logged):
     """A name with no oper entry is refused."""
-    assert refused(login(checker(), b"mallory", b"adminpass")) == "no oper entry with that name"
+    assert refused(login(checker(), b"mallory", b"adminpass")) == "no such operator name"
     assert any("refused for 'mallory'" in line for line in logged())
 
 
 def test_non_admin_oper_is_refused(logged):
     """An oper without flag a is refused even with the right password."""
     reason = refused(login(checker(), b"helper", b"adminpass"))
-    assert reason == "the oper entry lacks flag a (server administrator)"
+    assert reason == "operator entry lacks flag a"
     assert any("refused for 'helper'" in line and "flag a" in line for line in logged())
 
 
 def test_disabled_oper_is_refused():
     """An admin oper carrying flag d (disabled) is refused."""
-    assert refused(login(checker(), b"retired", b"adminpass")) == "the oper entry is disabled (flag d)"
+    assert refused(login(checker(), b"retired", b"adminpass")) == "operator entry is disabled (flag d)"
 
 
 def test_disabled_oper_with_wrong_password_says_wrong_password():
@@ -124,7 +128,7 @@ def test_non_utf8_password_is_refused():
 def test_settings_are_read_at_login_time():
     """The checker uses the settings in force when the login happens."""
     current = {"s": Settings()}
-    check = ManholeChecker(lambda: current["s"], defer.maybeDeferred)
+    check = checker(lambda: current["s"])
     refused(login(check, b"admin", b"adminpass"))
     current["s"] = SETTINGS
     assert login(check, b"admin", b"adminpass") == b"admin"
@@ -138,9 +142,9 @@ def test_password_is_verified_through_the_blocking_runner():
         calls.append(f.__name__)
         return defer.maybeDeferred(f, *args)
 
-    check = ManholeChecker(lambda: SETTINGS, runner)
+    check = checker(run=runner)
     assert login(check, b"admin", b"adminpass") == b"admin"
-    assert calls == ["verify_password"]
+    assert calls == ["check_password"]
 
 
 # -- public keys -------------------------------------------------------------
@@ -300,3 +304,133 @@ def test_reconfigure_keeps_moves_and_closes_manhole(tmp_path, monkeypatch):
     assert closed == ["closed the manhole on 127.0.0.1:7023"] and manholes(svc) == []
     opened = svc.reconfigure(replace(svc.settings, manhole=ManholeSettings(True, 7023)))
     assert opened == ["opened the manhole on 127.0.0.1:7023"] and len(manholes(svc)) == 1
+
+
+# -- the rules of OPER, cap and deadline ---------------------------------------
+
+
+def test_access_masks_match_login_name_at_client_address(logged):
+    """An admin entry with access masks is refused from an address they do
+    not cover (user@host with the login name as user), like OPER."""
+    settings = Settings().apply([f"oper admin add {HASH} a", "oper admin access add admin@10.1.2.*"])
+    assert refused(login(checker(settings), b"admin", b"adminpass")) == \
+        "host does not match the operator entry"
+    assert login(checker(settings), b"admin", b"adminpass", peer="10.1.2.3") == b"admin"
+    other = Settings().apply([f"oper admin add {HASH} a", "oper admin access add root@127.0.0.1"])
+    assert refused(login(checker(other), b"admin", b"adminpass")) == "host does not match the operator entry"
+
+
+def test_refused_login_is_noticed_to_opers():
+    """A refused password login tells operators (with +s) who tried, from where and why."""
+    notes: list[str] = []
+    refused(login(checker(notes=notes), b"admin", b"nope"))
+    assert notes == ["Failed manhole login as admin from 127.0.0.1: wrong password"]
+
+
+def test_manhole_and_oper_share_back_off():
+    """Failed OPERs from an address slow down manhole logins from it (one
+    back-off for both), and the manhole factory uses the server's authenticator."""
+    from conferenceroom import operauth
+    from conferenceroom.manhole import make_factory
+
+    core = make_core(make_settings(opers=SETTINGS.opers))
+    core.check_password = defer.maybeDeferred
+    conn = register(core, "guesser")
+    for i in range(operauth.FREE_ATTEMPTS):
+        feed(conn, f"OPER x{i} wrong")
+    factory = make_factory(core, None, new_key())
+    check = factory.portal.checkers[IUsernamePassword]
+    d = check.requestAvatarId(PeerPassword(b"admin", b"adminpass", "127.0.0.1"))
+    box: list[Any] = []
+    d.addBoth(box.append)
+    assert box == []
+    core.clock.advance(operauth.BASE_DELAY)
+    assert box == [b"admin"]
+
+
+def _factory(clock: Any) -> Any:
+    from conferenceroom.manhole import ManholeFactory
+    from twisted.cred import portal as cred_portal
+
+    factory = ManholeFactory(cred_portal.Portal(None, []), new_key(), clock)
+    factory.doStart()
+    return factory
+
+
+def test_connection_cap():
+    """Past MAX_SESSIONS open connections a new one is refused (no protocol);
+    once one closes, a new one is accepted again."""
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+    from conferenceroom.manhole import MAX_SESSIONS
+
+    clock = task.Clock()
+    factory = _factory(clock)
+    addr = IPv4Address("TCP", "127.0.0.1", 50000)
+    protos = [factory.buildProtocol(addr) for _ in range(MAX_SESSIONS)]
+    assert all(p is not None for p in protos)
+    assert factory.buildProtocol(addr) is None
+    protos[0].makeConnection(StringTransport())
+    protos[0].connectionLost(Failure(Exception("gone")))
+    assert factory.buildProtocol(addr) is not None
+
+
+def test_connection_without_login_is_closed_after_the_timeout():
+    """A connection that has not logged in within LOGIN_TIMEOUT seconds is closed."""
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+    from conferenceroom.manhole import LOGIN_TIMEOUT
+
+    clock = task.Clock()
+    factory = _factory(clock)
+    proto = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    clock.advance(LOGIN_TIMEOUT - 1)
+    assert not transport.disconnecting
+    clock.advance(1)
+    assert transport.disconnecting
+    assert LOGIN_TIMEOUT <= 30
+
+
+def test_user_auth_is_short_and_carries_the_address():
+    """The SSH user-auth service of the manhole times out in LOGIN_TIMEOUT
+    seconds on the server's clock and passes the client address with the password."""
+    from twisted.conch.ssh.common import NS
+    from conferenceroom.manhole import LOGIN_TIMEOUT
+
+    clock = task.Clock()
+    factory = _factory(clock)
+    auth = factory.getService(None, b"ssh-userauth")()
+    assert auth.loginTimeout == LOGIN_TIMEOUT and auth.clock is clock
+    seen = []
+
+    class Portal:
+        def login(self, creds, mind, *ifaces):
+            seen.append((creds.username, creds.password, creds.peer))
+            return defer.fail(UnauthorizedLogin("no"))
+
+    class Transport:
+        class transport:
+            @staticmethod
+            def getPeer():
+                from twisted.internet.address import IPv4Address
+                return IPv4Address("TCP", "127.0.0.5", 1234)
+
+    auth.portal, auth.transport, auth.user = Portal(), Transport(), b"admin"
+    auth.auth_password(b"\x00" + NS(b"secret")).addErrback(lambda f: None)
+    assert seen == [(b"admin", b"secret", "127.0.0.5")]
+
+
+def test_password_pool_runs_with_the_service(tmp_path, monkeypatch):
+    """The server's password pool (OPER and manhole logins) is a child service
+    of its own: started with the server with at most 2 threads, and its
+    threads stopped when the server stops."""
+    from conferenceroom.passwords import POOL_THREADS
+
+    svc, _ = build_service(tmp_path, monkeypatch, ManholeSettings())
+    pool = svc.getServiceNamed("password-pool")
+    assert pool is svc.core.password_pool and pool.running
+    assert pool.pool.started and pool.pool.max == POOL_THREADS == 2
+    svc.stopService()
+    assert not pool.running and pool.pool.joined

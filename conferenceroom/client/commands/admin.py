@@ -31,6 +31,12 @@ def handle_as(conn: "ClientConnection", msg: Message) -> Any:
     if not words or words[0].lower() == "help":
         _help(conn, words[1:])
         return None
+    return run_admin_command(conn, words)
+
+
+def run_admin_command(conn: "ClientConnection", words: list[str]) -> Any:
+    """Run the admin command ``words`` for ``conn``'s operator exactly as ``AS <words>``:
+    one at a time, saved, put into force, replied to by NOTICE (KLINE, DLINE, ... use this)."""
     core = conn.core
     user = conn.user
     shown = redact(words)

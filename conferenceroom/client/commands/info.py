@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import twisted
 
 from ... import __version__
+from ...admin.settings import BanEntry
+from ...admin.types import format_duration
 from ...casemap import match
 from ...dispatch import command
 from ...network import Server
@@ -164,9 +166,15 @@ def format_uptime(seconds: float) -> str:
 # -- STATS --------------------------------------------------------------------------
 
 
+#: STATS letters only operators may ask for (as on hybrid and Solanum).
+OPER_ONLY_STATS = "oOkKzZcC"
+
+
 @command("STATS", min_params=1, penalty=2, syntax="STATS <query> [<server>]")
 def handle_stats(conn: "ClientConnection", msg: Message) -> None:
-    """STATS <query> [<server>]: u uptime, o opers, l/L connections, m commands, k bans."""
+    """STATS <query> [<server>]: u uptime, m commands, l/L connections (a
+    user sees only its own); for operators o oper entries, k/K K-lines and
+    AKILLs, z/Z Z-lines, c server definitions."""
     if not local_target(conn, msg, 1):
         return
     core = conn.core
@@ -174,20 +182,58 @@ def handle_stats(conn: "ClientConnection", msg: Message) -> None:
     assert user is not None
     letter = msg.params[0][0]
     core.notice_opers(f"STATS {letter} requested by {user.nick} ({user.ident}@{user.realhost})")
-    if letter == "u":
+    if letter in OPER_ONLY_STATS and not user.is_oper:
+        conn.reply("ERR_NOPRIVILEGES")
+    elif letter == "u":
         conn.reply("RPL_STATSUPTIME", *uptime_parts(core.clock.seconds() - core.boot_time))
     elif letter in "oO":
-        if user.is_oper:
-            _stats_opers(conn)
-        else:
-            conn.reply("ERR_NOPRIVILEGES")
+        _stats_opers(conn)
     elif letter in "lL":
         _stats_links(conn, show_ip=letter == "L")
     elif letter == "m":
         for verb, count in sorted(core.commands.counts.items()):
             if count:
                 conn.reply("RPL_STATSCOMMANDS", verb, count, 0, 0)
+    elif letter in "kK":
+        _stats_bans(conn, "RPL_STATSKLINE", (("K", core.settings.klines), ("A", core.settings.akills)))
+    elif letter in "zZ":
+        _stats_bans(conn, "RPL_STATSDLINE", (("Z", core.settings.zlines),))
+    elif letter in "cC":
+        _stats_servers(conn)
     conn.reply("RPL_ENDOFSTATS", letter)
+
+
+def _ban_reason(entry: BanEntry, now: float) -> str:
+    """A ban's reason with who set it and, for a temporary one, the time left."""
+    left = entry.remaining(now)
+    extra = [f"set by {entry.set_by}"] if entry.set_by else []
+    if left is not None:
+        extra.append(f"expires in {format_duration(left)}")
+    reason = entry.reason or "No reason"
+    return f"{reason} ({', '.join(extra)})" if extra else reason
+
+
+def _stats_bans(conn: "ClientConnection", name: str, kinds: tuple[tuple[str, tuple[BanEntry, ...]], ...]) -> None:
+    """216 (K-line ``K``, AKILL ``A``) or 225 (Z-line ``Z``) per active ban."""
+    now = conn.core.clock.seconds()
+    for letter, entries in kinds:
+        for entry in entries:
+            if not entry.active(now):
+                continue
+            if name == "RPL_STATSKLINE":
+                ident, _, host = entry.mask.rpartition("@")
+                conn.reply(name, letter, host, ident or "*", _ban_reason(entry, now))
+            else:
+                conn.reply(name, letter, entry.mask, _ban_reason(entry, now))
+
+
+def _stats_servers(conn: "ClientConnection") -> None:
+    """213 per server definition, C-line style: host, name, port, role and flags; never the password."""
+    for _, sdef in sorted(conn.core.settings.servers.items()):
+        flags = "".join(letter for letter, on in (
+            ("A", sdef.auto), ("S", sdef.secure), ("O", sdef.secureonly), ("E", sdef.enabled)) if on)
+        conn.reply("RPL_STATSCLINE", sdef.host or "*", sdef.name, sdef.port or 0, sdef.role,
+                   f"{sdef.handle} {flags or '-'}")
 
 
 def _stats_opers(conn: "ClientConnection") -> None:
@@ -199,7 +245,8 @@ def _stats_opers(conn: "ClientConnection") -> None:
 
 
 def _stats_links(conn: "ClientConnection", show_ip: bool) -> None:
-    """211 per local client connection (only its own for a non-operator)."""
+    """211 per local client connection (only its own for a non-operator):
+    SendQ, messages and KiB sent, messages and KiB received, seconds connected."""
     user = conn.user
     assert user is not None
     core = conn.core
@@ -207,11 +254,14 @@ def _stats_links(conn: "ClientConnection", show_ip: bool) -> None:
     users = core.network.local_users() if user.is_oper else [user]
     for other in sorted(users, key=lambda u: u.nick.lower()):
         host = other.ip if show_ip else other.realhost
-        transport = getattr(other.route, "transport", None)
+        route = other.route
+        transport = getattr(route, "transport", None)
         sendq = len(getattr(transport, "dataBuffer", b"") or b"")
         conn.reply(
-            "RPL_STATSLINKINFO", f"{other.nick}[{other.ident}@{host}]", sendq, 0, 0, 0, 0,
-            int(now - other.signon),
+            "RPL_STATSLINKINFO", f"{other.nick}[{other.ident}@{host}]", sendq,
+            getattr(route, "lines_out", 0), getattr(route, "bytes_out", 0) // 1024,
+            getattr(route, "lines_in", 0), getattr(route, "bytes_in", 0) // 1024,
+            int(now - other.signon), int(now - other.last_active),
         )
 
 

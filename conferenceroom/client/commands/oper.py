@@ -1,10 +1,9 @@
 # -*- test-case-name: tests.unit.test_client_oper -*-
-"""Operator commands: OPER, KILL, REHASH.
+"""Operator commands: OPER, KILL, DIE, RESTART, REHASH.
 
-OPER checks the operator entry of the settings (flags ``d`` disabled, ``e``
-TLS only, access masks) and then the bcrypt password, which runs off the
-reactor thread through ``core.defer_to_thread``.  CONNECT and SQUIT belong
-to the link layer.
+OPER goes through ``core.oper_auth`` (:mod:`conferenceroom.operauth`): the
+same 464 and the same bcrypt cost whatever is wrong, with back-off per
+address and per name.  CONNECT and SQUIT belong to the link layer.
 """
 
 from __future__ import annotations
@@ -16,10 +15,9 @@ from twisted.python.failure import Failure
 
 from ...admin.configfile import ConfigError
 from ...admin.settings import OperEntry
-from ...casemap import match
 from ...dispatch import command
 from ...network import User
-from ...passwords import verify_password
+from ...operauth import LoginResult, TryAgain
 from ...wire import Message
 
 if TYPE_CHECKING:
@@ -31,61 +29,49 @@ log = Logger()
 # -- OPER -------------------------------------------------------------------------
 
 
-def oper_refusal(conn: "ClientConnection", user: User, entry: OperEntry | None) -> str | None:
-    """Why ``user`` may not use ``entry`` before its password is checked (None: may)."""
-    if entry is None:
-        return "no such operator name"
-    if entry.disabled:
-        return "operator entry is disabled"
-    if entry.has_flag("e") and not conn.secure:
-        return "operator entry requires a TLS connection"
-    if entry.access:
-        candidates = (f"{user.ident}@{user.realhost}", f"{user.ident}@{user.ip}")
-        if not any(match(mask, who) for mask in entry.access for who in candidates):
-            return "host does not match the operator entry"
-    return None
-
-
-def _fail(conn: "ClientConnection", user: User, name: str, reason: str, numeric: str) -> None:
-    conn.reply(numeric)
-    who = f"{user.nick} ({user.ident}@{user.realhost})"
+def _fail(conn: "ClientConnection", user: User, name: str, reason: str) -> None:
+    """464 whatever went wrong; the reason only in the log and to operators with +s."""
+    conn.reply("ERR_PASSWDMISMATCH")
+    who = f"{user.nick} ({user.ident}@{user.realhost}) [{user.ip}]"
     log.warn("failed OPER {name} by {who}: {reason}", name=name, who=who, reason=reason)
     conn.core.notice_opers(f"Failed OPER attempt as {name} by {who}: {reason}")
 
 
 @command("OPER", min_params=2, penalty=5, syntax="OPER <name> <password>")
 def handle_oper(conn: "ClientConnection", msg: Message) -> None:
-    """OPER <name> <password>: become an IRC operator."""
+    """OPER <name> <password>: become an IRC operator.
+
+    Any mistake gets the same 464 after the same delay; repeated mistakes
+    from one address or for one name wait longer each time."""
     user = conn.user
     assert user is not None
     name, password = msg.params[0], msg.params[1]
-    entry = conn.core.settings.oper(name)
-    refusal = oper_refusal(conn, user, entry)
-    if refusal is not None:
-        if entry is not None and entry.has_flag("e") and not conn.secure:
-            conn.notice("*** This operator login is only allowed over a TLS connection")
-        _fail(conn, user, name, refusal, "ERR_NOOPERHOST")
-        return
-    assert entry is not None
+    who = (f"{user.ident}@{user.realhost}", f"{user.ident}@{user.ip}")
     # Lines after OPER wait until the password is checked, so the client
     # sees the OPER reply before the replies to whatever it sent next.
     conn.gate.hold()
-    d = conn.core.defer_to_thread(verify_password, password, entry.password_hash)
+    d = conn.core.oper_auth.login(name, password, user.ip, who, conn.secure)
 
-    def checked(ok: bool) -> None:
+    def checked(result: LoginResult) -> None:
         if conn.user is not user or conn.closing:
             log.info("OPER {name}: {nick} left before the password was checked", name=name, nick=user.nick)
             return
-        if not ok:
-            _fail(conn, user, name, "wrong password", "ERR_PASSWDMISMATCH")
+        if result.entry is None:
+            _fail(conn, user, name, result.reason or "refused")
             return
-        _succeed(conn, user, entry)
+        _succeed(conn, user, result.entry)
 
     def failed(failure: Failure) -> None:
+        if conn.user is not user or conn.closing:
+            return
+        if failure.check(TryAgain):
+            log.warn("OPER by {nick} [{ip}] refused: too many password checks pending",
+                     nick=user.nick, ip=user.ip)
+            conn.reply("RPL_TRYAGAIN", "OPER")
+            return
         log.failure("checking the OPER password for {name}", failure, name=name)
-        if conn.user is user and not conn.closing:
-            conn.notice("*** OPER failed: the password could not be checked")
-            _fail(conn, user, name, "password check failed", "ERR_PASSWDMISMATCH")
+        conn.notice("*** OPER failed: the password could not be checked")
+        _fail(conn, user, name, "password check failed")
 
     d.addCallbacks(checked, failed)
     d.addBoth(lambda _: conn.gate.release())
@@ -94,13 +80,11 @@ def handle_oper(conn: "ClientConnection", msg: Message) -> None:
 def _succeed(conn: "ClientConnection", user: User, entry: OperEntry) -> None:
     flags = entry.flag_string or "-"
     conn.reply("RPL_YOUREOPER")
-    conn.core.network.set_oper(user, entry.name, entry.flags)
+    # +s like other servers' default snomask: a new operator sees server notices.
+    conn.core.network.set_oper(user, entry.name, entry.flags, also="s")
     who = f"{user.nick} ({user.ident}@{user.realhost})"
     log.info("OPER {name} by {who} with flags {flags}", name=entry.name, who=who, flags=flags)
-    text = f"{who} is now an operator ({flags})"
-    for other in conn.core.network.local_users():
-        if other is not user and other.is_oper and "s" in other.modes:
-            other.route.send(Message("NOTICE", (other.nick, f"*** Notice -- {text}"), conn.core.name))
+    conn.core.notice_opers(f"{who} is now an operator ({flags})", exclude=user)
 
 
 # -- KILL -------------------------------------------------------------------------
@@ -135,6 +119,46 @@ def handle_kill(conn: "ClientConnection", msg: Message) -> None:
             network.remove_user(victim, quit_reason)
     else:
         network.remove_user(victim, quit_reason, origin=None)
+
+
+# -- DIE / RESTART -------------------------------------------------------------------
+
+
+def _confirm(conn: "ClientConnection", msg: Message, verb: str) -> bool:
+    """True if ``msg`` names this server, as ``DIE <server>`` must (a NOTICE otherwise)."""
+    name = conn.core.name
+    given = msg.params[0] if msg.params else ""
+    if given.lower() != name.lower():
+        what = "needs this server's name to confirm" if not given else f"names {given}, not this server"
+        conn.notice(f"*** {verb} {what}: {verb} {name}")
+        return False
+    return True
+
+
+def _stop(conn: "ClientConnection", verb: str, restart: bool) -> None:
+    user = conn.user
+    assert user is not None
+    core = conn.core
+    what = "restarting" if restart else "shutting down"
+    log.warn("{verb} by {nick} ({oper})", verb=verb, nick=user.nick, oper=user.oper_name)
+    core.notice_opers(f"{user.nick} is {what} the server ({verb})", snomask=False)
+    reason = f"Server {'restarting' if restart else 'terminating'}: {verb} by {user.nick}"
+    core.lifecycle.stop(core, reason, restart=restart)
+
+
+@command("DIE", oper="a", syntax="DIE <server name>")
+def handle_die(conn: "ClientConnection", msg: Message) -> None:
+    """DIE <server name>: shut the server down cleanly (the name confirms it)."""
+    if _confirm(conn, msg, "DIE"):
+        _stop(conn, "DIE", restart=False)
+
+
+@command("RESTART", oper="a", syntax="RESTART <server name>")
+def handle_restart(conn: "ClientConnection", msg: Message) -> None:
+    """RESTART <server name>: shut down cleanly and start again with the same
+    command line (the name confirms it)."""
+    if _confirm(conn, msg, "RESTART"):
+        _stop(conn, "RESTART", restart=True)
 
 
 # -- REHASH -----------------------------------------------------------------------
