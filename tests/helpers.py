@@ -13,6 +13,7 @@ from conferenceroom.admin import AdminError
 from conferenceroom.admin.settings import FloodSettings, Settings
 from conferenceroom.client.protocol import ClientConnection
 from conferenceroom.core import ServerCore
+from conferenceroom.service import build_core
 from conferenceroom.modes import ModeChange
 from conferenceroom.network import Channel, Server, User
 from conferenceroom.wire import Message, parse
@@ -39,7 +40,7 @@ def make_core(
     if clock is None:
         clock = task.Clock()
         clock.advance(START)
-    core = ServerCore(settings or make_settings(), clock)
+    core = build_core(settings or make_settings(), clock)
     core.motd_lines = ["Test MOTD line"]
     core.network.default_channel_modes = default_modes
     return core

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
-from ...core import MAX_TARGETS, TOPICLEN
+from ...limits import MAX_TARGETS, TOPICLEN
 from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,

@@ -15,7 +15,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match
-from ...core import MAX_TARGETS
+from ...limits import MAX_TARGETS
 from ...dispatch import command
 from ...modes import MODE_OF_PREFIX, STATUS_PREFIXES, STATUS_RANK
 from ...network import Channel, User
