@@ -3,8 +3,16 @@
 
 Subscribers (the client announcer, later the link broadcaster and services)
 receive these objects; the event class is the hook name, so a typo is an
-import error.  ``origin`` is the route the change arrived from (``None`` for
-a change made on this server), so that no subscriber echoes it back.
+import error.  ``origin`` says where the change came from, so that no
+subscriber echoes it back:
+
+- :data:`HERE`: decided on this server (a local client's command, an
+  operator, a timer, this server's own rules);
+- a route object: the server link (or services pseudo-server) the change
+  arrived through.  A route whose ``decides_here`` attribute is true (the
+  services pseudo-server running in this process) makes its changes here, so
+  :func:`decided_here` treats it like :data:`HERE` for defaults (a channel it
+  creates gets the default modes), while split horizon still skips it.
 """
 
 from __future__ import annotations
@@ -18,11 +26,33 @@ if TYPE_CHECKING:
     from .modes import ModeChange
 
 
+class _Here:
+    """The type of :data:`HERE`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HERE"
+
+
+HERE: Any = _Here()
+"""The origin of a change decided on this server (never a route, so never skipped as one)."""
+
+
+def decided_here(origin: Any) -> bool:
+    """True if a change with ``origin`` was decided on this server, not replayed from a link."""
+    return origin is HERE or bool(getattr(origin, "decides_here", False))
+
+
 @dataclass(frozen=True)
 class Event:
     """Base class of every network event."""
 
-    origin: Any = field(default=None, kw_only=True)
+    origin: Any = field(default=HERE, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.origin is None:
+            raise TypeError(f"{type(self).__name__}: origin must be HERE or a route, not None")
 
 
 @dataclass(frozen=True)
@@ -53,12 +83,18 @@ class UserQuit(Event):
 
 @dataclass(frozen=True)
 class ChannelJoined(Event):
-    """``user`` joined ``channel`` (``created`` if the channel is new)."""
+    """``user`` joined ``channel`` (``created`` if the channel is new).
+
+    ``granted`` is the status the join itself handed out (a burst's ``@``, a
+    services join), shown to members as a MODE; a new channel's creator op
+    given by default is not in it.
+    """
 
     user: "User"
     channel: "Channel"
     membership: "Membership"
     created: bool
+    granted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

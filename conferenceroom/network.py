@@ -2,9 +2,12 @@
 """The network state: servers, users, channels, memberships.
 
 This is the only mutable network state.  Every change goes through a
-:class:`Network` method that takes ``origin=`` (the route the change came
-from, ``None`` for this server's own clients) and emits an event from
-:mod:`conferenceroom.events`.  Nothing here knows about sockets or the wire
+:class:`Network` method that takes ``origin=`` and emits an event from
+:mod:`conferenceroom.events`.  ``origin`` is :data:`HERE` (the default) for a
+change decided on this server, or the route (server link, services
+pseudo-server) it arrived through; ``None`` is refused, so no caller is
+ambiguous about it.  Defaults that only the deciding server applies (a new
+channel's modes and its creator's op) follow :func:`decided_here`.  Nothing here knows about sockets or the wire
 format.  A user behind a server link or a services pseudo-user is the same
 :class:`User` with another ``route`` and ``server``.
 """
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
+from .events import HERE, decided_here
 from .casemap import FoldedDict, fold
 from .modes import ModeChange, ModeKind, CHANNEL_MODES
 
@@ -255,12 +259,12 @@ class Network:
         self.servers[server.name] = server
         self.servers_by_sid[server.sid] = server
 
-    def add_server(self, server: Server, origin: Any = None) -> None:
+    def add_server(self, server: Server, origin: Any = HERE) -> None:
         """Introduce ``server`` to the network."""
         self._add_server_state(server)
         self.events.emit(ev.ServerIntroduced(server, origin=origin))
 
-    def remove_server(self, server: Server, reason: str, origin: Any = None) -> None:
+    def remove_server(self, server: Server, reason: str, origin: Any = HERE) -> None:
         """Remove ``server``, the servers behind it and all their users."""
         for other in list(self.servers.values()):
             if other.uplink is server:
@@ -273,7 +277,7 @@ class Network:
 
     # -- users -----------------------------------------------------------
 
-    def add_user(self, user: User, origin: Any = None) -> None:
+    def add_user(self, user: User, origin: Any = HERE) -> None:
         """Register ``user`` (its nick must be free) and announce it."""
         self.users[user.nick] = user
         self.users_by_uid[user.uid] = user
@@ -290,7 +294,7 @@ class Network:
             WhowasEntry(user.nick, user.ident, user.host, user.realname, user.server.name, self.now())
         )
 
-    def change_nick(self, user: User, new: str, origin: Any = None, ts: float | None = None) -> None:
+    def change_nick(self, user: User, new: str, origin: Any = HERE, ts: float | None = None) -> None:
         """Rename ``user`` to ``new`` (which must be free for it)."""
         old, old_mask = user.nick, user.mask
         peers = frozenset(self.peers_of(user))
@@ -302,7 +306,7 @@ class Network:
         self.users[new] = user
         self.events.emit(ev.NickChanged(user, old, old_mask, peers, origin=origin))
 
-    def remove_user(self, user: User, reason: str, origin: Any = None) -> None:
+    def remove_user(self, user: User, reason: str, origin: Any = HERE) -> None:
         """Remove ``user`` from the network (QUIT, KILL or netsplit)."""
         if self.users_by_uid.get(user.uid) is not user:
             return
@@ -323,19 +327,19 @@ class Network:
         for holders in self.by_mode.values():
             holders.discard(user)
 
-    def set_away(self, user: User, text: str | None, origin: Any = None) -> None:
+    def set_away(self, user: User, text: str | None, origin: Any = HERE) -> None:
         """Set (text) or clear (None) ``user``'s away message."""
         user.away = text or None
         self.events.emit(ev.AwayChanged(user, origin=origin))
 
-    def set_host(self, user: User, ident: str, host: str, origin: Any = None) -> None:
+    def set_host(self, user: User, ident: str, host: str, origin: Any = HERE) -> None:
         """Change ``user``'s displayed ident and host."""
         old_mask = user.mask
         user.ident, user.host = ident, host
         self.events.emit(ev.HostChanged(user, old_mask, frozenset(self.peers_of(user)), origin=origin))
 
     def apply_user_modes(
-        self, source: User | Server, user: User, changes: Iterable[ModeChange], origin: Any = None
+        self, source: User | Server, user: User, changes: Iterable[ModeChange], origin: Any = HERE
     ) -> list[ModeChange]:
         """Apply already-permitted user mode ``changes``; return what changed."""
         applied = []
@@ -358,7 +362,7 @@ class Network:
             self.events.emit(ev.UserModesChanged(source, user, tuple(applied), origin=origin))
         return applied
 
-    def set_oper(self, user: User, name: str, flags: frozenset[str], origin: Any = None) -> list[ModeChange]:
+    def set_oper(self, user: User, name: str, flags: frozenset[str], origin: Any = HERE) -> list[ModeChange]:
         """Make ``user`` an operator with ConferenceRoom ``flags``.
 
         Sets user mode o, A for flag a, and a for flag s.
@@ -379,7 +383,7 @@ class Network:
         self,
         user: User,
         name: str,
-        origin: Any = None,
+        origin: Any = HERE,
         status: Iterable[str] = (),
         ts: int | None = None,
     ) -> Membership:
@@ -390,10 +394,11 @@ class Network:
         """
         channel = self.channels.get(name)
         created = channel is None
+        granted = frozenset(status)
         if channel is None:
             channel = Channel(name, int(self.now()) if ts is None else ts)
             self.channels[name] = channel
-            if origin is None:
+            if decided_here(origin):
                 channel.flags.update(self.default_channel_modes)
                 if not status:
                     status = ("o",)
@@ -402,7 +407,7 @@ class Network:
         user.channels[channel] = membership
         user.invited.discard(fold(name))
         channel.invited.discard(user)
-        self.events.emit(ev.ChannelJoined(user, channel, membership, created, origin=origin))
+        self.events.emit(ev.ChannelJoined(user, channel, membership, created, granted, origin=origin))
         return membership
 
     def _drop_member(self, user: User, channel: Channel) -> None:
@@ -415,14 +420,14 @@ class Network:
                 invitee.invited.discard(fold(channel.name))
             channel.invited.clear()
 
-    def part(self, user: User, channel: Channel, reason: str | None, origin: Any = None) -> None:
+    def part(self, user: User, channel: Channel, reason: str | None, origin: Any = HERE) -> None:
         """Take ``user`` out of ``channel``."""
         members = frozenset(channel.members)
         self.events.emit(ev.ChannelParted(user, channel, reason, members, origin=origin))
         self._drop_member(user, channel)
 
     def kick(
-        self, source: User | Server, channel: Channel, target: User, reason: str, origin: Any = None
+        self, source: User | Server, channel: Channel, target: User, reason: str, origin: Any = HERE
     ) -> None:
         """``source`` removes ``target`` from ``channel``."""
         members = frozenset(channel.members)
@@ -431,7 +436,7 @@ class Network:
 
     def set_topic(
         self, source: User | Server, channel: Channel, text: str, setter: str, ts: int | None = None,
-        origin: Any = None,
+        origin: Any = HERE,
     ) -> None:
         """Set the topic of ``channel`` (empty ``text`` clears it)."""
         channel.topic = text
@@ -439,7 +444,7 @@ class Network:
         channel.topic_ts = (int(self.now()) if ts is None else ts) if text else 0
         self.events.emit(ev.TopicChanged(source, channel, origin=origin))
 
-    def invite(self, source: User, target: User, channel: Channel, origin: Any = None) -> None:
+    def invite(self, source: User, target: User, channel: Channel, origin: Any = HERE) -> None:
         """Record that ``target`` may join ``channel`` past +i, and announce it."""
         target.invited.add(fold(channel.name))
         channel.invited.add(target)
@@ -447,7 +452,7 @@ class Network:
 
     def apply_channel_modes(
         self, source: User | Server, channel: Channel, changes: Iterable[ModeChange],
-        origin: Any = None,
+        origin: Any = HERE,
     ) -> list[ModeChange]:
         """Apply already-validated ``changes``; return those that changed state.
 

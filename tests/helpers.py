@@ -14,6 +14,7 @@ from conferenceroom.admin.settings import FloodSettings, Settings
 from conferenceroom.client.protocol import ClientConnection
 from conferenceroom.core import ServerCore
 from conferenceroom.service import build_core
+from conferenceroom.events import HERE
 from conferenceroom.modes import ModeChange
 from conferenceroom.network import Channel, Server, User
 from conferenceroom.wire import Message, parse
@@ -115,7 +116,7 @@ def clear_all(core: ServerCore) -> None:
 def join_channel(core: ServerCore, conn_or_user: Any, name: str, *status: str) -> Channel:
     """Join a client's (or a remote) user to ``name`` through the state model; clear every client's output."""
     user = getattr(conn_or_user, "user", conn_or_user)
-    origin = None if core.router.is_local(user) else user.route
+    origin = HERE if core.router.is_local(user) else user.route
     channel = core.network.join(user, name, origin=origin, status=status or ()).channel
     clear_all(core)
     return channel

@@ -79,9 +79,8 @@ class ClientAnnouncer:
         if user.away:
             away = Message("AWAY", (user.away,), user.mask)
             self.router.to_local(members, away, exclude=user, cap="away-notify")
-        if event.membership.status and event.origin is not None:
-            changes = [ev_change for ev_change in _status_changes(event)]
-            self._modes(user.server, channel, changes)
+        if event.granted:
+            self._modes(user.server, channel, _status_changes(event))
 
     @announce.register
     def _(self, event: ev.ChannelParted) -> None:
@@ -173,5 +172,5 @@ class ClientAnnouncer:
 def _status_changes(event: ev.ChannelJoined) -> list[Any]:
     from ..modes import ModeChange, STATUS_PREFIXES
 
-    status = event.membership.status
+    status = event.granted
     return [ModeChange(True, mode, event.user.nick) for mode, _ in STATUS_PREFIXES if mode in status]

@@ -253,3 +253,17 @@ def test_remote_changes_look_like_local_ones() -> None:
     core.network.remove_server(server, "remote.test test.local", origin=server.route)
     [msg] = sent(alice)
     assert (msg.source, msg.command, msg.params) == (rem.mask, "QUIT", ("remote.test test.local",))
+
+
+def test_services_join_with_status_is_shown_but_creator_op_is_not() -> None:
+    """ChanServ joining with op (its own route) shows JOIN and a MODE +o; a local creator's op shows no MODE."""
+    core = make_core()
+    alice = register(core, "alice")
+    core.network.join(alice.user, "#c")
+    assert [m.command for m in sent(alice)] == ["JOIN"]
+    server = make_remote_server(core, "services.test", "0SV")
+    server.route.decides_here = True
+    chanserv = make_remote_user(core, server, "ChanServ")
+    core.network.join(chanserv, "#c", origin=server.route, status=("o",))
+    lines = [(m.source, m.command, m.params) for m in sent(alice)]
+    assert lines == [(chanserv.mask, "JOIN", ("#c",)), ("services.test", "MODE", ("#c", "+o", "ChanServ"))]

@@ -9,6 +9,7 @@ from twisted.internet import task
 
 from conferenceroom import events as ev
 from conferenceroom.modes import ModeChange
+from conferenceroom.events import HERE
 from conferenceroom.network import Network, Server, User
 
 START = 1_700_000_000.0
@@ -34,7 +35,7 @@ def make_network() -> tuple[Network, list[ev.Event]]:
     return network, seen
 
 
-def add(network: Network, nick: str, server: Server | None = None, origin: Any = None) -> User:
+def add(network: Network, nick: str, server: Server | None = None, origin: Any = HERE) -> User:
     """Add a user called ``nick`` on ``server`` (default: us)."""
     server = server or network.me
     user = User(network.next_uid() if server is network.me else server.sid + nick.upper().ljust(6, "X")[:6],
@@ -166,7 +167,7 @@ def test_join_creates_channel_with_op() -> None:
     assert membership.status == {"o"}
     assert channel.members[alice] is membership and alice.channels[channel] is membership
     [event] = seen
-    assert isinstance(event, ev.ChannelJoined) and event.created and event.origin is None
+    assert isinstance(event, ev.ChannelJoined) and event.created and event.origin is HERE
     assert event.membership is membership
 
 
@@ -403,7 +404,7 @@ def test_add_and_remove_server_cascades() -> None:
     on_hub, on_leaf, on_leaf2 = add(network, "h", hub), add(network, "l", leaf), add(network, "l2", leaf2)
     on_other = add(network, "o", other)
     for user in (local, on_hub, on_leaf, on_leaf2, on_other):
-        network.join(user, "#c", origin=None if user is local else user.route)
+        network.join(user, "#c", origin=HERE if user is local else user.route)
     network.join(on_leaf, "#leafonly", origin=route)
     seen.clear()
     network.remove_server(hub, "hub.test me.test", origin=route)
@@ -436,3 +437,47 @@ def test_masks() -> None:
     a = add(network, "a")
     network.set_host(a, "~a", "cloak")
     assert a.mask == "a!~a@cloak" and a.real_mask == "a!~a@host"
+
+
+class ServicesRoute(Route):
+    """The services pseudo-server's route: it decides on this server."""
+
+    decides_here = True
+
+
+def test_services_route_gets_the_defaults_of_this_server() -> None:
+    """A channel created by a services user (its own route) gets the default modes and op, as a local one does."""
+    network, seen = make_network()
+    network.default_channel_modes = "nt"
+    route = ServicesRoute()
+    services = Server("services.test", "0SV", uplink=network.me, route=route, hopcount=1)
+    network.add_server(services, origin=route)
+    chanserv = add(network, "ChanServ", services, origin=route)
+    membership = network.join(chanserv, "#new", origin=route)
+    assert membership.channel.flags == {"n", "t"} and membership.status == {"o"}
+    event = seen[-1]
+    assert isinstance(event, ev.ChannelJoined) and event.origin is route and event.granted == frozenset()
+
+
+def test_link_route_replays_without_defaults() -> None:
+    """A channel created by a link's JOIN gets no default modes or op: the remote side decided those."""
+    network, _ = make_network()
+    network.default_channel_modes = "nt"
+    route = Route()
+    remote = Server("remote.test", "1RM", uplink=network.me, route=route, hopcount=1)
+    network.add_server(remote, origin=route)
+    rem = add(network, "rem", remote, origin=route)
+    membership = network.join(rem, "#new", origin=route)
+    assert membership.channel.flags == set() and membership.status == set()
+
+
+def test_origin_none_is_refused() -> None:
+    """origin=None is ambiguous (local client or decided here?) and raises instead of guessing."""
+    network, _ = make_network()
+    alice = add(network, "alice")
+    try:
+        network.set_away(alice, "gone", origin=None)
+    except TypeError as exc:
+        assert "origin" in str(exc)
+    else:
+        raise AssertionError("origin=None accepted")

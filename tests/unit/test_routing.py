@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from twisted.internet import task
 
+from conferenceroom.events import HERE
 from conferenceroom.network import Network, Server, User
 from conferenceroom.routing import Router
 from conferenceroom.wire import Message
@@ -42,7 +43,7 @@ class World:
         self.r1 = self.user("rem1", self.remote)
         self.r2 = self.user("rem2", self.remote)
         for user in (self.a, self.b, self.r1, self.r2):
-            self.network.join(user, "#c", origin=None if user.route.is_client else user.route)
+            self.network.join(user, "#c", origin=HERE if user.route.is_client else user.route)
         channel = self.network.find_channel("#c")
         assert channel is not None
         self.channel = channel

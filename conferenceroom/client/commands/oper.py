@@ -134,7 +134,7 @@ def handle_kill(conn: "ClientConnection", msg: Message) -> None:
         if network.users_by_uid.get(victim.uid) is victim:
             network.remove_user(victim, quit_reason)
     else:
-        network.remove_user(victim, quit_reason, origin=None)
+        network.remove_user(victim, quit_reason)
 
 
 # -- REHASH -----------------------------------------------------------------------
