@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ModeKind(enum.Enum):
@@ -57,11 +58,26 @@ MAX_LIST_ENTRIES = 100  # ISUPPORT MAXLIST per list
 
 @dataclass(frozen=True)
 class ModeChange:
-    """One mode letter added or removed, with its parameter if any."""
+    """One mode letter added or removed, with its parameter if any.
+
+    A status change (q, o, v) names its member by ``member`` (the
+    :class:`~conferenceroom.network.User`): the state model keys status by
+    user, never by nick, since a nick can change hands (a rename, a
+    collision) between the request and its application.  ``param`` is then
+    only the nick shown to clients; links render ``member``'s UID instead.
+    ``member`` is left out of comparisons.
+    """
 
     adding: bool
     mode: str
     param: str | None = None
+    member: Any = field(default=None, compare=False, repr=False)
+
+    def shown(self) -> "ModeChange":
+        """This change as clients see it now: a status change shows its member's current nick."""
+        if self.member is None or self.param == self.member.nick:
+            return self
+        return ModeChange(self.adding, self.mode, self.member.nick, self.member)
 
 
 @dataclass

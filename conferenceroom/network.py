@@ -456,7 +456,9 @@ class Network:
     ) -> list[ModeChange]:
         """Apply already-validated ``changes``; return those that changed state.
 
-        Status changes name a member by nick; list changes carry the mask.
+        Status changes name their member by ``change.member`` (a
+        :class:`User`; the nick in ``param`` is not looked up); list changes
+        carry the mask.
         """
         applied: list[ModeChange] = []
         setter = source.mask if isinstance(source, User) else source.name
@@ -476,8 +478,8 @@ class Network:
             (channel.flags.add if change.adding else channel.flags.discard)(mode)
             return True
         if kind is ModeKind.STATUS:
-            target = self.users.get(param or "")
-            membership = channel.members.get(target) if target else None
+            target = change.member
+            membership = channel.members.get(target) if target is not None else None
             if membership is None or change.adding == (mode in membership.status):
                 return False
             (membership.status.add if change.adding else membership.status.discard)(mode)

@@ -131,7 +131,7 @@ def make_oper(conn: ClientConnection, flags: str = "o", name: str = "admin") -> 
 def make_owner(core: ServerCore, conn: ClientConnection, name: str = "#c") -> None:
     """Give ``conn``'s user channel owner status (as services would) and clear output."""
     channel = core.network.find_channel(name)
-    core.network.apply_channel_modes(core.network.me, channel, [ModeChange(True, "q", conn.user.nick)])
+    core.network.apply_channel_modes(core.network.me, channel, [ModeChange(True, "q", conn.user.nick, conn.user)])
     clear_all(core)
 
 

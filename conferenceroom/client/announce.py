@@ -107,6 +107,7 @@ class ClientAnnouncer:
 
     def _modes(self, source: User | Server, channel: Any, changes: list[Any]) -> None:
         prefix = source_of(source)
+        changes = [change.shown() for change in changes]
         # Each line carries at most MAX_PARAM_MODES modes with a parameter
         # (ISUPPORT MODES); modes without one ride along, as long as the
         # line stays within 510 bytes (":prefix MODE #chan " counted, plus
@@ -173,4 +174,4 @@ def _status_changes(event: ev.ChannelJoined) -> list[Any]:
     from ..modes import ModeChange, STATUS_PREFIXES
 
     status = event.granted
-    return [ModeChange(True, mode, event.user.nick) for mode, _ in STATUS_PREFIXES if mode in status]
+    return [ModeChange(True, mode, event.user.nick, event.user) for mode, _ in STATUS_PREFIXES if mode in status]

@@ -152,7 +152,7 @@ def test_mode_lines_split_by_parameter_modes() -> None:
     nicks = [register(core, f"u{i}", ip=f"10.0.0.{i}") for i in range(6)]
     channel = joined(core, [alice, *nicks])
     changes = [ModeChange(True, "n"), ModeChange(True, "t")] + [
-        ModeChange(True, "o", f"u{i}") for i in range(6)
+        ModeChange(True, "o", f"u{i}", nicks[i].user) for i in range(6)
     ] + [ModeChange(True, "m")]
     core.network.apply_channel_modes(alice.user, channel, changes)
     out = sent(alice)
@@ -170,10 +170,10 @@ def test_mode_mixed_signs_and_few_params() -> None:
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
     channel = joined(core, [alice, bob])
-    core.network.apply_channel_modes(alice.user, channel, [ModeChange(True, "v", "bob"), ModeChange(True, "k", "pw")])
+    core.network.apply_channel_modes(alice.user, channel, [ModeChange(True, "v", "bob", bob.user), ModeChange(True, "k", "pw")])
     sent(alice), sent(bob)
     core.network.apply_channel_modes(
-        core.network.me, channel, [ModeChange(False, "v", "bob"), ModeChange(True, "i"), ModeChange(False, "k", "pw")]
+        core.network.me, channel, [ModeChange(False, "v", "bob", bob.user), ModeChange(True, "i"), ModeChange(False, "k", "pw")]
     )
     [msg] = sent(bob)
     assert msg.source == "test.local" and msg.params == ("#c", "-v+i-k", "bob", "pw")
@@ -267,3 +267,16 @@ def test_services_join_with_status_is_shown_but_creator_op_is_not() -> None:
     core.network.join(chanserv, "#c", origin=server.route, status=("o",))
     lines = [(m.source, m.command, m.params) for m in sent(alice)]
     assert lines == [(chanserv.mask, "JOIN", ("#c",)), ("services.test", "MODE", ("#c", "+o", "ChanServ"))]
+
+
+def test_status_mode_shows_the_members_current_nick() -> None:
+    """A status change decided under an old nick is shown to clients with the member's nick now."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    channel = joined(core, [alice, bob])
+    decided = ModeChange(True, "v", "bob", bob.user)
+    core.network.change_nick(bob.user, "robert")
+    sent(alice)
+    core.network.apply_channel_modes(alice.user, channel, [decided])
+    [msg] = sent(alice)
+    assert msg.params == ("#c", "+v", "robert")

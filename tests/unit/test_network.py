@@ -343,14 +343,15 @@ def test_channel_modes_apply_and_report_changes() -> None:
     """apply_channel_modes returns and emits only the changes that changed state."""
     network, seen = make_network()
     alice, bob = add(network, "alice"), add(network, "bob")
+    nobody = add(network, "nobody")  # not a member
     network.join(alice, "#c")
     network.join(bob, "#c")
     channel = network.find_channel("#c")
     assert channel is not None
     seen.clear()
-    changes = [ModeChange(True, "n"), ModeChange(True, "t"), ModeChange(True, "o", "BOB"),
+    changes = [ModeChange(True, "n"), ModeChange(True, "t"), ModeChange(True, "o", "BOB", bob),
                ModeChange(True, "b", "x!*@*"), ModeChange(True, "k", "key"), ModeChange(True, "l", "5"),
-               ModeChange(True, "o", "nobody")]
+               ModeChange(True, "o", "nobody", nobody)]
     applied = network.apply_channel_modes(alice, channel, changes, origin="L")
     assert applied == changes[:-1]
     assert channel.flags == {"n", "t"} and channel.key == "key" and channel.limit == 5
@@ -367,7 +368,7 @@ def test_channel_modes_apply_and_report_changes() -> None:
     removed = network.apply_channel_modes(
         network.me, channel,
         [ModeChange(False, "k", "*"), ModeChange(False, "l"), ModeChange(False, "b", "X!*@*"),
-         ModeChange(False, "b", "none"), ModeChange(False, "o", "bob")],
+         ModeChange(False, "b", "none"), ModeChange(False, "o", "bob", bob)],
     )
     assert [c.mode for c in removed] == ["k", "l", "b", "o"]
     assert channel.key is None and channel.limit is None and not channel.lists["b"]
@@ -481,3 +482,23 @@ def test_origin_none_is_refused() -> None:
         assert "origin" in str(exc)
     else:
         raise AssertionError("origin=None accepted")
+
+
+def test_status_is_keyed_by_member_not_by_nick() -> None:
+    """A status change reaches the user it was decided for even if its nick changed hands meanwhile."""
+    network, seen = make_network()
+    alice, bob = add(network, "alice"), add(network, "bob")
+    for user in (alice, bob):
+        network.join(user, "#c")
+    channel = network.find_channel("#c")
+    assert channel is not None
+    decided = ModeChange(True, "o", "bob", bob)  # decided while bob was "bob"
+    network.change_nick(bob, "robert")
+    carol = add(network, "bob")  # someone else now holds the nick
+    network.join(carol, "#c")
+    seen.clear()
+    assert network.apply_channel_modes(alice, channel, [decided]) == [decided]
+    assert channel.members[bob].status == {"o"} and channel.members[carol].status == set()
+    # Without a member, a nick alone is never looked up.
+    assert network.apply_channel_modes(alice, channel, [ModeChange(True, "v", "bob")]) == []
+    assert channel.members[carol].status == set()

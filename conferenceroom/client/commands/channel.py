@@ -493,7 +493,7 @@ class _ModeChecker:
         ):
             conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
             return None
-        return ModeChange(change.adding, change.mode, target.nick)
+        return ModeChange(change.adding, change.mode, target.nick, target)
 
     def _list(self, change: ModeChange) -> ModeChange | None:
         param = change.param or ""
