@@ -180,3 +180,35 @@ def isupport_chanmodes() -> str:
     return ",".join(
         groups[k] for k in (ModeKind.LIST, ModeKind.PARAM, ModeKind.PARAM_ON_SET, ModeKind.FLAG)
     )
+
+
+# -- owner (q) toward peers without it ----------------------------------------------
+#
+# Plain TS6 peers (ircd-hybrid with its default channel::enable_owner = no)
+# know no owner status.  Our choice: toward such a peer an owner is an
+# operator.  Their status is sent as ``o`` (the SJOIN prefix ``@``), and a q
+# change is sent as the o change it makes visible there, or not at all when
+# the peer's view does not change (+q for a member already +o, -o for a member
+# who keeps q).  Peers that advertise owner support get q unchanged.
+
+
+def peer_status(status: set[str] | frozenset[str], peer_has_owner: bool) -> set[str]:
+    """The status modes a peer sees for a member with ``status``."""
+    if peer_has_owner or "q" not in status:
+        return set(status)
+    return (set(status) - {"q"}) | {"o"}
+
+
+def peer_status_change(
+    change: ModeChange, status_after: set[str] | frozenset[str], peer_has_owner: bool
+) -> ModeChange | None:
+    """``change`` (already applied, leaving ``status_after``) as a peer sees it, or None if invisible there."""
+    if peer_has_owner or change.mode not in ("q", "o"):
+        return change
+    before = set(status_after)
+    (before.discard if change.adding else before.add)(change.mode)
+    was_op = "o" in peer_status(before, False)
+    is_op = "o" in peer_status(status_after, False)
+    if was_op == is_op:
+        return None
+    return ModeChange(is_op, "o", change.param, change.member)
