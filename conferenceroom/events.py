@@ -74,11 +74,36 @@ class NickChanged(Event):
 
 @dataclass(frozen=True)
 class UserQuit(Event):
-    """``user`` left the network; ``peers`` shared a channel with it."""
+    """``user`` left the network by itself (QUIT, connection lost); ``peers`` shared a channel with it.
+
+    Emitted once the user is gone from the state (users, channels).
+    """
 
     user: "User"
     reason: str
     peers: frozenset["User"]
+
+
+@dataclass(frozen=True)
+class UserKilled(Event):
+    """``killer`` (a user or a server) killed ``user``; emitted once the user is gone.
+
+    ``path`` is the kill path (``server!host!ident!nick`` of an operator, a
+    server name for a server kill, or what a link relayed); ``reason`` is
+    the killer's text.  Peers are shown :attr:`quit_reason`.
+    """
+
+    user: "User"
+    killer: "User | Server"
+    path: str
+    reason: str
+    peers: frozenset["User"]
+
+    @property
+    def quit_reason(self) -> str:
+        """The QUIT text peers see: ``Killed (<killer> (<reason>))``."""
+        name = getattr(self.killer, "nick", None) or self.killer.name
+        return f"Killed ({name} ({self.reason}))"
 
 
 @dataclass(frozen=True)
@@ -177,11 +202,27 @@ class ServerIntroduced(Event):
 
 
 @dataclass(frozen=True)
-class ServerRemoved(Event):
-    """A server left the network (a netsplit)."""
+class NetSplit(Event):
+    """``server`` and everything behind it left the network, in one event.
+
+    Emitted once the split is applied: ``servers`` (``server`` first, then
+    those behind it) and ``users`` are gone from the state.  ``reason`` is
+    why the link went (for operators and links); users see
+    :attr:`quit_reason`, ``<near> <far>``.  ``local_peers`` maps each lost
+    user to the local users who shared a channel with it.
+    """
 
     server: "Server"
+    servers: tuple["Server", ...]
+    users: tuple["User", ...]
     reason: str
+    local_peers: dict["User", frozenset["User"]] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def quit_reason(self) -> str:
+        """``<near> <far>``: the server that kept the link, then the one lost."""
+        near = self.server.uplink.name if self.server.uplink is not None else "*"
+        return f"{near} {self.server.name}"
 
 
 Subscriber = Callable[[Event], None]

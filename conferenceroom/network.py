@@ -264,16 +264,37 @@ class Network:
         self._add_server_state(server)
         self.events.emit(ev.ServerIntroduced(server, origin=origin))
 
-    def remove_server(self, server: Server, reason: str, origin: Any = HERE) -> None:
-        """Remove ``server``, the servers behind it and all their users."""
-        for other in list(self.servers.values()):
-            if other.uplink is server:
-                self.remove_server(other, reason, origin)
-        for user in list(server.users):
-            self.remove_user(user, reason, origin)
-        del self.servers[server.name]
-        self.servers_by_sid.pop(server.sid, None)
-        self.events.emit(ev.ServerRemoved(server, reason, origin=origin))
+    def remove_server(self, server: Server, reason: str, origin: Any = HERE) -> ev.NetSplit:
+        """Remove ``server``, the servers behind it and all their users: one :class:`~.events.NetSplit`."""
+        lost = [server]
+        for behind in lost:  # grows while walked: breadth first, nearest first
+            lost.extend(other for other in self.servers.values() if other.uplink is behind)
+        users = tuple(user for gone in lost for user in gone.users)
+        local_peers = self._local_peers(users)
+        for user in users:
+            self._detach_user(user)
+        for gone in lost:
+            if self.servers.get(gone.name) is gone:
+                del self.servers[gone.name]
+            if self.servers_by_sid.get(gone.sid) is gone:
+                del self.servers_by_sid[gone.sid]
+        event = ev.NetSplit(server, tuple(lost), users, reason, local_peers, origin=origin)
+        self.events.emit(event)
+        return event
+
+    def _local_peers(self, users: Iterable[User]) -> dict[User, frozenset[User]]:
+        """For each of ``users``, the local users sharing a channel with it (each channel walked once)."""
+        local_members: dict[Channel, frozenset[User]] = {}
+        result = {}
+        for user in users:
+            peers: set[User] = set()
+            for channel in user.channels:
+                members = local_members.get(channel)
+                if members is None:
+                    members = local_members[channel] = frozenset(m for m in channel.members if m.is_local)
+                peers.update(members)
+            result[user] = frozenset(peers)
+        return result
 
     # -- users -----------------------------------------------------------
 
@@ -307,12 +328,37 @@ class Network:
         self.events.emit(ev.NickChanged(user, old, old_mask, peers, origin=origin))
 
     def remove_user(self, user: User, reason: str, origin: Any = HERE) -> None:
-        """Remove ``user`` from the network (QUIT, KILL or netsplit)."""
+        """``user`` leaves the network by itself (QUIT, lost connection): :class:`~.events.UserQuit`."""
         if self.users_by_uid.get(user.uid) is not user:
             return
         peers = frozenset(self.peers_of(user))
-        self._remember(user)
+        self._detach_user(user)
         self.events.emit(ev.UserQuit(user, reason, peers, origin=origin))
+
+    def kill_user(
+        self, user: User, killer: User | Server, reason: str, path: str | None = None, origin: Any = HERE
+    ) -> bool:
+        """``killer`` removes ``user`` from the network: :class:`~.events.UserKilled`.
+
+        ``path`` defaults to the killer's own (``server!host!ident!nick`` or a
+        server name).  A kill for a user already gone is ignored (both sides
+        of a collision kill each other's users): returns False.
+        """
+        if self.users_by_uid.get(user.uid) is not user:
+            return False
+        if path is None:
+            path = (
+                f"{killer.server.name}!{killer.host}!{killer.ident}!{killer.nick}"
+                if isinstance(killer, User) else killer.name
+            )
+        peers = frozenset(self.peers_of(user))
+        self._detach_user(user)
+        self.events.emit(ev.UserKilled(user, killer, path, reason, peers, origin=origin))
+        return True
+
+    def _detach_user(self, user: User) -> None:
+        """Take ``user`` out of every table and channel, remembering it for WHOWAS."""
+        self._remember(user)
         for channel in list(user.channels):
             self._drop_member(user, channel)
         for name in user.invited:

@@ -57,13 +57,35 @@ class ClientAnnouncer:
 
     @announce.register
     def _(self, event: ev.UserQuit) -> None:
-        user = event.user
-        msg = Message("QUIT", (event.reason,), user.mask)
-        self.router.to_local(event.peers, msg, exclude=user)
+        self._quit(event.user, event.reason, event.peers)
+
+    def _quit(self, user: User, reason: str, peers: Any) -> None:
+        msg = Message("QUIT", (reason,), user.mask)
+        self.router.to_local(peers, msg, exclude=user)
         if self.router.is_local(user):
             self.core.notice_opers(
-                f"Client exiting: {user.nick} ({user.ident}@{user.realhost}) [{event.reason}]"
+                f"Client exiting: {user.nick} ({user.ident}@{user.realhost}) [{reason}]"
             )
+
+    @announce.register
+    def _(self, event: ev.UserKilled) -> None:
+        user = event.user
+        reason = event.quit_reason
+        if self.router.is_local(user):
+            # The victim learns who killed it, then its connection closes
+            # (the user is already gone from the network, so closing it
+            # removes nothing twice).
+            user.route.send(Message("KILL", (user.nick, event.reason), source_of(event.killer)))
+            user.route.close(reason)
+        self._quit(user, reason, event.peers)
+
+    @announce.register
+    def _(self, event: ev.NetSplit) -> None:
+        reason = event.quit_reason
+        for user in event.users:
+            peers = event.local_peers.get(user)
+            if peers:
+                self.router.to_local(peers, Message("QUIT", (reason,), user.mask))
 
     @announce.register
     def _(self, event: ev.ChannelJoined) -> None:

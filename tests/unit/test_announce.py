@@ -250,9 +250,9 @@ def test_remote_changes_look_like_local_ones() -> None:
     rem = make_remote_user(core, server, "rem")
     core.network.join(rem, "#c", origin=server.route)
     sent(alice)
-    core.network.remove_server(server, "remote.test test.local", origin=server.route)
+    core.network.remove_server(server, "Connection reset by peer", origin=server.route)
     [msg] = sent(alice)
-    assert (msg.source, msg.command, msg.params) == (rem.mask, "QUIT", ("remote.test test.local",))
+    assert (msg.source, msg.command, msg.params) == (rem.mask, "QUIT", ("test.local remote.test",))
 
 
 def test_services_join_with_status_is_shown_but_creator_op_is_not() -> None:
@@ -280,3 +280,51 @@ def test_status_mode_shows_the_members_current_nick() -> None:
     core.network.apply_channel_modes(alice.user, channel, [decided])
     [msg] = sent(alice)
     assert msg.params == ("#c", "+v", "robert")
+
+
+def test_netsplit_quits_once_per_user_after_the_split() -> None:
+    """A split shows each lost peer's QUIT '<near> <far>' once; by then the state has no lost server."""
+    core = make_core()
+    alice = register(core, "alice")
+    joined(core, [alice], "#a")
+    joined(core, [alice], "#b")
+    hub = make_remote_server(core, "hub.test", "1HB")
+    from conferenceroom.network import Server
+
+    leaf = Server("leaf.test", "2LF", uplink=hub, route=hub.route, hopcount=2)
+    core.network.add_server(leaf, origin=hub.route)
+    on_hub = make_remote_user(core, hub, "h")
+    on_leaf = make_remote_user(core, leaf, "l")
+    for user in (on_hub, on_leaf):
+        for name in ("#a", "#b"):
+            core.network.join(user, name, origin=hub.route)
+    sent(alice)
+    seen_state = []
+    core.network.events.subscribe(lambda e: seen_state.append(core.network.find_server("leaf.test")))
+    core.network.remove_server(hub, "Connection reset", origin=hub.route)
+    lines = sorted((m.source, m.command, m.params) for m in sent(alice))
+    assert lines == sorted([
+        (on_hub.mask, "QUIT", ("test.local hub.test",)),
+        (on_leaf.mask, "QUIT", ("test.local hub.test",)),
+    ])
+    assert seen_state == [None]
+
+
+def test_kill_of_local_user_closes_it_and_shows_peers_the_kill() -> None:
+    """A KILL decided anywhere (here: a remote oper) sends the local victim KILL and ERROR; peers see the QUIT."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    joined(core, [alice, bob])
+    server = make_remote_server(core)
+    oper = make_remote_user(core, server, "oper")
+    core.network.kill_user(bob.user, oper, "spam", origin=server.route)
+    to_bob = sent(bob)
+    assert [(m.source, m.command, m.params) for m in to_bob] == [
+        (oper.mask, "KILL", ("bob", "spam")),
+        (None, "ERROR", ("Closing Link: 127.0.0.1 (Killed (oper (spam)))",)),
+    ]
+    assert bob.transport.disconnecting
+    [quit_line] = sent(alice)
+    assert (quit_line.source, quit_line.command, quit_line.params) == (
+        "bob!~bob@127.0.0.1", "QUIT", ("Killed (oper (spam))",))
+    assert core.network.find_user("bob") is None

@@ -24,6 +24,12 @@ class Route:
         """Ignore relays: the state model never sends."""
 
 
+class Client:
+    """A stand-in local client connection."""
+
+    is_client = True
+
+
 def make_network() -> tuple[Network, list[ev.Event]]:
     """A network on a task.Clock and the list its events are recorded in."""
     clock = task.Clock()
@@ -39,7 +45,7 @@ def add(network: Network, nick: str, server: Server | None = None, origin: Any =
     """Add a user called ``nick`` on ``server`` (default: us)."""
     server = server or network.me
     user = User(network.next_uid() if server is network.me else server.sid + nick.upper().ljust(6, "X")[:6],
-                nick, "~" + nick, "host", "Real", server, server.route or object(), signon=network.now())
+                nick, "~" + nick, "host", "Real", server, server.route or Client(), signon=network.now())
     network.add_user(user, origin=origin)
     return user
 
@@ -408,18 +414,20 @@ def test_add_and_remove_server_cascades() -> None:
         network.join(user, "#c", origin=HERE if user is local else user.route)
     network.join(on_leaf, "#leafonly", origin=route)
     seen.clear()
-    network.remove_server(hub, "hub.test me.test", origin=route)
+    network.remove_server(hub, "Ping timeout", origin=route)
     assert set(network.servers_by_sid) == {"0AA", "4OT"}
     assert network.find_server("leaf.test") is None
     assert set(network.users_by_uid.values()) == {local, on_other}
     assert set(network.find_channel("#c").members) == {local, on_other}  # type: ignore[union-attr]
     assert network.find_channel("#leafonly") is None
-    quits = [e for e in seen if isinstance(e, ev.UserQuit)]
-    assert {e.user for e in quits} == {on_hub, on_leaf, on_leaf2}
-    assert all(e.reason == "hub.test me.test" and e.origin is route for e in quits)
-    removed = [e.server for e in seen if isinstance(e, ev.ServerRemoved)]
-    assert set(removed) == {hub, leaf, leaf2} and removed[-1] is hub
     consistent(network)
+    # One event for the whole split, emitted once the split is applied; no QUIT per user.
+    [split] = seen
+    assert isinstance(split, ev.NetSplit) and split.origin is route
+    assert split.server is hub and split.servers[0] is hub and set(split.servers) == {hub, leaf, leaf2}
+    assert set(split.users) == {on_hub, on_leaf, on_leaf2}
+    assert split.reason == "Ping timeout" and split.quit_reason == "me.test hub.test"
+    assert split.local_peers[on_leaf] == frozenset({local})
 
 
 def test_peers_of_includes_self() -> None:
@@ -502,3 +510,54 @@ def test_status_is_keyed_by_member_not_by_nick() -> None:
     # Without a member, a nick alone is never looked up.
     assert network.apply_channel_modes(alice, channel, [ModeChange(True, "v", "bob")]) == []
     assert channel.members[carol].status == set()
+
+
+def test_quit_event_comes_after_the_user_is_gone() -> None:
+    """Subscribers of UserQuit see the network without the user (so a handler may close its connection)."""
+    network, _ = make_network()
+    alice, bob = add(network, "alice"), add(network, "bob")
+    network.join(alice, "#a")
+    network.join(bob, "#a")
+    states = []
+
+    def look(event: ev.Event) -> None:
+        if isinstance(event, ev.UserQuit):
+            states.append((network.find_user("alice"), set(network.find_channel("#a").members)))  # type: ignore[union-attr]
+
+    network.events.subscribe(look)
+    network.remove_user(alice, "Quit: bye")
+    assert states == [(None, {bob})]
+
+
+def test_kill_is_its_own_event_with_killer_and_path() -> None:
+    """kill_user removes the victim and emits UserKilled (killer, path, reason), not UserQuit."""
+    network, seen = make_network()
+    oper, victim = add(network, "oper"), add(network, "victim")
+    network.join(oper, "#a")
+    network.join(victim, "#a")
+    seen.clear()
+    network.kill_user(victim, oper, "flooding")
+    [event] = seen
+    assert isinstance(event, ev.UserKilled) and not isinstance(event, ev.UserQuit)
+    assert event.user is victim and event.killer is oper and event.reason == "flooding"
+    assert event.path == "me.test!host!~oper!oper"
+    assert event.quit_reason == "Killed (oper (flooding))"
+    assert event.peers == frozenset({oper, victim}) and event.origin is HERE
+    assert network.find_user("victim") is None
+    assert network.whowas[-1].nick == "victim"
+    consistent(network)
+
+
+def test_kill_by_a_server_and_a_relayed_path() -> None:
+    """A server's kill reads 'Killed (server (reason))'; a path that came over a link is kept."""
+    network, seen = make_network()
+    victim = add(network, "victim")
+    network.kill_user(victim, network.me, "Nick collision (new)")
+    assert seen[-1].quit_reason == "Killed (me.test (Nick collision (new)))"  # type: ignore[attr-defined]
+    assert seen[-1].path == "me.test"  # type: ignore[attr-defined]
+    other = add(network, "other")
+    route = Route()
+    network.kill_user(other, network.me, "spam", path="far.test!h!u!oper", origin=route)
+    assert seen[-1].path == "far.test!h!u!oper" and seen[-1].origin is route  # type: ignore[attr-defined]
+    network.kill_user(other, network.me, "again")  # a second KILL for a gone user is ignored
+    assert len([e for e in seen if isinstance(e, ev.UserKilled)]) == 2
