@@ -177,6 +177,14 @@ class AwayChanged(Event):
 
 
 @dataclass(frozen=True)
+class AccountChanged(Event):
+    """``user`` logged in to ``user.account`` (None: logged out); ``old`` is the previous account."""
+
+    user: "User"
+    old: str | None
+
+
+@dataclass(frozen=True)
 class UserInvited(Event):
     """``source`` invited ``target`` to ``channel``."""
 

@@ -378,6 +378,21 @@ class Network:
         user.away = text or None
         self.events.emit(ev.AwayChanged(user, origin=origin))
 
+    def set_account(self, user: User, account: str | None, origin: Any = HERE) -> bool:
+        """Log ``user`` in to ``account`` (None or "*": log out); False if nothing changed.
+
+        Services (IDENTIFY, SASL) call it with their route, links with theirs
+        (SVSACCOUNT, the UID account field).
+        """
+        if account == "*":
+            account = None
+        old = user.account
+        if account == old:
+            return False
+        user.account = account
+        self.events.emit(ev.AccountChanged(user, old, origin=origin))
+        return True
+
     def set_host(self, user: User, ident: str, host: str, origin: Any = HERE) -> None:
         """Change ``user``'s displayed ident and host."""
         old_mask = user.mask

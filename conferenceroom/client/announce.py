@@ -2,8 +2,8 @@
 """Tell local clients about network changes.
 
 The announcer subscribes to the network's events and writes the lines a
-client expects (JOIN, PART, QUIT, NICK, MODE, TOPIC, KICK, AWAY, INVITE,
-CHGHOST) to the local users who can see the change, honouring their
+client expects (JOIN, PART, QUIT, KILL, NICK, MODE, TOPIC, KICK, AWAY, INVITE,
+CHGHOST, ACCOUNT) to the local users who can see the change, honouring their
 capabilities.  Handlers never write these lines themselves, so a change made
 by a remote server looks the same to local clients as a local one.
 Server links learn of the same changes from their own event subscriber
@@ -172,6 +172,14 @@ class ClientAnnouncer:
         params = (user.away,) if user.away else ()
         msg = Message("AWAY", params, user.mask)
         self.router.to_local(self.core.network.peers_of(user), msg, exclude=user, cap="away-notify")
+
+    @announce.register
+    def _(self, event: ev.AccountChanged) -> None:
+        # Only clients that took account-notify, which exists once a server
+        # offers it (services, SASL); the user itself is told too.
+        user = event.user
+        msg = Message("ACCOUNT", (user.account or "*",), user.mask)
+        self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify")
 
     @announce.register
     def _(self, event: ev.UserInvited) -> None:

@@ -328,3 +328,23 @@ def test_kill_of_local_user_closes_it_and_shows_peers_the_kill() -> None:
     assert (quit_line.source, quit_line.command, quit_line.params) == (
         "bob!~bob@127.0.0.1", "QUIT", ("Killed (oper (spam))",))
     assert core.network.find_user("bob") is None
+
+
+def test_account_notify_to_peers_with_the_cap() -> None:
+    """An account change is sent as ACCOUNT to channel peers (and the user) with account-notify, '*' on logout."""
+    from conferenceroom.client.caps import Capability
+
+    core = make_core()
+    core.capabilities["account-notify"] = Capability("account-notify")  # offered once SASL/services exist
+    alice = register(core, "alice", caps="account-notify")
+    bob = register(core, "bob")
+    carol = register(core, "carol", caps="account-notify")
+    joined(core, [alice, bob, carol])
+    dave = register(core, "dave", caps="account-notify")  # shares no channel
+    core.network.set_account(bob.user, "BobAcct")
+    expected = [("bob!~bob@127.0.0.1", "ACCOUNT", ("BobAcct",))]
+    assert [(m.source, m.command, m.params) for m in sent(alice)] == expected
+    assert [(m.source, m.command, m.params) for m in sent(carol)] == expected
+    assert sent(bob) == [] and sent(dave) == []
+    core.network.set_account(bob.user, None)
+    assert [m.params for m in sent(alice)] == [("*",)]

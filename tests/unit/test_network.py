@@ -561,3 +561,18 @@ def test_kill_by_a_server_and_a_relayed_path() -> None:
     assert seen[-1].path == "far.test!h!u!oper" and seen[-1].origin is route  # type: ignore[attr-defined]
     network.kill_user(other, network.me, "again")  # a second KILL for a gone user is ignored
     assert len([e for e in seen if isinstance(e, ev.UserKilled)]) == 2
+
+
+def test_set_account_records_and_emits() -> None:
+    """set_account stores the account (None: logged out) and emits AccountChanged with its origin only on change."""
+    network, seen = make_network()
+    alice = add(network, "alice")
+    route = Route()
+    network.set_account(alice, "AliceAcct", origin=route)
+    assert alice.account == "AliceAcct"
+    assert seen[-1] == ev.AccountChanged(alice, None, origin=route)
+    count = len(seen)
+    network.set_account(alice, "AliceAcct", origin=route)
+    assert len(seen) == count
+    network.set_account(alice, None)
+    assert alice.account is None and seen[-1] == ev.AccountChanged(alice, "AliceAcct", origin=HERE)
