@@ -49,6 +49,9 @@ class Event:
     """Base class of every network event."""
 
     origin: Any = field(default=HERE, kw_only=True)
+    # True for the local effects of a netjoin (JOINs, mode wipes, statuses):
+    # links relay the ChannelNetjoined that follows them instead.
+    netjoin: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.origin is None:
@@ -120,6 +123,20 @@ class ChannelJoined(Event):
     membership: "Membership"
     created: bool
     granted: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ChannelNetjoined(Event):
+    """A link's SJOIN for ``channel`` was applied by the TS rules (see :mod:`conferenceroom.ts`).
+
+    Its local effects came before it as events with ``netjoin=True``;
+    ``result`` says what was kept.
+    """
+
+    source: "Server"
+    channel: "Channel"
+    ts: int
+    result: Any
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
+from . import ts as tsrules
 from .events import HERE, decided_here
 from .casemap import FoldedDict, fold
-from .modes import ModeChange, ModeKind, CHANNEL_MODES
+from .modes import ModeChange, ModeKind, CHANNEL_MODES, STATUS_PREFIXES
+from .ts import Loser, NetjoinResult, NickCollision
 
 UID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 INDEXED_USER_MODES = "oi"
@@ -298,8 +300,24 @@ class Network:
 
     # -- users -----------------------------------------------------------
 
-    def add_user(self, user: User, origin: Any = HERE) -> None:
-        """Register ``user`` (its nick must be free) and announce it."""
+    def add_user(self, user: User, origin: Any = HERE) -> NickCollision | None:
+        """Register ``user`` and announce it, resolving a nick collision by the TS rules.
+
+        A nick already held by another user is never overwritten: the
+        loser(s) of :func:`conferenceroom.ts.nick_collision` die (a user we
+        had is killed with a ``UserKilled`` from this server; a losing
+        newcomer is simply not added) and the collision is returned, so the
+        link layer can send the KILLs.  A UID already in use raises
+        ``ValueError`` (a protocol error for the link that sent it).
+        """
+        if user.uid in self.users_by_uid:
+            raise ValueError(f"UID {user.uid} is already in use")
+        collision = None
+        holder = self.users.get(user.nick)
+        if holder is not None:
+            collision = self._collide(holder, user, user.nick_ts, tsrules.NICK_COLLISION)
+            if not collision.accepted:
+                return collision
         self.users[user.nick] = user
         self.users_by_uid[user.uid] = user
         user.server.users.add(user)
@@ -309,23 +327,51 @@ class Network:
         self.max_local = max(self.max_local, len(self.me.users))
         self.max_global = max(self.max_global, len(self.users))
         self.events.emit(ev.UserIntroduced(user, origin=origin))
+        return collision
+
+    def _collide(self, holder: User, incoming: User, incoming_ts: float, reason: str) -> NickCollision:
+        """Apply a nick collision between ``holder`` and ``incoming``; kill whoever loses here."""
+        loser = tsrules.nick_collision(
+            holder.nick_ts, holder.ident, holder.ip, incoming_ts, incoming.ident, incoming.ip
+        )
+        killed = {
+            Loser.BOTH: (holder, incoming), Loser.EXISTING: (holder,), Loser.INCOMING: (incoming,),
+        }[loser]
+        for victim in killed:
+            self.kill_user(victim, self.me, reason)  # a newcomer not added yet is skipped
+        return NickCollision(holder.nick, holder, incoming, killed, reason)
 
     def _remember(self, user: User) -> None:
         self.whowas.append(
             WhowasEntry(user.nick, user.ident, user.host, user.realname, user.server.name, self.now())
         )
 
-    def change_nick(self, user: User, new: str, origin: Any = HERE, ts: float | None = None) -> None:
-        """Rename ``user`` to ``new`` (which must be free for it)."""
+    def change_nick(
+        self, user: User, new: str, origin: Any = HERE, ts: float | None = None
+    ) -> NickCollision | None:
+        """Rename ``user`` to ``new``; a nick held by another user collides by the TS rules.
+
+        On a collision the loser(s) are killed (``UserKilled`` from this
+        server); if ``user`` survives it takes the nick.  Returns the
+        collision, or None.
+        """
+        ts = self.now() if ts is None else ts
+        collision = None
+        holder = self.users.get(new)
+        if holder is not None and holder is not user:
+            collision = self._collide(holder, user, ts, tsrules.NICK_CHANGE_COLLISION)
+            if not collision.accepted:
+                return collision
         old, old_mask = user.nick, user.mask
         peers = frozenset(self.peers_of(user))
         if fold(old) != fold(new):
             self._remember(user)
         del self.users[old]
         user.nick = new
-        user.nick_ts = self.now() if ts is None else ts
+        user.nick_ts = ts
         self.users[new] = user
         self.events.emit(ev.NickChanged(user, old, old_mask, peers, origin=origin))
+        return collision
 
     def remove_user(self, user: User, reason: str, origin: Any = HERE) -> None:
         """``user`` leaves the network by itself (QUIT, lost connection): :class:`~.events.UserQuit`."""
@@ -463,12 +509,108 @@ class Network:
                 channel.flags.update(self.default_channel_modes)
                 if not status:
                     status = ("o",)
+        membership = self._add_member(user, channel, status)
+        self.events.emit(ev.ChannelJoined(user, channel, membership, created, granted, origin=origin))
+        return membership
+
+    def netjoin(
+        self,
+        source: Server,
+        name: str,
+        ts: int,
+        modes: Sequence[ModeChange],
+        members: Sequence[tuple[User, str]],
+        origin: Any,
+    ) -> NetjoinResult:
+        """Apply an SJOIN from ``source``: channel ``name`` at ``ts`` with ``modes`` and ``members``.
+
+        ``modes`` are the flags, key and limit of the SJOIN; ``members`` pairs
+        each user with its status modes (``"o"``, ``"qv"``, ``""``).  The TS
+        rules of :mod:`conferenceroom.ts` decide what is kept.  Local effects
+        are emitted as usual events with ``netjoin=True`` (our side wiped,
+        JOINs, then one MODE change of their modes and statuses), then one
+        ``ChannelNetjoined`` for the links.
+        """
+        channel = self.channels.get(name)
+        created = channel is None
+        lowered = False
+        if channel is None:
+            channel = Channel(name, ts)
+            self.channels[name] = channel
+        elif ts < channel.ts:
+            lowered = True
+            self._wipe_channel(source, channel, origin)
+            channel.ts = ts
+        kept_theirs = ts <= channel.ts
+        joined = []
+        changes = tsrules.merge_simple_modes(channel, modes) if kept_theirs else []
+        for user, status in members:
+            membership = channel.members.get(user)
+            if membership is None:
+                membership = self._add_member(user, channel, ())
+                joined.append(membership)
+                self.events.emit(ev.ChannelJoined(
+                    user, channel, membership, created and len(joined) == 1, origin=origin, netjoin=True
+                ))
+            if kept_theirs:
+                changes += [
+                    ModeChange(True, mode, user.nick, user)
+                    for mode, _ in STATUS_PREFIXES if mode in status and mode not in membership.status
+                ]
+        applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
+        if applied:
+            self.events.emit(ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True))
+        if not channel.members and self.channels.get(name) is channel:
+            del self.channels[name]  # an SJOIN naming nobody we know leaves nothing behind
+        result = NetjoinResult(channel, created, lowered, kept_theirs, tuple(joined))
+        self.events.emit(ev.ChannelNetjoined(source, channel, ts, result, origin=origin))
+        return result
+
+    def _wipe_channel(self, source: Server, channel: Channel, origin: Any) -> None:
+        """Our side of ``channel`` lost on TS: drop its modes, lists, statuses and topic."""
+        changes = [ModeChange(False, flag) for flag in sorted(channel.flags)]
+        if channel.key is not None:
+            changes.append(ModeChange(False, "k", channel.key))
+        if channel.limit is not None:
+            changes.append(ModeChange(False, "l"))
+        for mode, entries in channel.lists.items():
+            changes += [ModeChange(False, mode, entry.mask) for entry in entries]
+        changes += tsrules.status_wiped(channel.members)
+        applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
+        if applied:
+            self.events.emit(ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True))
+        if channel.topic:
+            channel.topic, channel.topic_setter, channel.topic_ts = "", "", 0
+            self.events.emit(ev.TopicChanged(source, channel, origin=origin, netjoin=True))
+
+    def burst_topic(
+        self, source: User | Server, channel: Channel, channel_ts: int, topic_ts: int, text: str,
+        setter: str, origin: Any, services: bool = False,
+    ) -> bool:
+        """Apply a TBURST: True if it wins over our topic (see :func:`conferenceroom.ts.topic_burst_wins`).
+
+        A winning topic with the same text updates setter and time without
+        a line to clients.
+        """
+        if not tsrules.topic_burst_wins(channel.ts, channel.topic_ts, channel_ts, topic_ts, services):
+            return False
+        changed = text != channel.topic
+        channel.topic, channel.topic_setter, channel.topic_ts = text, setter if text else "", topic_ts if text else 0
+        if changed:
+            self.events.emit(ev.TopicChanged(source, channel, origin=origin))
+        return True
+
+    @staticmethod
+    def ts_accepts(channel: Channel, ts: int) -> bool:
+        """True if a TMODE/BMASK with channel TS ``ts`` applies to ``channel`` (not higher than ours)."""
+        return tsrules.ts_accepts(channel.ts, ts)
+
+    def _add_member(self, user: User, channel: Channel, status: Iterable[str]) -> Membership:
         membership = Membership(user, channel, set(status))
         channel.members[user] = membership
         user.channels[channel] = membership
-        user.invited.discard(fold(name))
+        user.invited.discard(fold(channel.name))
         channel.invited.discard(user)
-        self.events.emit(ev.ChannelJoined(user, channel, membership, created, granted, origin=origin))
         return membership
 
     def _drop_member(self, user: User, channel: Channel) -> None:

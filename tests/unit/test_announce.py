@@ -348,3 +348,24 @@ def test_account_notify_to_peers_with_the_cap() -> None:
     assert sent(bob) == [] and sent(dave) == []
     core.network.set_account(bob.user, None)
     assert [m.params for m in sent(alice)] == [("*",)]
+
+
+def test_lost_channel_ts_is_shown_to_local_members() -> None:
+    """When a netjoin lowers the TS, locals see our modes, op and topic removed, the JOINs, then the winners' modes."""
+    core = make_core()
+    alice = register(core, "alice")
+    core.network.join(alice.user, "#c", ts=2000)
+    channel = core.network.find_channel("#c")
+    core.network.apply_channel_modes(alice.user, channel, [ModeChange(True, "i"), ModeChange(True, "k", "pw")])
+    core.network.set_topic(alice.user, channel, "ours", alice.user.mask)
+    sent(alice)
+    server = make_remote_server(core)
+    rem = make_remote_user(core, server, "rem")
+    core.network.netjoin(server, "#c", 1000, [ModeChange(True, "n")], [(rem, "o")], origin=server.route)
+    lines = [(m.source, m.command, m.params) for m in sent(alice)]
+    assert lines == [
+        ("remote.test", "MODE", ("#c", "-iko", "pw", "alice")),
+        ("remote.test", "TOPIC", ("#c", "")),
+        (rem.mask, "JOIN", ("#c",)),
+        ("remote.test", "MODE", ("#c", "+no", "rem")),
+    ]
