@@ -17,6 +17,7 @@ from conferenceroom.service import build_core
 from conferenceroom.events import HERE
 from conferenceroom.modes import ModeChange
 from conferenceroom.network import Channel, Server, User
+from conferenceroom.routing import Relay
 from conferenceroom.wire import Message, parse
 
 START = 1_700_000_000.0
@@ -160,13 +161,19 @@ def make_remote_user(core: ServerCore, server: Server, nick: str) -> User:
 
 
 class RecordingRoute:
-    """A non-client route (a link) that records what it was asked to relay."""
+    """A non-client route (a link) that records what it was asked to relay.
+
+    ``relays`` holds each :class:`~conferenceroom.routing.Relay`;
+    ``relayed`` the same as ``(client-form message, target, origin)``.
+    """
 
     is_client = False
 
     def __init__(self) -> None:
+        self.relays: list[Relay] = []
         self.relayed: list[tuple[Message, Any, Any]] = []
 
-    def relay(self, message: Message, target: Any, origin: Any) -> None:
+    def relay(self, relay: Relay) -> None:
         """Record the relay."""
-        self.relayed.append((message, target, origin))
+        self.relays.append(relay)
+        self.relayed.append((relay.message, relay.target, relay.origin))
