@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from . import __version__, bans, modes
 from .admin import build_tree
 from .bans import BanMatch
-from .dispatch import CommandTable
+from .dispatch import CommandTable, ServerCommandTable
 from .limits import AWAYLEN, CHANNELLEN, HOSTLEN, KEYLEN, KICKLEN, MAX_TARGETS, NICKLEN, TOPICLEN, USERLEN
 from .network import Network, Server, User
 from .routing import Router
@@ -63,6 +63,9 @@ class ServerCore:
         # core itself imports nothing from ``client/``.
         self.commands = CommandTable()
         self.capabilities: dict[str, Any] = {}
+        # Server-origin verbs (filled by the link side), sources resolved in this network.
+        self.server_commands = ServerCommandTable()
+        self.server_commands.network = self.network
         self.boot_time = clock.seconds()
         self.created = datetime.fromtimestamp(self.boot_time, timezone.utc).strftime(
             "%a %b %d %Y at %H:%M:%S UTC"

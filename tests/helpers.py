@@ -143,20 +143,31 @@ def admin_refusal(run: Any, *args: Any) -> str:
     return str(err.value)
 
 
-def make_remote_server(core: ServerCore, name: str = "remote.test", sid: str = "9RM") -> Server:
-    """A server linked behind a fake route that records relayed messages."""
-    route = RecordingRoute()
-    server = Server(name, sid, "Remote server", uplink=core.network.me, route=route, hopcount=1)
+def make_remote_server(
+    core: ServerCore, name: str = "remote.test", sid: str = "9RM", uplink: Server | None = None
+) -> Server:
+    """A server linked behind a fake route that records relayed messages.
+
+    With ``uplink`` (a remote server) the new server sits behind it, on its route.
+    """
+    route = uplink.route if uplink is not None else RecordingRoute()
+    parent = uplink or core.network.me
+    server = Server(name, sid, "Remote server", uplink=parent, route=route, hopcount=parent.hopcount + 1)
     core.network.add_server(server, origin=route)
     return server
 
 
-def make_remote_user(core: ServerCore, server: Server, nick: str) -> User:
-    """A user on ``server``, reached through that server's route."""
+def make_remote_user(core: ServerCore, server: Server, nick: str, ts: float | None = None) -> User:
+    """A user on ``server``, reached through that server's route, signed on at ``ts`` (default: now).
+
+    The nick must be free: a collision would be resolved by the TS rules, not overwritten.
+    """
     network = core.network
     user = User(server.sid + nick.upper()[:6].ljust(6, "A"), nick, "~" + nick, "remote.host",
-                f"Remote {nick}", server, server.route, ip="0", signon=core.clock.seconds())
-    network.add_user(user, origin=server.route)
+                f"Remote {nick}", server, server.route, ip="0",
+                signon=core.clock.seconds() if ts is None else ts)
+    collision = network.add_user(user, origin=server.route)
+    assert collision is None, f"make_remote_user: {nick} collided with {collision.existing}"
     return user
 
 

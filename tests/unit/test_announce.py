@@ -369,3 +369,13 @@ def test_lost_channel_ts_is_shown_to_local_members() -> None:
         (rem.mask, "JOIN", ("#c",)),
         ("remote.test", "MODE", ("#c", "+no", "rem")),
     ]
+
+
+def test_remote_helpers_build_servers_behind_servers() -> None:
+    """make_remote_server with an uplink puts the server behind it, on the same link route."""
+    core = make_core()
+    hub = make_remote_server(core, "hub.test", "1HB")
+    leaf = make_remote_server(core, "leaf.test", "2LF", uplink=hub)
+    user = make_remote_user(core, leaf, "lena", ts=5)
+    assert leaf.uplink is hub and leaf.route is hub.route and leaf.hopcount == 2
+    assert user.route is hub.route and user.nick_ts == 5 and core.network.find_user("lena") is user
