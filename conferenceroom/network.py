@@ -497,9 +497,14 @@ class Network:
         """Put ``user`` in channel ``name``, creating it if needed.
 
         The creator of a new channel gets operator status unless ``status``
-        says otherwise (links pass what the remote side decided).
+        says otherwise (links pass what the remote side decided).  A link's
+        JOIN into an existing channel with a channel ``ts`` follows the TS
+        rules of :meth:`netjoin` (a lower TS resets our side).
         """
         channel = self.channels.get(name)
+        if channel is not None and ts is not None and ts != channel.ts and not decided_here(origin):
+            self.netjoin(user.server, name, ts, (), [(user, "".join(status))], origin)
+            return channel.members[user]
         created = channel is None
         granted = frozenset(status)
         if channel is None:

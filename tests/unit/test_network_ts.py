@@ -358,3 +358,17 @@ def test_simple_ts_rule_for_tmode_and_bmask() -> None:
     _, channel = our_channel(network, 1000)
     assert network.ts_accepts(channel, 1000) and network.ts_accepts(channel, 900)
     assert not network.ts_accepts(channel, 1001)
+
+
+def test_remote_join_with_a_lower_ts_follows_the_ts_rules() -> None:
+    """A link's JOIN carrying a lower channel TS resets our side, as an SJOIN would; a higher one just joins."""
+    network, seen = make_network()
+    alice, channel = our_channel(network, 1000)
+    peer, rem1, rem2 = their_side(network)
+    membership = network.join(rem1, "#c", origin=peer.route, ts=2000)
+    assert membership.status == set() and channel.ts == 1000 and channel.flags == {"i", "m"}
+    seen.clear()
+    membership = network.join(rem2, "#c", origin=peer.route, ts=500)
+    assert membership is channel.members[rem2] and channel.ts == 500
+    assert channel.flags == set() and channel.key is None and channel.members[alice].status == set()
+    assert isinstance(seen[-1], ev.ChannelNetjoined) and seen[-1].result.lowered
