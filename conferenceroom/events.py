@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .network import Channel, Membership, Server, User
     from .modes import ModeChange
+    from .ts import NetjoinResult
 
 
 class _Here:
@@ -136,7 +137,7 @@ class ChannelNetjoined(Event):
     source: "Server"
     channel: "Channel"
     ts: int
-    result: Any
+    result: "NetjoinResult"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .casemap import fold
-from .modes import CHANNEL_MODES, ModeChange, ModeKind
+from .modes import CHANNEL_MODES, STATUS_PREFIXES, ModeChange, ModeKind
 
 if TYPE_CHECKING:
     from .network import Channel, Membership, User
@@ -136,8 +136,6 @@ class NetjoinResult:
 
 def status_wiped(members: Any) -> list[ModeChange]:
     """The changes that remove every status in ``members`` (User -> Membership)."""
-    from .modes import STATUS_PREFIXES
-
     return [
         ModeChange(False, mode, user.nick, user)
         for user, membership in members.items()

@@ -379,3 +379,26 @@ def test_remote_helpers_build_servers_behind_servers() -> None:
     user = make_remote_user(core, leaf, "lena", ts=5)
     assert leaf.uplink is hub and leaf.route is hub.route and leaf.hopcount == 2
     assert user.route is hub.route and user.nick_ts == 5 and core.network.find_user("lena") is user
+
+
+def test_collision_with_a_link_kills_our_newer_user_visibly() -> None:
+    """A link introducing an older user with our user's nick: ours gets KILL and ERROR, peers a QUIT."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    joined(core, [alice, bob])
+    server = make_remote_server(core)
+    from conferenceroom.network import User
+
+    older = User("9RMAAAAAA", "bob", "~other", "far.host", "Other", server, server.route, ip="198.51.100.7",
+                 signon=core.clock.seconds() - 100)
+    ours = bob.user
+    collision = core.network.add_user(older, origin=server.route)
+    assert collision is not None and collision.killed == (ours,) and collision.accepted
+    to_bob = [(m.source, m.command, m.params) for m in sent(bob)]
+    assert to_bob == [
+        ("test.local", "KILL", ("bob", "Nick collision (new)")),
+        (None, "ERROR", ("Closing Link: 127.0.0.1 (Killed (test.local (Nick collision (new))))",)),
+    ]
+    [quit_line] = sent(alice)
+    assert quit_line.command == "QUIT" and quit_line.params == ("Killed (test.local (Nick collision (new)))",)
+    assert core.network.find_user("bob") is older
