@@ -199,7 +199,10 @@ class ServerCommandTable(CommandTable):
     network: Any = None
 
     def resolve_source(self, link: LinkContext, source: str | None) -> Any:
-        """The server or user ``source`` names (UID, SID or server name), the peer if none; None if unknown."""
+        """The server or user ``source`` names (UID, SID or server name).
+
+        No source means the peer itself; None if nobody is known by it.
+        """
         if not source:
             return link.peer
         network = self.network

@@ -202,7 +202,7 @@ def peer_status(status: set[str] | frozenset[str], peer_has_owner: bool) -> set[
 def peer_status_change(
     change: ModeChange, status_after: set[str] | frozenset[str], peer_has_owner: bool
 ) -> ModeChange | None:
-    """``change`` (already applied, leaving ``status_after``) as a peer sees it, or None if invisible there."""
+    """``change`` (applied, leaving ``status_after``) as a peer sees it; None if invisible there."""
     if peer_has_owner or change.mode not in ("q", "o"):
         return change
     before = set(status_after)

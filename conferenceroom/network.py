@@ -7,9 +7,12 @@ This is the only mutable network state.  Every change goes through a
 change decided on this server, or the route (server link, services
 pseudo-server) it arrived through; ``None`` is refused, so no caller is
 ambiguous about it.  Defaults that only the deciding server applies (a new
-channel's modes and its creator's op) follow :func:`decided_here`.  Nothing here knows about sockets or the wire
-format.  A user behind a server link or a services pseudo-user is the same
-:class:`User` with another ``route`` and ``server``.
+channel's modes and its creator's op) follow :func:`decided_here`.  TS rules
+(nick collisions, channel TS, topic bursts) are decided in :mod:`.ts` and
+applied here, so every server of a network decides alike.  Nothing here
+knows about sockets or the wire format.  A user behind a server link or a
+services pseudo-user is the same :class:`User` with another ``route`` and
+``server``.
 """
 
 from __future__ import annotations
@@ -564,7 +567,9 @@ class Network:
                 ]
         applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
         if applied:
-            self.events.emit(ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True))
+            self.events.emit(
+                ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True)
+            )
         if not channel.members and self.channels.get(name) is channel:
             del self.channels[name]  # an SJOIN naming nobody we know leaves nothing behind
         result = NetjoinResult(channel, created, lowered, kept_theirs, tuple(joined))
@@ -583,7 +588,9 @@ class Network:
         changes += tsrules.status_wiped(channel.members)
         applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
         if applied:
-            self.events.emit(ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True))
+            self.events.emit(
+                ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True)
+            )
         if channel.topic:
             channel.topic, channel.topic_setter, channel.topic_ts = "", "", 0
             self.events.emit(ev.TopicChanged(source, channel, origin=origin, netjoin=True))
@@ -600,7 +607,8 @@ class Network:
         if not tsrules.topic_burst_wins(channel.ts, channel.topic_ts, channel_ts, topic_ts, services):
             return False
         changed = text != channel.topic
-        channel.topic, channel.topic_setter, channel.topic_ts = text, setter if text else "", topic_ts if text else 0
+        channel.topic = text
+        channel.topic_setter, channel.topic_ts = (setter, topic_ts) if text else ("", 0)
         if changed:
             self.events.emit(ev.TopicChanged(source, channel, origin=origin))
         return True

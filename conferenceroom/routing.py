@@ -92,7 +92,9 @@ class Router:
         """
         message = self.message_from(sender, command, params, tags)
         if isinstance(target, Channel):
-            self.to_channel(target, message, exclude=exclude, origin=origin, status=status, cap=cap, sender=sender)
+            self.to_channel(
+                target, message, exclude=exclude, origin=origin, status=status, cap=cap, sender=sender
+            )
         elif isinstance(target, User):
             self.to_user(target, message, origin=origin, sender=sender, cap=cap)
         elif isinstance(target, Server):

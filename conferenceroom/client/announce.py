@@ -204,4 +204,5 @@ def _status_changes(event: ev.ChannelJoined) -> list[Any]:
     from ..modes import ModeChange, STATUS_PREFIXES
 
     status = event.granted
-    return [ModeChange(True, mode, event.user.nick, event.user) for mode, _ in STATUS_PREFIXES if mode in status]
+    user = event.user
+    return [ModeChange(True, mode, user.nick, user) for mode, _ in STATUS_PREFIXES if mode in status]
