@@ -2,8 +2,9 @@
 """ServerCore: the collaborators every connection of one server shares.
 
 It holds the network state, the router, the command table, the current
-settings snapshot and the injected clock; it knows no sockets.  The
-service (``service.py``) builds one and plugs listeners into it.
+settings snapshot and the injected clock; it knows no sockets and imports
+nothing from ``client/``: :func:`conferenceroom.service.build_core` attaches
+the client side (command table, capabilities, announcer) beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import string
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import DeferredLock, maybeDeferred
 from twisted.internet.threads import deferToThreadPool
@@ -21,17 +22,17 @@ from twisted.logger import Logger
 from . import __version__, bans, modes
 from .admin import build_tree
 from .bans import BanMatch
-from .client.announce import ClientAnnouncer
-from .client.caps import default_capabilities
-from .client.commands import all_modules
-from .client.flood import FloodLimits
-from .dispatch import CommandTable
+from .dispatch import CommandTable, ServerCommandTable
 from .lifecycle import Lifecycle
+from .limits import AWAYLEN, CHANNELLEN, HOSTLEN, KEYLEN, KICKLEN, MAX_TARGETS, NICKLEN, TOPICLEN, USERLEN
 from .network import Network, Server, User
 from .operauth import OperAuthenticator
 from .passwords import PasswordPool
 from .routing import Router
 from .wire import Message
+
+if TYPE_CHECKING:
+    from .client.flood import FloodLimits
 
 VERSION = f"conferenceroom-{__version__}"
 SID_CHARS = string.digits + string.ascii_uppercase
@@ -61,8 +62,13 @@ class ServerCore:
         )
         self.network = Network(me, clock)
         self.router = Router(self.network)
-        self.commands = CommandTable.from_modules(*all_modules())
-        self.capabilities = default_capabilities()
+        # Filled by the side that serves clients (``client.attach``), so the
+        # core itself imports nothing from ``client/``.
+        self.commands = CommandTable()
+        self.capabilities: dict[str, Any] = {}
+        # Server-origin verbs (filled by the link side), sources resolved in this network.
+        self.server_commands = ServerCommandTable()
+        self.server_commands.network = self.network
         self.boot_time = clock.seconds()
         self.created = datetime.fromtimestamp(self.boot_time, timezone.utc).strftime(
             "%a %b %d %Y at %H:%M:%S UTC"
@@ -84,8 +90,6 @@ class ServerCore:
         self.lifecycle = Lifecycle(clock)  # DIE and RESTART
         self.admin_tree = build_tree(clock=clock)
         self.admin_lock = DeferredLock()  # AS commands run one at a time
-        self.announcer = ClientAnnouncer(self)
-        self.network.events.subscribe(self.announcer)
 
     # -- identity --------------------------------------------------------
 
@@ -113,18 +117,18 @@ class ServerCore:
     @staticmethod
     def _isupport_tokens(s: Any) -> list[str]:
         return [
-            "AWAYLEN=300",
+            f"AWAYLEN={AWAYLEN}",
             "CASEMAPPING=rfc1459",
             "CHANLIMIT=#&:50",
             f"CHANMODES={modes.isupport_chanmodes()}",
-            "CHANNELLEN=50",
+            f"CHANNELLEN={CHANNELLEN}",
             "CHANTYPES=#&",
             "ELIST=CMNTU",
             "EXCEPTS=e",
-            "HOSTLEN=63",
+            f"HOSTLEN={HOSTLEN}",
             "INVEX=I",
-            "KEYLEN=23",
-            "KICKLEN=300",
+            f"KEYLEN={KEYLEN}",
+            f"KICKLEN={KICKLEN}",
             "LINELEN=512",
             f"MAXLIST=beI:{modes.MAX_LIST_ENTRIES}",
             f"MAXTARGETS={MAX_TARGETS}",
@@ -137,7 +141,7 @@ class ServerCore:
             f"TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,"
             f"PRIVMSG:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},WHOIS:1",
             f"TOPICLEN={TOPICLEN}",
-            "USERLEN=10",
+            f"USERLEN={USERLEN}",
             "WHOX",
         ]
 
@@ -189,8 +193,10 @@ class ServerCore:
                 count += 1
         return count
 
-    def flood_limits(self, user: User | None) -> FloodLimits | None:
+    def flood_limits(self, user: User | None) -> "FloodLimits | None":
         """The flood budget of a connection, or None where flood control is off."""
+        from .client.flood import FloodLimits  # only client connections ask
+
         flood = self.settings.flood
         if not flood.enabled:
             return None
@@ -243,9 +249,3 @@ def _thread_runner(reactor: Any) -> Callable[..., Any]:
         return lambda f, *a, **kw: deferToThreadPool(reactor, reactor.getThreadPool(), f, *a, **kw)
     return maybeDeferred
 
-
-MAX_TARGETS = 4
-# 300 keeps RPL_TOPIC within 512 bytes even with the longest server name,
-# nick and channel name (63 + 30 + 50 characters).
-TOPICLEN = 300
-NICKLEN = 30

@@ -1,11 +1,20 @@
 # -*- test-case-name: tests.unit.test_dispatch -*-
 """Declarative command tables with the checks made in one place.
 
-A handler module marks its functions with :func:`command`; a
-:class:`CommandTable` built from those modules (one per server instance, no
-module-level registry) checks registration (451), parameters (461) and
-operator privileges (481) before any handler runs, so no handler repeats
-those checks.
+A handler module marks its functions with :func:`command`; a table built
+from those modules (one per server instance, no module-level registry) makes
+the checks before any handler runs, so no handler repeats them.  Each verb
+is declared per origin, as Solanum's msgtab does:
+
+- ``origin="client"`` (the default): :class:`CommandTable` checks
+  registration (451), parameters (461) and operator privileges (481) and
+  calls ``handler(conn, msg)``.
+- ``origin="server"``: :class:`ServerCommandTable` resolves the message's
+  source (UID, SID or server name; none = the peer itself), drops and logs a
+  message whose source is unknown or does not live behind the link it came
+  on (the "wrong direction" check), reports a short message to the link as a
+  protocol error (never a client numeric), and calls
+  ``handler(link, source, msg)``.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
+
+from twisted.logger import Logger
 
 from .wire import Message
 
@@ -39,6 +50,7 @@ class CommandSpec:
     oper: str | None = None
     penalty: int = 1
     syntax: str = ""
+    origin: str = "client"  # "client" or "server": which table the handler belongs to
 
 
 def command(
@@ -49,14 +61,17 @@ def command(
     oper: str | None = None,
     penalty: int = 1,
     syntax: str = "",
+    origin: str = "client",
 ) -> Callable[[Handler], Handler]:
-    """Declare the decorated function as the handler of ``verb``."""
+    """Declare the decorated function as the handler of ``verb`` from ``origin`` ("client" or "server")."""
+    if origin not in ORIGINS:
+        raise ValueError(f"command {verb}: origin must be one of {ORIGINS}")
 
     def mark(func: Handler) -> Handler:
         specs = getattr(func, _SPEC_ATTR, [])
         specs.append(
             dict(verb=verb.upper(), min_params=min_params, registered=registered,
-                 oper=oper, penalty=penalty, syntax=syntax)
+                 oper=oper, penalty=penalty, syntax=syntax, origin=origin)
         )
         setattr(func, _SPEC_ATTR, specs)
         return func
@@ -90,14 +105,20 @@ class CommandTable:
         for spec in specs:
             self.add(spec)
 
+    origin = "client"
+
     @classmethod
-    def from_modules(cls, *modules: ModuleType) -> "CommandTable":
-        """Collect every function marked with :func:`command` in ``modules``."""
+    def from_modules(cls, *modules: ModuleType, origin: str | None = None) -> "CommandTable":
+        """Collect every function marked with :func:`command` for ``origin`` in ``modules``.
+
+        ``origin`` defaults to the table's own (client for :class:`CommandTable`).
+        """
         table = cls()
+        wanted = origin or cls.origin
         for module in modules:
             for value in vars(module).values():
                 for spec in getattr(value, _SPEC_ATTR, ()):
-                    if getattr(value, "__module__", None) == module.__name__:
+                    if getattr(value, "__module__", None) == module.__name__ and spec["origin"] == wanted:
                         table.add(CommandSpec(handler=value, **spec))
         return table
 
@@ -143,6 +164,95 @@ class CommandTable:
             return None
         self.counts[spec.verb] += 1
         return spec.handler(ctx, msg)
+
+
+ORIGINS = ("client", "server")
+
+
+class LinkContext(Protocol):
+    """What the server dispatcher needs of a server link."""
+
+    @property
+    def route(self) -> Any:
+        """The route object of every user and server behind this link."""
+        ...
+
+    @property
+    def peer(self) -> Any:
+        """The server at the other end (None before the handshake)."""
+        ...
+
+    @property
+    def registered(self) -> bool:
+        """True once the link handshake completed."""
+        ...
+
+    def protocol_error(self, reason: str) -> None:
+        """Report a protocol error: the link tells operators and the peer, and closes."""
+        ...
+
+
+class ServerCommandTable(CommandTable):
+    """Server-origin verbs: source resolution, the direction check and protocol errors.
+
+    ``network`` must be set (the service wires it) to resolve sources.
+    """
+
+    origin = "server"
+    log = Logger()
+    network: Any = None
+
+    def resolve_source(self, link: LinkContext, source: str | None) -> Any:
+        """The server or user ``source`` names (UID, SID or server name).
+
+        No source means the peer itself; None if nobody is known by it.
+        """
+        if not source:
+            return link.peer
+        network = self.network
+        if len(source) == 9 and source[0].isdigit():
+            return network.users_by_uid.get(source)
+        return network.servers_by_sid.get(source) or network.find_server(source)
+
+    def dispatch(self, link: LinkContext, msg: Message) -> Any:  # type: ignore[override]
+        """Run the server handler for ``msg`` after the central checks."""
+        spec = self.specs.get(msg.command)
+        if spec is None:
+            self.log.info("{peer}: unknown server command {verb} ignored",
+                          peer=_name(link.peer), verb=msg.command)
+            return None
+        if not link.registered:
+            if spec.registered:
+                link.protocol_error(f"{msg.command} before the link registered")
+                return None
+            source = None
+        else:
+            source = self.resolve_source(link, msg.source)
+            if source is None:
+                self.log.info("{peer}: {verb} from unknown source {source} dropped",
+                              peer=_name(link.peer), verb=msg.command, source=msg.source)
+                return None
+            if source.route is not link.route or source.route is None:
+                self.log.warn(
+                    "{peer}: {verb} from {source} came from the wrong direction "
+                    "(it is behind {where}); dropped",
+                    peer=_name(link.peer), verb=msg.command, source=msg.source,
+                    where=_name(getattr(source, "server", source)),
+                )
+                return None
+        if len(msg.params) < spec.min_params:
+            who = msg.source or _name(link.peer)
+            link.protocol_error(
+                f"{msg.command} from {who}: {spec.min_params} parameters needed, {len(msg.params)} given"
+            )
+            return None
+        self.counts[spec.verb] += 1
+        return spec.handler(link, source, msg)
+
+
+def _name(server: Any) -> str:
+    """A server's name for a log line ('an unregistered link' if none)."""
+    return getattr(server, "name", None) or "an unregistered link"
 
 
 # Verbs whose last required parameter may legitimately be empty.

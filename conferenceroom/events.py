@@ -3,8 +3,16 @@
 
 Subscribers (the client announcer, later the link broadcaster and services)
 receive these objects; the event class is the hook name, so a typo is an
-import error.  ``origin`` is the route the change arrived from (``None`` for
-a change made on this server), so that no subscriber echoes it back.
+import error.  ``origin`` says where the change came from, so that no
+subscriber echoes it back:
+
+- :data:`HERE`: decided on this server (a local client's command, an
+  operator, a timer, this server's own rules);
+- a route object: the server link (or services pseudo-server) the change
+  arrived through.  A route whose ``decides_here`` attribute is true (the
+  services pseudo-server running in this process) makes its changes here, so
+  :func:`decided_here` treats it like :data:`HERE` for defaults (a channel it
+  creates gets the default modes), while split horizon still skips it.
 """
 
 from __future__ import annotations
@@ -16,13 +24,39 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .network import Channel, Membership, Server, User
     from .modes import ModeChange
+    from .ts import NetjoinResult
+
+
+class _Here:
+    """The type of :data:`HERE`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HERE"
+
+
+HERE: Any = _Here()
+"""The origin of a change decided on this server (never a route, so never skipped as one)."""
+
+
+def decided_here(origin: Any) -> bool:
+    """True if a change with ``origin`` was decided on this server, not replayed from a link."""
+    return origin is HERE or bool(getattr(origin, "decides_here", False))
 
 
 @dataclass(frozen=True)
 class Event:
     """Base class of every network event."""
 
-    origin: Any = field(default=None, kw_only=True)
+    origin: Any = field(default=HERE, kw_only=True)
+    # True for the local effects of a netjoin (JOINs, mode wipes, statuses):
+    # links relay the ChannelNetjoined that follows them instead.
+    netjoin: bool = field(default=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.origin is None:
+            raise TypeError(f"{type(self).__name__}: origin must be HERE or a route, not None")
 
 
 @dataclass(frozen=True)
@@ -44,7 +78,10 @@ class NickChanged(Event):
 
 @dataclass(frozen=True)
 class UserQuit(Event):
-    """``user`` left the network; ``peers`` shared a channel with it."""
+    """``user`` left the network by itself (QUIT, connection lost); ``peers`` shared a channel with it.
+
+    Emitted once the user is gone from the state (users, channels).
+    """
 
     user: "User"
     reason: str
@@ -52,13 +89,55 @@ class UserQuit(Event):
 
 
 @dataclass(frozen=True)
+class UserKilled(Event):
+    """``killer`` (a user or a server) killed ``user``; emitted once the user is gone.
+
+    ``path`` is the kill path (``server!host!ident!nick`` of an operator, a
+    server name for a server kill, or what a link relayed); ``reason`` is
+    the killer's text.  Peers are shown :attr:`quit_reason`.
+    """
+
+    user: "User"
+    killer: "User | Server"
+    path: str
+    reason: str
+    peers: frozenset["User"]
+
+    @property
+    def quit_reason(self) -> str:
+        """The QUIT text peers see: ``Killed (<killer> (<reason>))``."""
+        name = getattr(self.killer, "nick", None) or self.killer.name
+        return f"Killed ({name} ({self.reason}))"
+
+
+@dataclass(frozen=True)
 class ChannelJoined(Event):
-    """``user`` joined ``channel`` (``created`` if the channel is new)."""
+    """``user`` joined ``channel`` (``created`` if the channel is new).
+
+    ``granted`` is the status the join itself handed out (a burst's ``@``, a
+    services join), shown to members as a MODE; a new channel's creator op
+    given by default is not in it.
+    """
 
     user: "User"
     channel: "Channel"
     membership: "Membership"
     created: bool
+    granted: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ChannelNetjoined(Event):
+    """A link's SJOIN for ``channel`` was applied by the TS rules (see :mod:`conferenceroom.ts`).
+
+    Its local effects came before it as events with ``netjoin=True``;
+    ``result`` says what was kept.
+    """
+
+    source: "Server"
+    channel: "Channel"
+    ts: int
+    result: "NetjoinResult"
 
 
 @dataclass(frozen=True)
@@ -116,6 +195,14 @@ class AwayChanged(Event):
 
 
 @dataclass(frozen=True)
+class AccountChanged(Event):
+    """``user`` logged in to ``user.account`` (None: logged out); ``old`` is the previous account."""
+
+    user: "User"
+    old: str | None
+
+
+@dataclass(frozen=True)
 class UserInvited(Event):
     """``source`` invited ``target`` to ``channel``."""
 
@@ -141,11 +228,27 @@ class ServerIntroduced(Event):
 
 
 @dataclass(frozen=True)
-class ServerRemoved(Event):
-    """A server left the network (a netsplit)."""
+class NetSplit(Event):
+    """``server`` and everything behind it left the network, in one event.
+
+    Emitted once the split is applied: ``servers`` (``server`` first, then
+    those behind it) and ``users`` are gone from the state.  ``reason`` is
+    why the link went (for operators and links); users see
+    :attr:`quit_reason`, ``<near> <far>``.  ``local_peers`` maps each lost
+    user to the local users who shared a channel with it.
+    """
 
     server: "Server"
+    servers: tuple["Server", ...]
+    users: tuple["User", ...]
     reason: str
+    local_peers: dict["User", frozenset["User"]] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def quit_reason(self) -> str:
+        """``<near> <far>``: the server that kept the link, then the one lost."""
+        near = self.server.uplink.name if self.server.uplink is not None else "*"
+        return f"{near} {self.server.name}"
 
 
 Subscriber = Callable[[Event], None]

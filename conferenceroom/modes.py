@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ModeKind(enum.Enum):
@@ -57,11 +58,26 @@ MAX_LIST_ENTRIES = 100  # ISUPPORT MAXLIST per list
 
 @dataclass(frozen=True)
 class ModeChange:
-    """One mode letter added or removed, with its parameter if any."""
+    """One mode letter added or removed, with its parameter if any.
+
+    A status change (q, o, v) names its member by ``member`` (the
+    :class:`~conferenceroom.network.User`): the state model keys status by
+    user, never by nick, since a nick can change hands (a rename, a
+    collision) between the request and its application.  ``param`` is then
+    only the nick shown to clients; links render ``member``'s UID instead.
+    ``member`` is left out of comparisons.
+    """
 
     adding: bool
     mode: str
     param: str | None = None
+    member: Any = field(default=None, compare=False, repr=False)
+
+    def shown(self) -> "ModeChange":
+        """This change as clients see it now: a status change shows its member's current nick."""
+        if self.member is None or self.param == self.member.nick:
+            return self
+        return ModeChange(self.adding, self.mode, self.member.nick, self.member)
 
 
 @dataclass
@@ -164,3 +180,35 @@ def isupport_chanmodes() -> str:
     return ",".join(
         groups[k] for k in (ModeKind.LIST, ModeKind.PARAM, ModeKind.PARAM_ON_SET, ModeKind.FLAG)
     )
+
+
+# -- owner (q) toward peers without it ----------------------------------------------
+#
+# Plain TS6 peers (ircd-hybrid with its default channel::enable_owner = no)
+# know no owner status.  Our choice: toward such a peer an owner is an
+# operator.  Their status is sent as ``o`` (the SJOIN prefix ``@``), and a q
+# change is sent as the o change it makes visible there, or not at all when
+# the peer's view does not change (+q for a member already +o, -o for a member
+# who keeps q).  Peers that advertise owner support get q unchanged.
+
+
+def peer_status(status: set[str] | frozenset[str], peer_has_owner: bool) -> set[str]:
+    """The status modes a peer sees for a member with ``status``."""
+    if peer_has_owner or "q" not in status:
+        return set(status)
+    return (set(status) - {"q"}) | {"o"}
+
+
+def peer_status_change(
+    change: ModeChange, status_after: set[str] | frozenset[str], peer_has_owner: bool
+) -> ModeChange | None:
+    """``change`` (applied, leaving ``status_after``) as a peer sees it; None if invisible there."""
+    if peer_has_owner or change.mode not in ("q", "o"):
+        return change
+    before = set(status_after)
+    (before.discard if change.adding else before.add)(change.mode)
+    was_op = "o" in peer_status(before, False)
+    is_op = "o" in peer_status(status_after, False)
+    if was_op == is_op:
+        return None
+    return ModeChange(is_op, "o", change.param, change.member)

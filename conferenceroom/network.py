@@ -2,24 +2,33 @@
 """The network state: servers, users, channels, memberships.
 
 This is the only mutable network state.  Every change goes through a
-:class:`Network` method that takes ``origin=`` (the route the change came
-from, ``None`` for this server's own clients) and emits an event from
-:mod:`conferenceroom.events`.  Nothing here knows about sockets or the wire
-format.  A user behind a server link or a services pseudo-user is the same
-:class:`User` with another ``route`` and ``server``.
+:class:`Network` method that takes ``origin=`` and emits an event from
+:mod:`conferenceroom.events`.  ``origin`` is :data:`HERE` (the default) for a
+change decided on this server, or the route (server link, services
+pseudo-server) it arrived through; ``None`` is refused, so no caller is
+ambiguous about it.  Defaults that only the deciding server applies (a new
+channel's modes and its creator's op) follow :func:`decided_here`.  TS rules
+(nick collisions, channel TS, topic bursts) are decided in :mod:`.ts` and
+applied here, so every server of a network decides alike.  Nothing here
+knows about sockets or the wire format.  A user behind a server link or a
+services pseudo-user is the same :class:`User` with another ``route`` and
+``server``.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
+from . import ts as tsrules
+from .events import HERE, decided_here
 from .casemap import FoldedDict, fold
-from .modes import ModeChange, ModeKind, CHANNEL_MODES
+from .modes import ModeChange, ModeKind, CHANNEL_MODES, STATUS_PREFIXES
+from .ts import Loser, NetjoinResult, NickCollision
 
 UID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 INDEXED_USER_MODES = "oi"
@@ -255,26 +264,63 @@ class Network:
         self.servers[server.name] = server
         self.servers_by_sid[server.sid] = server
 
-    def add_server(self, server: Server, origin: Any = None) -> None:
+    def add_server(self, server: Server, origin: Any = HERE) -> None:
         """Introduce ``server`` to the network."""
         self._add_server_state(server)
         self.events.emit(ev.ServerIntroduced(server, origin=origin))
 
-    def remove_server(self, server: Server, reason: str, origin: Any = None) -> None:
-        """Remove ``server``, the servers behind it and all their users."""
-        for other in list(self.servers.values()):
-            if other.uplink is server:
-                self.remove_server(other, reason, origin)
-        for user in list(server.users):
-            self.remove_user(user, reason, origin)
-        del self.servers[server.name]
-        self.servers_by_sid.pop(server.sid, None)
-        self.events.emit(ev.ServerRemoved(server, reason, origin=origin))
+    def remove_server(self, server: Server, reason: str, origin: Any = HERE) -> ev.NetSplit:
+        """Remove ``server``, the servers behind it and all their users: one :class:`~.events.NetSplit`."""
+        lost = [server]
+        for behind in lost:  # grows while walked: breadth first, nearest first
+            lost.extend(other for other in self.servers.values() if other.uplink is behind)
+        users = tuple(user for gone in lost for user in gone.users)
+        local_peers = self._local_peers(users)
+        for user in users:
+            self._detach_user(user)
+        for gone in lost:
+            if self.servers.get(gone.name) is gone:
+                del self.servers[gone.name]
+            if self.servers_by_sid.get(gone.sid) is gone:
+                del self.servers_by_sid[gone.sid]
+        event = ev.NetSplit(server, tuple(lost), users, reason, local_peers, origin=origin)
+        self.events.emit(event)
+        return event
+
+    def _local_peers(self, users: Iterable[User]) -> dict[User, frozenset[User]]:
+        """For each of ``users``, the local users sharing a channel with it (each channel walked once)."""
+        local_members: dict[Channel, frozenset[User]] = {}
+        result = {}
+        for user in users:
+            peers: set[User] = set()
+            for channel in user.channels:
+                members = local_members.get(channel)
+                if members is None:
+                    members = local_members[channel] = frozenset(m for m in channel.members if m.is_local)
+                peers.update(members)
+            result[user] = frozenset(peers)
+        return result
 
     # -- users -----------------------------------------------------------
 
-    def add_user(self, user: User, origin: Any = None) -> None:
-        """Register ``user`` (its nick must be free) and announce it."""
+    def add_user(self, user: User, origin: Any = HERE) -> NickCollision | None:
+        """Register ``user`` and announce it, resolving a nick collision by the TS rules.
+
+        A nick already held by another user is never overwritten: the
+        loser(s) of :func:`conferenceroom.ts.nick_collision` die (a user we
+        had is killed with a ``UserKilled`` from this server; a losing
+        newcomer is simply not added) and the collision is returned, so the
+        link layer can send the KILLs.  A UID already in use raises
+        ``ValueError`` (a protocol error for the link that sent it).
+        """
+        if user.uid in self.users_by_uid:
+            raise ValueError(f"UID {user.uid} is already in use")
+        collision = None
+        holder = self.users.get(user.nick)
+        if holder is not None:
+            collision = self._collide(holder, user, user.nick_ts, tsrules.NICK_COLLISION)
+            if not collision.accepted:
+                return collision
         self.users[user.nick] = user
         self.users_by_uid[user.uid] = user
         user.server.users.add(user)
@@ -284,31 +330,84 @@ class Network:
         self.max_local = max(self.max_local, len(self.me.users))
         self.max_global = max(self.max_global, len(self.users))
         self.events.emit(ev.UserIntroduced(user, origin=origin))
+        return collision
+
+    def _collide(self, holder: User, incoming: User, incoming_ts: float, reason: str) -> NickCollision:
+        """Apply a nick collision between ``holder`` and ``incoming``; kill whoever loses here."""
+        loser = tsrules.nick_collision(
+            holder.nick_ts, holder.ident, holder.ip, incoming_ts, incoming.ident, incoming.ip
+        )
+        killed = {
+            Loser.BOTH: (holder, incoming), Loser.EXISTING: (holder,), Loser.INCOMING: (incoming,),
+        }[loser]
+        for victim in killed:
+            self.kill_user(victim, self.me, reason)  # a newcomer not added yet is skipped
+        return NickCollision(holder.nick, holder, incoming, killed, reason)
 
     def _remember(self, user: User) -> None:
         self.whowas.append(
             WhowasEntry(user.nick, user.ident, user.host, user.realname, user.server.name, self.now())
         )
 
-    def change_nick(self, user: User, new: str, origin: Any = None, ts: float | None = None) -> None:
-        """Rename ``user`` to ``new`` (which must be free for it)."""
+    def change_nick(
+        self, user: User, new: str, origin: Any = HERE, ts: float | None = None
+    ) -> NickCollision | None:
+        """Rename ``user`` to ``new``; a nick held by another user collides by the TS rules.
+
+        On a collision the loser(s) are killed (``UserKilled`` from this
+        server); if ``user`` survives it takes the nick.  Returns the
+        collision, or None.
+        """
+        ts = self.now() if ts is None else ts
+        collision = None
+        holder = self.users.get(new)
+        if holder is not None and holder is not user:
+            collision = self._collide(holder, user, ts, tsrules.NICK_CHANGE_COLLISION)
+            if not collision.accepted:
+                return collision
         old, old_mask = user.nick, user.mask
         peers = frozenset(self.peers_of(user))
         if fold(old) != fold(new):
             self._remember(user)
         del self.users[old]
         user.nick = new
-        user.nick_ts = self.now() if ts is None else ts
+        user.nick_ts = ts
         self.users[new] = user
         self.events.emit(ev.NickChanged(user, old, old_mask, peers, origin=origin))
+        return collision
 
-    def remove_user(self, user: User, reason: str, origin: Any = None) -> None:
-        """Remove ``user`` from the network (QUIT, KILL or netsplit)."""
+    def remove_user(self, user: User, reason: str, origin: Any = HERE) -> None:
+        """``user`` leaves the network by itself (QUIT, lost connection): :class:`~.events.UserQuit`."""
         if self.users_by_uid.get(user.uid) is not user:
             return
         peers = frozenset(self.peers_of(user))
-        self._remember(user)
+        self._detach_user(user)
         self.events.emit(ev.UserQuit(user, reason, peers, origin=origin))
+
+    def kill_user(
+        self, user: User, killer: User | Server, reason: str, path: str | None = None, origin: Any = HERE
+    ) -> bool:
+        """``killer`` removes ``user`` from the network: :class:`~.events.UserKilled`.
+
+        ``path`` defaults to the killer's own (``server!host!ident!nick`` or a
+        server name).  A kill for a user already gone is ignored (both sides
+        of a collision kill each other's users): returns False.
+        """
+        if self.users_by_uid.get(user.uid) is not user:
+            return False
+        if path is None:
+            path = (
+                f"{killer.server.name}!{killer.host}!{killer.ident}!{killer.nick}"
+                if isinstance(killer, User) else killer.name
+            )
+        peers = frozenset(self.peers_of(user))
+        self._detach_user(user)
+        self.events.emit(ev.UserKilled(user, killer, path, reason, peers, origin=origin))
+        return True
+
+    def _detach_user(self, user: User) -> None:
+        """Take ``user`` out of every table and channel, remembering it for WHOWAS."""
+        self._remember(user)
         for channel in list(user.channels):
             self._drop_member(user, channel)
         for name in user.invited:
@@ -323,19 +422,34 @@ class Network:
         for holders in self.by_mode.values():
             holders.discard(user)
 
-    def set_away(self, user: User, text: str | None, origin: Any = None) -> None:
+    def set_away(self, user: User, text: str | None, origin: Any = HERE) -> None:
         """Set (text) or clear (None) ``user``'s away message."""
         user.away = text or None
         self.events.emit(ev.AwayChanged(user, origin=origin))
 
-    def set_host(self, user: User, ident: str, host: str, origin: Any = None) -> None:
+    def set_account(self, user: User, account: str | None, origin: Any = HERE) -> bool:
+        """Log ``user`` in to ``account`` (None or "*": log out); False if nothing changed.
+
+        Services (IDENTIFY, SASL) call it with their route, links with theirs
+        (SVSACCOUNT, the UID account field).
+        """
+        if account == "*":
+            account = None
+        old = user.account
+        if account == old:
+            return False
+        user.account = account
+        self.events.emit(ev.AccountChanged(user, old, origin=origin))
+        return True
+
+    def set_host(self, user: User, ident: str, host: str, origin: Any = HERE) -> None:
         """Change ``user``'s displayed ident and host."""
         old_mask = user.mask
         user.ident, user.host = ident, host
         self.events.emit(ev.HostChanged(user, old_mask, frozenset(self.peers_of(user)), origin=origin))
 
     def apply_user_modes(
-        self, source: User | Server, user: User, changes: Iterable[ModeChange], origin: Any = None
+        self, source: User | Server, user: User, changes: Iterable[ModeChange], origin: Any = HERE
     ) -> list[ModeChange]:
         """Apply already-permitted user mode ``changes``; return what changed."""
         applied = []
@@ -358,7 +472,7 @@ class Network:
             self.events.emit(ev.UserModesChanged(source, user, tuple(applied), origin=origin))
         return applied
 
-    def set_oper(self, user: User, name: str, flags: frozenset[str], origin: Any = None,
+    def set_oper(self, user: User, name: str, flags: frozenset[str], origin: Any = HERE,
                  also: str = "") -> list[ModeChange]:
         """Make ``user`` an operator with ConferenceRoom ``flags``.
 
@@ -382,30 +496,137 @@ class Network:
         self,
         user: User,
         name: str,
-        origin: Any = None,
+        origin: Any = HERE,
         status: Iterable[str] = (),
         ts: int | None = None,
     ) -> Membership:
         """Put ``user`` in channel ``name``, creating it if needed.
 
         The creator of a new channel gets operator status unless ``status``
-        says otherwise (links pass what the remote side decided).
+        says otherwise (links pass what the remote side decided).  A link's
+        JOIN into an existing channel with a channel ``ts`` follows the TS
+        rules of :meth:`netjoin` (a lower TS resets our side).
         """
         channel = self.channels.get(name)
+        if channel is not None and ts is not None and ts != channel.ts and not decided_here(origin):
+            self.netjoin(user.server, name, ts, (), [(user, "".join(status))], origin)
+            return channel.members[user]
         created = channel is None
+        granted = frozenset(status)
         if channel is None:
             channel = Channel(name, int(self.now()) if ts is None else ts)
             self.channels[name] = channel
-            if origin is None:
+            if decided_here(origin):
                 channel.flags.update(self.default_channel_modes)
                 if not status:
                     status = ("o",)
+        membership = self._add_member(user, channel, status)
+        self.events.emit(ev.ChannelJoined(user, channel, membership, created, granted, origin=origin))
+        return membership
+
+    def netjoin(
+        self,
+        source: Server,
+        name: str,
+        ts: int,
+        modes: Sequence[ModeChange],
+        members: Sequence[tuple[User, str]],
+        origin: Any,
+    ) -> NetjoinResult:
+        """Apply an SJOIN from ``source``: channel ``name`` at ``ts`` with ``modes`` and ``members``.
+
+        ``modes`` are the flags, key and limit of the SJOIN; ``members`` pairs
+        each user with its status modes (``"o"``, ``"qv"``, ``""``).  The TS
+        rules of :mod:`conferenceroom.ts` decide what is kept.  Local effects
+        are emitted as usual events with ``netjoin=True`` (our side wiped,
+        JOINs, then one MODE change of their modes and statuses), then one
+        ``ChannelNetjoined`` for the links.
+        """
+        channel = self.channels.get(name)
+        created = channel is None
+        lowered = False
+        if channel is None:
+            channel = Channel(name, ts)
+            self.channels[name] = channel
+        elif ts < channel.ts:
+            lowered = True
+            self._wipe_channel(source, channel, origin)
+            channel.ts = ts
+        kept_theirs = ts <= channel.ts
+        joined = []
+        changes = tsrules.merge_simple_modes(channel, modes) if kept_theirs else []
+        for user, status in members:
+            membership = channel.members.get(user)
+            if membership is None:
+                membership = self._add_member(user, channel, ())
+                joined.append(membership)
+                self.events.emit(ev.ChannelJoined(
+                    user, channel, membership, created and len(joined) == 1, origin=origin, netjoin=True
+                ))
+            if kept_theirs:
+                changes += [
+                    ModeChange(True, mode, user.nick, user)
+                    for mode, _ in STATUS_PREFIXES if mode in status and mode not in membership.status
+                ]
+        applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
+        if applied:
+            self.events.emit(
+                ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True)
+            )
+        if not channel.members and self.channels.get(name) is channel:
+            del self.channels[name]  # an SJOIN naming nobody we know leaves nothing behind
+        result = NetjoinResult(channel, created, lowered, kept_theirs, tuple(joined))
+        self.events.emit(ev.ChannelNetjoined(source, channel, ts, result, origin=origin))
+        return result
+
+    def _wipe_channel(self, source: Server, channel: Channel, origin: Any) -> None:
+        """Our side of ``channel`` lost on TS: drop its modes, lists, statuses and topic."""
+        changes = [ModeChange(False, flag) for flag in sorted(channel.flags)]
+        if channel.key is not None:
+            changes.append(ModeChange(False, "k", channel.key))
+        if channel.limit is not None:
+            changes.append(ModeChange(False, "l"))
+        for mode, entries in channel.lists.items():
+            changes += [ModeChange(False, mode, entry.mask) for entry in entries]
+        changes += tsrules.status_wiped(channel.members)
+        applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
+        if applied:
+            self.events.emit(
+                ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True)
+            )
+        if channel.topic:
+            channel.topic, channel.topic_setter, channel.topic_ts = "", "", 0
+            self.events.emit(ev.TopicChanged(source, channel, origin=origin, netjoin=True))
+
+    def burst_topic(
+        self, source: User | Server, channel: Channel, channel_ts: int, topic_ts: int, text: str,
+        setter: str, origin: Any, services: bool = False,
+    ) -> bool:
+        """Apply a TBURST: True if it wins over our topic (see :func:`conferenceroom.ts.topic_burst_wins`).
+
+        A winning topic with the same text updates setter and time without
+        a line to clients.
+        """
+        if not tsrules.topic_burst_wins(channel.ts, channel.topic_ts, channel_ts, topic_ts, services):
+            return False
+        changed = text != channel.topic
+        channel.topic = text
+        channel.topic_setter, channel.topic_ts = (setter, topic_ts) if text else ("", 0)
+        if changed:
+            self.events.emit(ev.TopicChanged(source, channel, origin=origin))
+        return True
+
+    @staticmethod
+    def ts_accepts(channel: Channel, ts: int) -> bool:
+        """True if a TMODE/BMASK with channel TS ``ts`` applies to ``channel`` (not higher than ours)."""
+        return tsrules.ts_accepts(channel.ts, ts)
+
+    def _add_member(self, user: User, channel: Channel, status: Iterable[str]) -> Membership:
         membership = Membership(user, channel, set(status))
         channel.members[user] = membership
         user.channels[channel] = membership
-        user.invited.discard(fold(name))
+        user.invited.discard(fold(channel.name))
         channel.invited.discard(user)
-        self.events.emit(ev.ChannelJoined(user, channel, membership, created, origin=origin))
         return membership
 
     def _drop_member(self, user: User, channel: Channel) -> None:
@@ -418,14 +639,14 @@ class Network:
                 invitee.invited.discard(fold(channel.name))
             channel.invited.clear()
 
-    def part(self, user: User, channel: Channel, reason: str | None, origin: Any = None) -> None:
+    def part(self, user: User, channel: Channel, reason: str | None, origin: Any = HERE) -> None:
         """Take ``user`` out of ``channel``."""
         members = frozenset(channel.members)
         self.events.emit(ev.ChannelParted(user, channel, reason, members, origin=origin))
         self._drop_member(user, channel)
 
     def kick(
-        self, source: User | Server, channel: Channel, target: User, reason: str, origin: Any = None
+        self, source: User | Server, channel: Channel, target: User, reason: str, origin: Any = HERE
     ) -> None:
         """``source`` removes ``target`` from ``channel``."""
         members = frozenset(channel.members)
@@ -434,7 +655,7 @@ class Network:
 
     def set_topic(
         self, source: User | Server, channel: Channel, text: str, setter: str, ts: int | None = None,
-        origin: Any = None,
+        origin: Any = HERE,
     ) -> None:
         """Set the topic of ``channel`` (empty ``text`` clears it)."""
         channel.topic = text
@@ -442,7 +663,7 @@ class Network:
         channel.topic_ts = (int(self.now()) if ts is None else ts) if text else 0
         self.events.emit(ev.TopicChanged(source, channel, origin=origin))
 
-    def invite(self, source: User, target: User, channel: Channel, origin: Any = None) -> None:
+    def invite(self, source: User, target: User, channel: Channel, origin: Any = HERE) -> None:
         """Record that ``target`` may join ``channel`` past +i, and announce it."""
         target.invited.add(fold(channel.name))
         channel.invited.add(target)
@@ -450,11 +671,13 @@ class Network:
 
     def apply_channel_modes(
         self, source: User | Server, channel: Channel, changes: Iterable[ModeChange],
-        origin: Any = None,
+        origin: Any = HERE,
     ) -> list[ModeChange]:
         """Apply already-validated ``changes``; return those that changed state.
 
-        Status changes name a member by nick; list changes carry the mask.
+        Status changes name their member by ``change.member`` (a
+        :class:`User`; the nick in ``param`` is not looked up); list changes
+        carry the mask.
         """
         applied: list[ModeChange] = []
         setter = source.mask if isinstance(source, User) else source.name
@@ -474,8 +697,8 @@ class Network:
             (channel.flags.add if change.adding else channel.flags.discard)(mode)
             return True
         if kind is ModeKind.STATUS:
-            target = self.users.get(param or "")
-            membership = channel.members.get(target) if target else None
+            target = change.member
+            membership = channel.members.get(target) if target is not None else None
             if membership is None or change.adding == (mode in membership.status):
                 return False
             (membership.status.add if change.adding else membership.status.discard)(mode)

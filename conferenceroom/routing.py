@@ -1,21 +1,52 @@
 # -*- test-case-name: tests.unit.test_routing -*-
 """The Router: the only fan-out code.
 
-A message addressed to a user, a channel, the operators or everyone is
-delivered here: to each local client connection once, and (for routes that
-are server links or the services pseudo-server) once per route, never back
-to the route it came from.  Routes are duck-typed: a local client
-connection has ``is_client = True`` and ``send(message)``; any other route
-has ``relay(message, target, origin)``.
+A message addressed to a user, a channel, a server, the operators or a
+mask is delivered here: to each local client connection once, and to each
+other route (a server link, the services pseudo-server) once, never back to
+the route it came from (``origin``) and never once per remote user.
+
+A message from a user or server has two forms, both made here:
+:meth:`Router.message_from` renders the client form (source
+``nick!user@host`` or the server name) for local clients, and each other
+route receives a :class:`Relay` carrying the sender and target *objects*
+beside that client form, so a link renders UID/SID itself.  Routes are
+duck-typed: a local client connection has ``is_client = True`` and
+``send(message)``; any other route has ``relay(relay)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from .network import Channel, Network, User
+from .events import HERE
+from .network import Channel, Network, Server, User
 from .wire import Message
+
+
+@dataclass(frozen=True)
+class Relay:
+    """A message from ``sender`` on its way over one non-client route.
+
+    ``target`` is the :class:`User`, :class:`Channel` or :class:`Server` it
+    is for, or a string for a mask delivery (``$*.example``, ``#*.host``) or
+    a broadcast (``*``: WALLOPS).  ``message`` is the client form; ``status``
+    the lowest member status addressed (STATUSMSG), if any; ``origin`` the
+    route it arrived from (HERE: sent from this server).
+    """
+
+    sender: User | Server
+    target: Any
+    message: Message
+    origin: Any = HERE
+    status: str | None = None
+
+
+def source_of(sender: User | Server) -> str:
+    """The client-form source of a message from ``sender``: ``nick!user@host`` or a server name."""
+    return sender.mask if isinstance(sender, User) else sender.name
 
 
 class Router:
@@ -29,15 +60,81 @@ class Router:
         """True if ``user`` is a client connected to this server."""
         return user.is_local
 
-    def to_user(self, user: User, message: Message, origin: Any = None) -> None:
-        """Send ``message`` to ``user`` wherever it is."""
+    @staticmethod
+    def message_from(
+        sender: User | Server, command: str, params: tuple[str, ...], tags: dict[str, str] | None = None
+    ) -> Message:
+        """The client form of a message from ``sender`` (the one place it is rendered)."""
+        return Message(command, params, source_of(sender), tags or {})
+
+    def deliver(
+        self,
+        sender: User | Server,
+        target: User | Channel | Server | str,
+        command: str,
+        params: tuple[str, ...],
+        *,
+        tags: dict[str, str] | None = None,
+        origin: Any = HERE,
+        exclude: User | None = None,
+        status: str | None = None,
+        cap: str | None = None,
+        recipients: Iterable[User] = (),
+    ) -> Message:
+        """Deliver a message from ``sender`` to ``target``; return its client form (for echo-message).
+
+        A channel reaches its members (``status``: STATUSMSG); a user, that
+        user; a server, the route toward it; a string target (a mask, or
+        ``*`` for a broadcast such as WALLOPS) reaches ``recipients``.  Local
+        clients get the client form once each (``cap``: only those with that
+        capability); every other route gets one :class:`Relay`, never the
+        ``origin`` route.
+        """
+        message = self.message_from(sender, command, params, tags)
+        if isinstance(target, Channel):
+            self.to_channel(
+                target, message, exclude=exclude, origin=origin, status=status, cap=cap, sender=sender
+            )
+        elif isinstance(target, User):
+            self.to_user(target, message, origin=origin, sender=sender, cap=cap)
+        elif isinstance(target, Server):
+            route = target.route
+            if route is not None and route is not origin and not getattr(route, "is_client", False):
+                route.relay(Relay(sender, target, message, origin))
+        else:
+            self._to_recipients(recipients, message, sender, target, origin, exclude, cap)
+        return message
+
+    def to_user(
+        self, user: User, message: Message, origin: Any = HERE, sender: User | Server | None = None,
+        cap: str | None = None,
+    ) -> None:
+        """Send ``message`` to ``user`` wherever it is (``sender`` is needed for a remote user)."""
         route = user.route
         if route is None or route is origin:
             return
         if getattr(route, "is_client", False):
-            route.send(message)
+            if cap is None or cap in route.caps:
+                route.send(message)
         else:
-            route.relay(message, user, origin)
+            route.relay(Relay(_required(sender, message), user, message, origin))
+
+    def _to_recipients(
+        self, users: Iterable[User], message: Message, sender: User | Server, target: Any, origin: Any,
+        exclude: User | None, cap: str | None,
+    ) -> None:
+        """Each local user of ``users`` once; each other route once for all its users."""
+        relayed: set[int] = set()
+        for user in users:
+            route = user.route
+            if user is exclude or route is None or route is origin:
+                continue
+            if getattr(route, "is_client", False):
+                if cap is None or cap in route.caps:
+                    route.send(message)
+            elif id(route) not in relayed:
+                relayed.add(id(route))
+                route.relay(Relay(sender, target, message, origin))
 
     def to_local(
         self,
@@ -72,9 +169,10 @@ class Router:
         channel: Channel,
         message: Message,
         exclude: User | None = None,
-        origin: Any = None,
+        origin: Any = HERE,
         status: str | None = None,
         cap: str | None = None,
+        sender: User | Server | None = None,
     ) -> None:
         """Send ``message`` to every member of ``channel`` except ``exclude``.
 
@@ -85,7 +183,8 @@ class Router:
         """
         from .modes import MODE_OF_PREFIX, STATUS_RANK, rank
 
-        min_rank = STATUS_RANK.get(MODE_OF_PREFIX.get(status, status), 0) if status else 0
+        mode = MODE_OF_PREFIX.get(status, status) if status else None
+        min_rank = STATUS_RANK.get(mode, 0) if mode else 0
         relayed: set[int] = set()
         for user, membership in channel.members.items():
             if user is exclude:
@@ -100,22 +199,7 @@ class Router:
                     route.send(message)
             elif id(route) not in relayed:
                 relayed.add(id(route))
-                route.relay(message, channel, origin)
-
-    def to_remote(self, users: Iterable[User], message: Message, target: Any, origin: Any = None) -> None:
-        """Relay ``message`` (about ``target``) once per non-client route of ``users``.
-
-        Local clients are skipped (the announcer writes to them) and so is
-        ``origin``, the route the change arrived from.
-        """
-        relayed: set[int] = set()
-        for user in users:
-            route = user.route
-            if route is None or route is origin or getattr(route, "is_client", False):
-                continue
-            if id(route) not in relayed:
-                relayed.add(id(route))
-                route.relay(message, target, origin)
+                route.relay(Relay(_required(sender, message), channel, message, origin, mode))
 
     def to_opers(
         self,
@@ -137,3 +221,10 @@ class Router:
                 and (user_mode is None or user_mode in user.modes)
             ):
                 user.route.send(message_for(user))
+
+
+def _required(sender: User | Server | None, message: Message) -> User | Server:
+    """The sender a relay needs; a caller reaching a link without one is a bug, said plainly."""
+    if sender is None:
+        raise ValueError(f"{message.command}: a message for a server link needs its sender object")
+    return sender

@@ -22,7 +22,7 @@ from twisted.logger import Logger
 
 from .admin import ConfigError, LoadedConfig, changed_lines, load_config, save_config
 from .client.protocol import ClientFactory
-from . import tls
+from . import client, tls
 from .core import ServerCore
 from .manhole import MANHOLE_HOST, ManholeService
 from .modes import ModeChange
@@ -113,6 +113,13 @@ class RehashReport:
     warnings: list[str] = field(default_factory=list)
 
 
+def build_core(settings: Any, clock: Any, config_path: str | None = None) -> ServerCore:
+    """A :class:`ServerCore` with the client side attached (later: links and services beside it)."""
+    core = ServerCore(settings, clock, config_path)
+    client.attach(core)
+    return core
+
+
 class ConferenceRoomService(service.MultiService):
     """One running server: core, listeners and configuration."""
 
@@ -125,7 +132,7 @@ class ConferenceRoomService(service.MultiService):
         self.reactor = reactor
         self.config_path = loaded.path
         self.loaded = loaded
-        self.core = ServerCore(loaded.settings, reactor, loaded.path)
+        self.core = build_core(loaded.settings, reactor, loaded.path)
         self.core.rehash = self.rehash
         self.core.reconfigure = self.reconfigure
         self.core.password_pool.setServiceParent(self)

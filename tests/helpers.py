@@ -13,8 +13,11 @@ from conferenceroom.admin import AdminError
 from conferenceroom.admin.settings import FloodSettings, Settings
 from conferenceroom.client.protocol import ClientConnection
 from conferenceroom.core import ServerCore
+from conferenceroom.service import build_core
+from conferenceroom.events import HERE
 from conferenceroom.modes import ModeChange
 from conferenceroom.network import Channel, Server, User
+from conferenceroom.routing import Relay
 from conferenceroom.wire import Message, parse
 
 START = 1_700_000_000.0
@@ -39,7 +42,7 @@ def make_core(
     if clock is None:
         clock = task.Clock()
         clock.advance(START)
-    core = ServerCore(settings or make_settings(), clock)
+    core = build_core(settings or make_settings(), clock)
     core.motd_lines = ["Test MOTD line"]
     core.network.default_channel_modes = default_modes
     return core
@@ -114,7 +117,7 @@ def clear_all(core: ServerCore) -> None:
 def join_channel(core: ServerCore, conn_or_user: Any, name: str, *status: str) -> Channel:
     """Join a client's (or a remote) user to ``name`` through the state model; clear every client's output."""
     user = getattr(conn_or_user, "user", conn_or_user)
-    origin = None if core.router.is_local(user) else user.route
+    origin = HERE if core.router.is_local(user) else user.route
     channel = core.network.join(user, name, origin=origin, status=status or ()).channel
     clear_all(core)
     return channel
@@ -129,7 +132,7 @@ def make_oper(conn: ClientConnection, flags: str = "o", name: str = "admin") -> 
 def make_owner(core: ServerCore, conn: ClientConnection, name: str = "#c") -> None:
     """Give ``conn``'s user channel owner status (as services would) and clear output."""
     channel = core.network.find_channel(name)
-    core.network.apply_channel_modes(core.network.me, channel, [ModeChange(True, "q", conn.user.nick)])
+    core.network.apply_channel_modes(core.network.me, channel, [ModeChange(True, "q", conn.user.nick, conn.user)])
     clear_all(core)
 
 
@@ -140,31 +143,48 @@ def admin_refusal(run: Any, *args: Any) -> str:
     return str(err.value)
 
 
-def make_remote_server(core: ServerCore, name: str = "remote.test", sid: str = "9RM") -> Server:
-    """A server linked behind a fake route that records relayed messages."""
-    route = RecordingRoute()
-    server = Server(name, sid, "Remote server", uplink=core.network.me, route=route, hopcount=1)
+def make_remote_server(
+    core: ServerCore, name: str = "remote.test", sid: str = "9RM", uplink: Server | None = None
+) -> Server:
+    """A server linked behind a fake route that records relayed messages.
+
+    With ``uplink`` (a remote server) the new server sits behind it, on its route.
+    """
+    route = uplink.route if uplink is not None else RecordingRoute()
+    parent = uplink or core.network.me
+    server = Server(name, sid, "Remote server", uplink=parent, route=route, hopcount=parent.hopcount + 1)
     core.network.add_server(server, origin=route)
     return server
 
 
-def make_remote_user(core: ServerCore, server: Server, nick: str) -> User:
-    """A user on ``server``, reached through that server's route."""
+def make_remote_user(core: ServerCore, server: Server, nick: str, ts: float | None = None) -> User:
+    """A user on ``server``, reached through that server's route, signed on at ``ts`` (default: now).
+
+    The nick must be free: a collision would be resolved by the TS rules, not overwritten.
+    """
     network = core.network
     user = User(server.sid + nick.upper()[:6].ljust(6, "A"), nick, "~" + nick, "remote.host",
-                f"Remote {nick}", server, server.route, ip="0", signon=core.clock.seconds())
-    network.add_user(user, origin=server.route)
+                f"Remote {nick}", server, server.route, ip="0",
+                signon=core.clock.seconds() if ts is None else ts)
+    collision = network.add_user(user, origin=server.route)
+    assert collision is None, f"make_remote_user: {nick} collided with {collision.existing}"
     return user
 
 
 class RecordingRoute:
-    """A non-client route (a link) that records what it was asked to relay."""
+    """A non-client route (a link) that records what it was asked to relay.
+
+    ``relays`` holds each :class:`~conferenceroom.routing.Relay`;
+    ``relayed`` the same as ``(client-form message, target, origin)``.
+    """
 
     is_client = False
 
     def __init__(self) -> None:
+        self.relays: list[Relay] = []
         self.relayed: list[tuple[Message, Any, Any]] = []
 
-    def relay(self, message: Message, target: Any, origin: Any) -> None:
+    def relay(self, relay: Relay) -> None:
         """Record the relay."""
-        self.relayed.append((message, target, origin))
+        self.relays.append(relay)
+        self.relayed.append((relay.message, relay.target, relay.origin))

@@ -2,8 +2,8 @@
 """Tell local clients about network changes.
 
 The announcer subscribes to the network's events and writes the lines a
-client expects (JOIN, PART, QUIT, NICK, MODE, TOPIC, KICK, AWAY, INVITE,
-CHGHOST) to the local users who can see the change, honouring their
+client expects (JOIN, PART, QUIT, KILL, NICK, MODE, TOPIC, KICK, AWAY, INVITE,
+CHGHOST, ACCOUNT) to the local users who can see the change, honouring their
 capabilities.  Handlers never write these lines themselves, so a change made
 by a remote server looks the same to local clients as a local one.
 Server links learn of the same changes from their own event subscriber
@@ -57,13 +57,35 @@ class ClientAnnouncer:
 
     @announce.register
     def _(self, event: ev.UserQuit) -> None:
-        user = event.user
-        msg = Message("QUIT", (event.reason,), user.mask)
-        self.router.to_local(event.peers, msg, exclude=user)
+        self._quit(event.user, event.reason, event.peers)
+
+    def _quit(self, user: User, reason: str, peers: Any) -> None:
+        msg = Message("QUIT", (reason,), user.mask)
+        self.router.to_local(peers, msg, exclude=user)
         if self.router.is_local(user):
             self.core.notice_opers(
-                f"Client exiting: {user.nick} ({user.ident}@{user.realhost}) [{event.reason}]"
+                f"Client exiting: {user.nick} ({user.ident}@{user.realhost}) [{reason}]"
             )
+
+    @announce.register
+    def _(self, event: ev.UserKilled) -> None:
+        user = event.user
+        reason = event.quit_reason
+        if self.router.is_local(user):
+            # The victim learns who killed it, then its connection closes
+            # (the user is already gone from the network, so closing it
+            # removes nothing twice).
+            user.route.send(Message("KILL", (user.nick, event.reason), source_of(event.killer)))
+            user.route.close(reason)
+        self._quit(user, reason, event.peers)
+
+    @announce.register
+    def _(self, event: ev.NetSplit) -> None:
+        reason = event.quit_reason
+        for user in event.users:
+            peers = event.local_peers.get(user)
+            if peers:
+                self.router.to_local(peers, Message("QUIT", (reason,), user.mask))
 
     @announce.register
     def _(self, event: ev.ChannelJoined) -> None:
@@ -79,9 +101,8 @@ class ClientAnnouncer:
         if user.away:
             away = Message("AWAY", (user.away,), user.mask)
             self.router.to_local(members, away, exclude=user, cap="away-notify")
-        if event.membership.status and event.origin is not None:
-            changes = [ev_change for ev_change in _status_changes(event)]
-            self._modes(user.server, channel, changes)
+        if event.granted:
+            self._modes(user.server, channel, _status_changes(event))
 
     @announce.register
     def _(self, event: ev.ChannelParted) -> None:
@@ -108,6 +129,7 @@ class ClientAnnouncer:
 
     def _modes(self, source: User | Server, channel: Any, changes: list[Any]) -> None:
         prefix = source_of(source)
+        changes = [change.shown() for change in changes]
         # Each line carries at most MAX_PARAM_MODES modes with a parameter
         # (ISUPPORT MODES); modes without one ride along, as long as the
         # line stays within 510 bytes (":prefix MODE #chan " counted, plus
@@ -152,6 +174,14 @@ class ClientAnnouncer:
         self.router.to_local(self.core.network.peers_of(user), msg, exclude=user, cap="away-notify")
 
     @announce.register
+    def _(self, event: ev.AccountChanged) -> None:
+        # Only clients that took account-notify, which exists once a server
+        # offers it (services, SASL); the user itself is told too.
+        user = event.user
+        msg = Message("ACCOUNT", (user.account or "*",), user.mask)
+        self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify")
+
+    @announce.register
     def _(self, event: ev.UserInvited) -> None:
         msg = Message("INVITE", (event.target.nick, event.channel.name), event.source.mask)
         if self.router.is_local(event.target):
@@ -185,5 +215,6 @@ class ClientAnnouncer:
 def _status_changes(event: ev.ChannelJoined) -> list[Any]:
     from ..modes import ModeChange, STATUS_PREFIXES
 
-    status = event.membership.status
-    return [ModeChange(True, mode, event.user.nick) for mode, _ in STATUS_PREFIXES if mode in status]
+    status = event.granted
+    user = event.user
+    return [ModeChange(True, mode, user.nick, user) for mode, _ in STATUS_PREFIXES if mode in status]

@@ -152,7 +152,7 @@ def test_mode_lines_split_by_parameter_modes() -> None:
     nicks = [register(core, f"u{i}", ip=f"10.0.0.{i}") for i in range(6)]
     channel = joined(core, [alice, *nicks])
     changes = [ModeChange(True, "n"), ModeChange(True, "t")] + [
-        ModeChange(True, "o", f"u{i}") for i in range(6)
+        ModeChange(True, "o", f"u{i}", nicks[i].user) for i in range(6)
     ] + [ModeChange(True, "m")]
     core.network.apply_channel_modes(alice.user, channel, changes)
     out = sent(alice)
@@ -170,10 +170,10 @@ def test_mode_mixed_signs_and_few_params() -> None:
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
     channel = joined(core, [alice, bob])
-    core.network.apply_channel_modes(alice.user, channel, [ModeChange(True, "v", "bob"), ModeChange(True, "k", "pw")])
+    core.network.apply_channel_modes(alice.user, channel, [ModeChange(True, "v", "bob", bob.user), ModeChange(True, "k", "pw")])
     sent(alice), sent(bob)
     core.network.apply_channel_modes(
-        core.network.me, channel, [ModeChange(False, "v", "bob"), ModeChange(True, "i"), ModeChange(False, "k", "pw")]
+        core.network.me, channel, [ModeChange(False, "v", "bob", bob.user), ModeChange(True, "i"), ModeChange(False, "k", "pw")]
     )
     [msg] = sent(bob)
     assert msg.source == "test.local" and msg.params == ("#c", "-v+i-k", "bob", "pw")
@@ -270,6 +270,155 @@ def test_remote_changes_look_like_local_ones() -> None:
     rem = make_remote_user(core, server, "rem")
     core.network.join(rem, "#c", origin=server.route)
     sent(alice)
-    core.network.remove_server(server, "remote.test test.local", origin=server.route)
+    core.network.remove_server(server, "Connection reset by peer", origin=server.route)
     [msg] = sent(alice)
-    assert (msg.source, msg.command, msg.params) == (rem.mask, "QUIT", ("remote.test test.local",))
+    assert (msg.source, msg.command, msg.params) == (rem.mask, "QUIT", ("test.local remote.test",))
+
+
+def test_services_join_with_status_is_shown_but_creator_op_is_not() -> None:
+    """ChanServ joining with op (its own route) shows JOIN and a MODE +o; a local creator's op shows no MODE."""
+    core = make_core()
+    alice = register(core, "alice")
+    core.network.join(alice.user, "#c")
+    assert [m.command for m in sent(alice)] == ["JOIN"]
+    server = make_remote_server(core, "services.test", "0SV")
+    server.route.decides_here = True
+    chanserv = make_remote_user(core, server, "ChanServ")
+    core.network.join(chanserv, "#c", origin=server.route, status=("o",))
+    lines = [(m.source, m.command, m.params) for m in sent(alice)]
+    assert lines == [(chanserv.mask, "JOIN", ("#c",)), ("services.test", "MODE", ("#c", "+o", "ChanServ"))]
+
+
+def test_status_mode_shows_the_members_current_nick() -> None:
+    """A status change decided under an old nick is shown to clients with the member's nick now."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    channel = joined(core, [alice, bob])
+    decided = ModeChange(True, "v", "bob", bob.user)
+    core.network.change_nick(bob.user, "robert")
+    sent(alice)
+    core.network.apply_channel_modes(alice.user, channel, [decided])
+    [msg] = sent(alice)
+    assert msg.params == ("#c", "+v", "robert")
+
+
+def test_netsplit_quits_once_per_user_after_the_split() -> None:
+    """A split shows each lost peer's QUIT '<near> <far>' once; by then the state has no lost server."""
+    core = make_core()
+    alice = register(core, "alice")
+    joined(core, [alice], "#a")
+    joined(core, [alice], "#b")
+    hub = make_remote_server(core, "hub.test", "1HB")
+    from conferenceroom.network import Server
+
+    leaf = Server("leaf.test", "2LF", uplink=hub, route=hub.route, hopcount=2)
+    core.network.add_server(leaf, origin=hub.route)
+    on_hub = make_remote_user(core, hub, "h")
+    on_leaf = make_remote_user(core, leaf, "l")
+    for user in (on_hub, on_leaf):
+        for name in ("#a", "#b"):
+            core.network.join(user, name, origin=hub.route)
+    sent(alice)
+    seen_state = []
+    core.network.events.subscribe(lambda e: seen_state.append(core.network.find_server("leaf.test")))
+    core.network.remove_server(hub, "Connection reset", origin=hub.route)
+    lines = sorted((m.source, m.command, m.params) for m in sent(alice))
+    assert lines == sorted([
+        (on_hub.mask, "QUIT", ("test.local hub.test",)),
+        (on_leaf.mask, "QUIT", ("test.local hub.test",)),
+    ])
+    assert seen_state == [None]
+
+
+def test_kill_of_local_user_closes_it_and_shows_peers_the_kill() -> None:
+    """A KILL decided anywhere (here: a remote oper) sends the local victim KILL and ERROR; peers see the QUIT."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    joined(core, [alice, bob])
+    server = make_remote_server(core)
+    oper = make_remote_user(core, server, "oper")
+    core.network.kill_user(bob.user, oper, "spam", origin=server.route)
+    to_bob = sent(bob)
+    assert [(m.source, m.command, m.params) for m in to_bob] == [
+        (oper.mask, "KILL", ("bob", "spam")),
+        (None, "ERROR", ("Closing Link: 127.0.0.1 (Killed (oper (spam)))",)),
+    ]
+    assert bob.transport.disconnecting
+    [quit_line] = sent(alice)
+    assert (quit_line.source, quit_line.command, quit_line.params) == (
+        "bob!~bob@127.0.0.1", "QUIT", ("Killed (oper (spam))",))
+    assert core.network.find_user("bob") is None
+
+
+def test_account_notify_to_peers_with_the_cap() -> None:
+    """An account change is sent as ACCOUNT to channel peers (and the user) with account-notify, '*' on logout."""
+    from conferenceroom.client.caps import Capability
+
+    core = make_core()
+    core.capabilities["account-notify"] = Capability("account-notify")  # offered once SASL/services exist
+    alice = register(core, "alice", caps="account-notify")
+    bob = register(core, "bob")
+    carol = register(core, "carol", caps="account-notify")
+    joined(core, [alice, bob, carol])
+    dave = register(core, "dave", caps="account-notify")  # shares no channel
+    core.network.set_account(bob.user, "BobAcct")
+    expected = [("bob!~bob@127.0.0.1", "ACCOUNT", ("BobAcct",))]
+    assert [(m.source, m.command, m.params) for m in sent(alice)] == expected
+    assert [(m.source, m.command, m.params) for m in sent(carol)] == expected
+    assert sent(bob) == [] and sent(dave) == []
+    core.network.set_account(bob.user, None)
+    assert [m.params for m in sent(alice)] == [("*",)]
+
+
+def test_lost_channel_ts_is_shown_to_local_members() -> None:
+    """When a netjoin lowers the TS, locals see our modes, op and topic removed, the JOINs, then the winners' modes."""
+    core = make_core()
+    alice = register(core, "alice")
+    core.network.join(alice.user, "#c", ts=2000)
+    channel = core.network.find_channel("#c")
+    core.network.apply_channel_modes(alice.user, channel, [ModeChange(True, "i"), ModeChange(True, "k", "pw")])
+    core.network.set_topic(alice.user, channel, "ours", alice.user.mask)
+    sent(alice)
+    server = make_remote_server(core)
+    rem = make_remote_user(core, server, "rem")
+    core.network.netjoin(server, "#c", 1000, [ModeChange(True, "n")], [(rem, "o")], origin=server.route)
+    lines = [(m.source, m.command, m.params) for m in sent(alice)]
+    assert lines == [
+        ("remote.test", "MODE", ("#c", "-iko", "pw", "alice")),
+        ("remote.test", "TOPIC", ("#c", "")),
+        (rem.mask, "JOIN", ("#c",)),
+        ("remote.test", "MODE", ("#c", "+no", "rem")),
+    ]
+
+
+def test_remote_helpers_build_servers_behind_servers() -> None:
+    """make_remote_server with an uplink puts the server behind it, on the same link route."""
+    core = make_core()
+    hub = make_remote_server(core, "hub.test", "1HB")
+    leaf = make_remote_server(core, "leaf.test", "2LF", uplink=hub)
+    user = make_remote_user(core, leaf, "lena", ts=5)
+    assert leaf.uplink is hub and leaf.route is hub.route and leaf.hopcount == 2
+    assert user.route is hub.route and user.nick_ts == 5 and core.network.find_user("lena") is user
+
+
+def test_collision_with_a_link_kills_our_newer_user_visibly() -> None:
+    """A link introducing an older user with our user's nick: ours gets KILL and ERROR, peers a QUIT."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    joined(core, [alice, bob])
+    server = make_remote_server(core)
+    from conferenceroom.network import User
+
+    older = User("9RMAAAAAA", "bob", "~other", "far.host", "Other", server, server.route, ip="198.51.100.7",
+                 signon=core.clock.seconds() - 100)
+    ours = bob.user
+    collision = core.network.add_user(older, origin=server.route)
+    assert collision is not None and collision.killed == (ours,) and collision.accepted
+    to_bob = [(m.source, m.command, m.params) for m in sent(bob)]
+    assert to_bob == [
+        ("test.local", "KILL", ("bob", "Nick collision (new)")),
+        (None, "ERROR", ("Closing Link: 127.0.0.1 (Killed (test.local (Nick collision (new))))",)),
+    ]
+    [quit_line] = sent(alice)
+    assert quit_line.command == "QUIT" and quit_line.params == ("Killed (test.local (Nick collision (new)))",)
+    assert core.network.find_user("bob") is older

@@ -1,6 +1,7 @@
 """PRIVMSG, NOTICE, TAGMSG, WALLOPS, AWAY, ISON and USERHOST as a client sees them."""
 
 from conferenceroom.modes import ModeChange
+from conferenceroom.events import HERE
 from conferenceroom.wire import Message
 from tests.helpers import (
     feed, join_channel, make_core, make_oper, make_remote_server, make_remote_user, make_settings, register, sent,
@@ -203,7 +204,8 @@ def test_privmsg_to_remote_user_is_relayed_once() -> None:
     message, target, origin = relayed
     assert message.command == "PRIVMSG" and message.params == ("rob", "over the wire")
     assert message.source == "alice!~alice@127.0.0.1"
-    assert target is remote and origin is None
+    assert target is remote and origin is HERE
+    assert server.route.relays[0].sender is alice.user  # the link renders its UID
 
 
 def test_channel_message_relayed_once_per_route() -> None:
@@ -320,9 +322,12 @@ def test_server_mask_reaches_local_and_remote_users() -> None:
     feed(oper, "PRIVMSG $*.local :maintenance soon")
     assert sent(bob) == [Message("PRIVMSG", ("$*.local", "maintenance soon"), oper.user.mask)]
     assert sent(oper) == []
+    ron = make_remote_user(core, server, "ron")  # two users behind one link: still one relay
+    feed(oper, "PRIVMSG $*.local :maintenance soon")
+    assert rob in server.users and ron in server.users
     assert [(m.params, t) for m, t, _ in server.route.relayed] == [
-        (("$*.local", "maintenance soon"), rob)
-    ]
+        (("$*.local", "maintenance soon"), "$*.local")
+    ] * 2
 
 
 def test_mask_toplevel_errors() -> None:
@@ -365,7 +370,11 @@ def test_wallops_to_plus_w_users() -> None:
     feed(oper, "WALLOPS :network news")
     assert sent(bob) == [Message("WALLOPS", ("network news",), oper.user.mask)]
     assert sent(carol) == [] and sent(oper) == []
-    assert [t for _, t, _ in server.route.relayed] == [rob]
+    assert [t for _, t, _ in server.route.relayed] == ["*"]  # once for the link, not per remote user
+    server.route.relayed.clear()
+    make_remote_user(core, server, "ron").modes.add("w")
+    feed(oper, "WALLOPS :more news")
+    assert len(server.route.relayed) == 1 and rob.modes == {"w"}
 
 
 def test_wallops_needs_oper() -> None:

@@ -247,3 +247,150 @@ def test_oper_without_the_flag_is_told_which_flag(verb: str) -> None:
     plain = register(core, "plain")
     feed(plain, verb + " x" * max(spec.min_params, 1))
     assert [m.params[1:] for m in sent(plain)] == [("Permission Denied- You're not an IRC operator",)]
+
+
+# -- server-origin commands ---------------------------------------------------------------
+
+
+class FakeLink:
+    """A server link as the dispatcher sees it: its route, its peer, and what it reported."""
+
+    def __init__(self, route: Any, peer: Any, registered: bool = True) -> None:
+        self.route = route
+        self.peer = peer
+        self.registered = registered
+        self.errors: list[str] = []
+        self.replies: list[Any] = []
+
+    def protocol_error(self, reason: str) -> None:
+        """Record a protocol error (the real link sends ERROR and closes)."""
+        self.errors.append(reason)
+
+    def reply(self, *args: Any) -> None:  # a client numeric must never be sent to a link
+        """Record a client-style reply."""
+        self.replies.append(args)
+
+
+class ServerWorld:
+    """A network with two links: near.test (with user nina) on one, far.test (with user fred) on another."""
+
+    def __init__(self) -> None:
+        from twisted.internet import task
+        from twisted.logger import Logger
+
+        from conferenceroom.network import Network, Server, User
+        from tests.helpers import RecordingRoute
+
+        self.network = Network(Server("me.test", "0AA"), task.Clock())
+        self.near_route, self.far_route = RecordingRoute(), RecordingRoute()
+        self.near = Server("near.test", "1NE", uplink=self.network.me, route=self.near_route, hopcount=1)
+        self.behind = Server("behind.test", "3BE", uplink=self.near, route=self.near_route, hopcount=2)
+        self.far = Server("far.test", "2FA", uplink=self.network.me, route=self.far_route, hopcount=1)
+        for server in (self.near, self.behind, self.far):
+            self.network.add_server(server, origin=server.route)
+        self.nina = User("1NEAAAAAA", "nina", "n", "h", "r", self.near, self.near_route)
+        self.fred = User("2FAAAAAAA", "fred", "f", "h", "r", self.far, self.far_route)
+        self.network.add_user(self.nina, origin=self.near_route)
+        self.network.add_user(self.fred, origin=self.far_route)
+        self.calls: list[tuple[str, Any, Message]] = []
+        module = types.ModuleType("servercmds")
+
+        def topic(link: Any, source: Any, msg: Message) -> None:
+            self.calls.append(("TOPIC", source, msg))
+
+        def server_verb(link: Any, source: Any, msg: Message) -> None:
+            self.calls.append(("SERVER", source, msg))
+
+        for func, verb, kw in ((topic, "TOPIC", dict(min_params=2)),
+                               (server_verb, "SERVER", dict(min_params=3, registered=False))):
+            func.__module__ = module.__name__
+            setattr(module, verb.lower(), command(verb, origin="server", **kw)(func))
+
+        def client_topic(ctx: Any, msg: Message) -> None:
+            self.calls.append(("client TOPIC", ctx, msg))
+
+        client_topic.__module__ = module.__name__
+        module.client_topic = command("TOPIC", min_params=1)(client_topic)
+        self.module = module
+        self.logged: list[str] = []
+        self.table = ServerCommandTable.from_modules(module, origin="server")
+        self.table.log = Logger(observer=lambda event: self.logged.append(formatEvent(event)))
+        self.table.network = self.network
+        self.link = FakeLink(self.near_route, self.near)
+
+
+from twisted.logger import formatEvent  # noqa: E402
+
+from conferenceroom.dispatch import ServerCommandTable  # noqa: E402
+
+
+def test_server_and_client_tables_are_separate() -> None:
+    """The same verb has a client handler and a server handler; each table holds only its own."""
+    w = ServerWorld()
+    client = CommandTable.from_modules(w.module)
+    assert set(client.specs) == {"TOPIC"} and client.specs["TOPIC"].origin == "client"
+    assert set(w.table.specs) == {"TOPIC", "SERVER"} and w.table.specs["TOPIC"].origin == "server"
+    assert client.specs["TOPIC"].handler is not w.table.specs["TOPIC"].handler
+
+
+def test_server_message_from_behind_its_link_runs_with_source_object() -> None:
+    """A message whose source (UID, SID, or none = the peer) lives behind the link it came on runs."""
+    w = ServerWorld()
+    w.table.dispatch(w.link, Message("TOPIC", ("#c", "hi"), "1NEAAAAAA"))
+    w.table.dispatch(w.link, Message("TOPIC", ("#c", "hi"), "3BE"))
+    w.table.dispatch(w.link, Message("TOPIC", ("#c", "hi"), "behind.test"))
+    w.table.dispatch(w.link, Message("TOPIC", ("#c", "hi")))
+    assert [source for _, source, _ in w.calls] == [w.nina, w.behind, w.behind, w.near]
+    assert w.link.errors == [] and w.link.replies == [] and w.logged == []
+
+
+def test_message_from_the_wrong_direction_is_dropped_and_logged() -> None:
+    """A link naming a user or server that lives behind another link gets nothing done, and it is logged."""
+    w = ServerWorld()
+    w.table.dispatch(w.link, Message("TOPIC", ("#c", "spoof"), "2FAAAAAAA"))
+    w.table.dispatch(w.link, Message("TOPIC", ("#c", "spoof"), "2FA"))
+    w.table.dispatch(w.link, Message("TOPIC", ("#c", "spoof"), "0AA"))  # claims to be us
+    assert w.calls == [] and w.link.errors == [] and w.link.replies == []
+    assert len(w.logged) == 3
+    assert "wrong direction" in w.logged[0] and "TOPIC" in w.logged[0] and "2FAAAAAAA" in w.logged[0]
+    assert "near.test" in w.logged[0]
+
+
+def test_unknown_source_is_dropped_and_logged() -> None:
+    """A source nobody knows (a user already killed, say) is dropped with a log line, the link kept."""
+    w = ServerWorld()
+    w.table.dispatch(w.link, Message("TOPIC", ("#c", "x"), "1NEZZZZZZ"))
+    assert w.calls == [] and w.link.errors == []
+    assert len(w.logged) == 1 and "unknown source 1NEZZZZZZ" in w.logged[0]
+
+
+def test_short_server_message_is_a_protocol_error_not_a_numeric() -> None:
+    """TOPIC with one parameter from a server is reported to the link as a protocol error; no 461."""
+    w = ServerWorld()
+    w.table.dispatch(w.link, Message("TOPIC", ("#c",), "1NEAAAAAA"))
+    assert w.calls == [] and w.link.replies == []
+    assert w.link.errors == ["TOPIC from 1NEAAAAAA: 2 parameters needed, 1 given"]
+
+
+def test_unknown_server_command_is_logged_not_fatal() -> None:
+    """A verb we have no server handler for is logged and ignored (peers may speak newer extensions)."""
+    w = ServerWorld()
+    w.table.dispatch(w.link, Message("FROBNICATE", ("x",), "1NE"))
+    assert w.link.errors == [] and w.link.replies == [] and w.calls == []
+    assert len(w.logged) == 1 and "FROBNICATE" in w.logged[0]
+
+
+def test_unregistered_link_runs_only_handshake_verbs() -> None:
+    """Before the handshake completes only verbs declared registered=False run; others are protocol errors."""
+    w = ServerWorld()
+    link = FakeLink(RecordingRouteForDispatch(), None, registered=False)
+    w.table.dispatch(link, Message("SERVER", ("new.test", "1", "New")))
+    assert [(verb, source) for verb, source, _ in w.calls] == [("SERVER", None)]
+    w.table.dispatch(link, Message("TOPIC", ("#c", "x"), "1NEAAAAAA"))
+    assert link.errors == ["TOPIC before the link registered"] and len(w.calls) == 1
+
+
+class RecordingRouteForDispatch:
+    """A route nobody is behind yet."""
+
+    is_client = False

@@ -502,3 +502,31 @@ def test_overlong_mask_refused() -> None:
     assert [m.params[:3] for m in out if m.command == "696"] == [("alice", "#c", "b")]
     assert modes_of(out) == [("#c", "+n")]
     assert core.network.find_channel("#c").lists["b"] == []
+
+
+def test_owner_is_an_op_for_peers_without_owner() -> None:
+    """Toward a plain TS6 peer an owner is shown as op; a peer that knows q sees q."""
+    from conferenceroom.modes import peer_status
+
+    assert peer_status({"q", "v"}, peer_has_owner=False) == {"o", "v"}
+    assert peer_status({"q", "o"}, peer_has_owner=False) == {"o"}
+    assert peer_status({"q"}, peer_has_owner=True) == {"q"}
+    assert peer_status({"v"}, peer_has_owner=False) == {"v"}
+
+
+def test_owner_changes_for_peers_without_owner() -> None:
+    """q changes become the o change the peer can see, or nothing where its view stays the same."""
+    from conferenceroom.modes import peer_status_change
+
+    plus_q = ModeChange(True, "q", "bob")
+    assert peer_status_change(plus_q, {"q"}, False) == ModeChange(True, "o", "bob")
+    assert peer_status_change(plus_q, {"q", "o"}, False) is None  # already @ there
+    minus_q = ModeChange(False, "q", "bob")
+    assert peer_status_change(minus_q, set(), False) == ModeChange(False, "o", "bob")
+    assert peer_status_change(minus_q, {"o"}, False) is None
+    minus_o = ModeChange(False, "o", "bob")
+    assert peer_status_change(minus_o, {"q"}, False) is None  # still owner, so still @ there
+    assert peer_status_change(minus_o, set(), False) == minus_o
+    assert peer_status_change(plus_q, {"q"}, True) is plus_q
+    voice = ModeChange(True, "v", "bob")
+    assert peer_status_change(voice, {"q", "v"}, False) is voice

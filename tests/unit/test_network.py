@@ -9,6 +9,7 @@ from twisted.internet import task
 
 from conferenceroom import events as ev
 from conferenceroom.modes import ModeChange
+from conferenceroom.events import HERE
 from conferenceroom.network import Network, Server, User
 
 START = 1_700_000_000.0
@@ -23,6 +24,12 @@ class Route:
         """Ignore relays: the state model never sends."""
 
 
+class Client:
+    """A stand-in local client connection."""
+
+    is_client = True
+
+
 def make_network() -> tuple[Network, list[ev.Event]]:
     """A network on a task.Clock and the list its events are recorded in."""
     clock = task.Clock()
@@ -34,11 +41,11 @@ def make_network() -> tuple[Network, list[ev.Event]]:
     return network, seen
 
 
-def add(network: Network, nick: str, server: Server | None = None, origin: Any = None) -> User:
+def add(network: Network, nick: str, server: Server | None = None, origin: Any = HERE) -> User:
     """Add a user called ``nick`` on ``server`` (default: us)."""
     server = server or network.me
     user = User(network.next_uid() if server is network.me else server.sid + nick.upper().ljust(6, "X")[:6],
-                nick, "~" + nick, "host", "Real", server, server.route or object(), signon=network.now())
+                nick, "~" + nick, "host", "Real", server, server.route or Client(), signon=network.now())
     network.add_user(user, origin=origin)
     return user
 
@@ -166,7 +173,7 @@ def test_join_creates_channel_with_op() -> None:
     assert membership.status == {"o"}
     assert channel.members[alice] is membership and alice.channels[channel] is membership
     [event] = seen
-    assert isinstance(event, ev.ChannelJoined) and event.created and event.origin is None
+    assert isinstance(event, ev.ChannelJoined) and event.created and event.origin is HERE
     assert event.membership is membership
 
 
@@ -342,14 +349,15 @@ def test_channel_modes_apply_and_report_changes() -> None:
     """apply_channel_modes returns and emits only the changes that changed state."""
     network, seen = make_network()
     alice, bob = add(network, "alice"), add(network, "bob")
+    nobody = add(network, "nobody")  # not a member
     network.join(alice, "#c")
     network.join(bob, "#c")
     channel = network.find_channel("#c")
     assert channel is not None
     seen.clear()
-    changes = [ModeChange(True, "n"), ModeChange(True, "t"), ModeChange(True, "o", "BOB"),
+    changes = [ModeChange(True, "n"), ModeChange(True, "t"), ModeChange(True, "o", "BOB", bob),
                ModeChange(True, "b", "x!*@*"), ModeChange(True, "k", "key"), ModeChange(True, "l", "5"),
-               ModeChange(True, "o", "nobody")]
+               ModeChange(True, "o", "nobody", nobody)]
     applied = network.apply_channel_modes(alice, channel, changes, origin="L")
     assert applied == changes[:-1]
     assert channel.flags == {"n", "t"} and channel.key == "key" and channel.limit == 5
@@ -366,7 +374,7 @@ def test_channel_modes_apply_and_report_changes() -> None:
     removed = network.apply_channel_modes(
         network.me, channel,
         [ModeChange(False, "k", "*"), ModeChange(False, "l"), ModeChange(False, "b", "X!*@*"),
-         ModeChange(False, "b", "none"), ModeChange(False, "o", "bob")],
+         ModeChange(False, "b", "none"), ModeChange(False, "o", "bob", bob)],
     )
     assert [c.mode for c in removed] == ["k", "l", "b", "o"]
     assert channel.key is None and channel.limit is None and not channel.lists["b"]
@@ -403,21 +411,23 @@ def test_add_and_remove_server_cascades() -> None:
     on_hub, on_leaf, on_leaf2 = add(network, "h", hub), add(network, "l", leaf), add(network, "l2", leaf2)
     on_other = add(network, "o", other)
     for user in (local, on_hub, on_leaf, on_leaf2, on_other):
-        network.join(user, "#c", origin=None if user is local else user.route)
+        network.join(user, "#c", origin=HERE if user is local else user.route)
     network.join(on_leaf, "#leafonly", origin=route)
     seen.clear()
-    network.remove_server(hub, "hub.test me.test", origin=route)
+    network.remove_server(hub, "Ping timeout", origin=route)
     assert set(network.servers_by_sid) == {"0AA", "4OT"}
     assert network.find_server("leaf.test") is None
     assert set(network.users_by_uid.values()) == {local, on_other}
     assert set(network.find_channel("#c").members) == {local, on_other}  # type: ignore[union-attr]
     assert network.find_channel("#leafonly") is None
-    quits = [e for e in seen if isinstance(e, ev.UserQuit)]
-    assert {e.user for e in quits} == {on_hub, on_leaf, on_leaf2}
-    assert all(e.reason == "hub.test me.test" and e.origin is route for e in quits)
-    removed = [e.server for e in seen if isinstance(e, ev.ServerRemoved)]
-    assert set(removed) == {hub, leaf, leaf2} and removed[-1] is hub
     consistent(network)
+    # One event for the whole split, emitted once the split is applied; no QUIT per user.
+    [split] = seen
+    assert isinstance(split, ev.NetSplit) and split.origin is route
+    assert split.server is hub and split.servers[0] is hub and set(split.servers) == {hub, leaf, leaf2}
+    assert set(split.users) == {on_hub, on_leaf, on_leaf2}
+    assert split.reason == "Ping timeout" and split.quit_reason == "me.test hub.test"
+    assert split.local_peers[on_leaf] == frozenset({local})
 
 
 def test_peers_of_includes_self() -> None:
@@ -436,3 +446,133 @@ def test_masks() -> None:
     a = add(network, "a")
     network.set_host(a, "~a", "cloak")
     assert a.mask == "a!~a@cloak" and a.real_mask == "a!~a@host"
+
+
+class ServicesRoute(Route):
+    """The services pseudo-server's route: it decides on this server."""
+
+    decides_here = True
+
+
+def test_services_route_gets_the_defaults_of_this_server() -> None:
+    """A channel created by a services user (its own route) gets the default modes and op, as a local one does."""
+    network, seen = make_network()
+    network.default_channel_modes = "nt"
+    route = ServicesRoute()
+    services = Server("services.test", "0SV", uplink=network.me, route=route, hopcount=1)
+    network.add_server(services, origin=route)
+    chanserv = add(network, "ChanServ", services, origin=route)
+    membership = network.join(chanserv, "#new", origin=route)
+    assert membership.channel.flags == {"n", "t"} and membership.status == {"o"}
+    event = seen[-1]
+    assert isinstance(event, ev.ChannelJoined) and event.origin is route and event.granted == frozenset()
+
+
+def test_link_route_replays_without_defaults() -> None:
+    """A channel created by a link's JOIN gets no default modes or op: the remote side decided those."""
+    network, _ = make_network()
+    network.default_channel_modes = "nt"
+    route = Route()
+    remote = Server("remote.test", "1RM", uplink=network.me, route=route, hopcount=1)
+    network.add_server(remote, origin=route)
+    rem = add(network, "rem", remote, origin=route)
+    membership = network.join(rem, "#new", origin=route)
+    assert membership.channel.flags == set() and membership.status == set()
+
+
+def test_origin_none_is_refused() -> None:
+    """origin=None is ambiguous (local client or decided here?) and raises instead of guessing."""
+    network, _ = make_network()
+    alice = add(network, "alice")
+    try:
+        network.set_away(alice, "gone", origin=None)
+    except TypeError as exc:
+        assert "origin" in str(exc)
+    else:
+        raise AssertionError("origin=None accepted")
+
+
+def test_status_is_keyed_by_member_not_by_nick() -> None:
+    """A status change reaches the user it was decided for even if its nick changed hands meanwhile."""
+    network, seen = make_network()
+    alice, bob = add(network, "alice"), add(network, "bob")
+    for user in (alice, bob):
+        network.join(user, "#c")
+    channel = network.find_channel("#c")
+    assert channel is not None
+    decided = ModeChange(True, "o", "bob", bob)  # decided while bob was "bob"
+    network.change_nick(bob, "robert")
+    carol = add(network, "bob")  # someone else now holds the nick
+    network.join(carol, "#c")
+    seen.clear()
+    assert network.apply_channel_modes(alice, channel, [decided]) == [decided]
+    assert channel.members[bob].status == {"o"} and channel.members[carol].status == set()
+    # Without a member, a nick alone is never looked up.
+    assert network.apply_channel_modes(alice, channel, [ModeChange(True, "v", "bob")]) == []
+    assert channel.members[carol].status == set()
+
+
+def test_quit_event_comes_after_the_user_is_gone() -> None:
+    """Subscribers of UserQuit see the network without the user (so a handler may close its connection)."""
+    network, _ = make_network()
+    alice, bob = add(network, "alice"), add(network, "bob")
+    network.join(alice, "#a")
+    network.join(bob, "#a")
+    states = []
+
+    def look(event: ev.Event) -> None:
+        if isinstance(event, ev.UserQuit):
+            states.append((network.find_user("alice"), set(network.find_channel("#a").members)))  # type: ignore[union-attr]
+
+    network.events.subscribe(look)
+    network.remove_user(alice, "Quit: bye")
+    assert states == [(None, {bob})]
+
+
+def test_kill_is_its_own_event_with_killer_and_path() -> None:
+    """kill_user removes the victim and emits UserKilled (killer, path, reason), not UserQuit."""
+    network, seen = make_network()
+    oper, victim = add(network, "oper"), add(network, "victim")
+    network.join(oper, "#a")
+    network.join(victim, "#a")
+    seen.clear()
+    network.kill_user(victim, oper, "flooding")
+    [event] = seen
+    assert isinstance(event, ev.UserKilled) and not isinstance(event, ev.UserQuit)
+    assert event.user is victim and event.killer is oper and event.reason == "flooding"
+    assert event.path == "me.test!host!~oper!oper"
+    assert event.quit_reason == "Killed (oper (flooding))"
+    assert event.peers == frozenset({oper, victim}) and event.origin is HERE
+    assert network.find_user("victim") is None
+    assert network.whowas[-1].nick == "victim"
+    consistent(network)
+
+
+def test_kill_by_a_server_and_a_relayed_path() -> None:
+    """A server's kill reads 'Killed (server (reason))'; a path that came over a link is kept."""
+    network, seen = make_network()
+    victim = add(network, "victim")
+    network.kill_user(victim, network.me, "Nick collision (new)")
+    assert seen[-1].quit_reason == "Killed (me.test (Nick collision (new)))"  # type: ignore[attr-defined]
+    assert seen[-1].path == "me.test"  # type: ignore[attr-defined]
+    other = add(network, "other")
+    route = Route()
+    network.kill_user(other, network.me, "spam", path="far.test!h!u!oper", origin=route)
+    assert seen[-1].path == "far.test!h!u!oper" and seen[-1].origin is route  # type: ignore[attr-defined]
+    network.kill_user(other, network.me, "again")  # a second KILL for a gone user is ignored
+    assert len([e for e in seen if isinstance(e, ev.UserKilled)]) == 2
+
+
+def test_set_account_records_and_emits() -> None:
+    """set_account stores the account (None: logged out) and emits AccountChanged with its origin only on change."""
+    network, seen = make_network()
+    alice = add(network, "alice")
+    route = Route()
+    network.set_account(alice, "AliceAcct", origin=route)
+    assert alice.account == "AliceAcct"
+    assert seen[-1] == ev.AccountChanged(alice, None, origin=route)
+    count = len(seen)
+    network.set_account(alice, "AliceAcct", origin=route)
+    assert len(seen) == count
+    network.set_account(alice, None)
+    assert alice.account is None and seen[-1] == ev.AccountChanged(alice, "AliceAcct", origin=HERE)

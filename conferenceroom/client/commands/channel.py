@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
-from ...core import MAX_TARGETS, TOPICLEN
+from ...limits import MAX_TARGETS, TOPICLEN
 from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,
@@ -493,7 +493,7 @@ class _ModeChecker:
         ):
             conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
             return None
-        return ModeChange(change.adding, change.mode, target.nick)
+        return ModeChange(change.adding, change.mode, target.nick, target)
 
     def _list(self, change: ModeChange) -> ModeChange | None:
         param = change.param or ""

@@ -75,8 +75,7 @@ def forward(conn: "ClientConnection", server: Server, msg: Message, index: int) 
     assert user is not None
     params = list(msg.params)
     params[index] = server.name
-    if server.route is not None:
-        server.route.relay(Message(msg.command, tuple(params), user.mask), server, None)
+    conn.core.router.deliver(user, server, msg.command, tuple(params))
 
 
 # -- MOTD / LUSERS / VERSION / TIME / ADMIN / INFO ------------------------------------

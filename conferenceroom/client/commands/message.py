@@ -15,14 +15,13 @@ import uuid
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match
-from ...core import MAX_TARGETS
+from ...limits import MAX_TARGETS
 from ...dispatch import command
 from ...modes import MODE_OF_PREFIX, STATUS_PREFIXES, STATUS_RANK
 from ...network import Channel, User
 from ...wire import Message
 
 if TYPE_CHECKING:
-    from ...routing import Router
     from ..protocol import ClientConnection
 
 AWAYLEN = 300
@@ -114,7 +113,6 @@ def _deliver_one(
     core = conn.core
     router = core.router
     params = (target,) if text is None else (target, text)
-    out = Message(verb, params, user.mask, tags)
     cap = "message-tags" if verb == "TAGMSG" else None
     echo = "echo-message" in conn.caps and (cap is None or cap in conn.caps)
     status, name = _split_status(target)
@@ -123,9 +121,8 @@ def _deliver_one(
         if channel is None:
             if status is None and user.is_oper and (target.startswith("$") or "." in target):
                 recipients = _mask_recipients(conn, target)
-                for recipient in recipients:
-                    if recipient is not user:
-                        _to_user(router, recipient, out, cap)
+                out = router.deliver(user, target, verb, params, tags=tags, exclude=user, cap=cap,
+                                     recipients=recipients)
                 if echo:
                     conn.send(out)
                 return
@@ -136,27 +133,19 @@ def _deliver_one(
         if reason is not None:
             raise _Refused("ERR_CANNOTSENDTOCHAN", channel.name, reason)
         shown = target[: len(target) - len(name)] + channel.name
-        out = Message(verb, (shown, *params[1:]), user.mask, tags)
-        router.to_channel(channel, out, exclude=user, status=status, cap=cap)
+        out = router.deliver(user, channel, verb, (shown, *params[1:]), tags=tags, exclude=user,
+                             status=status, cap=cap)
         if echo:
             conn.send(out)
         return
     recipient = core.network.find_user(target)
     if recipient is None:
         raise _Refused("ERR_NOSUCHNICK", target)
-    out = Message(verb, (recipient.nick, *params[1:]), user.mask, tags)
-    _to_user(router, recipient, out, cap)
+    out = router.deliver(user, recipient, verb, (recipient.nick, *params[1:]), tags=tags, cap=cap)
     if echo and recipient is not user:
         conn.send(out)
     if verb == "PRIVMSG" and recipient.away:
         conn.reply("RPL_AWAY", recipient.nick, recipient.away)
-
-
-def _to_user(router: "Router", recipient: User, out: Message, cap: str | None) -> None:
-    """Send to one user; a local client without ``cap`` is skipped."""
-    if cap is not None and router.is_local(recipient) and cap not in recipient.route.caps:
-        return
-    router.to_user(recipient, out)
 
 
 def _message(conn: "ClientConnection", msg: Message, verb: str) -> None:
@@ -232,11 +221,8 @@ def handle_wallops(conn: "ClientConnection", msg: Message) -> None:
     """WALLOPS :<text>: operators to every user with user mode +w."""
     user = conn.user
     assert user is not None
-    router = conn.core.router
-    out = Message("WALLOPS", (msg.params[0],), user.mask)
-    for recipient in list(conn.core.network.users_by_uid.values()):
-        if "w" in recipient.modes:
-            router.to_user(recipient, out)
+    readers = [u for u in conn.core.network.users_by_uid.values() if "w" in u.modes]
+    conn.core.router.deliver(user, "*", "WALLOPS", (msg.params[0],), recipients=readers)
 
 
 # -- AWAY / ISON / USERHOST ------------------------------------------------------------

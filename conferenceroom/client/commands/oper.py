@@ -105,20 +105,13 @@ def handle_kill(conn: "ClientConnection", msg: Message) -> None:
         else:
             conn.reply("ERR_NOSUCHNICK", target)
         return
-    quit_reason = f"Killed ({killer.nick} ({reason}))"
     core.notice_opers(
         f"Received KILL message for {victim.nick} ({victim.ident}@{victim.realhost}) "
         f"from {killer.nick}: {reason}"
     )
     log.info("KILL {victim} by {killer}: {reason}", victim=victim.mask, killer=killer.mask, reason=reason)
-    route: Any = victim.route
-    if victim.is_local:
-        route.send(Message("KILL", (victim.nick, reason), killer.mask))
-        route.close(quit_reason)
-        if network.users_by_uid.get(victim.uid) is victim:
-            network.remove_user(victim, quit_reason)
-    else:
-        network.remove_user(victim, quit_reason, origin=None)
+    # The announcer sends a local victim its KILL and closes it; links relay it.
+    network.kill_user(victim, killer, reason)
 
 
 # -- DIE / RESTART -------------------------------------------------------------------

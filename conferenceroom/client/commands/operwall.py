@@ -90,8 +90,7 @@ def handle_trace(conn: "ClientConnection", msg: Message) -> None:
     found = network.find_user(target)
     if found is not None and not found.is_local:
         # The user's own server answers (its route carries the request).
-        if found.server.route is not None:
-            found.server.route.relay(Message("TRACE", (found.nick,), user.mask), found.server, None)
+        core.router.deliver(user, found.server, "TRACE", (found.nick,))
         return
     if found is not None:
         _trace_user(conn, found, now)

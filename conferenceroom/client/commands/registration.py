@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...casemap import valid_nick
-from ...core import NICKLEN
+from ...limits import NICKLEN
 from ...dispatch import command
 from ...network import User
 from ...wire import Message
