@@ -56,6 +56,7 @@ from conferenceroom.casemap import fold, match
 from conferenceroom.link.connector import Backoff, EndpointFactory, describe_failure, display_address, make_endpoint
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.policy import LinkView, autoconnect_order
+from conferenceroom.tls import TLSError
 
 #: Seconds after the TCP connection within which the handshake must give a link.
 HANDSHAKE_DEADLINE = 60
@@ -490,7 +491,11 @@ class LinkManager(service.MultiService):
         try:
             tls = self._tls_for(d) if d.secure else None
             endpoint = make_endpoint(self._endpoints, attempt.host, attempt.port, d.bindip, tls)
-        except Exception as exc:
+        except (ConnectError, TLSError, OSError, ValueError) as exc:
+            self.log.warn("cannot prepare the connection to {handle}: {why}", handle=d.handle, why=exc)
+            self._failed(child, attempt, str(exc) or type(exc).__name__)
+            return attempt
+        except Exception as exc:  # a bug: keep the traceback in the log
             self.log.failure("cannot prepare the connection to {handle}", handle=d.handle)
             self._failed(child, attempt, str(exc) or type(exc).__name__)
             return attempt

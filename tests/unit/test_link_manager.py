@@ -15,6 +15,7 @@ from twisted.internet import error, ssl
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -23,6 +24,7 @@ from conferenceroom.admin.settings import FrozenMap, ServerDef, Settings, fold_n
 from conferenceroom.link.connector import string_endpoints
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.manager import HANDSHAKE_DEADLINE, ConnectError, LinkManager
+from conferenceroom.tls import TLSError
 
 SOPRANO = ServerDef("soprano", name="soprano.webmaster.com", serial="102-0000-001", host="209.133.1.1",
                     port=7000, ping=300, auto=True, enabled=True)
@@ -431,6 +433,31 @@ def test_secure_definition_without_tls_fails_with_a_reason() -> None:
     assert h.dials() == []
     assert h.notices[-1] == ("Connection to soprano (soprano.webmaster.com) at 209.133.1.1:7000 failed: "
                              "TLS is not available for outgoing links; retrying in 5 s")
+
+
+def test_tls_context_error_is_a_sentence_not_a_traceback() -> None:
+    """A TLS client context that cannot be built (unreadable certificate) fails the dial with its reason, logged without a traceback."""
+
+    def client_tls(d: ServerDef) -> Any:
+        raise TLSError("cannot read /etc/cr/cert.pem: No such file or directory")
+
+    with capturedLogs() as events:
+        h = Harness(make_settings(replace(SOPRANO, secure=True), role="leaf"), client_tls=client_tls).start()
+    assert h.notices[-1] == ("Connection to soprano (soprano.webmaster.com) at 209.133.1.1:7000 failed: "
+                             "cannot read /etc/cr/cert.pem: No such file or directory; retrying in 5 s")
+    assert not [e for e in events if "log_failure" in e]
+    assert any("cert.pem" in formatEvent(e) for e in events)
+
+
+def test_securenetwork_calls_off_a_plain_dial() -> None:
+    """SECURENETWORK turned on while a plain upstream is being dialled stops that dial, saying why."""
+    h = Harness(make_settings(SOPRANO, role="leaf")).start()
+    report = h.manager.reconfigure(make_settings(SOPRANO, role="leaf", securenetwork=True))
+    assert report == ["Stopped connecting to soprano (soprano.webmaster.com): "
+                      "Server links must use TLS on this network (SECURENETWORK is on)"]
+    assert h.reactor.connectors[0].stoppedConnecting
+    h.advance(3600)
+    assert len(h.dials()) == 1
 
 
 def test_securenetwork_skips_plain_upstreams() -> None:
