@@ -408,10 +408,10 @@ class LinkManager(service.MultiService):
         for link in list(self._links):
             if link is keep:
                 continue
-            if link.role == "leaf":
-                reason = "This server is now a leaf, and leaf-to-leaf links are not allowed"
-            else:
+            if keep is not None and link.role == "hub":
                 reason = f"This server is now a leaf and keeps its one link, to {keep.name}"
+            else:
+                reason = "This server is now a leaf, and leaf-to-leaf links are not allowed"
             self._drop(link, reason, report)
 
     def _require_tls(self, report: list[str]) -> None:

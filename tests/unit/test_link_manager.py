@@ -375,6 +375,27 @@ def test_auto_connect_resumes_after_the_link_drops() -> None:
     assert h.dials()[-1] == ("10.1.0.1", 7000)
 
 
+def test_manual_network_hub_dies_and_leaf_fails_over() -> None:
+    """The manual's network: leaf1.sd linked to hub1.sd for an hour; hub1.sd is killed; the leaf re-links to hub1.ny."""
+    h = Harness(make_settings(HUB_SD, HUB_NY, role="leaf")).start()
+    hub_sd = h.establish(name="hub1.sd.com")
+    h.advance(3600)
+    h.manager.link_lost(hub_sd, "Remote host closed the connection")
+    h.advance(5)
+    assert h.dials()[-1] == ("10.1.0.1", 7000)
+    h.refuse()  # hub1.sd is down
+    assert h.dials()[-1] == ("10.2.0.1", 7000)
+    h.establish(name="hub1.ny.com")
+    assert [v.name for v in h.manager.link_views()] == ["hub1.ny.com"]
+    assert h.notices[-3:] == [
+        "Connecting to hubsd (hub1.sd.com) at 10.1.0.1:7000",
+        "Connection to hubsd (hub1.sd.com) at 10.1.0.1:7000 failed: connection refused; trying hubny (hub1.ny.com) next",
+        "Connecting to hubny (hub1.ny.com) at 10.2.0.1:7000",
+    ]
+    h.advance(3600)
+    assert len(h.dials()) == 3, "a linked leaf attempts nothing further, even when its first upstream returns"
+
+
 def test_a_link_that_drops_at_once_does_not_redial_in_a_loop() -> None:
     """A peer that links and drops within seconds, again and again, is redialled after ever longer waits."""
     h = Harness(make_settings(SOPRANO, role="leaf")).start()
