@@ -226,6 +226,16 @@ def test_switch_to_leaf_with_two_hub_links_keeps_the_oldest() -> None:
     assert second.dropped == ["This server is now a leaf and keeps its one link, to hub1.sd.com"]
 
 
+def test_switch_to_leaf_without_a_hub_link_drops_every_link() -> None:
+    """A hub linked only to leaves (one reporting no role yet) that becomes a leaf drops them all, without failing."""
+    h = Harness(make_settings(TENOR, LEAF2)).start()
+    leaf = h.inbound("tenor", "tenor.webmaster.com", "leaf")
+    unknown = h.inbound("leaf2", "leaf2.sd.com", "")
+    report = h.manager.reconfigure(make_settings(TENOR, LEAF2, role="leaf"))
+    assert leaf.dropped == unknown.dropped == ["This server is now a leaf, and leaf-to-leaf links are not allowed"]
+    assert len(report) == 2 and h.manager.links == ()
+
+
 def test_securenetwork_drops_plain_links() -> None:
     """GENERAL SET SECURENETWORK ON drops links without TLS, with the same reason the policy gives."""
     h = Harness(make_settings(TENOR, LEAF2)).start()
