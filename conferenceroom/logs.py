@@ -18,7 +18,10 @@ details (addresses, nicks) in each event.
 
 from __future__ import annotations
 
+import functools
+import re
 import signal
+import string
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -38,7 +41,10 @@ DEFAULT_LOG_LEVEL = "info"
 DEFAULT_REPEAT_WINDOW = 10.0
 #: events of one kind written as they come in each window before collapsing
 DEFAULT_REPEAT_BURST = 3
-#: kinds of event followed at once; beyond this, new kinds pass unfiltered
+#: events of one format written per window, whatever their sentences (so
+#: sentences made to differ, e.g. by nick, cannot flood the log either)
+DEFAULT_FORMAT_BURST = 20
+#: kinds of event followed at once; beyond this, events count under their format
 MAX_TRACKED_KINDS = 1000
 #: formats whose text, not their format, tells one kind from another
 #: (legacy ``log.msg`` text and redirected stdout/stderr)
@@ -47,12 +53,33 @@ _TEXT_FORMATS = frozenset({"{log_text}", "{log_io}"})
 LEVELS = {level.name: level for level in LogLevel.iterconstants()}
 
 
+_VARIABLE_WORD = re.compile(r"\S*[\d@!~]\S*")
+
+
+@functools.lru_cache(maxsize=256)
+def _wraps_text(fmt: str) -> bool:
+    """True for formats that are one field, alone or after a colon (``"notice to operators: {text}"``)."""
+    try:
+        parts = [(text, name) for text, name, _, _ in string.Formatter().parse(fmt)]
+    except ValueError:
+        return False
+    fields = [name for _, name in parts if name is not None]
+    if len(fields) != 1 or parts[-1][1] is None:
+        return False
+    prefix = parts[-1][0]
+    return len(parts) == 1 and (prefix == "" or prefix.endswith(": "))
+
+
 def event_kind(event: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes two events "the same": namespace, level and format (text for legacy/IO events)."""
+    """What makes two events "the same": namespace, level, format and, for formats that wrap a
+    whole sentence (and legacy or stdout text), that sentence with its variable words
+    (those with digits, ``@``, ``!`` or ``~``: addresses, numbers, most masks) masked."""
     fmt = event.get("log_format")
-    if fmt is None or fmt in _TEXT_FORMATS:
-        fmt = ("text", formatEvent(event))
-    return (event.get("log_namespace"), event.get("log_level"), fmt)
+    detail = None
+    if fmt is None or fmt in _TEXT_FORMATS or _wraps_text(fmt):
+        detail = _VARIABLE_WORD.sub("*", formatEvent(event))
+        fmt = None if fmt in _TEXT_FORMATS else fmt
+    return (event.get("log_namespace"), event.get("log_level"), fmt, detail)
 
 
 @dataclass
@@ -70,6 +97,9 @@ class _Kind:
 class RepeatCollapser:
     """Pass the first ``burst`` events of a kind per ``window`` seconds, count the rest.
 
+    A kind is what :func:`event_kind` says; at most ``format_burst`` events
+    of one format pass per window however their sentences differ.
+
     At the end of a window where some were held back, one line says so: the
     last held-back event with "(repeated N more times in W s)". While the
     kind keeps coming, each further window yields just that one line; a
@@ -78,24 +108,32 @@ class RepeatCollapser:
     """
 
     def __init__(self, observer: Callable[[dict[str, Any]], None], clock: Any,
-                 window: float = DEFAULT_REPEAT_WINDOW, burst: int = DEFAULT_REPEAT_BURST) -> None:
+                 window: float = DEFAULT_REPEAT_WINDOW, burst: int = DEFAULT_REPEAT_BURST,
+                 format_burst: int = DEFAULT_FORMAT_BURST) -> None:
         self.observer = observer
         self.clock = clock
         self.window = window
         self.burst = burst
+        self.format_burst = format_burst
         self._kinds: dict[tuple[Any, ...], _Kind] = {}
+        self._formats: dict[tuple[Any, ...], list[float]] = {}
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self.window <= 0 or threading.current_thread() is not threading.main_thread():
             self.observer(event)
             return
         key = event_kind(event)
+        if key[3] is not None:
+            key = self._by_format(key)
         kind = self._kinds.get(key)
         if kind is None:
             if len(self._kinds) >= MAX_TRACKED_KINDS:
-                self.observer(event)
-                return
-            kind = self._kinds[key] = _Kind(started=self.clock.seconds())
+                key = key[:3] + ("*",)
+                kind = self._kinds.get(key)
+        if kind is None:
+            # A format's catch-all only counts: its format already wrote its share.
+            kind = self._kinds[key] = _Kind(passed=self.burst if key[3] == "*" else 0,
+                                            started=self.clock.seconds())
             kind.timer = self.clock.callLater(self.window, self._window_over, key)
         if kind.passed < self.burst:
             kind.passed += 1
@@ -103,6 +141,15 @@ class RepeatCollapser:
         else:
             kind.suppressed += 1
             kind.last = event
+
+    def _by_format(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``key``, or its format's catch-all once that format passed its burst in this window."""
+        now = self.clock.seconds()
+        seen = self._formats.get(key[:3])
+        if seen is None or now - seen[0] >= self.window:
+            seen = self._formats[key[:3]] = [now, 0]
+        seen[1] += 1
+        return key if seen[1] <= self.format_burst else key[:3] + ("*",)
 
     def _window_over(self, key: tuple[Any, ...]) -> None:
         kind = self._kinds.pop(key)

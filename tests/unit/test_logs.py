@@ -189,3 +189,41 @@ def test_garbage_from_200_clients_adds_a_few_lines_not_780_kb(tmp_path: Path) ->
     assert len(refused) == 4  # three as they came, then one with the count
     assert refused[-1].endswith("(repeated 197 more times in 10 s)")
     assert len(text) < 4000
+
+
+def test_operator_notices_collapse_by_sentence_not_by_wrapper() -> None:
+    """"notice to operators: {text}" lines: connects and exits are counted apart, and within
+    each, lines differing only in nick, user@host and address are one kind."""
+    log, lines, _, clock = collapsing(burst=1)
+    for n in range(10):
+        log.info("notice to operators: {text}", text=f"Client connecting: f{n}x1 (~f{n}x1@127.0.0.{n}) [127.0.0.{n}]")
+        log.info("notice to operators: {text}", text=f"Client exiting: f{n}x1 (~f{n}x1@127.0.0.{n}) [Excess Flood]")
+    clock.advance(10)
+    assert lines.text == [
+        "notice to operators: Client connecting: f0x1 (~f0x1@127.0.0.0) [127.0.0.0]",
+        "notice to operators: Client exiting: f0x1 (~f0x1@127.0.0.0) [Excess Flood]",
+        "notice to operators: Client connecting: f9x1 (~f9x1@127.0.0.9) [127.0.0.9] (repeated 9 more times in 10 s)",
+        "notice to operators: Client exiting: f9x1 (~f9x1@127.0.0.9) [Excess Flood] (repeated 9 more times in 10 s)",
+    ]
+
+
+def test_distinct_config_warnings_are_all_written() -> None:
+    """Start-up warnings ("{warning}") that say different things are each written."""
+    log, lines, _, _ = collapsing(burst=1)
+    warnings = ["c.conf:3: family KEY is not supported; kept", "c.conf:9: family WEB is not supported; kept",
+                "c.conf:12: plain-text password hashed; the file must be rewritten", "no MOTD file"]
+    for warning in warnings:
+        log.warn("{warning}", warning=warning)
+    assert lines.text == warnings
+
+
+def test_sentences_made_to_differ_are_still_capped_per_format() -> None:
+    """A flood of one format whose sentences all differ (plain-letter nicks) still passes at most
+    ``format_burst`` lines per window, then one line with the count."""
+    log, lines, _, clock = collapsing(burst=3)
+    nicks = ["".join(chr(97 + (n // 26 ** i) % 26) for i in range(3)) for n in range(500)]
+    for nick in nicks:
+        log.info("notice to operators: {text}", text=f"Client connecting: {nick} (~{nick}@host) [x]")
+    clock.advance(10)
+    assert len(lines.text) == 21
+    assert lines.text[-1].endswith("(repeated 480 more times in 10 s)")
