@@ -130,6 +130,7 @@ class ConferenceRoomService(service.MultiService):
 
     log = Logger()
     _tls_opening: tuple[int, str, bool] | None = None
+    _tls_failure: str | None = None  # why the TLS port could not open at start-up
     tls_fingerprint: str | None = None
     #: set by tap.makeService: offered to the twistd application as its log observer
     log_observer: "logs.BoundedLogObserver | None" = None
@@ -194,11 +195,12 @@ class ConferenceRoomService(service.MultiService):
         ports = [child for child in self if isinstance(child, Listener)]
         if any(child.failure is None for child in ports):
             return  # listening, or still opening
-        if ports:
-            reasons = "; ".join(
-                f"{'TLS ' if child.tls else ''}port {child.port} on {child.bindip or '*'}: {child.reason}"
-                for child in ports)
-            message = f"no client port could be opened ({reasons}); stopping"
+        reasons = [f"{'TLS ' if child.tls else ''}port {child.port} on {child.bindip or '*'}: {child.reason}"
+                   for child in ports]
+        if self._tls_failure is not None:
+            reasons.append(self._tls_failure)
+        if reasons:
+            message = f"no client port could be opened ({'; '.join(reasons)}); stopping"
         else:
             message = "no client port is configured (general set ports ...); stopping"
         self.log.critical("{message}", message=message)
@@ -397,6 +399,7 @@ class ConferenceRoomService(service.MultiService):
             context = self._tls_context(settings)
         except (tls.TLSError, OSError) as exc:
             self.log.error("TLS port {port} not opened: {why}", port=settings.ssl.port, why=exc)
+            self._tls_failure = f"TLS port {settings.ssl.port}: {exc}"
             return
         self._add_tls_listener(settings, context)
 

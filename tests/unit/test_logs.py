@@ -227,3 +227,15 @@ def test_sentences_made_to_differ_are_still_capped_per_format() -> None:
     clock.advance(10)
     assert len(lines.text) == 21
     assert lines.text[-1].endswith("(repeated 480 more times in 10 s)")
+
+
+def test_log_file_rotates_on_request(tmp_path) -> None:
+    """``rotate()`` (what SIGUSR1 calls) moves the current log to FILE.1 and starts a new one."""
+    observer = BoundedLogObserver(LogOptions(str(tmp_path / "x.log")), task.Clock())
+    log = Logger(namespace="test", observer=LogPublisher(observer))
+    log.info("before rotation")
+    observer.rotate()
+    log.info("after rotation")
+    assert "before rotation" in (tmp_path / "x.log.1").read_text()
+    assert "after rotation" in (tmp_path / "x.log").read_text()
+    assert "before rotation" not in (tmp_path / "x.log").read_text()

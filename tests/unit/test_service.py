@@ -293,3 +293,22 @@ def test_tap_leaves_syslog_to_twistd(tmp_path) -> None:
     config = ServerOptions()
     config.parseOptions(["-n", "--syslog", "conferenceroom", "--config", str(path)])
     assert tap.makeService(config.subOptions).log_observer is None
+
+
+def test_start_up_names_the_tls_port_too_when_nothing_opens(tmp_path, monkeypatch) -> None:
+    """The plain port is taken and the TLS certificate cannot be read: start-up stops, naming both."""
+    from conferenceroom.admin import load_config
+    from conferenceroom.service import NoClientPort
+
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    path = tmp_path / "c.conf"
+    path.write_text("general set name test.local\ngeneral set ports 7000\ngeneral set bindip 127.0.0.1\n"
+                    "general ssl enable\ngeneral ssl port 7001\n"
+                    "general ssl cert missing.pem\ngeneral ssl key missing.key\n")
+    svc = ConferenceRoomService(load_config(str(path)), BusyPortReactor({7000}))
+    with pytest.raises(NoClientPort) as raised:
+        svc.startService()
+    assert raised.value.message.startswith(
+        "no client port could be opened (port 7000 on 127.0.0.1: Address already in use; TLS port 7001: ")
+    assert "missing.pem" in raised.value.message
+
