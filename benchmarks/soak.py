@@ -270,7 +270,6 @@ class Stats:
         self.sent = {kind: 0 for kind in KINDS}
         self.bytes = 0
         self.connections = 0
-        self.refused = 0
         self.failed = 0
         self.closed_by_server = 0
         self.stop = False
@@ -367,7 +366,6 @@ async def attacker(kind: str, index: int, port: int, stats: Stats, deadline: flo
                 transport.write(data)
                 stats.sent[kind] += 3
                 stats.budget[kind] -= 3
-            sent_here = 0
             while not stats.stop and stats.budget[kind] > 0 and not proto.closed.done():
                 if time.monotonic() >= deadline:
                     break
@@ -382,13 +380,10 @@ async def attacker(kind: str, index: int, port: int, stats: Stats, deadline: flo
                 stats.sent[kind] += count
                 stats.budget[kind] -= count
                 stats.bytes += len(data)
-                sent_here += 1
                 # Give the other connections (and the witnesses' partner process) a turn.
                 await asyncio.sleep(0.01 if kind in REGISTERED else 0)
             if proto.closed.done() or proto.error_line:
                 stats.closed_by_server += 1
-                if not proto.error_line and sent_here == 0:
-                    stats.refused += 1
         finally:
             if not stats.stop:
                 transport.abort()
