@@ -220,9 +220,10 @@ class LogOptions:
 class BoundedLogObserver:
     """The observer twistd adopts: filter, collapse, then write lines.
 
-    A file is opened on the first event (so nothing is created when
-    twistd is told to use another observer), rotated at ``size`` bytes,
-    keeping ``files`` old files; SIGUSR1 rotates it, as with twistd's own.
+    A file is opened once twistd adopts the observer (or on the first
+    event), so nothing is created when twistd uses another one; it is
+    rotated at ``size`` bytes, keeping ``files`` old files; SIGUSR1
+    rotates it, as with twistd's own.
     """
 
     def __init__(self, options: LogOptions, clock: Any) -> None:
@@ -237,11 +238,22 @@ class BoundedLogObserver:
     def __call__(self, event: dict[str, Any]) -> None:
         self._chain(event)
 
-    def _write(self, event: dict[str, Any]) -> None:
-        if self._writer is None:
+    def open(self) -> None:
+        """Open the log file now; exit with a clear message (status 1) when it cannot be."""
+        if self._writer is not None:
+            return
+        try:
             self.logfile = LogFile.fromFullPath(
                 self.options.path, rotateLength=self.options.size, maxRotatedFiles=self.options.files)
-            self._writer = textFileLogObserver(self.logfile)
+        except OSError as exc:
+            sys.stderr.write(f"conferenceroom: cannot open the log file {self.options.path}: "
+                             f"{exc.strerror or exc}\n")
+            raise SystemExit(1)
+        self._writer = textFileLogObserver(self.logfile)
+
+    def _write(self, event: dict[str, Any]) -> None:
+        if self._writer is None:
+            self.open()
         self._writer(event)
 
     def rotate(self) -> None:
@@ -264,6 +276,8 @@ def offer_to_application(parent: Any, observer: BoundedLogObserver, reactor: Any
     if not isinstance(parent, Componentized) or parent.getComponent(ILogObserver, None) is not None:
         return False
     parent.setComponent(ILogObserver, observer)
-    if observer.options.path is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(observer.rotate))
+    if observer.options.path is not None:
+        observer.open()  # a bad --logfile stops start-up here, as with twistd's own
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(observer.rotate))
     return True

@@ -239,3 +239,15 @@ def test_log_file_rotates_on_request(tmp_path) -> None:
     assert "before rotation" in (tmp_path / "x.log.1").read_text()
     assert "after rotation" in (tmp_path / "x.log").read_text()
     assert "before rotation" not in (tmp_path / "x.log").read_text()
+
+
+def test_a_log_file_that_cannot_be_opened_stops_start_up_with_a_message(tmp_path: Path, capsys) -> None:
+    """``--logfile`` in a missing folder: exit status 1 and one line saying which file and why."""
+    import pytest
+
+    observer = BoundedLogObserver(LogOptions(str(tmp_path / "missing" / "x.log")), task.Clock())
+    with pytest.raises(SystemExit) as raised:
+        observer.open()
+    assert raised.value.code == 1
+    assert capsys.readouterr().err == (
+        f"conferenceroom: cannot open the log file {tmp_path / 'missing' / 'x.log'}: No such file or directory\n")

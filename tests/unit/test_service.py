@@ -258,9 +258,12 @@ def test_start_up_continues_when_some_client_port_opens(tmp_path, monkeypatch) -
     assert not [e for e in events if e["log_level"].name == "critical"]
 
 
-def test_tap_builds_a_bounded_log_observer_from_twistd_options(tmp_path) -> None:
+def test_tap_builds_a_bounded_log_observer_from_twistd_options(tmp_path, monkeypatch) -> None:
     """``twistd --logfile F conferenceroom --log-size N --log-files K`` gives the service an observer
-    writing F with those limits, which a twistd application adopts as its log observer."""
+    writing F with those limits, which a twistd application adopts as its log observer (opening F
+    at once and rotating it on SIGUSR1)."""
+    handlers: dict[int, Any] = {}
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: handlers.__setitem__(signum, handler))
     from twisted.application.service import Application, IServiceCollection
     from twisted.logger import ILogObserver
     from twisted.scripts.twistd import ServerOptions
@@ -280,6 +283,7 @@ def test_tap_builds_a_bounded_log_observer_from_twistd_options(tmp_path) -> None
     svc.setServiceParent(application)
     assert application.getComponent(ILogObserver) is observer
     assert svc in list(IServiceCollection(application))
+    assert (tmp_path / "x.log").exists() and signal.SIGUSR1 in handlers
 
 
 def test_tap_leaves_syslog_to_twistd(tmp_path) -> None:
