@@ -12,6 +12,7 @@ import datetime
 import errno
 import os
 import signal
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from twisted.logger import Logger
 
 from .admin import ConfigError, LoadedConfig, changed_lines, load_config, save_config
 from .client.protocol import ClientFactory
-from . import client, tls
+from . import client, logs, tls
 from .core import ServerCore
 from .manhole import MANHOLE_HOST, ManholeService
 from .modes import ModeChange
@@ -50,6 +51,7 @@ class Listener(service.Service):
         self.name = f"{'tls' if tls else 'listener'}:{bindip or '*'}:{port}"
         self.listening: Any = None
         self.failure: str | None = None  # why listening failed, if it did
+        self.reason: str | None = None  # the same, in a few words ("Address already in use")
 
     @property
     def key(self) -> tuple[int, str, bool]:
@@ -84,6 +86,8 @@ class Listener(service.Service):
 
     def _failed(self, failure: Any) -> Any:
         self.failure = failure.getErrorMessage()
+        socket_error = getattr(failure.value, "socketError", None)
+        self.reason = getattr(socket_error, "strerror", None) or self.failure
         self.log.error(
             "cannot listen on {addr}:{port}: {why}",
             addr=self.bindip or "*", port=self.port, why=failure.getErrorMessage(),
@@ -103,6 +107,14 @@ class Listener(service.Service):
             port, self.listening = self.listening, None
             return defer.maybeDeferred(port.stopListening)
         return None
+
+
+class NoClientPort(SystemExit):
+    """Start-up stops: not one client port could be opened (exit status 1)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(1)
+        self.message = message
 
 
 @dataclass
@@ -125,7 +137,10 @@ class ConferenceRoomService(service.MultiService):
 
     log = Logger()
     _tls_opening: tuple[int, str, bool] | None = None
+    _tls_failure: str | None = None  # why the TLS port could not open at start-up
     tls_fingerprint: str | None = None
+    #: set by tap.makeService: offered to the twistd application as its log observer
+    log_observer: "logs.BoundedLogObserver | None" = None
 
     def __init__(self, loaded: LoadedConfig, reactor: Any) -> None:
         super().__init__()
@@ -150,8 +165,19 @@ class ConferenceRoomService(service.MultiService):
         """The settings snapshot in force."""
         return self.core.settings
 
+    def setServiceParent(self, parent: Any) -> Any:
+        """Under twistd the parent is the application: offer it our bounded log observer first."""
+        if self.log_observer is not None:
+            logs.offer_to_application(parent, self.log_observer, self.reactor)
+        return super().setServiceParent(parent)
+
     def startService(self) -> None:
-        """Log the config warnings, rewrite the file if it must be, start the children, catch SIGHUP."""
+        """Log the config warnings, rewrite the file if it must be, start the children, catch SIGHUP.
+
+        Raises :class:`NoClientPort` (twistd exits with status 1) when no
+        client port could be opened; a port that fails while another opens
+        is only logged.
+        """
         for warning in self.loaded.warnings:
             self.log.warn("{warning}", warning=warning)
         if self.loaded.needs_rewrite:
@@ -161,6 +187,7 @@ class ConferenceRoomService(service.MultiService):
             else:
                 self.log.error("{why}", why=why)
         super().startService()
+        self._check_client_ports()
         self.log.info(
             "{name} ({serial}, {role}) started with {path}",
             name=self.settings.name, serial=self.settings.serial,
@@ -170,6 +197,33 @@ class ConferenceRoomService(service.MultiService):
             signal.signal(signal.SIGHUP, self._sighup)
         except ValueError:  # not the main thread (tests)
             pass
+
+    def _check_client_ports(self) -> None:
+        """Stop start-up, naming every port and why, when no client listener opened."""
+        ports = [child for child in self if isinstance(child, Listener)]
+        if any(child.failure is None for child in ports):
+            return  # listening, or still opening
+        reasons = [f"{'TLS ' if child.tls else ''}port {child.port} on {child.bindip or '*'}: {child.reason}"
+                   for child in ports]
+        if self._tls_failure is not None:
+            reasons.append(self._tls_failure)
+        if reasons:
+            message = f"no client port could be opened ({'; '.join(reasons)}); stopping"
+        else:
+            message = "no client port is configured (general set ports ...); stopping"
+        self.log.critical("{message}", message=message)
+        if self.log_observer is not None and self.log_observer.options.path is not None:
+            # The log is in a file: say it where the operator started us too.
+            sys.__stderr__.write(f"conferenceroom: {message}\n")
+        super().stopService()
+        raise NoClientPort(message)
+
+    def stopService(self) -> Any:
+        """Stop the children; write pending "repeated" log lines."""
+        result = super().stopService()
+        if self.log_observer is not None:
+            self.log_observer.flush()
+        return result
 
     def _sighup(self, signum: int, frame: Any) -> None:
         self.reactor.callFromThread(self._rehash_from_signal)
@@ -353,6 +407,7 @@ class ConferenceRoomService(service.MultiService):
             context = self._tls_context(settings)
         except (tls.TLSError, OSError) as exc:
             self.log.error("TLS port {port} not opened: {why}", port=settings.ssl.port, why=exc)
+            self._tls_failure = f"TLS port {settings.ssl.port}: {exc}"
             return
         self._add_tls_listener(settings, context)
 

@@ -4,6 +4,8 @@ import signal
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from twisted.internet.error import CannotListenError
 from twisted.internet.testing import MemoryReactorClock
 
@@ -212,3 +214,105 @@ def test_motd_is_read_bounded_and_only_from_a_regular_file(tmp_path, monkeypatch
     (tmp_path / "motd.txt").mkdir()
     svc._load_motd()
     assert svc.core.motd_lines is None
+
+
+def test_start_up_fails_when_no_client_port_opens(tmp_path, monkeypatch) -> None:
+    """When every client port is taken, start-up stops with exit status 1 and a
+    critical log line naming each port and why (twistd exits; systemd sees the failure)."""
+    from twisted.logger import capturedLogs, formatEvent
+
+    from conferenceroom.service import NoClientPort
+
+    with capturedLogs() as events:
+        with pytest.raises(NoClientPort) as raised:
+            start(tmp_path, monkeypatch, BusyPortReactor({7000, 7001}), (7000, 7001))
+    assert raised.value.code == 1
+    critical = [formatEvent(e) for e in events if e["log_level"].name == "critical"]
+    assert critical == [
+        "no client port could be opened (port 7000 on 127.0.0.1: Address already in use;"
+        " port 7001 on 127.0.0.1: Address already in use); stopping"
+    ]
+
+
+def test_start_up_with_no_ports_configured_fails(tmp_path, monkeypatch) -> None:
+    """A config with no client port at all would serve nothing: start-up stops and says so."""
+    from conferenceroom.service import NoClientPort
+
+    with pytest.raises(NoClientPort) as raised:
+        start(tmp_path, monkeypatch, MemoryReactorClock(), ())
+    assert raised.value.code == 1
+    assert raised.value.message == "no client port is configured (general set ports ...); stopping"
+
+
+def test_start_up_continues_when_some_client_port_opens(tmp_path, monkeypatch) -> None:
+    """One port taken, another free: the server runs on the free one and logs the other's failure."""
+    from twisted.logger import capturedLogs, formatEvent
+
+    with capturedLogs() as events:
+        svc = start(tmp_path, monkeypatch, BusyPortReactor({7000}), (7000, 7001))
+    assert svc.running
+    assert listeners(svc)[7001].listening is not None
+    errors = [formatEvent(e) for e in events if e["log_level"].name == "error"]
+    assert any(line.startswith("cannot listen on 127.0.0.1:7000:") and "Address already in use" in line
+               for line in errors)
+    assert not [e for e in events if e["log_level"].name == "critical"]
+
+
+def test_tap_builds_a_bounded_log_observer_from_twistd_options(tmp_path, monkeypatch) -> None:
+    """``twistd --logfile F conferenceroom --log-size N --log-files K`` gives the service an observer
+    writing F with those limits, which a twistd application adopts as its log observer (opening F
+    at once and rotating it on SIGUSR1)."""
+    handlers: dict[int, Any] = {}
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: handlers.__setitem__(signum, handler))
+    from twisted.application.service import Application, IServiceCollection
+    from twisted.logger import ILogObserver
+    from twisted.scripts.twistd import ServerOptions
+
+    from conferenceroom import tap
+
+    path = tmp_path / "c.conf"
+    path.write_text("general set name test.local\ngeneral set ports 7000\n")
+    config = ServerOptions()
+    config.parseOptions(["-n", "--logfile", str(tmp_path / "x.log"), "conferenceroom", "--config", str(path),
+                         "--log-size", "2000", "--log-files", "3", "--log-level", "debug"])
+    svc = tap.makeService(config.subOptions)
+    observer = svc.log_observer
+    assert (observer.options.path, observer.options.size, observer.options.files, observer.options.level) == (
+        str(tmp_path / "x.log"), 2000, 3, "debug")
+    application = Application("conferenceroom")
+    svc.setServiceParent(application)
+    assert application.getComponent(ILogObserver) is observer
+    assert svc in list(IServiceCollection(application))
+    assert (tmp_path / "x.log").exists() and signal.SIGUSR1 in handlers
+
+
+def test_tap_leaves_syslog_to_twistd(tmp_path) -> None:
+    """With ``--syslog`` twistd's own observer stays: the service offers none."""
+    from twisted.scripts.twistd import ServerOptions
+
+    from conferenceroom import tap
+
+    path = tmp_path / "c.conf"
+    path.write_text("general set name test.local\ngeneral set ports 7000\n")
+    config = ServerOptions()
+    config.parseOptions(["-n", "--syslog", "conferenceroom", "--config", str(path)])
+    assert tap.makeService(config.subOptions).log_observer is None
+
+
+def test_start_up_names_the_tls_port_too_when_nothing_opens(tmp_path, monkeypatch) -> None:
+    """The plain port is taken and the TLS certificate cannot be read: start-up stops, naming both."""
+    from conferenceroom.admin import load_config
+    from conferenceroom.service import NoClientPort
+
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    path = tmp_path / "c.conf"
+    path.write_text("general set name test.local\ngeneral set ports 7000\ngeneral set bindip 127.0.0.1\n"
+                    "general ssl enable\ngeneral ssl port 7001\n"
+                    "general ssl cert missing.pem\ngeneral ssl key missing.key\n")
+    svc = ConferenceRoomService(load_config(str(path)), BusyPortReactor({7000}))
+    with pytest.raises(NoClientPort) as raised:
+        svc.startService()
+    assert raised.value.message.startswith(
+        "no client port could be opened (port 7000 on 127.0.0.1: Address already in use; TLS port 7001: ")
+    assert "missing.pem" in raised.value.message
+

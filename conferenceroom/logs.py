@@ -1,0 +1,283 @@
+# -*- test-case-name: tests.unit.test_logs -*-
+"""Bounded logging: a level filter, repeated events collapsed, capped rotation.
+
+twistd writes ``--logfile`` through :class:`twisted.python.logfile.LogFile`
+with no limit on the number of old files, and every event becomes a line.
+Under twistd our service offers the application an
+:class:`~twisted.logger.ILogObserver` component (twistd's documented hook,
+used unless ``--logger`` is given) built here from twistd's own options
+(``--logfile``, ``--nodaemon``, ``--syslog``) and ours (``--log-size``,
+``--log-files``, ``--log-level``, ``--log-repeat``):
+
+    level filter -> :class:`RepeatCollapser` -> text lines -> file or stdout
+
+A flood of one kind of event (garbage from clients, refused connections,
+failed OPERs, even tracebacks) costs a few lines per window, whatever the
+details (addresses, nicks) in each event.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import signal
+import string
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from twisted.logger import (
+    FilteringLogObserver, ILogObserver, LogLevel, LogLevelFilterPredicate, formatEvent,
+    textFileLogObserver,
+)
+from twisted.python.components import Componentized
+from twisted.python.logfile import LogFile
+from zope.interface import implementer
+
+DEFAULT_LOG_SIZE = 10_000_000
+DEFAULT_LOG_FILES = 5
+DEFAULT_LOG_LEVEL = "info"
+DEFAULT_REPEAT_WINDOW = 10.0
+#: events of one kind written as they come in each window before collapsing
+DEFAULT_REPEAT_BURST = 3
+#: events of one format written per window, whatever their sentences (so
+#: sentences made to differ, e.g. by nick, cannot flood the log either)
+DEFAULT_FORMAT_BURST = 20
+#: kinds of event followed at once; beyond this, events count under their format
+MAX_TRACKED_KINDS = 1000
+#: formats whose text, not their format, tells one kind from another
+#: (legacy ``log.msg`` text and redirected stdout/stderr)
+_TEXT_FORMATS = frozenset({"{log_text}", "{log_io}"})
+
+LEVELS = {level.name: level for level in LogLevel.iterconstants()}
+
+
+_VARIABLE_WORD = re.compile(r"\S*[\d@!~]\S*")
+
+
+@functools.lru_cache(maxsize=256)
+def _wraps_text(fmt: str) -> bool:
+    """True for formats that are one field, alone or after a colon (``"notice to operators: {text}"``)."""
+    try:
+        parts = [(text, name) for text, name, _, _ in string.Formatter().parse(fmt)]
+    except ValueError:
+        return False
+    fields = [name for _, name in parts if name is not None]
+    if len(fields) != 1 or parts[-1][1] is None:
+        return False
+    prefix = parts[-1][0]
+    return len(parts) == 1 and (prefix == "" or prefix.endswith(": "))
+
+
+def event_kind(event: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two events "the same": namespace, level, format and, for formats that wrap a
+    whole sentence (and legacy or stdout text), that sentence with its variable words
+    (those with digits, ``@``, ``!`` or ``~``: addresses, numbers, most masks) masked."""
+    fmt = event.get("log_format")
+    detail = None
+    if fmt is None or fmt in _TEXT_FORMATS or _wraps_text(fmt):
+        detail = _VARIABLE_WORD.sub("*", formatEvent(event))
+        fmt = None if fmt in _TEXT_FORMATS else fmt
+    return (event.get("log_namespace"), event.get("log_level"), fmt, detail)
+
+
+@dataclass
+class _Kind:
+    """One kind of event within the current window."""
+
+    passed: int = 0
+    suppressed: int = 0
+    last: dict[str, Any] = field(default_factory=dict)
+    started: float = 0.0
+    timer: Any = None
+
+
+@implementer(ILogObserver)
+class RepeatCollapser:
+    """Pass the first ``burst`` events of a kind per ``window`` seconds, count the rest.
+
+    A kind is what :func:`event_kind` says; at most ``format_burst`` events
+    of one format pass per window however their sentences differ.
+
+    At the end of a window where some were held back, one line says so: the
+    last held-back event with "(repeated N more times in W s)". While the
+    kind keeps coming, each further window yields just that one line; a
+    quiet window forgets the kind.  Time comes from ``clock``.  Events
+    from threads other than the main (reactor) thread pass unfiltered.
+    """
+
+    def __init__(self, observer: Callable[[dict[str, Any]], None], clock: Any,
+                 window: float = DEFAULT_REPEAT_WINDOW, burst: int = DEFAULT_REPEAT_BURST,
+                 format_burst: int = DEFAULT_FORMAT_BURST) -> None:
+        self.observer = observer
+        self.clock = clock
+        self.window = window
+        self.burst = burst
+        self.format_burst = format_burst
+        self._kinds: dict[tuple[Any, ...], _Kind] = {}
+        self._formats: dict[tuple[Any, ...], list[float]] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.window <= 0 or threading.current_thread() is not threading.main_thread():
+            self.observer(event)
+            return
+        key = event_kind(event)
+        if key[3] is not None:
+            key = self._by_format(key)
+        kind = self._kinds.get(key)
+        if kind is None:
+            if len(self._kinds) >= MAX_TRACKED_KINDS:
+                key = key[:3] + ("*",)
+                kind = self._kinds.get(key)
+        if kind is None:
+            # A format's catch-all only counts: its format already wrote its share.
+            kind = self._kinds[key] = _Kind(passed=self.burst if key[3] == "*" else 0,
+                                            started=self.clock.seconds())
+            kind.timer = self.clock.callLater(self.window, self._window_over, key)
+        if kind.passed < self.burst:
+            kind.passed += 1
+            self.observer(event)
+        else:
+            kind.suppressed += 1
+            kind.last = event
+
+    def _by_format(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``key``, or its format's catch-all once that format passed its burst in this window."""
+        now = self.clock.seconds()
+        seen = self._formats.get(key[:3])
+        if seen is None or now - seen[0] >= self.window:
+            seen = self._formats[key[:3]] = [now, 0]
+        seen[1] += 1
+        return key if seen[1] <= self.format_burst else key[:3] + ("*",)
+
+    def _window_over(self, key: tuple[Any, ...]) -> None:
+        kind = self._kinds.pop(key)
+        if not kind.suppressed:
+            return
+        self._summarise(kind)
+        # Still coming: the next window only counts (one line per window).
+        hot = self._kinds[key] = _Kind(passed=self.burst, started=self.clock.seconds())
+        hot.timer = self.clock.callLater(self.window, self._window_over, key)
+
+    def _summarise(self, kind: _Kind) -> None:
+        """Write the held-back events of ``kind`` as one line."""
+        event = dict(kind.last)
+        if kind.suppressed > 1:
+            seconds = self.clock.seconds() - kind.started
+            event.pop("log_failure", None)  # the first one was written with its traceback
+            if event.get("log_format") is None or event.get("log_format") in _TEXT_FORMATS:
+                event["log_text"] = formatEvent(kind.last)
+                event["log_format"] = "{log_text}"
+            event["log_format"] += " (repeated {log_repeated} more times in {log_repeat_seconds} s)"
+            event["log_repeated"] = kind.suppressed
+            event["log_repeat_seconds"] = f"{seconds:.3g}"
+            event["log_time"] = self.clock.seconds()
+        self.observer(event)
+
+    def flush(self) -> None:
+        """Write every pending summary now and forget all kinds (at shutdown)."""
+        kinds, self._kinds = self._kinds, {}
+        for kind in kinds.values():
+            if kind.timer is not None and kind.timer.active():
+                kind.timer.cancel()
+            if kind.suppressed:
+                self._summarise(kind)
+
+
+def level_filter(observer: Any, level: str) -> FilteringLogObserver:
+    """Drop events below ``level`` (debug, info, warn, error, critical)."""
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LEVELS[level])
+    return FilteringLogObserver(observer, [predicate])
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """Where and how much to log, from twistd's options and ours."""
+
+    path: str | None  # None: standard output
+    size: int = DEFAULT_LOG_SIZE
+    files: int = DEFAULT_LOG_FILES
+    level: str = DEFAULT_LOG_LEVEL
+    repeat_window: float = DEFAULT_REPEAT_WINDOW
+    repeat_burst: int = DEFAULT_REPEAT_BURST
+
+    @classmethod
+    def from_twistd(cls, twistd: Any, ours: Any) -> "LogOptions | None":
+        """Mirror twistd's choice of destination; None when twistd logs elsewhere (syslog)."""
+        if twistd is None or twistd.get("syslog"):
+            return None
+        logfile = twistd.get("logfile") or ""
+        if logfile == "-" or (not logfile and twistd.get("nodaemon")):
+            path = None
+        else:
+            path = logfile or "twistd.log"
+        return cls(path, size=ours["log-size"], files=ours["log-files"], level=ours["log-level"],
+                   repeat_window=ours["log-repeat"])
+
+
+@implementer(ILogObserver)
+class BoundedLogObserver:
+    """The observer twistd adopts: filter, collapse, then write lines.
+
+    A file is opened once twistd adopts the observer (or on the first
+    event), so nothing is created when twistd uses another one; it is
+    rotated at ``size`` bytes, keeping ``files`` old files; SIGUSR1
+    rotates it, as with twistd's own.
+    """
+
+    def __init__(self, options: LogOptions, clock: Any) -> None:
+        self.options = options
+        self.logfile: LogFile | None = None
+        # Standard output is taken now: once logging begins, twistd replaces
+        # sys.stdout by a file that logs what is written to it.
+        self._writer: Any = textFileLogObserver(sys.stdout) if options.path is None else None
+        self.collapser = RepeatCollapser(self._write, clock, options.repeat_window, options.repeat_burst)
+        self._chain = level_filter(self.collapser, options.level)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self._chain(event)
+
+    def open(self) -> None:
+        """Open the log file now; exit with a clear message (status 1) when it cannot be."""
+        if self._writer is not None:
+            return
+        try:
+            self.logfile = LogFile.fromFullPath(
+                self.options.path, rotateLength=self.options.size, maxRotatedFiles=self.options.files)
+        except OSError as exc:
+            sys.stderr.write(f"conferenceroom: cannot open the log file {self.options.path}: "
+                             f"{exc.strerror or exc}\n")
+            raise SystemExit(1)
+        self._writer = textFileLogObserver(self.logfile)
+
+    def _write(self, event: dict[str, Any]) -> None:
+        if self._writer is None:
+            self.open()
+        self._writer(event)
+
+    def rotate(self) -> None:
+        """Start a new file now (the oldest beyond the limit is removed)."""
+        if self.logfile is not None:
+            self.logfile.rotate()
+
+    def flush(self) -> None:
+        """Write pending "repeated" lines (at shutdown)."""
+        self.collapser.flush()
+
+
+def offer_to_application(parent: Any, observer: BoundedLogObserver, reactor: Any) -> bool:
+    """Make ``observer`` the log observer of a twistd application ``parent``.
+
+    Only a :class:`Componentized` application without an observer of its own
+    takes it.  Also rotates on SIGUSR1 (twistd does so only for its own
+    file).  Returns whether it was taken.
+    """
+    if not isinstance(parent, Componentized) or parent.getComponent(ILogObserver, None) is not None:
+        return False
+    parent.setComponent(ILogObserver, observer)
+    if observer.options.path is not None:
+        observer.open()  # a bad --logfile stops start-up here, as with twistd's own
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(observer.rotate))
+    return True
