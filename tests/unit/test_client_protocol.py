@@ -35,13 +35,14 @@ def test_crlf_and_bare_lf() -> None:
 
 
 def test_line_split_across_many_reads() -> None:
-    """A line arriving one byte at a time is handled once it is complete."""
+    """A line arriving one byte at a time is handled once it is complete (at its CR:
+    CR and LF each end a line, RFC 2812 2.3.1)."""
     core = make_core()
     conn = register(core, "alice")
     data = b"PING :one two\r\nPING :three\r\n"
     for i in range(len(data) - 1):
         conn.dataReceived(data[i : i + 1])
-        if i < 14:
+        if i < 13:
             assert sent(conn) == []
     conn.dataReceived(data[-1:])
     assert [m.params[-1] for m in sent(conn)] == ["one two", "three"]

@@ -321,10 +321,11 @@ def test_whois_remote_user_has_no_idle() -> None:
 
 
 def _quit_as(core, nick, ident):
-    """Register ``nick`` with ``ident`` and quit, leaving a WHOWAS entry."""
+    """Register ``nick`` with ``ident`` and quit, leaving a WHOWAS entry (the socket then closes)."""
     conn = register(core, nick)
     conn.user.ident = ident
     feed(conn, "QUIT :bye")
+    conn.connectionLost(None)
 
 
 def test_whowas_newest_first_and_count() -> None:
