@@ -114,8 +114,10 @@ class FloodGate:
             line, cost = self.queue[0]
             if limits is not None:
                 unit = limits.seconds / max(limits.penalties, 1)
-                if self.busy_until - now + cost * unit > limits.seconds:
-                    wait = self.busy_until - now + cost * unit - limits.seconds
+                # A line costing more than the whole budget runs once nothing is owed.
+                if self.busy_until > now and self.busy_until - now + cost * unit > limits.seconds:
+                    owed = self.busy_until - now
+                    wait = min(owed + cost * unit - limits.seconds, owed)
                     self._timer = self.clock.callLater(wait, self._drain)
                     return
                 self.busy_until += cost * unit
