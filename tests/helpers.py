@@ -59,8 +59,17 @@ def feed(conn: ClientConnection, *lines: str) -> None:
         conn.dataReceived(line.encode("utf-8") + b"\r\n")
 
 
+def read_all(conn: ClientConnection) -> None:
+    """Let a long reply being paced (``conn.stream``) finish, as a reading client would."""
+    for _ in range(100_000):
+        if not conn.stream.active or conn.stream.paused:
+            return
+        conn.core.clock.advance(0)
+
+
 def sent(conn: ClientConnection) -> list[Message]:
     """Messages written to the client since the last call (and clear them)."""
+    read_all(conn)
     data = conn.transport.value()
     conn.transport.clear()
     return [parse(line) for line in data.split(b"\r\n") if line]
@@ -68,6 +77,7 @@ def sent(conn: ClientConnection) -> list[Message]:
 
 def sent_lines(conn: ClientConnection) -> list[str]:
     """Raw lines written to the client since the last call (and clear them)."""
+    read_all(conn)
     data = conn.transport.value()
     conn.transport.clear()
     return [line.decode("utf-8", "replace") for line in data.split(b"\r\n") if line]

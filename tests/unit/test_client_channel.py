@@ -639,13 +639,17 @@ def test_invite_ends_with_the_channel() -> None:
 
 
 def test_names_answers_each_channel_once_up_to_targmax() -> None:
-    """NAMES #c,#C,#c... answers #c once; at most TARGMAX NAMES (4) channels are answered."""
+    """NAMES #c,#C,#c... answers #c once; more than TARGMAX NAMES (4) channels
+    is refused with 407 (ERR_TOOMANYTARGETS) naming the first one too many."""
     core = make_core()
     alice = joined(core, "alice", "#a", "#b", "#c", "#d", "#e")
     feed(alice, "NAMES " + ",".join(["#c", "#C"] * 50))
     assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#c"]
-    feed(alice, "NAMES #a,#b,#c,#d,#e")
+    feed(alice, "NAMES #a,#b,#c,#d")
     assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#a", "#b", "#c", "#d"]
+    feed(alice, "NAMES #a,#b,#c,#d,#e")
+    [refusal] = sent(alice)
+    assert refusal.command == "407" and refusal.params[1] == "#e"
 
 
 def test_quit_reason_is_cut_to_quitlen() -> None:

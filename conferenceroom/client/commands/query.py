@@ -10,6 +10,7 @@ operators.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -134,8 +135,17 @@ def handle_who(conn: "ClientConnection", msg: Message) -> None:
         fields, _, token = whox.partition(",")
     opers_only = "o" in flag_part
     query = "*" if mask in ("", "0") else mask
-    replies: list[Message] = []
-    truncated = False
+    # Paced by what the client reads: a WHO of a big channel or of the
+    # whole network (for an operator) can run to megabytes.
+    conn.send_stream(_who_replies(conn, asker, query, mask, opers_only, fields, token))
+
+
+def _who_replies(
+    conn: "ClientConnection", asker: User, query: str, mask: str, opers_only: bool,
+    fields: str | None, token: str,
+) -> Iterator[Message]:
+    """The 352/354 lines of one WHO, then 416 if cut short, then 315."""
+    network = conn.core.network
     if is_channel(query):
         channel = network.find_channel(query)
         if channel is not None:
@@ -145,27 +155,25 @@ def handle_who(conn: "ClientConnection", msg: Message) -> None:
                     if opers_only and not user.is_oper:
                         continue
                     if member or user_visible(asker, user):
-                        replies.append(_who_reply(conn, user, channel, fields, token))
+                        yield _who_reply(conn, user, channel, fields, token)
     else:
         exact = not any(ch in query for ch in "*?")
         # A mask can match the whole network: a non-operator sees at most
         # WHO_MAX_MATCHES users, then 416.
         limit = None if asker.is_oper else WHO_MAX_MATCHES
+        shown = 0
         for user in list(network.users_by_uid.values()):
             if opers_only and not user.is_oper:
                 continue
             named = exact and fold(user.nick) == fold(query)
             if not named and not (user_visible(asker, user) and _who_matches(asker, user, query)):
                 continue
-            if limit is not None and len(replies) >= limit:
-                truncated = True
+            if limit is not None and shown >= limit:
+                yield conn.numeric("ERR_TOOMANYMATCHES", "WHO")
                 break
-            replies.append(_who_reply(conn, user, None, fields, token))
-    for reply in replies:
-        conn.send(reply)
-    if truncated:
-        conn.reply("ERR_TOOMANYMATCHES", "WHO")
-    conn.reply("RPL_ENDOFWHO", mask or "*")
+            shown += 1
+            yield _who_reply(conn, user, None, fields, token)
+    yield conn.numeric("RPL_ENDOFWHO", mask or "*")
 
 
 # -- WHOIS ------------------------------------------------------------------------------
@@ -341,11 +349,17 @@ def handle_list(conn: "ClientConnection", msg: Message) -> None:
     assert asker is not None
     spec = msg.params[0] if msg.params else ""
     wanted = _ListFilter(spec, conn.core.clock.seconds())
-    conn.reply("RPL_LISTSTART")
+    # Paced by what the client reads (SAFELIST): the whole list always arrives.
+    conn.send_stream(_list_replies(conn, asker, wanted))
+
+
+def _list_replies(conn: "ClientConnection", asker: User, wanted: _ListFilter) -> Iterator[Message]:
+    """321, a 322 per matching channel (still existing when its turn comes), 323."""
+    yield conn.numeric("RPL_LISTSTART")
     for channel in list(conn.core.network.channels.values()):
-        if not channel_visible(asker, channel) or not wanted.accepts(channel):
+        if not channel.members or not channel_visible(asker, channel) or not wanted.accepts(channel):
             continue
         letters = channel.mode_string(show_key=False)[0]
         parts = [f"[{letters}]" if len(letters) > 1 else "", channel.topic]
-        conn.reply("RPL_LIST", channel.name, len(channel.members), " ".join(p for p in parts if p))
-    conn.reply("RPL_LISTEND")
+        yield conn.numeric("RPL_LIST", channel.name, len(channel.members), " ".join(p for p in parts if p))
+    yield conn.numeric("RPL_LISTEND")
