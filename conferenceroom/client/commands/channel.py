@@ -26,7 +26,7 @@ from ...modes import (
     rank,
 )
 from ...network import Channel, Membership, User
-from ...wire import Message, cut_to_bytes
+from ...wire import Message, ascii_number, cut_to_bytes
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -552,12 +552,13 @@ class _ModeChecker:
         if not change.adding:
             return ModeChange(False, "l")
         text = change.param or ""
-        if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**31:
+        limit = ascii_number(text, max_digits=10)
+        if limit is None or not 0 < limit < 2**31:
             self.conn.reply("ERR_INVALIDMODEPARAM", self.channel.name, "l", text, "Invalid limit")
             return None
-        if int(text) == self.channel.limit:
+        if limit == self.channel.limit:
             return None
-        return ModeChange(True, "l", str(int(text)))
+        return ModeChange(True, "l", str(limit))
 
 
 def valid_key(key: str) -> bool:

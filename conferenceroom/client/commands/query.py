@@ -18,7 +18,7 @@ from ...casemap import fold, is_channel, match
 from ...dispatch import command
 from ...modes import prefix_string
 from ...network import Channel, User
-from ...wire import Message
+from ...wire import Message, ascii_number
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -263,12 +263,7 @@ def handle_whowas(conn: "ClientConnection", msg: Message) -> None:
     if not nick:
         conn.reply("ERR_NONICKNAMEGIVEN")
         return
-    count = 0
-    if len(msg.params) > 1:
-        try:
-            count = int(msg.params[1])
-        except ValueError:
-            count = 0
+    count = (ascii_number(msg.params[1]) if len(msg.params) > 1 else None) or 0
     # A nick, not a mask (RFC 2812 3.6.3), and never more than WHOWAS_REPLY_MAX entries.
     limit = min(count, WHOWAS_REPLY_MAX) if count > 0 else WHOWAS_REPLY_MAX
     wanted = fold(nick)
@@ -308,9 +303,9 @@ class _ListFilter:
         what, body = "U", item
         if item[:1].upper() in ("C", "T") and item[1:2] in ("<", ">"):
             what, body = item[0].upper(), item[1:]
-        number = body[1:]
-        if body[:1] in ("<", ">") and number.isascii() and number.isdigit():  # not "²"
-            self.tests.append((what, body[0], int(number)))
+        number = ascii_number(body[1:])  # not "²"
+        if body[:1] in ("<", ">") and number is not None:
+            self.tests.append((what, body[0], number))
         elif item.startswith("!"):
             self.not_masks.append(item[1:])
         elif any(ch in item for ch in "*?"):
