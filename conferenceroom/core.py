@@ -126,7 +126,9 @@ class ServerCore:
             f"PREFIX={modes.isupport_prefix()}",
             "SAFELIST",
             "STATUSMSG=" + "".join(p for _, p in modes.STATUS_PREFIXES),
-            f"TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,"
+            # What each verb really accepts (407 beyond): JOIN and PART are
+            # bounded by CHANLIMIT, LIST by the line length.
+            f"TARGMAX=JOIN:,KICK:{MAX_TARGETS},LIST:,NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,"
             f"PRIVMSG:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},WHOIS:1",
             f"TOPICLEN={TOPICLEN}",
             "USERLEN=10",

@@ -309,7 +309,7 @@ def handle_names(conn: "ClientConnection", msg: Message) -> None:
     # Each channel once, and at most TARGMAX NAMES of them (407 beyond).
     names = list({fold(n): n for n in msg.params[0].split(",") if n}.values())
     if len(names) > MAX_TARGETS:
-        conn.reply("ERR_TOOMANYTARGETS", names[MAX_TARGETS], f"at most {MAX_TARGETS} channels per NAMES")
+        conn.reply("ERR_TOOMANYTARGETS", names[MAX_TARGETS], f"the maximum is {MAX_TARGETS}")
         return
     if not names:
         conn.reply("RPL_ENDOFNAMES", "*")
@@ -366,24 +366,36 @@ def handle_invite(conn: "ClientConnection", msg: Message) -> None:
         conn.reply("RPL_AWAY", target.nick, target.away)
 
 
-@command("KICK", min_params=2, syntax="KICK <channel> <nick>{,<nick>} [:<reason>]")
+@command("KICK", min_params=2, syntax="KICK <channel>{,<channel>} <nick>{,<nick>} [:<reason>]")
 def handle_kick(conn: "ClientConnection", msg: Message) -> None:
-    """KICK <channel> <nicks> [:<reason>]; the reason defaults to the kicker's nick.
+    """KICK <channels> <nicks> [:<reason>]; the reason defaults to the kicker's nick.
 
-    ``KICK #a,#b x,y`` kicks pairwise, as RFC 2812 allows.
+    One channel and several nicks kicks each nick from it; as many channels
+    as nicks pairs them (RFC 2812 3.2.8); several channels and one nick
+    kicks that nick from each.  Other shapes get 461, and more than TARGMAX
+    KICK (4) kicks in one line 407.
     """
     user = conn.user
     assert user is not None
-    channels = msg.params[0].split(",")
+    channels = [c for c in msg.params[0].split(",") if c]
     nicks = [n for n in msg.params[1].split(",") if n]
-    if not nicks:
+    if not nicks or not channels:
         conn.reply("ERR_NEEDMOREPARAMS", "KICK")
         return
-    reason = (msg.params[2] if len(msg.params) > 2 and msg.params[2] else user.nick)[:KICKLEN]
-    if len(channels) > 1 and len(channels) == len(nicks):
+    reason = cut_to_bytes(msg.params[2] if len(msg.params) > 2 and msg.params[2] else user.nick, KICKLEN)
+    if len(channels) == 1:
+        pairs = [(channels[0], nick) for nick in nicks]
+    elif len(nicks) == 1:
+        pairs = [(name, nicks[0]) for name in channels]
+    elif len(channels) == len(nicks):
         pairs = list(zip(channels, nicks))
     else:
-        pairs = [(channels[0], nick) for nick in nicks]
+        conn.reply("ERR_NEEDMOREPARAMS", "KICK")
+        return
+    if len(pairs) > MAX_TARGETS:
+        extra = nicks[MAX_TARGETS] if len(nicks) > MAX_TARGETS else channels[MAX_TARGETS]
+        conn.reply("ERR_TOOMANYTARGETS", extra, f"the maximum is {MAX_TARGETS}")
+        return
     for name, nick in pairs:
         _kick_one(conn, user, name, nick, reason)
 

@@ -240,11 +240,14 @@ def handle_whois(conn: "ClientConnection", msg: Message) -> None:
         ):
             conn.reply("ERR_NOSUCHSERVER", server)
             return
-    targets = params[-1]
-    nick = next((t for t in targets.split(",") if t), "")
-    if not nick:
+    targets = [t for t in params[-1].split(",") if t]
+    if not targets:
         conn.reply("ERR_NONICKNAMEGIVEN")
         return
+    if len({fold(t) for t in targets}) > 1:  # TARGMAX WHOIS:1
+        conn.reply("ERR_TOOMANYTARGETS", targets[1], "the maximum is 1")
+        return
+    nick = targets[0]
     user = network.find_user(nick)
     if user is None:
         conn.reply("ERR_NOSUCHNICK", nick)
