@@ -202,9 +202,11 @@ class ClientConnection(Protocol):
 
     def _pause_if_waiting(self) -> None:
         """Stop reading while lines wait in the gate (over budget, or held)."""
-        if self.gate.waiting and not self.closing and not self._input_paused and self.transport is not None:
-            self._input_paused = True
-            self.transport.pauseProducing()
+        if self.gate.waiting and not self.closing and not self._input_paused:
+            pause = getattr(self.transport, "pauseProducing", None)
+            if pause is not None:  # every TCP and TLS transport; fakes may lack it
+                self._input_paused = True
+                pause()
 
     def _resume_input(self) -> None:
         """The gate emptied: read the socket again."""
