@@ -75,6 +75,8 @@ class ServerCore:
         )
         self.motd_lines: list[str] | None = None
         self.connections: set[Any] = set()
+        # Connections per IP, closing ones included until they are really gone.
+        self.connections_by_ip: dict[str, int] = {}
         self._recent_connects = []
         self.rehash: Callable[[], Any] | None = None  # set by the service
         self.reconfigure: Callable[[Any], list[str]] | None = None  # set by the service
@@ -138,7 +140,9 @@ class ServerCore:
             f"PREFIX={modes.isupport_prefix()}",
             "SAFELIST",
             "STATUSMSG=" + "".join(p for _, p in modes.STATUS_PREFIXES),
-            f"TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,"
+            # What each verb really accepts (407 beyond): JOIN and PART are
+            # bounded by CHANLIMIT, LIST by the line length.
+            f"TARGMAX=JOIN:,KICK:{MAX_TARGETS},LIST:,NAMES:{MAX_TARGETS},NOTICE:{MAX_TARGETS},PART:,"
             f"PRIVMSG:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},WHOIS:1",
             f"TOPICLEN={TOPICLEN}",
             f"USERLEN={USERLEN}",
@@ -204,11 +208,27 @@ class ServerCore:
             return None
         return FloodLimits(flood.penalties, flood.seconds, flood.kill)
 
+    def add_connection(self, conn: Any) -> None:
+        """Count a new client connection (before :meth:`admission_refusal`)."""
+        self.connections.add(conn)
+        self.connections_by_ip[conn.ip] = self.connections_by_ip.get(conn.ip, 0) + 1
+
+    def remove_connection(self, conn: Any) -> None:
+        """Forget a connection that is really gone (its socket closed)."""
+        if conn in self.connections:
+            self.connections.discard(conn)
+            left = self.connections_by_ip.get(conn.ip, 0) - 1
+            if left > 0:
+                self.connections_by_ip[conn.ip] = left
+            else:
+                self.connections_by_ip.pop(conn.ip, None)
+
     def admission_refusal(self, ip: str, secure: bool = False) -> str | None:
         """Why a new connection from ``ip`` is refused (None: admitted).
 
-        Applies SECUREONLY, the per-IP connection trigger and the
-        connections-per-second limit of SECURITY settings.
+        Applies SECUREONLY, the per-IP connection trigger (counting every
+        connection from ``ip`` not yet gone, closing ones too, this one
+        included) and the connections-per-second limit of SECURITY settings.
         """
         settings = self.settings
         if settings.secureonly and not secure:
@@ -217,7 +237,7 @@ class ServerCore:
         if found is not None and found.kind == "zline":
             return f"Banned ({found.label}: {found.entry.reason or 'no reason given'})"
         limit = settings.trigger_for(ip)
-        if limit and sum(1 for c in self.connections if c.ip == ip and not c.closing) > limit:
+        if limit and self.connections_by_ip.get(ip, 0) > limit:
             return f"Too many connections from your IP address ({limit})"
         if settings.cps:
             now = self.clock.seconds()

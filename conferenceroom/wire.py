@@ -167,6 +167,18 @@ def format_message(msg: Message) -> str:
     return " ".join(parts)
 
 
+def ascii_number(text: str, max_digits: int = 9) -> int | None:
+    """``text`` as a whole number if it is 1 to ``max_digits`` ASCII digits, else None.
+
+    ``str.isdigit`` and ``int`` also accept other scripts' digits and
+    superscripts (``"²".isdigit()`` is true, ``int("²")`` raises), so
+    numbers from clients are read with this instead.
+    """
+    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def cut_to_bytes(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` bytes of UTF-8, never inside a character."""
     data = text.encode("utf-8", "replace")

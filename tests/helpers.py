@@ -62,8 +62,17 @@ def feed(conn: ClientConnection, *lines: str) -> None:
         conn.dataReceived(line.encode("utf-8") + b"\r\n")
 
 
+def read_all(conn: ClientConnection) -> None:
+    """Let a long reply being paced (``conn.stream``) finish, as a reading client would."""
+    for _ in range(100_000):
+        if not conn.stream.active or conn.stream.paused:
+            return
+        conn.core.clock.advance(0)
+
+
 def sent(conn: ClientConnection) -> list[Message]:
     """Messages written to the client since the last call (and clear them)."""
+    read_all(conn)
     data = conn.transport.value()
     conn.transport.clear()
     return [parse(line) for line in data.split(b"\r\n") if line]
@@ -71,6 +80,7 @@ def sent(conn: ClientConnection) -> list[Message]:
 
 def sent_lines(conn: ClientConnection) -> list[str]:
     """Raw lines written to the client since the last call (and clear them)."""
+    read_all(conn)
     data = conn.transport.value()
     conn.transport.clear()
     return [line.decode("utf-8", "replace") for line in data.split(b"\r\n") if line]
@@ -163,12 +173,26 @@ def make_remote_user(core: ServerCore, server: Server, nick: str, ts: float | No
     The nick must be free: a collision would be resolved by the TS rules, not overwritten.
     """
     network = core.network
-    user = User(server.sid + nick.upper()[:6].ljust(6, "A"), nick, "~" + nick, "remote.host",
+    uid = server.sid + nick.upper()[:6].ljust(6, "A")
+    serial = 0
+    while uid in network.users_by_uid:  # nicks alike in their first six letters
+        serial += 1
+        uid = server.sid + _base36(serial).rjust(6, "0")
+    user = User(uid, nick, "~" + nick, "remote.host",
                 f"Remote {nick}", server, server.route, ip="0",
                 signon=core.clock.seconds() if ts is None else ts)
     collision = network.add_user(user, origin=server.route)
     assert collision is None, f"make_remote_user: {nick} collided with {collision.existing}"
     return user
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out or "0"
 
 
 class RecordingRoute:

@@ -5,7 +5,10 @@ Each line costs a penalty (most commands 1, expensive ones more).  A client
 has a budget of ``penalties`` per ``seconds``: lines within budget run at
 once; lines over it wait in a queue and run as the budget recovers; when the
 queued penalty passes ``kill`` the client is disconnected ("Excess Flood").
-Time comes from the injected clock, so tests drive it with ``task.Clock``.
+Input that runs no command (blank lines, the tail of an overlong line) is
+charged too, by its size (:func:`byte_cost`), so every byte a client sends
+uses up budget.  Time comes from the injected clock, so tests drive it with
+``task.Clock``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+BYTES_PER_PENALTY = 512  # a full-length line costs at least one penalty
+
+
+def byte_cost(size: int) -> float:
+    """The penalty ``size`` bytes of input cost whatever they hold."""
+    return size / BYTES_PER_PENALTY
 
 
 @dataclass(frozen=True)
@@ -33,15 +43,18 @@ class FloodGate:
         limits: Callable[[], FloodLimits | None],
         run: Callable[[bytes], None],
         on_excess: Callable[[], None],
+        on_drained: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
         self.limits = limits
         self.run = run
         self.on_excess = on_excess
+        self.on_drained = on_drained  # called when a non-empty queue has emptied
         # A plain list: usually empty (a deque costs ~600 bytes per client even
-        # then), and never longer than the kill threshold allows.
-        self.queue: list[tuple[bytes, int]] = []
-        self.queued_cost = 0
+        # then), and never longer than the kill threshold allows.  An entry
+        # whose line is None is charged input that runs nothing.
+        self.queue: list[tuple[bytes | None, float]] = []
+        self.queued_cost = 0.0
         self.busy_until = 0.0
         self._timer: Any = None
         self.closed = False
@@ -59,15 +72,32 @@ class FloodGate:
         if not self.held and self._timer is None and not self.closed:
             self._drain()
 
-    def submit(self, line: bytes, cost: int) -> None:
-        """Run ``line`` now if the budget allows, else queue it (or disconnect)."""
+    @property
+    def waiting(self) -> bool:
+        """True while lines wait (over budget or held)."""
+        return bool(self.queue)
+
+    def charge(self, cost: float) -> None:
+        """Use ``cost`` of the budget for input that runs nothing (flood off: free)."""
+        if cost > 0 and not self.closed and self.limits() is not None:
+            self.submit(None, cost)
+
+    def submit(self, line: bytes | None, cost: float) -> None:
+        """Run ``line`` now if the budget allows, else queue it (or disconnect).
+
+        ``None`` stands for charged input with nothing to run.
+        """
         if self.closed:
             return
         limits = self.limits()
         if limits is None and not self.queue and not self.held:
-            self.run(line)
+            if line is not None:
+                self.run(line)
             return
-        self.queue.append((line, cost))
+        if line is None and self.queue and self.queue[-1][0] is None:
+            self.queue[-1] = (None, self.queue[-1][1] + cost)  # one entry for a run of junk
+        else:
+            self.queue.append((line, cost))
         self.queued_cost += cost
         if self._timer is None:
             self._drain()
@@ -84,16 +114,21 @@ class FloodGate:
             line, cost = self.queue[0]
             if limits is not None:
                 unit = limits.seconds / max(limits.penalties, 1)
-                if self.busy_until - now + cost * unit > limits.seconds:
-                    wait = self.busy_until - now + cost * unit - limits.seconds
+                # A line costing more than the whole budget runs once nothing is owed.
+                if self.busy_until > now and self.busy_until - now + cost * unit > limits.seconds:
+                    owed = self.busy_until - now
+                    wait = min(owed + cost * unit - limits.seconds, owed)
                     self._timer = self.clock.callLater(wait, self._drain)
                     return
                 self.busy_until += cost * unit
             del self.queue[0]
-            self.queued_cost -= cost
-            self.run(line)
+            self.queued_cost = max(0.0, self.queued_cost - cost) if self.queue else 0.0
+            if line is not None:
+                self.run(line)
             if self._timer is not None:
                 return  # the line held and released the gate; that drain took over
+        if not self.queue and not self.closed and self.on_drained is not None:
+            self.on_drained()
 
     def close(self) -> None:
         """Drop queued lines and stop the timer."""

@@ -2,14 +2,20 @@
 """The client connection: bytes in, lines through flood control, dispatch.
 
 A :class:`ClientConnection` is the route of one local user.  It splits input
-on LF (a CR before it is dropped), answers overlong lines with 417, runs each
+on LF or CR (either ends a line), answers overlong lines with 417, runs each
 line through the flood gate and the command table, and writes messages with
-the tags the client's capabilities allow.  Registration and ping timeouts
-use the injected clock.
+the tags the client's capabilities allow.  Every byte received is charged to
+the flood budget, and while lines wait in the gate the socket is not read
+(``pauseProducing``), so what a client can make us hold is bounded.  Long
+replies go through :class:`~conferenceroom.client.output.ReplyStream`.  A
+closed connection that does not drain is aborted after ``CLOSE_GRACE``.
+Registration and ping timeouts use the injected clock.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import error, interfaces
@@ -22,7 +28,8 @@ from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
 from .caps import visible_tags
-from .flood import FloodGate
+from .flood import FloodGate, byte_cost
+from .output import ReplyStream
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -32,6 +39,10 @@ REGISTRATION_TIMEOUT = 60.0
 PING_INTERVAL = 90.0
 MAX_SENDQ = 4 * 1024 * 1024
 SENDQ_CHECK_EVERY = 15  # check the send queue on every 16th write (a bit mask)
+CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is aborted
+# A line's content: from its first character that is not blank to its end.
+# Runs of blank lines, CRs and LFs between lines are never split in Python.
+_CONTENT = re.compile(rb"[^\r\n \t][^\r\n]*")
 
 
 class Registration:
@@ -70,8 +81,20 @@ class ClientConnection(Protocol):
         self._last_input = 0.0
         self._ping_sent = False
         self._writes = 0
-        self.bytes_in = self.lines_in = self.bytes_out = self.lines_out = 0  # STATS l
-        self.gate = FloodGate(core.clock, self._flood_limits, self._run_line, self._excess_flood)
+        self._input_paused = False
+        self._abort_timer: Any = None
+        self.lost = False
+        # What this connection moved (STATS l): input bytes and command lines,
+        # output bytes and lines; junk_lines counts unusable lines (not logged each).
+        self.bytes_in = 0
+        self.lines_in = 0
+        self.bytes_out = 0
+        self.lines_out = 0
+        self.junk_lines = 0
+        self.gate = FloodGate(
+            core.clock, self._flood_limits, self._run_line, self._excess_flood, self._resume_input
+        )
+        self.stream = ReplyStream(self, core.clock)
 
     # -- connection events -------------------------------------------------
 
@@ -82,8 +105,12 @@ class ClientConnection(Protocol):
         self.port = getattr(peer, "port", 0)
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
+        # Replies are small and interactive: no Nagle delay (~40 ms per round trip otherwise).
+        no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if no_delay is not None:
+            no_delay(True)
         self._last_input = self.core.clock.seconds()
-        self.core.connections.add(self)
+        self.core.add_connection(self)
         refusal = self.core.admission_refusal(self.ip, self.secure)
         if refusal is not None:
             self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=refusal)
@@ -93,9 +120,16 @@ class ClientConnection(Protocol):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """Stop the timers and, for a registered user, quit the network."""
+        self.lost = True
         self.gate.close()
+        self.stream.stop()
         self._cancel_timer()
-        self.core.connections.discard(self)
+        if self._abort_timer is not None and self._abort_timer.active():
+            self._abort_timer.cancel()
+        self._abort_timer = None
+        self.core.remove_connection(self)
+        if self.junk_lines:
+            self.log.debug("{ip} sent {count} unusable lines", ip=self.ip, count=self.junk_lines)
         if self.user is not None:
             if reason is None or reason.check(error.ConnectionDone):
                 text = "Connection closed"
@@ -107,47 +141,93 @@ class ClientConnection(Protocol):
     _quit_reason: str | None = None
 
     def dataReceived(self, data: bytes) -> None:
-        """Split ``data`` into lines and run each complete one through the flood gate."""
+        """Split ``data`` into lines, charge every byte, run lines through the flood gate.
+
+        A line ends at LF or CR (so ``PING a\\rPING b\\r\\n`` is two lines and
+        no parameter carries a CR).  Runs of line endings and blank lines
+        are found by a regular expression, never split one by one.  A line
+        costs its command's penalty, or more when it is long; everything
+        else (blank lines, the tail of an overlong line) costs its size.
+        While lines wait in the gate the socket is not read.
+        """
         if self.closing or self.dead:
             return
+        self.bytes_in += len(data)
         self._last_input = self.core.clock.seconds()
         self._ping_sent = False
-        self.bytes_in += len(data)
-        *lines, rest = (self._buffer + data).split(b"\n")
+        gate = self.gate
+        if self._discarding:  # the tail of a line already answered with 417
+            cut = _line_break(data)
+            if cut < 0:
+                gate.charge(byte_cost(len(data)))
+                self._pause_if_waiting()
+                return
+            gate.charge(byte_cost(cut))
+            data = data[cut:]
+            self._discarding = False
+        buf = self._buffer + data if self._buffer else data
         self._buffer = b""
-        for line in lines:
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+        rest = buf[cut:]
+        pos = 0
+        penalty = self.core.commands.penalty
+        for match in _CONTENT.finditer(buf, 0, cut):
             if self.closing:
                 return
-            if self._discarding:  # the tail of a line already answered with 417
-                self._discarding = False
-                continue
-            # A bare CR also ends a line, so no parameter ever carries one
-            # (it could not be relayed to anyone).
-            for piece in line.split(b"\r"):
+            start, end = match.span()
+            if start - pos > 2:  # blank lines and extra line endings before this line
+                gate.charge(byte_cost(start - pos - 2))
+            pos = end
+            piece = match.group()
+            cost = byte_cost(end - start + 2)
+            if too_long(piece):
+                self.junk_lines += 1
+                gate.charge(max(1.0, cost))
                 if self.closing:
                     return
-                if too_long(piece):
-                    self.reply("ERR_INPUTTOOLONG")
-                elif piece.strip():
-                    self.gate.submit(piece, self.core.commands.penalty(_verb(piece)))
-        if len(rest) > MAX_INPUT:
-            if not self._discarding:
-                self._discarding = True
                 self.reply("ERR_INPUTTOOLONG")
+            else:
+                self.lines_in += 1
+                gate.submit(piece, max(penalty(_verb(piece)), cost))
+        if self.closing:
+            return
+        if cut - pos > 2:
+            gate.charge(byte_cost(cut - pos - 2))
+        if len(rest) > MAX_INPUT:
+            self._discarding = True
+            self.junk_lines += 1
+            gate.charge(max(1.0, byte_cost(len(rest))))
+            if self.closing:
+                return
+            self.reply("ERR_INPUTTOOLONG")
             rest = b""
         self._buffer = rest
+        self._pause_if_waiting()
+
+    def _pause_if_waiting(self) -> None:
+        """Stop reading while lines wait in the gate (over budget, or held)."""
+        if self.gate.waiting and not self.closing and not self._input_paused:
+            pause = getattr(self.transport, "pauseProducing", None)
+            if pause is not None:  # every TCP and TLS transport; fakes may lack it
+                self._input_paused = True
+                pause()
+
+    def _resume_input(self) -> None:
+        """The gate emptied: read the socket again."""
+        if self._input_paused and not self.closing and self.transport is not None:
+            self._input_paused = False
+            self.transport.resumeProducing()
 
     # -- line handling -----------------------------------------------------
 
     def _run_line(self, raw: bytes) -> None:
         if self.closing:
             return
-        self.lines_in += 1
         try:
             msg = parse(raw)
-        except ParseError as exc:
+        except ParseError:
             word = _verb(raw) or "*"
-            self.log.debug("unparseable line from {ip}: {why}", ip=self.ip, why=exc)
+            self.junk_lines += 1  # counted, not logged: junk must not grow the log
             if word and word.isalnum():
                 return
             if self.registered:
@@ -186,29 +266,42 @@ class ClientConnection(Protocol):
 
     # -- output --------------------------------------------------------------
 
-    def send(self, msg: Message) -> None:
-        """Write ``msg`` with the tags this client may see.
+    def send(self, msg: Message) -> int:
+        """Write ``msg`` with the tags this client may see; return the bytes written.
 
         The encoded line is cached on the message per tag profile, so a
         channel message is formatted once per kind of recipient, not once
         per recipient.
         """
         if self.closing or self.dead or self.transport is None:
-            return
+            return 0
         profile = self._profile
         cache = msg.__dict__.setdefault("_encoded", {})
         data = cache.get(profile)
         if data is None:
             data = self._encode(msg, self._caps)
             if data is None:
-                return
+                return 0
             cache[profile] = data
         self.transport.write(data)
-        self._writes += 1
-        self.lines_out += 1
         self.bytes_out += len(data)
+        self.lines_out += 1
+        self._writes += 1
         if not self._writes & SENDQ_CHECK_EVERY and _queued_bytes(self.transport) > MAX_SENDQ:
             self._sendq_exceeded()
+        return len(data)
+
+    def send_stream(self, messages: Iterable[Message]) -> None:
+        """Send a reply that may be long, paced by what the client reads.
+
+        ``messages`` is consumed lazily, a chunk per reactor turn while the
+        transport's buffer has room; input lines wait until it is done.
+        """
+        self.stream.add(messages)
+
+    def numeric(self, name: str, *args: object) -> Message:
+        """Numeric ``name`` to this client, as a message (for :meth:`send_stream`)."""
+        return numeric(name, self.core.name, self.nick, *args)
 
     def _sendq_exceeded(self) -> None:
         """Stop writing now and leave the network on the next reactor turn.
@@ -221,6 +314,7 @@ class ClientConnection(Protocol):
         """
         self.dead = True
         self.gate.close()
+        self.stream.stop()
         self.core.clock.callLater(0, self.close, "SendQ exceeded")
 
     @property
@@ -268,12 +362,20 @@ class ClientConnection(Protocol):
     def send_raw_line(self, line: str) -> None:
         """Send an already formatted line (used for ERROR before closing)."""
         if self.transport is not None and not self.closing:
-            self.transport.write(line.encode("utf-8", "replace") + b"\r\n")
+            data = line.encode("utf-8", "replace") + b"\r\n"
+            self.transport.write(data)
+            self.bytes_out += len(data)
+            self.lines_out += 1
 
     # -- leaving -------------------------------------------------------------
 
     def close(self, reason: str, quit_reason: str | None = None) -> None:
-        """Send ERROR with ``reason``, remove the user, and drop the connection."""
+        """Send ERROR with ``reason``, remove the user, and drop the connection.
+
+        A client that does not read what is queued for it is aborted after
+        ``CLOSE_GRACE`` seconds; until it is really gone it still counts
+        toward the per-IP connection limits.
+        """
         if self.closing:
             return
         self.send_raw_line(format_message(Message("ERROR", (f"Closing Link: {self.host} ({reason})",))))
@@ -282,9 +384,18 @@ class ClientConnection(Protocol):
         if self.user is not None:
             self._leave_network(self._quit_reason)
         self.gate.close()
+        self.stream.stop()
         self._cancel_timer()
         if self.transport is not None:
             self.transport.loseConnection()
+            if not self.lost and self._abort_timer is None:
+                self._abort_timer = self.core.clock.callLater(CLOSE_GRACE, self._abort)
+
+    def _abort(self) -> None:
+        """The closed connection did not drain in time: drop it and its queued output."""
+        self._abort_timer = None
+        if not self.lost and self.transport is not None:
+            self.transport.abortConnection()
 
     def _leave_network(self, reason: str) -> None:
         user, self.user = self.user, None
@@ -310,6 +421,8 @@ class ClientConnection(Protocol):
 
     def _check_idle(self) -> None:
         now = self.core.clock.seconds()
+        if self._input_paused:
+            self._last_input = now  # its input waits in the gate, unread: not idle
         idle = now - self._last_input
         if self._ping_sent and idle >= 2 * PING_INTERVAL - 0.001:
             self._timer = None
@@ -335,6 +448,14 @@ def _queued_bytes(transport: Any) -> int:
             total += sum(len(chunk) for chunk in app)
         transport = getattr(transport, "transport", None)
     return total
+
+
+def _line_break(data: bytes) -> int:
+    """Index of the first CR or LF in ``data``, or -1."""
+    lf, cr = data.find(b"\n"), data.find(b"\r")
+    if lf < 0 or (0 <= cr < lf):
+        return cr
+    return lf
 
 
 def too_long(line: bytes) -> bool:

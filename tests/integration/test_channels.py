@@ -547,3 +547,34 @@ def test_names_without_channel(shared_server, irc_client):
     lines = a.collect(lambda m: m.command == "366")
     assert lines[-1].params[1] == "*", lines[-1].raw
     assert any(m.command == "353" and m.params[2] == chan for m in lines)
+
+
+def test_names_of_two_channels_gives_353_then_366_for_each(shared_server, irc_client):
+    """NAMES #a,#b answers 353 then 366 for #a, then 353 then 366 for #b, to
+    a member and to an outsider alike."""
+    a = irc_client(shared_server, unique_nick("na"))
+    b = irc_client(shared_server, unique_nick("nb"))
+    first, second = _chan("na"), _chan("nb")
+    a.join(first)
+    a.join(second)
+    for who in (a, b):
+        who.send(f"NAMES {first},{second}")
+        lines = who.collect(lambda m: m.command == "366" and m.params[1] == second)
+        got = [(m.command, m.params[2] if m.command == "353" else m.params[1]) for m in lines
+               if m.command in ("353", "366")]
+        assert got == [("353", first), ("366", first), ("353", second), ("366", second)], got
+        assert all(m.params[-1] == f"@{a.nick}" for m in lines if m.command == "353")
+
+
+def test_kick_one_nick_from_several_channels(shared_server, irc_client):
+    """KICK #a,#b nick kicks nick from both channels (the victim sees two KICKs)."""
+    a = irc_client(shared_server, unique_nick("ka"))
+    b = irc_client(shared_server, unique_nick("kb"))
+    first, second = _chan("ka"), _chan("kb")
+    for chan in (first, second):
+        a.join(chan)
+        b.join(chan)
+    a.send(f"KICK {first},{second} {b.nick} :both")
+    kicks = [b.expect("KICK", timeout=3), b.expect("KICK", timeout=3)]
+    assert [(m.params[0], m.params[1], m.params[2]) for m in kicks] == [
+        (first, b.nick, "both"), (second, b.nick, "both")]

@@ -7,6 +7,7 @@ from conferenceroom.wire import Message
 from tests.helpers import (
     make_settings,
     codes,
+    connect,
     feed,
     joined,
     make_core,
@@ -639,13 +640,17 @@ def test_invite_ends_with_the_channel() -> None:
 
 
 def test_names_answers_each_channel_once_up_to_targmax() -> None:
-    """NAMES #c,#C,#c... answers #c once; at most TARGMAX NAMES (4) channels are answered."""
+    """NAMES #c,#C,#c... answers #c once; more than TARGMAX NAMES (4) channels
+    is refused with 407 (ERR_TOOMANYTARGETS) naming the first one too many."""
     core = make_core()
     alice = joined(core, "alice", "#a", "#b", "#c", "#d", "#e")
     feed(alice, "NAMES " + ",".join(["#c", "#C"] * 50))
     assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#c"]
-    feed(alice, "NAMES #a,#b,#c,#d,#e")
+    feed(alice, "NAMES #a,#b,#c,#d")
     assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#a", "#b", "#c", "#d"]
+    feed(alice, "NAMES #a,#b,#c,#d,#e")
+    [refusal] = sent(alice)
+    assert refusal.command == "407" and refusal.params[1] == "#e"
 
 
 def test_quit_reason_is_cut_to_quitlen() -> None:
@@ -665,3 +670,70 @@ def test_topic_length_counts_bytes_not_characters() -> None:
     alice = joined(core, "alice", "#c")
     feed(alice, "TOPIC #c :" + "€" * 150)
     assert sent(alice)[0].params[1] == "€" * 100
+
+
+def _kicks(conn) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(channel, nick) of each KICK the client saw since the last call."""
+    return [(m.params[0], m.params[1]) for m in sent(conn) if m.command == "KICK"]
+
+
+def test_kick_several_channels_one_nick_kicks_from_each() -> None:
+    """KICK #a,#b bob kicks bob from both channels, not only from #a."""
+    core = make_core()
+    alice = joined(core, "alice", "#a", "#b")
+    bob = joined(core, "bob", "#a", "#b")
+    sent(alice)
+    feed(alice, "KICK #a,#b bob :out")
+    assert _kicks(bob) == [("#a", "bob"), ("#b", "bob")]
+    assert bob.user.channels == {}
+
+
+def test_kick_channels_and_nicks_pair_up() -> None:
+    """KICK #a,#b bob,carol kicks bob from #a and carol from #b (RFC 2812 3.2.8)."""
+    core = make_core()
+    alice = joined(core, "alice", "#a", "#b")
+    joined(core, "bob", "#a", "#b")
+    joined(core, "carol", "#a", "#b")
+    sent(alice)
+    feed(alice, "KICK #a,#b bob,carol")
+    assert _kicks(alice) == [("#a", "bob"), ("#b", "carol")]
+
+
+def test_kick_mismatched_lists_and_too_many_targets() -> None:
+    """Two channels and three nicks is 461; more than TARGMAX KICK (4) kicks
+    in one line is 407 naming the first one over, and nobody is kicked."""
+    core = make_core()
+    alice = joined(core, "alice", "#a", "#b")
+    for i, nick in enumerate(("n1", "n2", "n3", "n4", "n5")):
+        joined(core, nick, "#a", ip=f"10.0.0.{i}")
+    sent(alice)
+    feed(alice, "KICK #a,#b n1,n2,n3")
+    assert codes(sent(alice)) == ["461"]
+    feed(alice, "KICK #a n1,n2,n3,n4,n5")
+    [refusal] = sent(alice)
+    assert refusal.command == "407" and refusal.params[1] == "n5"
+    assert len(core.network.find_channel("#a").members) == 6
+    feed(alice, "KICK #a n1,n2,n3,n4")
+    assert len(_kicks(alice)) == 4
+
+
+def test_targmax_matches_what_commands_accept() -> None:
+    """TARGMAX in 005 says KICK:4 and LIST without a limit, and each verb
+    with a number gets 407 one past it (NOTICE never answers, RFC 2812 3.3.2)."""
+    core = make_core()
+    conn = connect(core)
+    feed(conn, "NICK alice", "USER al 0 * :Alice")
+    [targmax] = [p for m in sent(conn) if m.command == "005" for p in m.params if p.startswith("TARGMAX=")]
+    limits = dict(item.split(":") for item in targmax.split("=", 1)[1].split(","))
+    assert limits["KICK"] == "4" and limits["LIST"] == "" and limits["WHOIS"] == "1"
+    register(core, "bob")
+    over = {
+        "NAMES": "NAMES #1,#2,#3,#4,#5",
+        "PRIVMSG": "PRIVMSG a,b,c,d,e :hi",
+        "KICK": "KICK #1 a,b,c,d,e",
+        "WHOIS": "WHOIS alice,bob",
+    }
+    for verb, limit in limits.items():
+        if limit and verb in over:
+            feed(conn, over[verb])
+            assert "407" in codes(sent(conn)), verb

@@ -415,6 +415,18 @@ def test_away_text_is_truncated() -> None:
     assert len(alice.user.away) == 300
 
 
+def test_awaylen_counts_utf8_bytes_and_cuts_whole_characters() -> None:
+    """AWAYLEN (300) is in bytes: 200 three-byte characters are cut to 100
+    whole characters, and a text ending in a split character loses it whole."""
+    core = make_core()
+    alice = register(core, "alice")
+    feed(alice, "AWAY :" + "\u20ac" * 160)
+    assert alice.user.away == "\u20ac" * 100
+    feed(alice, "AWAY :" + "x" * 299 + "\u00e9")
+    assert alice.user.away == "x" * 299
+    assert len(alice.user.away.encode()) <= 300
+
+
 def test_ison() -> None:
     """ISON lists the online nicks in their own case, from one or many parameters."""
     core = make_core()

@@ -35,13 +35,14 @@ def test_crlf_and_bare_lf() -> None:
 
 
 def test_line_split_across_many_reads() -> None:
-    """A line arriving one byte at a time is handled once it is complete."""
+    """A line arriving one byte at a time is handled once it is complete (at its CR:
+    CR and LF each end a line, RFC 2812 2.3.1)."""
     core = make_core()
     conn = register(core, "alice")
     data = b"PING :one two\r\nPING :three\r\n"
     for i in range(len(data) - 1):
         conn.dataReceived(data[i : i + 1])
-        if i < 14:
+        if i < 13:
             assert sent(conn) == []
     conn.dataReceived(data[-1:])
     assert [m.params[-1] for m in sent(conn)] == ["one two", "three"]
@@ -440,3 +441,34 @@ def test_no_lines_after_error_when_an_oper_quits() -> None:
     feed(oper, "QUIT :bye")
     lines = sent_lines(oper)
     assert lines[-1].startswith("ERROR :Closing Link"), lines
+
+
+def test_junk_lines_are_counted_not_logged_one_by_one() -> None:
+    """Unparseable and overlong lines write no log line each (a client must
+    not be able to grow the log); one debug line at disconnect gives the count."""
+    from twisted.logger import globalLogPublisher
+
+    events: list[dict] = []
+    core = make_core()
+    conn = register(core, "junky")
+    globalLogPublisher.addObserver(events.append)
+    try:
+        conn.dataReceived(b":x\r\n!!! ???\r\n" * 50 + (b"x" * 700 + b"\r\n") * 10)
+        ours = [e for e in events if e.get("log_namespace", "").startswith("conferenceroom")]
+        assert ours == []
+        conn.connectionLost(None)
+        ours = [e for e in events if e.get("log_namespace", "").startswith("conferenceroom.client")]
+        assert [(e["log_level"].name, e.get("count")) for e in ours] == [("debug", 110)]
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+
+
+def test_bare_cr_ends_a_line_without_waiting_for_more_input() -> None:
+    """"PING a\\rPING b\\r" with no LF at all is answered at once, twice: CR
+    alone ends a line (RFC 2812 2.3.1), even as the last byte received."""
+    core = make_core()
+    conn = register(core, "alice")
+    conn.dataReceived(b"PING a\rPING b\r")
+    assert [m.params[-1] for m in sent(conn)] == ["a", "b"]
+    conn.dataReceived(b"\nPING c\r")
+    assert [m.params[-1] for m in sent(conn)] == ["c"]

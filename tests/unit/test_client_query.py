@@ -321,10 +321,11 @@ def test_whois_remote_user_has_no_idle() -> None:
 
 
 def _quit_as(core, nick, ident):
-    """Register ``nick`` with ``ident`` and quit, leaving a WHOWAS entry."""
+    """Register ``nick`` with ``ident`` and quit, leaving a WHOWAS entry (the socket then closes)."""
     conn = register(core, nick)
     conn.user.ident = ident
     feed(conn, "QUIT :bye")
+    conn.connectionLost(None)
 
 
 def test_whowas_newest_first_and_count() -> None:
@@ -531,3 +532,16 @@ def test_who_mask_answer_is_bounded_for_non_operators() -> None:
     assert out[-2].params[1] == "WHO"
     feed(oper, "WHO *")
     assert sent_codes(oper).count("352") == WHO_MAX_MATCHES + 7
+
+
+def test_whowas_count_in_other_digits_is_no_count() -> None:
+    """A WHOWAS count written in non-ASCII digits ("١", which int() would
+    accept) is ignored like any other non-number: every entry is shown."""
+    core = make_core()
+    bob = register(core, "bob")
+    for i in range(3):
+        _quit_as(core, "gone", f"~id{i}")
+    feed(bob, "WHOWAS gone \u0661")
+    assert sent_codes(bob).count("314") == 3
+    feed(bob, "WHOWAS gone 1")
+    assert sent_codes(bob).count("314") == 1

@@ -143,3 +143,16 @@ def test_pong_keeps_connection() -> None:
         feed(conn, "PONG :test.local")
     assert core.network.find_user("busy") is not None
     assert not conn.transport.disconnecting
+
+
+def test_cap_ls_with_a_non_ascii_digit_version() -> None:
+    """``CAP LS ²`` (a superscript passes str.isdigit) is read as no version:
+    a plain CAP LS reply, not 400 and a traceback in the log."""
+    core = make_core()
+    conn = connect(core)
+    for version in ("²", "٣٠٢", "3O2"):
+        feed(conn, f"CAP LS {version}")
+        [reply] = sent(conn)
+        assert reply.command == "CAP" and reply.params[1] == "LS" and reply.params[2] != "*"
+    feed(conn, "CAP LS 302")
+    assert all(m.command == "CAP" for m in sent(conn))

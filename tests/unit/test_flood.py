@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from twisted.internet import task
 
 from conferenceroom.admin.settings import FloodSettings
 from conferenceroom.client.flood import FloodGate, FloodLimits
-from tests.helpers import feed, make_core, make_settings, register, sent
+from tests.helpers import connect, feed, make_core, make_settings, register, sent
 
 LIMITS = FloodLimits(penalties=10, seconds=10, kill=20)
 
@@ -269,3 +270,143 @@ def test_gate_line_that_holds_and_releases_at_once_leaves_one_timer() -> None:
     assert len(g.clock.getDelayedCalls()) == 1
     g.clock.advance(10)
     assert g.ran == lines(15)
+
+
+# -- every byte counts; over budget the socket is not read ------------------------------------
+
+
+def _flooded(conn) -> bool:  # type: ignore[no-untyped-def]
+    """True once the client got ERROR "Excess Flood" and its transport is closing."""
+    out = sent(conn)
+    return (
+        bool(out) and out[-1].command == "ERROR" and "Excess Flood" in out[-1].params[0]
+        and conn.transport.disconnecting
+    )
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [b"\n" * 65536, b"\r" * 65536, b"\r\n" * 32768, b" \r\n" * 20000, b"x" * 65536],
+    ids=["blank-lf", "bare-cr", "blank-crlf", "spaces", "partial-line"],
+)
+def test_junk_input_costs_budget_and_trips_excess_flood(junk: bytes) -> None:
+    """64 KiB of blank lines, bare CRs, whitespace or one endless line is
+    charged by its size: the client is dropped with "Excess Flood" and its
+    channel peers see the QUIT (it used to cost nothing, forever)."""
+    core = flood_core()
+    abuser, bob = register(core, "abuser"), register(core, "bob")
+    core.network.join(abuser.user, "#c")
+    core.network.join(bob.user, "#c")
+    sent(bob)
+    core.clock.advance(10)
+    for _ in range(4):
+        abuser.dataReceived(junk)
+    assert _flooded(abuser)
+    assert core.network.find_user("abuser") is None
+    assert [m.params for m in sent(bob) if m.command == "QUIT"] == [("Excess Flood",)]
+
+
+def test_overlong_lines_cost_budget_and_trip_excess_flood() -> None:
+    """Lines answered with 417 are charged (at least one penalty each): a
+    stream of them ends in "Excess Flood" instead of 417s forever."""
+    core = flood_core()
+    conn = register(core, "abuser")
+    core.clock.advance(10)
+    line = b"PRIVMSG bob :" + b"x" * 700 + b"\r\n"
+    conn.dataReceived(line * 40)
+    out = sent(conn)
+    assert [m.command for m in out].count("417") <= 31
+    assert out[-1].command == "ERROR" and "Excess Flood" in out[-1].params[0]
+    assert conn.transport.disconnecting
+
+
+def test_unparseable_lines_cost_budget() -> None:
+    """Lines that do not parse cost a penalty each, before registration too."""
+    core = flood_core()
+    conn = connect(core)
+    conn.dataReceived(b":x\r\n!!! ???\r\n" * 40)
+    assert _flooded(conn)
+
+
+def test_some_blank_lines_are_harmless() -> None:
+    """A normal client's stray blank lines and CR LF pairs cost little (their
+    size): nine commands among a hundred blank lines all run at once and the
+    socket keeps being read."""
+    core = flood_core()
+    conn = register(core, "alice")
+    core.clock.advance(10)
+    conn.dataReceived(b"\r\n" * 100 + b"".join(b"PING t%d\r\n\r\n" % i for i in range(9)))
+    assert pongs(conn) == [f"t{i}" for i in range(9)]
+    assert conn.transport.producerState == "producing"
+
+
+def test_over_budget_stops_reading_until_the_queue_drains() -> None:
+    """While lines wait in the gate the socket is not read (pauseProducing);
+    once the budget has recovered and they ran, reading resumes."""
+    core = flood_core()
+    conn = register(core, "alice")
+    core.clock.advance(10)
+    feed(conn, *[f"PING t{i}" for i in range(15)])
+    assert len(pongs(conn)) == 10
+    assert conn.transport.producerState == "paused"
+    core.clock.advance(5)
+    assert pongs(conn) == [f"t{i}" for i in range(10, 15)]
+    assert conn.transport.producerState == "producing"
+    assert core.network.find_user("alice") is not None
+
+
+def test_paused_reader_is_not_pinged_out() -> None:
+    """A client whose input waits in the gate (unread on purpose) is not
+    treated as idle while the gate works through its lines."""
+    core = make_core()
+    conn = register(core, "alice")
+    core.settings = make_settings(flood=FloodSettings(enabled=True, penalties=1, seconds=60, kill=50))
+    core.clock.advance(60)
+    feed(conn, *[f"PING t{i}" for i in range(5)])
+    for _ in range(30):
+        core.clock.advance(10)
+    assert core.network.find_user("alice") is not None
+    assert pongs(conn)[-1] == "t4"
+
+
+@pytest.mark.parametrize("oper", [False, True], ids=["flood-off", "oper-exempt"])
+def test_junk_is_free_without_flood_control(oper: bool) -> None:
+    """With flood control off (or for an exempt operator) blank lines cost
+    nothing and the socket keeps being read, as before."""
+    core = flood_core() if oper else make_core()
+    conn = register(core, "root")
+    if oper:
+        conn.user.modes.add("o")
+    for _ in range(4):
+        conn.dataReceived(b"\n" * 65536)
+    feed(conn, *[f"PING t{i}" for i in range(30)])
+    assert len(pongs(conn)) == 30
+    assert conn.transport.producerState == "producing"
+    assert not conn.transport.disconnecting
+
+
+def test_gate_charge_uses_budget_without_running_anything() -> None:
+    """Charged input uses the budget like a line, runs nothing, and a run of
+    charges waits as one queue entry."""
+    g = Gate()
+    g.gate.charge(9.0)
+    g.submit(1)
+    assert g.ran == lines(1)
+    g.submit(1, start=1)
+    for _ in range(100):
+        g.gate.charge(0.01)
+    assert g.ran == lines(1) and len(g.gate.queue) == 2
+    g.clock.advance(3)
+    assert g.ran == lines(2) and not g.gate.queue
+
+
+def test_gate_line_costing_more_than_the_budget_still_runs() -> None:
+    """A line whose cost exceeds the whole budget (a long tagged line under a
+    small budget) runs once nothing is owed, instead of waiting forever."""
+    g = Gate(FloodLimits(penalties=2, seconds=10, kill=20))
+    g.submit(1, cost=5)
+    assert g.ran == lines(1)
+    g.submit(1, cost=5, start=1)
+    assert g.ran == lines(1)
+    g.clock.advance(25)
+    assert g.ran == lines(2)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conferenceroom.wire import (
+    ascii_number,
     MAX_LINE,
     Message,
     ParseError,
@@ -342,3 +343,15 @@ def test_fuzz_format_parse_round_trip(msg: Message) -> None:
     assert again == msg
     assert again.tags == msg.tags
     assert parse(line.encode("utf-8")) == msg
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("0", 0), ("302", 302), ("007", 7), ("²", None), ("\u0661\u0662", None), ("", None),
+     ("-1", None), (" 1", None), ("1_000", None), ("1" * 10, None)],
+)
+def test_ascii_number_reads_only_ascii_digits(text: str, value: int | None) -> None:
+    """Client numbers are 1-9 ASCII digits; superscripts, other scripts'
+    digits, signs, spaces and underscores (all of which isdigit or int take)
+    are not numbers."""
+    assert ascii_number(text) == value

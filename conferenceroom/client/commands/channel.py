@@ -9,6 +9,7 @@ handlers here only check permissions and send numerics to the requester.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
@@ -25,7 +26,7 @@ from ...modes import (
     rank,
 )
 from ...network import Channel, Membership, User
-from ...wire import Message, cut_to_bytes
+from ...wire import Message, ascii_number, cut_to_bytes
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -174,6 +175,12 @@ def names_symbol(channel: Channel) -> str:
 
 
 def send_names(conn: "ClientConnection", channel: Channel, end: bool = True) -> None:
+    """353 lines for the members of ``channel`` ``conn`` may see, then 366 (at once)."""
+    for message in names_replies(conn, channel, end):
+        conn.send(message)
+
+
+def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) -> Iterator[Message]:
     """353 lines for the members of ``channel`` ``conn`` may see, then 366.
 
     Non-members do not see invisible (+i) users; multi-prefix shows every
@@ -197,14 +204,14 @@ def send_names(conn: "ClientConnection", channel: Channel, end: bool = True) -> 
     for item in items:
         size = len(item.encode("utf-8")) + (1 if line else 0)
         if line and used + size > budget:
-            conn.reply("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
+            yield conn.numeric("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
             line, used, size = [], 0, size - 1
         line.append(item)
         used += size
     if line:
-        conn.reply("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
+        yield conn.numeric("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
     if end:
-        conn.reply("RPL_ENDOFNAMES", channel.name)
+        yield conn.numeric("RPL_ENDOFNAMES", channel.name)
 
 
 # -- JOIN / PART ----------------------------------------------------------------
@@ -296,24 +303,36 @@ def handle_names(conn: "ClientConnection", msg: Message) -> None:
     """NAMES [<channels>]: members of each channel; without one, every visible channel."""
     user = conn.user
     assert user is not None
-    network = conn.core.network
     if not msg.params or not msg.params[0]:
-        for channel in list(network.channels.values()):
-            if not _hidden(channel, user):
-                send_names(conn, channel, end=False)
-        conn.reply("RPL_ENDOFNAMES", "*")
+        conn.send_stream(_all_names(conn, user))
         return
-    # Each channel once, and at most TARGMAX NAMES of them: one short line
-    # must not be able to ask for megabytes of replies.
-    names = list({fold(n): n for n in msg.params[0].split(",") if n}.values())[:MAX_TARGETS]
+    # Each channel once, and at most TARGMAX NAMES of them (407 beyond).
+    names = list({fold(n): n for n in msg.params[0].split(",") if n}.values())
+    if len(names) > MAX_TARGETS:
+        conn.reply("ERR_TOOMANYTARGETS", names[MAX_TARGETS], f"the maximum is {MAX_TARGETS}")
+        return
     if not names:
         conn.reply("RPL_ENDOFNAMES", "*")
+        return
+    conn.send_stream(_names_of(conn, user, names))
+
+
+def _all_names(conn: "ClientConnection", user: User) -> Iterator[Message]:
+    """NAMES without a channel: 353s of every channel the user may see, one 366 for ``*``."""
+    for channel in list(conn.core.network.channels.values()):
+        if channel.members and not _hidden(channel, user):
+            yield from names_replies(conn, channel, end=False)
+    yield conn.numeric("RPL_ENDOFNAMES", "*")
+
+
+def _names_of(conn: "ClientConnection", user: User, names: list[str]) -> Iterator[Message]:
+    """353s then 366 for each named channel (366 alone for an unknown or hidden one)."""
     for name in names:
-        channel = network.find_channel(name)
+        channel = conn.core.network.find_channel(name)
         if channel is None or _hidden(channel, user):
-            conn.reply("RPL_ENDOFNAMES", name)
+            yield conn.numeric("RPL_ENDOFNAMES", name)
         else:
-            send_names(conn, channel)
+            yield from names_replies(conn, channel)
 
 
 # -- INVITE / KICK -----------------------------------------------------------------
@@ -347,24 +366,36 @@ def handle_invite(conn: "ClientConnection", msg: Message) -> None:
         conn.reply("RPL_AWAY", target.nick, target.away)
 
 
-@command("KICK", min_params=2, syntax="KICK <channel> <nick>{,<nick>} [:<reason>]")
+@command("KICK", min_params=2, syntax="KICK <channel>{,<channel>} <nick>{,<nick>} [:<reason>]")
 def handle_kick(conn: "ClientConnection", msg: Message) -> None:
-    """KICK <channel> <nicks> [:<reason>]; the reason defaults to the kicker's nick.
+    """KICK <channels> <nicks> [:<reason>]; the reason defaults to the kicker's nick.
 
-    ``KICK #a,#b x,y`` kicks pairwise, as RFC 2812 allows.
+    One channel and several nicks kicks each nick from it; as many channels
+    as nicks pairs them (RFC 2812 3.2.8); several channels and one nick
+    kicks that nick from each.  Other shapes get 461, and more than TARGMAX
+    KICK (4) kicks in one line 407.
     """
     user = conn.user
     assert user is not None
-    channels = msg.params[0].split(",")
+    channels = [c for c in msg.params[0].split(",") if c]
     nicks = [n for n in msg.params[1].split(",") if n]
-    if not nicks:
+    if not nicks or not channels:
         conn.reply("ERR_NEEDMOREPARAMS", "KICK")
         return
-    reason = (msg.params[2] if len(msg.params) > 2 and msg.params[2] else user.nick)[:KICKLEN]
-    if len(channels) > 1 and len(channels) == len(nicks):
+    reason = cut_to_bytes(msg.params[2] if len(msg.params) > 2 and msg.params[2] else user.nick, KICKLEN)
+    if len(channels) == 1:
+        pairs = [(channels[0], nick) for nick in nicks]
+    elif len(nicks) == 1:
+        pairs = [(name, nicks[0]) for name in channels]
+    elif len(channels) == len(nicks):
         pairs = list(zip(channels, nicks))
     else:
-        pairs = [(channels[0], nick) for nick in nicks]
+        conn.reply("ERR_NEEDMOREPARAMS", "KICK")
+        return
+    if len(pairs) > MAX_TARGETS:
+        extra = nicks[MAX_TARGETS] if len(nicks) > MAX_TARGETS else channels[MAX_TARGETS]
+        conn.reply("ERR_TOOMANYTARGETS", extra, f"the maximum is {MAX_TARGETS}")
+        return
     for name, nick in pairs:
         _kick_one(conn, user, name, nick, reason)
 
@@ -413,18 +444,18 @@ def send_channel_modes(conn: "ClientConnection", channel: Channel) -> None:
     conn.reply("RPL_CREATIONTIME", channel.name, channel.ts)
 
 
-def send_list(conn: "ClientConnection", channel: Channel, list_mode: str) -> None:
+def list_replies(conn: "ClientConnection", channel: Channel, list_mode: str) -> Iterator[Message]:
     """The entries of list ``list_mode`` (b, e, I) then its end numeric.
 
     Anyone may see the ban list; exception lists are shown to members.
     """
     entry_name, end_name = LIST_NUMERICS[list_mode]
     if list_mode != "b" and conn.user not in channel.members:
-        conn.reply("ERR_NOTONCHANNEL", channel.name)
+        yield conn.numeric("ERR_NOTONCHANNEL", channel.name)
         return
-    for entry in channel.lists[list_mode]:
-        conn.reply(entry_name, channel.name, entry.mask, entry.setter, entry.ts)
-    conn.reply(end_name, channel.name)
+    for entry in list(channel.lists[list_mode]):
+        yield conn.numeric(entry_name, channel.name, entry.mask, entry.setter, entry.ts)
+    yield conn.numeric(end_name, channel.name)
 
 
 def _channel_mode(conn: "ClientConnection", msg: Message) -> None:
@@ -439,8 +470,11 @@ def _channel_mode(conn: "ClientConnection", msg: Message) -> None:
     parsed = parse_mode_string(msg.params[1:], CHANNEL_MODES)
     for letter in parsed.unknown:
         conn.reply("ERR_UNKNOWNMODE", letter)
-    for list_mode in parsed.list_queries:
-        send_list(conn, channel, list_mode)
+    if parsed.list_queries:
+        # Up to three full lists (tens of KB) for one short line: paced by what the client reads.
+        conn.send_stream(
+            message for list_mode in parsed.list_queries for message in list_replies(conn, channel, list_mode)
+        )
     if not parsed.changes:
         return
     membership = channel.members.get(user)
@@ -530,12 +564,13 @@ class _ModeChecker:
         if not change.adding:
             return ModeChange(False, "l")
         text = change.param or ""
-        if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**31:
+        limit = ascii_number(text, max_digits=10)
+        if limit is None or not 0 < limit < 2**31:
             self.conn.reply("ERR_INVALIDMODEPARAM", self.channel.name, "l", text, "Invalid limit")
             return None
-        if int(text) == self.channel.limit:
+        if limit == self.channel.limit:
             return None
-        return ModeChange(True, "l", str(int(text)))
+        return ModeChange(True, "l", str(limit))
 
 
 def valid_key(key: str) -> bool:

@@ -19,7 +19,7 @@ from ...limits import MAX_TARGETS
 from ...dispatch import command
 from ...modes import MODE_OF_PREFIX, STATUS_PREFIXES, STATUS_RANK
 from ...network import Channel, User
-from ...wire import Message
+from ...wire import Message, cut_to_bytes
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -233,7 +233,7 @@ def handle_away(conn: "ClientConnection", msg: Message) -> None:
     """AWAY [:<text>]: set (306) or clear (305) the away message."""
     user = conn.user
     assert user is not None
-    text = msg.params[0][:AWAYLEN] if msg.params else ""
+    text = cut_to_bytes(msg.params[0], AWAYLEN) if msg.params else ""  # AWAYLEN is in bytes
     conn.core.network.set_away(user, text or None)
     conn.reply("RPL_NOWAWAY" if text else "RPL_UNAWAY")
 

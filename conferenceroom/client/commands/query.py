@@ -10,6 +10,7 @@ operators.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from ...casemap import fold, is_channel, match
 from ...dispatch import command
 from ...modes import prefix_string
 from ...network import Channel, User
-from ...wire import Message
+from ...wire import Message, ascii_number
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -134,8 +135,17 @@ def handle_who(conn: "ClientConnection", msg: Message) -> None:
         fields, _, token = whox.partition(",")
     opers_only = "o" in flag_part
     query = "*" if mask in ("", "0") else mask
-    replies: list[Message] = []
-    truncated = False
+    # Paced by what the client reads: a WHO of a big channel or of the
+    # whole network (for an operator) can run to megabytes.
+    conn.send_stream(_who_replies(conn, asker, query, mask, opers_only, fields, token))
+
+
+def _who_replies(
+    conn: "ClientConnection", asker: User, query: str, mask: str, opers_only: bool,
+    fields: str | None, token: str,
+) -> Iterator[Message]:
+    """The 352/354 lines of one WHO, then 416 if cut short, then 315."""
+    network = conn.core.network
     if is_channel(query):
         channel = network.find_channel(query)
         if channel is not None:
@@ -145,27 +155,25 @@ def handle_who(conn: "ClientConnection", msg: Message) -> None:
                     if opers_only and not user.is_oper:
                         continue
                     if member or user_visible(asker, user):
-                        replies.append(_who_reply(conn, user, channel, fields, token))
+                        yield _who_reply(conn, user, channel, fields, token)
     else:
         exact = not any(ch in query for ch in "*?")
         # A mask can match the whole network: a non-operator sees at most
         # WHO_MAX_MATCHES users, then 416.
         limit = None if asker.is_oper else WHO_MAX_MATCHES
+        shown = 0
         for user in list(network.users_by_uid.values()):
             if opers_only and not user.is_oper:
                 continue
             named = exact and fold(user.nick) == fold(query)
             if not named and not (user_visible(asker, user) and _who_matches(asker, user, query)):
                 continue
-            if limit is not None and len(replies) >= limit:
-                truncated = True
+            if limit is not None and shown >= limit:
+                yield conn.numeric("ERR_TOOMANYMATCHES", "WHO")
                 break
-            replies.append(_who_reply(conn, user, None, fields, token))
-    for reply in replies:
-        conn.send(reply)
-    if truncated:
-        conn.reply("ERR_TOOMANYMATCHES", "WHO")
-    conn.reply("RPL_ENDOFWHO", mask or "*")
+            shown += 1
+            yield _who_reply(conn, user, None, fields, token)
+    yield conn.numeric("RPL_ENDOFWHO", mask or "*")
 
 
 # -- WHOIS ------------------------------------------------------------------------------
@@ -232,11 +240,14 @@ def handle_whois(conn: "ClientConnection", msg: Message) -> None:
         ):
             conn.reply("ERR_NOSUCHSERVER", server)
             return
-    targets = params[-1]
-    nick = next((t for t in targets.split(",") if t), "")
-    if not nick:
+    targets = [t for t in params[-1].split(",") if t]
+    if not targets:
         conn.reply("ERR_NONICKNAMEGIVEN")
         return
+    if len({fold(t) for t in targets}) > 1:  # TARGMAX WHOIS:1
+        conn.reply("ERR_TOOMANYTARGETS", targets[1], "the maximum is 1")
+        return
+    nick = targets[0]
     user = network.find_user(nick)
     if user is None:
         conn.reply("ERR_NOSUCHNICK", nick)
@@ -255,12 +266,7 @@ def handle_whowas(conn: "ClientConnection", msg: Message) -> None:
     if not nick:
         conn.reply("ERR_NONICKNAMEGIVEN")
         return
-    count = 0
-    if len(msg.params) > 1:
-        try:
-            count = int(msg.params[1])
-        except ValueError:
-            count = 0
+    count = (ascii_number(msg.params[1]) if len(msg.params) > 1 else None) or 0
     # A nick, not a mask (RFC 2812 3.6.3), and never more than WHOWAS_REPLY_MAX entries.
     limit = min(count, WHOWAS_REPLY_MAX) if count > 0 else WHOWAS_REPLY_MAX
     wanted = fold(nick)
@@ -300,9 +306,9 @@ class _ListFilter:
         what, body = "U", item
         if item[:1].upper() in ("C", "T") and item[1:2] in ("<", ">"):
             what, body = item[0].upper(), item[1:]
-        number = body[1:]
-        if body[:1] in ("<", ">") and number.isascii() and number.isdigit():  # not "²"
-            self.tests.append((what, body[0], int(number)))
+        number = ascii_number(body[1:])  # not "²"
+        if body[:1] in ("<", ">") and number is not None:
+            self.tests.append((what, body[0], number))
         elif item.startswith("!"):
             self.not_masks.append(item[1:])
         elif any(ch in item for ch in "*?"):
@@ -341,11 +347,17 @@ def handle_list(conn: "ClientConnection", msg: Message) -> None:
     assert asker is not None
     spec = msg.params[0] if msg.params else ""
     wanted = _ListFilter(spec, conn.core.clock.seconds())
-    conn.reply("RPL_LISTSTART")
+    # Paced by what the client reads (SAFELIST): the whole list always arrives.
+    conn.send_stream(_list_replies(conn, asker, wanted))
+
+
+def _list_replies(conn: "ClientConnection", asker: User, wanted: _ListFilter) -> Iterator[Message]:
+    """321, a 322 per matching channel (still existing when its turn comes), 323."""
+    yield conn.numeric("RPL_LISTSTART")
     for channel in list(conn.core.network.channels.values()):
-        if not channel_visible(asker, channel) or not wanted.accepts(channel):
+        if not channel.members or not channel_visible(asker, channel) or not wanted.accepts(channel):
             continue
         letters = channel.mode_string(show_key=False)[0]
         parts = [f"[{letters}]" if len(letters) > 1 else "", channel.topic]
-        conn.reply("RPL_LIST", channel.name, len(channel.members), " ".join(p for p in parts if p))
-    conn.reply("RPL_LISTEND")
+        yield conn.numeric("RPL_LIST", channel.name, len(channel.members), " ".join(p for p in parts if p))
+    yield conn.numeric("RPL_LISTEND")

@@ -9,7 +9,7 @@ from ...casemap import valid_nick
 from ...limits import NICKLEN
 from ...dispatch import command
 from ...network import User
-from ...wire import Message
+from ...wire import Message, ascii_number
 from ..welcome import send_welcome
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def handle_cap(conn: "ClientConnection", msg: Message) -> None:
     if sub == "LS":
         if pending is not None:
             pending.cap_negotiating = True
-        version = int(msg.params[1]) if len(msg.params) > 1 and msg.params[1].isdigit() else 0
+        version = (ascii_number(msg.params[1]) if len(msg.params) > 1 else None) or 0
         _cap_ls(conn, version)
     elif sub == "LIST":
         _cap_reply(conn, "LIST", " ".join(sorted(conn.caps)))

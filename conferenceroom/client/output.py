@@ -1,0 +1,126 @@
+# -*- test-case-name: tests.unit.test_client_output -*-
+"""Long replies written as the client reads them.
+
+A handler with a reply that can run to megabytes (LIST, NAMES, WHO, the
+b/e/I lists) hands the connection an iterable of messages instead of
+writing them all at once.  :class:`ReplyStream` writes a chunk per reactor
+turn while the transport is willing: it registers as a streaming producer,
+so the transport pauses it when its buffer is full and resumes it once the
+client has read it.  A slow but reading client therefore gets the whole
+reply and never trips the SendQ limit, a client that stops reading holds
+no more than the transport's buffer, and other clients are served between
+chunks.  While a reply streams, the client's later input lines wait in the
+flood gate (held), so replies keep the order of the commands.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ..wire import Message
+
+if TYPE_CHECKING:
+    from .protocol import ClientConnection
+
+CHUNK_BYTES = 16 * 1024  # written per reactor turn at most
+
+
+@implementer(IPushProducer)
+class ReplyStream:
+    """Writes queued message iterators to one connection as it drains."""
+
+    log = Logger()
+
+    def __init__(self, conn: "ClientConnection", clock: Any) -> None:
+        self.conn = conn
+        self.clock = clock
+        self.pending: deque[Iterator[Message]] = deque()
+        self.active = False  # a reply is being written (the gate is held)
+        self.paused = False  # the transport's buffer is full
+        self.registered = False
+        self._call: Any = None
+
+    def add(self, messages: Iterable[Message]) -> None:
+        """Queue ``messages``; a short reply is written at once, a long one paced."""
+        self.pending.append(iter(messages))
+        if not self.active:
+            self.active = True
+            self.paused = False
+            self._pump()
+
+    # -- IPushProducer -------------------------------------------------------
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: stop until :meth:`resumeProducing`."""
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        """The transport drained: write the next chunk on the next turn."""
+        self.paused = False
+        if self.active and self._call is None:
+            self._call = self.clock.callLater(0, self._pump)
+
+    def stopProducing(self) -> None:
+        """The connection is gone: forget the rest."""
+        self.stop()
+
+    # -- internals -------------------------------------------------------------
+
+    def _pump(self) -> None:
+        self._call = None
+        conn = self.conn
+        written = 0
+        while self.active and not self.paused and self.pending and written < CHUNK_BYTES:
+            try:
+                msg = next(self.pending[0])
+            except StopIteration:
+                self.pending.popleft()
+                continue
+            except Exception:
+                self.log.failure("error building a long reply for {ip}", ip=conn.ip)
+                self.pending.popleft()
+                continue
+            written += conn.send(msg)
+            if conn.closing or conn.dead:
+                self.stop()
+                return
+        if not self.active:
+            return
+        if not self.pending:
+            self._finish()
+            return
+        if not self.registered:
+            self.registered = True
+            conn.gate.hold()
+            conn.transport.registerProducer(self, True)
+        if not self.paused and self._call is None:
+            self._call = self.clock.callLater(0, self._pump)
+
+    def _finish(self) -> None:
+        self.active = False
+        if self.registered:
+            self.registered = False
+            self._unregister()
+            self.conn.gate.release()  # input that waited behind the reply runs now
+
+    def stop(self) -> None:
+        """Drop every queued reply (the connection is closing)."""
+        self.active = False
+        self.pending.clear()
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        if self.registered:
+            self.registered = False
+            self._unregister()
+
+    def _unregister(self) -> None:
+        transport = self.conn.transport
+        if transport is not None and getattr(transport, "producer", self) is self:
+            transport.unregisterProducer()
