@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= etc/conferenceroom.conf
 
-.PHONY: run test unit integration bench clean
+.PHONY: run test unit integration bench bench-link clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ integration: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/compare.py
+
+# Link burst (issue 8): hybrid->hybrid beside ours->ours; never part of `make test`.
+bench-link: $(VENV)/.installed
+	$(PY) benchmarks/linkburst.py $(BENCH_LINK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
