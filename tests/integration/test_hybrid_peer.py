@@ -245,6 +245,21 @@ def test_hybrid_lookups_stay_on_loopback_and_registration_is_immediate(hybrid):
         assert NxDomainResolver._instance.answered >= 1
 
 
+def test_nxdomain_answer_echoes_the_query_and_ignores_malformed_ones():
+    """The responder hybrid asks answers a PTR query with the same id and
+    question, flags QR/RD/RA and rcode NXDOMAIN (3), and no records; a
+    truncated query or a reply gets no answer at all."""
+    question = b"\x011\x010\x010\x03127\x07in-addr\x04arpa\x00\x00\x0c\x00\x01"
+    query = b"\xbe\xef\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + question
+    reply = NxDomainResolver.answer(query)
+    assert reply[:2] == b"\xbe\xef"
+    assert reply[2:4] == b"\x81\x83"
+    assert reply[4:12] == b"\x00\x01\x00\x00\x00\x00\x00\x00"
+    assert reply[12:] == question
+    assert NxDomainResolver.answer(query[:20]) is None
+    assert NxDomainResolver.answer(reply) is None
+
+
 def test_stop_ends_the_hybrid_process_by_pid(hybrid):
     """stop() signals hybrid's own PID (a child of its timeout wrapper): the
     process is gone afterwards and its client port refuses connections."""
