@@ -32,9 +32,12 @@ Usage in a test::
 
     from tests.integration.hybrid import HybridConfig, Connect, hybrid  # noqa: F401
 
-    def test_x(hybrid):
-        a = hybrid(HybridConfig("alpha.test", "1AA", connects=[...]))
-        alice = a.client("alice")          # registered IRCClient
+    def test_x(hybrid, irc_server):
+        ours = irc_server([...])            # our server, with a definition for alpha.test
+        a = hybrid(HybridConfig("alpha.test", "1AA", connects=[
+            Connect("ours.test", ours.port, "link-secret")]))
+        alice = a.client("alice")           # registered IRCClient on hybrid
+        a.connect_server("ours.test")       # oper CONNECT, waits for "Link with ... established"
 
 ``hybrid(config)`` picks free ports for ``client_port``/``server_port`` left at
 0, starts the server, waits for its client port and returns a
@@ -515,6 +518,7 @@ class HybridProcess:
         self.pid: Optional[int] = None
         self.unexpected_exit: Optional[int] = None
         self._clients: list = []
+        self._oper = None
         self._resolver = False
 
     @property
@@ -610,6 +614,7 @@ class HybridProcess:
         for c in self._clients:
             c.close()
         self._clients.clear()
+        self._oper = None
         wrapper = self.wrapper
         if wrapper is None:
             return None
@@ -655,6 +660,18 @@ class HybridProcess:
         c = self.client(nick)
         c.oper(*self.config.oper)
         return c
+
+    def connect_server(self, name: str, timeout: float = 10.0) -> str:
+        """CONNECT ``name`` as an operator here and wait for hybrid's
+        "Link with <name>[...] established" notice; return its text."""
+        if self._oper is None or self._oper.closed:
+            self._oper = self.oper_client(f"op{self.sid.lower()}")
+        self._oper.send(f"CONNECT {name}")
+        notice = self._oper.expect(
+            lambda m: m.command == "NOTICE" and f"Link with {name}" in m.params[-1], timeout=timeout)
+        if "established" not in notice.params[-1]:
+            raise AssertionError(f"{self.name}: CONNECT {name}: {notice.params[-1]}\n{self.describe()}")
+        return notice.params[-1]
 
     # -- logs --------------------------------------------------------------------
 

@@ -63,10 +63,8 @@ def test_two_hybrids_link_on_connect_and_share_users_channels_and_messages(hybri
     boper = beta.oper_client("boper")
     assert whois_server(alice, "boper", timeout=1.0) is None, "linked before CONNECT"
 
-    boper.send("CONNECT alpha.test")
-    notice = boper.expect(lambda m: m.command == "NOTICE" and "Link with alpha.test" in m.params[-1],
-                          timeout=LINK_TIMEOUT)
-    assert "established" in notice.params[-1]
+    notice = beta.connect_server("alpha.test")
+    assert notice.startswith("*** Notice -- Link with alpha.test[") and notice.endswith(")")
     assert whois_server(alice, "boper") == "beta.test"
     assert whois_server(boper, "alice") == "alpha.test"
 
