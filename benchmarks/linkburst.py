@@ -146,8 +146,20 @@ def burst_lines(users: int, channels: int, seed: int, now: int,
 
 # -- measuring -----------------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> tuple[float, str]:
-    """CPU used so far by ``pid``: schedstat (ns) summed over threads, else stat ticks."""
+def stat_cpu(pid: int) -> float:
+    """utime+stime of ``pid`` from /proc/PID/stat, in seconds (clock-tick resolution)."""
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> tuple[float, str, float]:
+    """CPU used so far by ``pid``: (best figure, its source, /proc/PID/stat figure).
+
+    The best figure is the nanosecond sum_exec_runtime over all threads from
+    /proc/PID/task/*/schedstat when the kernel has it, else the stat figure."""
+    ticks = stat_cpu(pid)
     total = 0
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
@@ -155,12 +167,7 @@ def cpu_seconds(pid: int) -> tuple[float, str]:
                 total += int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         total = 0
-    if total:
-        return total / 1e9, "schedstat"
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK, "stat"
+    return (total / 1e9, "schedstat", ticks) if total else (ticks, "stat", ticks)
 
 
 class LineConn:
@@ -390,6 +397,8 @@ class Result:
     cpu_y: Optional[float] = None
     users_y: Optional[int] = None
     channels_y: Optional[int] = None
+    cpu_x_stat: Optional[float] = None   # the same from /proc/PID/stat ticks
+    cpu_y_stat: Optional[float] = None
     cpu_source: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -429,8 +438,8 @@ def measure(pair: Pair, args, side: str, deadline: float) -> Result:
                              f"expected {args.users} / {args.channels}")
         y_users0, _ = y_poll.lusers(deadline)
         want_users = x_users + y_users0
-        cx0, res.cpu_source = cpu_seconds(pair.x_pid)
-        cy0, _ = cpu_seconds(pair.y_pid)
+        cx0, res.cpu_source, tx0 = cpu_seconds(pair.x_pid)
+        cy0, _, ty0 = cpu_seconds(pair.y_pid)
         start = time.monotonic()
         x_oper.send(f"CONNECT {pair.y_name}")
         link_deadline = min(deadline, start + args.link_timeout)
@@ -446,8 +455,10 @@ def measure(pair: Pair, args, side: str, deadline: float) -> Result:
                                  + " | ".join(x_oper.seen[-4:]))
             time.sleep(args.poll)
         res.link_s = time.monotonic() - start
-        res.cpu_x = cpu_seconds(pair.x_pid)[0] - cx0
-        res.cpu_y = cpu_seconds(pair.y_pid)[0] - cy0
+        cx1, _, tx1 = cpu_seconds(pair.x_pid)
+        cy1, _, ty1 = cpu_seconds(pair.y_pid)
+        res.cpu_x, res.cpu_y = cx1 - cx0, cy1 - cy0
+        res.cpu_x_stat, res.cpu_y_stat = tx1 - tx0, ty1 - ty0
         res.users_y, res.channels_y = users, channels
         # spot check (public channels: NAMES hides +s channels and +i users from outsiders)
         for c in sorted({c for c in (1, 2, 7, 20, args.channels - 1) if c % 11 and c < args.channels}):
@@ -656,7 +667,7 @@ def run_side(side: str, args) -> tuple[Result, list[Result]]:
             f"Y {res.cpu_y:.3f}s, feed {res.feed_s:.3f}s")
     median = Result(side, ok=True, cpu_source=runs[0].cpu_source,
                     users_y=runs[-1].users_y, channels_y=runs[-1].channels_y)
-    for key in ("feed_s", "link_s", "cpu_x", "cpu_y"):
+    for key in ("feed_s", "link_s", "cpu_x", "cpu_y", "cpu_x_stat", "cpu_y_stat"):
         setattr(median, key, statistics.median(getattr(r, key) for r in runs))
     return median, runs
 
@@ -666,7 +677,8 @@ def run_side(side: str, args) -> tuple[Result, list[Result]]:
 def table(results: dict[str, Result], args) -> str:
     h, o = results.get("hybrid"), results.get("ours")
     rows = [("feed into X (s)", "feed_s"), ("CONNECT -> Y has all (s)", "link_s"),
-            ("CPU X during link (s)", "cpu_x"), ("CPU Y during link (s)", "cpu_y")]
+            ("CPU X during link (s)", "cpu_x"), ("CPU Y during link (s)", "cpu_y"),
+            ("  same, /proc/PID/stat X", "cpu_x_stat"), ("  same, /proc/PID/stat Y", "cpu_y_stat")]
     source = next((r.cpu_source for r in (h, o) if r and r.cpu_source), "/proc")
     out = [f"link burst: {args.users} users, {args.channels} channels, one link X -> Y; "
            f"median of {args.repeat} run(s); CPU from {source}",
