@@ -68,7 +68,7 @@ from typing import Iterator, Optional
 HOST = "127.0.0.1"
 #: where the unpacked packages and the patched binary live (shared by runs)
 INSTALL_ROOT = Path("/tmp/cr-hybrid")
-#: stands in for /etc/resolv.conf in our copy of the binary: same length
+#: stands in for /etc/resolv.conf in our copy of the binary (no longer than it)
 RESOLV_CONF = "/tmp/cr-hybrid/r"
 _BUILTIN_MODULES = "/usr/lib/ircd-hybrid/modules"
 #: bump when install() changes what it makes, so old copies are redone
@@ -81,7 +81,6 @@ APT_TIMEOUT = 600
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 DNS_PORT = 53
-
 
 
 class HybridUnavailable(Exception):
@@ -119,7 +118,7 @@ class HybridInstall:
     @property
     def library_path(self) -> str:
         """LD_LIBRARY_PATH for libltdl.so.7 from the unpacked libltdl7."""
-        return str(self.unpacked / "usr/lib/x86_64-linux-gnu")
+        return os.pathsep.join(str(p) for p in sorted(self.unpacked.glob("usr/lib/*-linux-gnu")))
 
     @property
     def stamp(self) -> Path:
