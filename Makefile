@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= etc/conferenceroom.conf
 
-.PHONY: run test unit integration bench soak clean
+.PHONY: run test unit integration bench bench-link soak clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(VENV)/.installed
 # (about 2-3 minutes; exit status 1 when a target is missed). Not part of test.
 soak: $(VENV)/.installed
 	$(PY) benchmarks/soak.py
+
+# Link burst (issue 8): hybrid->hybrid beside ours->ours; never part of `make test`.
+bench-link: $(VENV)/.installed
+	$(PY) benchmarks/linkburst.py $(BENCH_LINK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
