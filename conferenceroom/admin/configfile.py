@@ -77,22 +77,21 @@ def load_config(path: str, tree: AdminTree | None = None, now: float | None = No
     needs_rewrite = False
     warnings: list[str] = []
     unsupported: list[str] = []
-    known = tree.family_words
     for lineno, line in enumerate(text.splitlines(), 1):
         if not _is_command(line):
             continue
         words = line.split()
-        family = words[0].lower()
-        if family not in known:
-            if family.upper() not in unsupported:
-                unsupported.append(family.upper())
-                warnings.append(f"{path}:{lineno}: {family.upper()} commands are not supported by "
+        family = words[0].upper()
+        if family in tree.unsupported:
+            if family not in unsupported:
+                unsupported.append(family)
+                warnings.append(f"{path}:{lineno}: {family} commands are not supported by "
                                 "conferenceroom; kept in the file unchanged")
             continue
         try:
             result = tree.execute(settings, words, now=now)
         except AdminError as exc:
-            raise ConfigError(path, lineno, str(exc)) from None
+            raise ConfigError(path, lineno, exc.public) from None
         settings = result.settings
         if result.rewrite:
             needs_rewrite = True

@@ -70,10 +70,10 @@ def test_comments_blank_lines_and_case(tmp_path):
 
 
 @pytest.mark.parametrize("text, lineno, fragment", [
-    ("general set hub\n\nservices frob\n", 3, "Unknown SERVICES keyword 'frob'"),
-    ("security kline frob *@x\n", 1, "Unknown SECURITY KLINE keyword 'frob'"),
+    ("general set hub\n\nservices frob\n", 3, "Unknown SERVICES keyword (word 2)"),
+    ("security kline frob *@x\n", 1, "Unknown SECURITY KLINE keyword (word 3)"),
     ("server tenor add\nserver tenor enable\n", 2, "needs a serial or a password"),
-    ("# c\n\ngeneral set frob 1\n", 3, "Unknown GENERAL SET keyword 'frob'"),
+    ("# c\n\ngeneral set frob 1\n", 3, "Unknown GENERAL SET keyword (word 3)"),
     ("general set ports 70000\n", 1, "port 70000 is not from 1 to 65535"),
     ("general set hub\n\ngeneral set name\n", 3, "Missing <name>"),
     ("oper admin add x ac\noper admin add y a\n", 2, "already exists"),

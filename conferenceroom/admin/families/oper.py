@@ -49,7 +49,8 @@ def _add(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
         raise Refused(f"Oper {name} already exists (use OPER {name} PASSWORD or FLAG)")
     password, rewrite = _hash(ctx, v["password"])
     entry = OperEntry(name, password, v["flags"])
-    return Outcome(_with_oper(s, entry), (f"Oper {name} added with flags {_flags(entry.flags)}",), rewrite=rewrite)
+    return Outcome(_with_oper(s, entry), (f"Oper {name} added with flags {_flags(entry.flags)}",), rewrite=rewrite,
+                   rewrite_args={"password": password} if rewrite else {})
 
 
 def _hash(ctx: Context, password: str) -> tuple[str, bool]:
@@ -77,7 +78,8 @@ def _password(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
     entry = OPERS.get(s, v["name"])
     password, rewrite = _hash(ctx, v["password"])
     return Outcome(_with_oper(s, replace(entry, password_hash=password)),
-                   (f"Password for oper {entry.name} changed",), rewrite=rewrite)
+                   (f"Password for oper {entry.name} changed",), rewrite=rewrite,
+                   rewrite_args={"password": password} if rewrite else {})
 
 
 def _access_add(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:

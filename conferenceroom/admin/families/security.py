@@ -99,6 +99,8 @@ def _ban_add(kind: str):
             rewrite = "ban duration turned into an expiry time"
         entry = BanEntry(mask, terms.reason, terms.by if terms.by is not None else ctx.actor,
                          terms.at if terms.at is not None else (now or 0), expires)
+        kept_terms = BanTerms(None, expires or None, entry.set_by or None, entry.set_at or None, entry.reason)
+        rewrite_args = {"terms": BanTermsType().format(kept_terms)} if rewrite else {}
         if expires and now is not None and expires <= now:
             kept = tuple(e for e in getattr(s, attr) if fold(e.mask) != fold(mask))
             return Outcome(replace(s, **{attr: kept}), (f"{_label(kind)} for {mask} has already expired; not kept",))
@@ -113,7 +115,7 @@ def _ban_add(kind: str):
             entries.append(entry)
             verb = "added"
         reply = f"{_label(kind)} {verb}: {_describe_ban(entry, now)}"
-        return Outcome(replace(s, **{attr: tuple(entries)}), (reply,), rewrite=rewrite)
+        return Outcome(replace(s, **{attr: tuple(entries)}), (reply,), rewrite=rewrite, rewrite_args=rewrite_args)
 
     return apply
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from ...admin import AdminError, redact, save_config
+from ...admin import AdminError, save_config
 from ...dispatch import command
 from ...wire import Message
 
@@ -33,8 +33,6 @@ def handle_as(conn: "ClientConnection", msg: Message) -> Any:
         return None
     core = conn.core
     user = conn.user
-    shown = redact(words)
-    log.info("{nick} ({oper}) AS {command}", nick=user.nick, oper=user.oper_name, command=shown)
     # Later lines wait until this command is done, so its replies come
     # before the replies to whatever the client sent next.
     conn.gate.hold()
@@ -42,7 +40,7 @@ def handle_as(conn: "ClientConnection", msg: Message) -> Any:
     # waiting for it (SIGHUP) reports after them.
     d = core.admin_lock.acquire()
     d.addCallback(lambda _: _run(core, words, user.nick))
-    d.addCallbacks(_report, _refused, callbackArgs=(conn, shown), errbackArgs=(conn,))
+    d.addCallbacks(_report, _refused, callbackArgs=(conn,), errbackArgs=(conn,))
     d.addBoth(lambda _: _release(core, conn))
     return d
 
@@ -88,19 +86,32 @@ def _run(core: Any, words: list[str], actor: str) -> Any:
     return result, extra
 
 
-def _report(outcome: tuple[Any, list[str]], conn: "ClientConnection", shown: str) -> None:
+def _who(conn: "ClientConnection") -> tuple[str, str]:
+    user = conn.user
+    return (user.nick, user.oper_name or "?") if user is not None else ("?", "?")
+
+
+def _report(outcome: tuple[Any, list[str]], conn: "ClientConnection") -> None:
+    """Reply to the operator; log the command (as parsed, secrets masked) and tell the other opers."""
     result, extra = outcome
+    nick, oper = _who(conn)
+    log.info("{nick} ({oper}) AS {command}", nick=nick, oper=oper, command=result.shown)
     for line in [*result.replies, *extra]:
         conn.notice(line)
     if result.restart_needed:
         conn.notice(f"Saved; {result.restart_needed}")
     if result.changed and conn.user is not None:
-        conn.core.notice_opers(f"{conn.user.nick} changed the configuration: AS {shown}")
+        conn.core.notice_opers(f"{conn.user.nick} changed the configuration: AS {result.shown}")
 
 
 def _refused(failure: Any, conn: "ClientConnection") -> None:
+    """Tell the operator why; log only what the grammar says is safe to show."""
+    nick, oper = _who(conn)
     if failure.check(AdminError):
-        conn.notice(str(failure.value))
+        exc = failure.value
+        conn.notice(str(exc))  # to the one who typed it: may quote any of its words
+        log.info("{nick} ({oper}) AS {command} refused: {why}", nick=nick, oper=oper,
+                 command=exc.command or "(nothing)", why=exc.public)
         return
-    log.failure("AS command failed", failure)
+    log.failure("AS command by {nick} failed", failure, nick=nick)
     conn.notice(f"AS failed: {failure.getErrorMessage()}; nothing was changed")
