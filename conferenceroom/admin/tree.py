@@ -581,9 +581,13 @@ class AdminTree:
 
     def without_clock(self) -> "AdminTree":
         """A copy of this tree whose verbs see no clock (for checking a written file)."""
+        return self.with_context(clock=None, actor="")
+
+    def with_context(self, **changes: Any) -> "AdminTree":
+        """A copy of this tree whose verbs see a changed :class:`Context` (e.g. no hashing)."""
         copy = object.__new__(AdminTree)
         copy.__dict__.update(self.__dict__)
-        copy.context = replace(self.context, clock=None, actor="")
+        copy.context = replace(self.context, **changes)
         return copy
 
     # -- identifying lines (for keeping comments when saving) ---------------------

@@ -143,12 +143,16 @@ def test_save_round_trip(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o600
 
 
-def test_save_keeps_mode(tmp_path):
-    """Saving over an existing file keeps its permissions."""
+def test_save_tightens_mode_to_0600(tmp_path):
+    """A config file readable by others (0644, 0640) is saved as 0600, since
+    it holds password hashes and link passwords; the save says so once."""
     path = write(tmp_path, "general set hub\n")
-    os.chmod(path, 0o640)
-    save_config(Settings(), path, tree=TREE)
-    assert os.stat(path).st_mode & 0o777 == 0o640
+    os.chmod(path, 0o644)
+    notes = save_config(Settings().apply(["server t add", "server t set password linkpw"], tree=TREE), path, tree=TREE)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert notes == [f"{path} was mode 0644; now 0600: it holds password hashes and link passwords"]
+    assert save_config(Settings().apply(["general set leaf"], tree=TREE), path, tree=TREE) == []
+    assert os.stat(path).st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize("victim", ["replace", "fsync"])

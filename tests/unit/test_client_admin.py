@@ -173,3 +173,27 @@ def test_as_change_logged_masked_after_parsing() -> None:
     notices = _notices(other)
     assert any("AS SERVER tenor SET PASSWORD ****" in n for n in notices), notices
     assert not any("Link9pass" in n or "Plain9pass" in n for n in notices)
+
+
+def test_as_refused_when_the_file_was_edited_by_hand(tmp_path) -> None:
+    """A config file changed on disk since the server read it is never
+    overwritten: the AS change is refused with a NOTICE to REHASH first,
+    nothing is put into force and the hand edit stays byte for byte."""
+    from conferenceroom.admin import ConfigFile, build_tree
+
+    path = tmp_path / "c.conf"
+    path.write_text("# mine\ngeneral set description Before\n")
+    core = make_core()
+    core.admin_tree = build_tree(bcrypt_rounds=4, clock=core.clock)
+    core.config_path = str(path)
+    core.config_file = ConfigFile(str(path), core.admin_tree, path.read_text())
+    applied: list[Any] = []
+    core.reconfigure = lambda new: applied.append(new) or []
+    conn = register(core, "alice")
+    make_oper(conn, "a")
+    path.write_text(path.read_text() + "security kline add *@hand.example by hand\n")
+    feed(conn, "AS general set description After")
+    notices = _notices(conn)
+    assert len(notices) == 1 and "changed on disk" in notices[0] and "REHASH first" in notices[0], notices
+    assert not applied
+    assert path.read_text() == "# mine\ngeneral set description Before\nsecurity kline add *@hand.example by hand\n"

@@ -190,8 +190,9 @@ def _ban_verbs(kind: str) -> tuple[Verb, ...]:
     return (
         Verb(("security", kind, "add"),
              f"{purpose}; duration like 30m, 2h, 1d, 1w or minutes (omitted or 0: permanent), then the reason",
-             _ban_add(kind), (mask, terms), write=_ban_write(kind), listing=_ban_summary(kind), key_args=1),
-        Verb(("security", kind, "del"), f"remove a {label}", _ban_del(kind), (mask,)),
+             _ban_add(kind), (mask, terms), write=_ban_write(kind), listing=_ban_summary(kind),
+             slot=f"ban.{kind}", key_args=1),
+        Verb(("security", kind, "del"), f"remove a {label}", _ban_del(kind), (mask,), slot=f"ban.{kind}", key_args=1),
         Verb(("security", kind, "list"), f"list {label}s with reason, who set them and time left",
              _ban_list(kind), (Arg("pattern", _Pattern(), optional=True),)),
     )
@@ -220,9 +221,9 @@ def family() -> Family:
                 help="connections allowed per IP (0 = no limit)"),
         Verb(("security", "trigger", "add"), "per-IP connection limit exception (0 = no limit)",
              _trigger_add, (Arg("mask", IPMask()), Arg("n", count)), write=_write_triggers,
-             listing=_trigger_lines, key_args=1),
+             listing=_trigger_lines, slot="trigger", key_args=1),
         Verb(("security", "trigger", "del"), "remove a trigger exception", _trigger_del,
-             (Arg("mask", IPMask()),)),
+             (Arg("mask", IPMask()),), slot="trigger", key_args=1),
         Verb(("security", "trigger", "list"), "list trigger exceptions", _trigger_list),
         setting("security cps", "cps", count, label="Connections per second",
                 help="new connections accepted per second per listener (0 = no limit)"),

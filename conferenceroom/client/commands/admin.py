@@ -3,9 +3,11 @@
 
 ``AS <family> <verb> ...`` runs one admin command for an operator with flag
 a or c.  The command is parsed and applied off the reactor thread (it may
-hash a password), one at a time, then the new settings are saved and put
-into force at once (neither, when the file cannot be written).  Replies
-are server NOTICEs.
+hash a password), one at a time; then the lines of the config file that
+change are edited in place, and the new settings put into force (neither,
+when the file cannot be written or was edited by hand since it was last
+read: the operator is told to REHASH first).  Replies are server NOTICEs;
+the log and other operators see the command with its secrets masked.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from ...admin import AdminError, save_config
+from ...admin import AdminError, ConfigFile
 from ...dispatch import command
 from ...wire import Message
 
@@ -78,10 +80,11 @@ def _run(core: Any, words: list[str], actor: str) -> Any:
         # Saved first: if the file cannot be written nothing changes, and
         # a REHASH meanwhile reads the old file with the old settings in
         # force, or the new file just before the new settings come in.
-        if core.config_path:
-            yield core.defer_to_thread(
-                save_config, result.settings, core.config_path, tree=core.admin_tree, now=now
-            )
+        config_file = _config_file(core)
+        if config_file is not None:
+            notes = yield core.defer_to_thread(config_file.save, core.settings, result.settings, now)
+            for note in notes:
+                log.info("{note}", note=note)
         extra += core.reconfigure(result.settings)
     return result, extra
 
@@ -89,6 +92,14 @@ def _run(core: Any, words: list[str], actor: str) -> Any:
 def _who(conn: "ClientConnection") -> tuple[str, str]:
     user = conn.user
     return (user.nick, user.oper_name or "?") if user is not None else ("?", "?")
+
+
+def _config_file(core: Any) -> ConfigFile | None:
+    """The server's config file (one read lazily for a core started without the service)."""
+    config_file = getattr(core, "config_file", None)
+    if config_file is None and core.config_path:
+        config_file = core.config_file = ConfigFile(core.config_path, core.admin_tree)
+    return config_file
 
 
 def _report(outcome: tuple[Any, list[str]], conn: "ClientConnection") -> None:
