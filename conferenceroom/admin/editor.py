@@ -68,9 +68,17 @@ def split_lines(text: str, tree: AdminTree) -> list[Line]:
     return lines
 
 
-def join_lines(lines: Sequence[Line]) -> str:
-    """The text of ``lines``; a last line without a line ending keeps it so."""
-    return "".join(line.text + line.ending for line in lines)
+def join_lines(lines: Sequence[Line], eol: str = "\n") -> str:
+    """The text of ``lines``; a last line without a line ending keeps it so
+    (one that is no longer last gets ``eol``)."""
+    last = len(lines) - 1
+    return "".join(line.text + (line.ending or ("" if i == last else eol)) for i, line in enumerate(lines))
+
+
+def _eol(lines: Sequence[Line]) -> str:
+    """The file's usual line ending (``\r\n`` for a DOS file)."""
+    endings = [line.ending for line in lines if line.ending]
+    return max(set(endings), key=endings.count) if endings else "\n"
 
 
 def _group(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -106,6 +114,7 @@ class Editor:
                  now: float | None) -> None:
         self.tree = tree
         self.lines = lines
+        self.eol = _eol(lines)
         self.before = _canonical(tree, old, now)
         self.after = _canonical(tree, new, now)
         self.after_order = {key: i for i, key in enumerate(self.after)}
@@ -124,7 +133,7 @@ class Editor:
             elif at:
                 lines[at[-1]] = replace(lines[at[-1]], text=text)
             else:
-                self._insert(lines, Line(text, "\n", key))
+                self._insert(lines, Line(text, self.eol, key))
         return lines
 
     def in_the_way(self, lines: list[Line]) -> list[int]:
@@ -166,10 +175,8 @@ class Editor:
         if family:
             lines.insert(family[-1] + 1, new)
             return
-        if lines and lines[-1].ending == "":
-            lines[-1] = replace(lines[-1], ending="\n")
         if lines and lines[-1].text.strip():
-            lines.append(Line("", "\n"))  # a new family at the end, set off by a blank line
+            lines.append(Line("", self.eol))  # a new family at the end, set off by a blank line
         lines.append(new)
 
 
@@ -187,13 +194,13 @@ def edit(tree: AdminTree, text: str, old: Settings, new: Settings, now: float | 
 
     def gives_new(candidate: list[Line]) -> bool:
         try:
-            return comparable(load(join_lines(candidate))) == want
+            return comparable(load(join_lines(candidate, editor.eol))) == want
         except AdminError:
             return False
 
     edited = editor.apply()
     if gives_new(edited):
-        return join_lines(edited)
+        return join_lines(edited, editor.eol)
     suspects = editor.in_the_way(edited)
     drop = set(suspects)
     if gives_new([line for i, line in enumerate(edited) if i not in drop]):
@@ -202,7 +209,7 @@ def edit(tree: AdminTree, text: str, old: Settings, new: Settings, now: float | 
             drop.discard(i)
             if not gives_new([line for j, line in enumerate(edited) if j not in drop]):
                 drop.add(i)
-        return join_lines([line for i, line in enumerate(edited) if i not in drop])
+        return join_lines([line for i, line in enumerate(edited) if i not in drop], editor.eol)
     blocking = [n for n, line in enumerate(lines, 1)
                 if line.key is not None and _group(line.key) in {_group(k) for k in editor.changed}]
     where = ", ".join(map(str, blocking[:10])) or "?"

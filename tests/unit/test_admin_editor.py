@@ -120,9 +120,12 @@ def test_line_endings_case_and_spacing_are_kept(tmp_path):
     newline stay as they are; only the changed line is rewritten."""
     text = "# dos file\r\nGENERAL  SET  DESCRIPTION  Old one\r\nGENERAL SET PORTS 6667\r\nKEY x"
     cf, s = open_file(tmp_path, text)
-    as_change(cf, s, "general set ports 7000")
+    s = as_change(cf, s, "general set ports 7000")
     assert Path(cf.path).read_bytes() == (
         b"# dos file\r\nGENERAL  SET  DESCRIPTION  Old one\r\ngeneral set ports 7000\r\nKEY x")
+    as_change(cf, s, "security cps 5")
+    assert Path(cf.path).read_bytes() == (
+        b"# dos file\r\nGENERAL  SET  DESCRIPTION  Old one\r\ngeneral set ports 7000\r\nKEY x\r\n\r\nsecurity cps 5\r\n")
 
 
 def test_rewrite_at_load_changes_only_the_secret_word(tmp_path):
@@ -219,23 +222,23 @@ def _check_edit(before: str, after: str, old: Settings, new: Settings, path: str
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_FILE_ITEM, max_size=25), st.lists(st.booleans(), min_size=25, max_size=25),
-       st.lists(_STEP, max_size=12))
-def test_random_files_changes_and_hand_edits(items, upper, steps):
+       st.lists(_STEP, max_size=12), st.booleans())
+def test_random_files_changes_and_hand_edits(items, upper, steps, dos):
     """Random files (comments, blanks, KEY/WEB/NEWS... lines, commands in
-    any case) x random AS changes x random hand edits (REHASHed or not):
+    any case, Unix or DOS line endings) x random AS changes x random hand edits (REHASHed or not):
     an AS change keeps every line outside the entries it changes byte for
     byte and in order, adds lines only for them, and the saved file loads
     as the running settings; a hand edit not yet REHASHed refuses the
     change and stays byte for byte."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cr.conf")
-        Path(path).write_text(_build(items, upper))
+        Path(path).write_bytes(_build(items, upper).replace("\n", "\r\n" if dos else "\n").encode())
         loaded = load_config(path, tree=TREE, now=NOW)
         cf = ConfigFile.from_loaded(loaded, TREE)
         cf.rewrite()
         s = loaded.settings
         for step in steps:
-            before = Path(path).read_text()
+            before = Path(path).read_bytes().decode()
             if step[0] == "as":
                 try:
                     new = TREE.execute(s, step[1].split(), now=NOW).settings
@@ -243,7 +246,7 @@ def test_random_files_changes_and_hand_edits(items, upper, steps):
                     assert exc.reason.startswith(STATEFUL_REFUSALS), exc
                     continue
                 cf.save(s, new, NOW)
-                _check_edit(before, Path(path).read_text(), s, new, path)
+                _check_edit(before, Path(path).read_bytes().decode(), s, new, path)
                 s = new
                 continue
             _, lines, rehash = step
@@ -262,5 +265,5 @@ def test_random_files_changes_and_hand_edits(items, upper, steps):
             other = TREE.execute(s, ["security", "cps", "77"], now=NOW).settings
             with pytest.raises(ConfigChanged):
                 cf.save(s, other, NOW)
-            assert Path(path).read_text() == appended
+            assert Path(path).read_bytes().decode() == appended
             Path(path).write_text(before)
