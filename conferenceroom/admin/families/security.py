@@ -102,16 +102,15 @@ def _ban_add(kind: str):
         kept_terms = BanTerms(None, expires or None, entry.set_by or None, entry.set_at or None, entry.reason)
         rewrite_args = {"terms": BanTermsType().format(kept_terms)} if rewrite else {}
         if expires and now is not None and expires <= now:
-            kept = tuple(e for e in getattr(s, attr) if fold(e.mask) != fold(mask))
+            folded = fold(mask)
+            kept = tuple(e for e in getattr(s, attr) if e.folded != folded)
             return Outcome(replace(s, **{attr: kept}), (f"{_label(kind)} for {mask} has already expired; not kept",))
         entries = list(getattr(s, attr))
         folded = fold(mask)
-        for i, old in enumerate(entries):
-            if len(old.mask) == len(mask) and fold(old.mask) == folded:
-                entries[i] = entry
-                verb = "updated"
-                break
-        else:
+        try:
+            entries[[e.folded for e in entries].index(folded)] = entry  # one pass at C speed
+            verb = "updated"
+        except ValueError:
             entries.append(entry)
             verb = "added"
         reply = f"{_label(kind)} {verb}: {_describe_ban(entry, now)}"
@@ -138,7 +137,8 @@ def _ban_del(kind: str):
     def apply(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
         mask = v["mask"]
         entries = getattr(s, attr)
-        gone = [e for e in entries if fold(e.mask) == fold(mask)]
+        folded = fold(mask)
+        gone = [e for e in entries if e.folded == folded]
         if not gone:
             raise Refused(f"No {_label(kind)} for {mask}")
         kept = tuple(e for e in entries if e not in gone)
