@@ -4,6 +4,7 @@ triggers and connection rate."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any, Mapping
 
@@ -105,18 +106,36 @@ def _ban_add(kind: str):
             folded = fold(mask)
             kept = tuple(e for e in getattr(s, attr) if e.folded != folded)
             return Outcome(replace(s, **{attr: kept}), (f"{_label(kind)} for {mask} has already expired; not kept",))
-        entries = list(getattr(s, attr))
-        folded = fold(mask)
-        try:
-            entries[[e.folded for e in entries].index(folded)] = entry  # one pass at C speed
+        old = getattr(s, attr)
+        where = _positions(attr, old)
+        i = where.get(entry.folded)
+        if i is not None:
+            entries = old[:i] + (entry,) + old[i + 1:]
             verb = "updated"
-        except ValueError:
-            entries.append(entry)
+        else:
+            entries = old + (entry,)
+            where[entry.folded] = len(old)
             verb = "added"
+        _INDEX.by_attr[attr] = (entries, where)  # the next add to these entries finds them at once
         reply = f"{_label(kind)} {verb}: {_describe_ban(entry, now)}"
-        return Outcome(replace(s, **{attr: tuple(entries)}), (reply,), rewrite=rewrite, rewrite_args=rewrite_args)
+        return Outcome(replace(s, **{attr: entries}), (reply,), rewrite=rewrite, rewrite_args=rewrite_args)
 
     return apply
+
+
+#: Per thread: the last ban tuple made for each kind with its folded mask -> position,
+#: so loading a file of N bans is linear, not quadratic.
+_INDEX = threading.local()
+
+
+def _positions(attr: str, entries: tuple[BanEntry, ...]) -> dict[str, int]:
+    """Folded mask -> position in ``entries`` (reused when ``entries`` is the last tuple made)."""
+    if not hasattr(_INDEX, "by_attr"):
+        _INDEX.by_attr = {}
+    cached = _INDEX.by_attr.get(attr)
+    if cached is not None and cached[0] is entries:
+        return cached[1]
+    return {e.folded: i for i, e in enumerate(entries)}
 
 
 def _ban_write(kind: str):
