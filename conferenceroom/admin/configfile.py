@@ -200,7 +200,10 @@ class ConfigFile:
         check = self.tree.with_context(hash_password=lambda plain: plain)
 
         def reload(text: str) -> Settings:
-            return parse_config(text, self.path, check, now).settings
+            try:
+                return parse_config(text, self.path, check, now).settings
+            except ConfigError as exc:  # an edit that does not load: the editor tries another
+                raise AdminError(str(exc)) from None
 
         text = edit(self.tree, self.base, old, new, now, reload)
         if text == self.text:

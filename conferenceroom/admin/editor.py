@@ -16,10 +16,12 @@ of one oper or server definition) or its family, else at the end.
 
 The edited text is then loaded again: if it does not give the new
 settings (a hand-written ``OPER x FLAG ADD`` line later in the file
-overriding the changed ``OPER x ADD`` line), the lines of the touched
-entries that no canonical line stands for are deleted too; if even that
-does not give the new settings, :class:`EditError` says which lines are in
-the way and nothing is written.
+overriding the changed ``OPER x ADD`` line; a ban deleted and added again,
+whose place in the list changed), the new line goes after its kind instead
+of over an old one, and the lines of the touched entries that no canonical
+line stands for are deleted too (only those really in the way); if none of
+that gives the new settings, :class:`EditError` says which lines are in the
+way and nothing is written.
 """
 
 from __future__ import annotations
@@ -120,13 +122,34 @@ class Editor:
         self.after_order = {key: i for i, key in enumerate(self.after)}
         self.changed = [k for k in self.before if self.after.get(k) != self.before[k]]
         self.changed += [k for k in self.after if k not in self.before]
+        #: The key that creates each entry (``OPER x ADD``, ``SERVER x ADD``): its first canonical line.
+        self.creator: dict[Any, Any] = {}
+        for key in [*self.before, *self.after]:
+            if key[1]:
+                self.creator.setdefault(_group(key), key)
 
-    def apply(self) -> list[Line]:
-        """Replace, delete and insert the lines of every changed key; return the new lines."""
+    def _live_from(self, lines: list[Line], group: tuple[Any, ...]) -> int:
+        """Where the entry's present lines start: at its last ``ADD`` (the
+        lines before a ``DEL`` and a new ``ADD`` in the file no longer count)."""
+        creator = self.creator.get(group)
+        if creator is None:
+            return 0
+        starts = [i for i, line in enumerate(lines) if line.key == creator]
+        return starts[-1] if starts else 0
+
+    def apply(self, reuse: bool = True) -> list[Line]:
+        """Replace, delete and insert the lines of every changed key; return the new lines.
+
+        With ``reuse`` off, a key the old settings did not have gets a new
+        line even if the file has lines for it (a ban added, deleted and now
+        added again goes after the bans added since, as in the settings).
+        """
         lines = list(self.lines)
         for key in self.changed:
-            at = [i for i, line in enumerate(lines) if line.key == key]
             text = self.after.get(key)
+            start = 0 if text is None else self._live_from(lines, _group(key))
+            at = [] if text is not None and not reuse and key not in self.before else [
+                i for i, line in enumerate(lines) if line.key == key and i >= start]
             if text is None:
                 for i in reversed(at):
                     del lines[i]
@@ -150,19 +173,20 @@ class Editor:
                 and (line.key not in self.after or (line.key in self.changed and last[line.key] != i))]
 
     def _insert(self, lines: list[Line], new: Line) -> None:
-        """Put a new line next to its kind, its entry, its family, or at the end."""
+        """Put a new line after its kind and what must precede it, else before the
+        rest of its entry, else after its family, else at the end."""
         key = new.key
         assert key is not None
-        keyed = [(i, line.key) for i, line in enumerate(lines) if line.key is not None]
-        same_kind = [i for i, k in keyed if _kind(k) == _kind(key)]
-        if same_kind:
-            lines.insert(same_kind[-1] + 1, new)
-            return
+        start = self._live_from(lines, _group(key))
+        keyed = [(i, line.key) for i, line in enumerate(lines)
+                 if line.key is not None and (i >= start or _group(line.key) != _group(key))]
         order = self.after_order[key]
         group = [(i, self.after_order.get(k)) for i, k in keyed if _group(k) == _group(key)]
-        earlier = [i for i, o in group if o is not None and o < order]
-        if earlier:
-            lines.insert(max(earlier) + 1, new)
+        # After the last line of its kind and the last line that must come before it.
+        after = [i for i, k in keyed if _kind(k) == _kind(key)]
+        after += [i for i, o in group if o is not None and o < order]
+        if after:
+            lines.insert(max(after) + 1, new)
             return
         later = [i for i, o in group if o is not None and o > order]
         if later and key[1]:  # the first line of an entry goes before the rest of it, above their comments
@@ -198,18 +222,23 @@ def edit(tree: AdminTree, text: str, old: Settings, new: Settings, now: float | 
         except AdminError:
             return False
 
-    edited = editor.apply()
-    if gives_new(edited):
-        return join_lines(edited, editor.eol)
-    suspects = editor.in_the_way(edited)
-    drop = set(suspects)
-    if gives_new([line for i, line in enumerate(edited) if i not in drop]):
-        # Keep every suspect line that is not really in the way (a few reloads).
-        for i in suspects[:MAX_RETRIES]:
-            drop.discard(i)
-            if not gives_new([line for j, line in enumerate(edited) if j not in drop]):
-                drop.add(i)
-        return join_lines([line for i, line in enumerate(edited) if i not in drop], editor.eol)
+    tried = []
+    for reuse in (True, False):
+        edited = editor.apply(reuse)
+        if edited in tried:
+            continue
+        tried.append(edited)
+        if gives_new(edited):
+            return join_lines(edited, editor.eol)
+        suspects = editor.in_the_way(edited)
+        drop = set(suspects)
+        if gives_new([line for i, line in enumerate(edited) if i not in drop]):
+            # Keep every suspect line that is not really in the way (a few reloads).
+            for i in suspects[:MAX_RETRIES]:
+                drop.discard(i)
+                if not gives_new([line for j, line in enumerate(edited) if j not in drop]):
+                    drop.add(i)
+            return join_lines([line for i, line in enumerate(edited) if i not in drop], editor.eol)
     blocking = [n for n, line in enumerate(lines, 1)
                 if line.key is not None and _group(line.key) in {_group(k) for k in editor.changed}]
     where = ", ".join(map(str, blocking[:10])) or "?"

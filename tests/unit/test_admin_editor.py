@@ -4,7 +4,6 @@ comment, blank line, unsupported line and line order survives."""
 
 from __future__ import annotations
 
-import difflib
 import os
 import tempfile
 from pathlib import Path
@@ -162,10 +161,28 @@ _NOISE = st.sampled_from([
     "# a comment", "", "   ", "# --- section ---", "KEY 4F2A-91C3", "WEB SET PORT 8080", "NEWS ADD Hello all",
     "BOT Guardian ADD #lobby", "CLIENT SET JAVAPORT 7000", "EVENT ADD DAILY 04:00 /squit x", "\t# indented",
 ])
-_FILE_ITEM = st.one_of(_NOISE.map(lambda line: ("noise", line)), COMMANDS.map(lambda line: ("command", line)))
+#: Commands on a few entries, so that adds, modifiers and deletes of one entry meet often.
+_ENTRY = st.sampled_from([
+    *(f"oper {n} {v}" for n in ("bob", "BOB") for v in (
+        f"add {HASH} ac", f"add {HASH}", "del", "flag add g", "flag del a", f"password {HASH}",
+        "access add *@10.*", "access del *@10.*", "access add u@h.example")),
+    *(f"server {h} {v}" for h in ("t", "T") for v in (
+        "add", "del", "set serial 101-0001-001", "set serial none", "set password pw", "enable", "disable",
+        "set ping 60", "set enable")),
+    *(f"security {k} {v}" for k in ("kline", "akill") for v in (
+        f"add *@a.example at={NOW} A", f"add *@A.Example at={NOW} changed", "del *@a.example",
+        f"add *!x@b.example until={NOW + 99} at={NOW} B", "del x@b.example")),
+    "security zline add 192.0.2.0/24 at=1 Z", "security zline del 192.0.2.0/24",
+    "security trigger add 10.0.0.0/8 3", "security trigger del 10.0.0.0/8",
+    "general set hub", "general set leaf", "services disable", "services enable",
+])
+#: Any command one time in three, else one of _ENTRY (st.one_of would flatten COMMANDS' many branches
+#: and drown _ENTRY).
+_ANY = st.builds(lambda pick, anything, entry: anything if pick == 0 else entry, st.integers(0, 2), COMMANDS, _ENTRY)
+_FILE_ITEM = st.one_of(_NOISE.map(lambda line: ("noise", line)), _ANY.map(lambda line: ("command", line)))
 #: An AS change, or (one time in four) lines appended by hand, REHASHed or not.
 _STEP = st.builds(lambda pick, line, lines, rehash: ("hand", lines, rehash) if pick == 0 else ("as", line),
-                  st.integers(0, 3), COMMANDS, st.lists(st.one_of(_NOISE, COMMANDS), min_size=1, max_size=3),
+                  st.integers(0, 3), _ANY, st.lists(st.one_of(_NOISE, _ANY), min_size=1, max_size=3),
                   st.booleans())
 
 
@@ -208,28 +225,47 @@ def _check_edit(before: str, after: str, old: Settings, new: Settings, path: str
             TREE.unsupported else None
         if key is None or (key[0], key[1]) not in groups:
             survivors.append(line)
-    kept_in_order(survivors, a)
-    touched = []
-    for op, b1, b2, a1, a2 in difflib.SequenceMatcher(None, b, a, autojunk=False).get_opcodes():
-        if op != "equal":
-            touched += b[b1:b2] + [line for line in a[a1:a2] if line.strip()]  # a new family follows a blank
-    for line in touched:
+    # Every line outside the entries changed is still there, byte for byte, in order; the rest are
+    # their lines (and a blank line setting off a new family at the end).
+    added = [line for line in kept_in_order(survivors, a) if line.strip()]
+    for line in added:
         key = TREE.line_key(line.split())
         assert key is not None and (key[0], key[1]) in groups, (line, groups)
-    assert len([line for line in a if line not in b and line.strip()]) <= len(keys)
+    assert len([line for line in added if line not in b]) <= len(keys)
     assert comparable(load_config(path, tree=TREE, now=NOW).settings) == comparable(new)
 
 
-@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_FILE_ITEM, max_size=25), st.lists(st.booleans(), min_size=25, max_size=25),
-       st.lists(_STEP, max_size=12), st.booleans())
+       st.lists(_STEP, min_size=1, max_size=12), st.booleans())
 def test_random_files_changes_and_hand_edits(items, upper, steps, dos):
     """Random files (comments, blanks, KEY/WEB/NEWS... lines, commands in
-    any case, Unix or DOS line endings) x random AS changes x random hand edits (REHASHed or not):
-    an AS change keeps every line outside the entries it changes byte for
+    any case, Unix or DOS line endings) x random AS changes x random hand
+    edits (REHASHed or not): an AS change keeps every line outside the entries it changes byte for
     byte and in order, adds lines only for them, and the saved file loads
     as the running settings; a hand edit not yet REHASHed refuses the
     change and stays byte for byte."""
+    _run(items, upper, steps, dos)
+
+
+_ENTRY_ITEM = st.one_of(_NOISE.map(lambda line: ("noise", line)), _ENTRY.map(lambda line: ("command", line)))
+_ENTRY_STEP = st.builds(lambda pick, line, lines, rehash: ("hand", lines, rehash) if pick == 0 else ("as", line),
+                        st.integers(0, 3), _ENTRY, st.lists(st.one_of(_NOISE, _ENTRY), min_size=1, max_size=3),
+                        st.booleans())
+
+
+@hsettings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_ENTRY_ITEM, min_size=8, max_size=30), st.lists(st.booleans(), min_size=30, max_size=30),
+       st.lists(_ENTRY_STEP, min_size=3, max_size=15), st.booleans())
+def test_random_entry_edits(items, upper, steps, dos):
+    """The same property on a few opers, server definitions and bans only,
+    so that adds, hand-written modifiers (FLAG, PASSWORD, SET) and deletes
+    of one entry meet often."""
+    _run(items, upper, steps, dos)
+
+
+def _run(items: list[tuple[str, str]], upper: list[bool], steps: list, dos: bool) -> None:
+    """Build the file, then run the steps, checking every AS change (see the tests above)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cr.conf")
         Path(path).write_bytes(_build(items, upper).replace("\n", "\r\n" if dos else "\n").encode())
@@ -267,3 +303,17 @@ def test_random_files_changes_and_hand_edits(items, upper, steps, dos):
                 cf.save(s, other, NOW)
             assert Path(path).read_bytes().decode() == appended
             Path(path).write_text(before)
+
+
+def test_deleting_an_entry_takes_its_hand_written_lines(tmp_path):
+    """OPER x DEL / SERVER x DEL remove every line of that entry, also
+    hand-written FLAG or SET lines that would no longer load; the comments
+    and other entries stay."""
+    text = (f"# bob\noper bob add {HASH} ac\noper bob flag add g\noper bob access add *@10.*\n"
+            f"oper carol add {HASH} h\n# links\nserver t add\nserver t set serial 101-0001-001\n"
+            "server t enable\nserver t set ping 60\nKEY abc\n")
+    cf, s = open_file(tmp_path, text)
+    s = as_change(cf, s, "oper bob del")
+    s = as_change(cf, s, "server t del")
+    assert Path(cf.path).read_text() == f"# bob\noper carol add {HASH} h\n# links\nKEY abc\n"
+    assert load_config(cf.path, tree=TREE).settings == s
