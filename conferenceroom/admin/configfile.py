@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from conferenceroom.admin.editor import edit
+from conferenceroom.admin.editor import edit, file_lines
 from conferenceroom.admin.settings import Settings
 from conferenceroom.admin.tree import AdminError, AdminTree, build_tree
 from conferenceroom.atomicfile import write_atomically
@@ -99,7 +99,7 @@ def parse_config(text: str, path: str, tree: AdminTree | None = None, now: float
     needs_rewrite = False
     warnings: list[str] = []
     unsupported: list[str] = []
-    lines = text.splitlines(keepends=True)
+    lines = file_lines(text)
     for lineno, line in enumerate(lines, 1):
         if not _is_command(line):
             continue

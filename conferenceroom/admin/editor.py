@@ -26,6 +26,7 @@ way and nothing is written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -56,10 +57,16 @@ class Line:
         return bool(stripped) and not stripped.startswith("#")
 
 
+def file_lines(text: str) -> list[str]:
+    """The lines of a config file with their endings: only ``\n`` ends a line
+    (not the other separators ``str.splitlines`` knows)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
 def split_lines(text: str, tree: AdminTree) -> list[Line]:
     """The file as :class:`Line` objects (line endings kept as they are)."""
     lines = []
-    for raw in text.splitlines(keepends=True):
+    for raw in file_lines(text):
         body = raw.rstrip("\r\n")
         line = Line(body, raw[len(body):])
         if line.is_command:

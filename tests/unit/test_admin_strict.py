@@ -5,6 +5,7 @@ error message or another operator's notice, whatever the typo."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,20 @@ def test_rehash_report_masks_link_passwords():
     new = TREE.execute(old, "server tenor set password linkpw99".split()).settings
     lines = changed_lines(TREE, old, new)
     assert lines == ["set: server tenor set password ****"]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c"])
+def test_line_separators_are_spaces(tmp_path, separator):
+    """A Unicode line separator typed into a value counts as a space, so a
+    config line never holds one and reads back as the same one line."""
+    s = TREE.execute(Settings(), f"general set description one{separator}two".split()).settings
+    assert s.description == "one two"
+    path = tmp_path / "cr.conf"
+    path.write_text("\n".join(TREE.write(s)) + "\n")
+    assert load_config(str(path), tree=TREE).settings == replace(s, config_dir=str(tmp_path))
+
+
+def test_only_newline_ends_a_config_line(tmp_path):
+    """A stray separator character in a hand-written comment does not cut the file's lines."""
+    path = write(tmp_path, "# note\u2028more note\ngeneral set description Fine\n")
+    assert load_config(path, tree=TREE).settings.description == "Fine"
