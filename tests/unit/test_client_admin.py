@@ -110,7 +110,9 @@ def test_as_change_that_cannot_be_saved_is_not_put_into_force(tmp_path) -> None:
     core.config_path = str(tmp_path / "missing-folder" / "c.conf")
     conn = register(core, "alice")
     make_oper(conn, "a")
-    feed(conn, "AS general set description Not saved")
+    lines = _logged(lambda: feed(conn, "AS general set description Not saved"))
+    assert any("not saved" in line and "No such file" in line for line in lines), lines
+    assert not any("Traceback" in line for line in lines), lines
     notices = _notices(conn)
     assert not applied
     assert len(notices) == 1 and notices[0].startswith("AS failed: ")
@@ -118,7 +120,7 @@ def test_as_change_that_cannot_be_saved_is_not_put_into_force(tmp_path) -> None:
 
 
 def _logged(run: Any) -> list[str]:
-    """Every log line (formatted) emitted while ``run()`` runs."""
+    """Every log line (formatted; "Traceback" added for a logged failure) emitted while ``run()`` runs."""
     from twisted.logger import formatEvent, globalLogPublisher
 
     events: list[dict] = []
@@ -127,7 +129,7 @@ def _logged(run: Any) -> list[str]:
         run()
     finally:
         globalLogPublisher.removeObserver(events.append)
-    return [formatEvent(e) for e in events]
+    return [formatEvent(e) + (" Traceback" if "log_failure" in e else "") for e in events]
 
 
 def test_as_typos_never_log_or_broadcast_the_password() -> None:

@@ -124,5 +124,8 @@ def _refused(failure: Any, conn: "ClientConnection") -> None:
         log.info("{nick} ({oper}) AS {command} refused: {why}", nick=nick, oper=oper,
                  command=exc.command or "(nothing)", why=exc.public)
         return
-    log.failure("AS command by {nick} failed", failure, nick=nick)
+    if failure.check(OSError):  # the config file could not be read or written: a reason, not a traceback
+        log.error("AS by {nick} ({oper}) not saved: {why}", nick=nick, oper=oper, why=failure.getErrorMessage())
+    else:
+        log.failure("AS command by {nick} failed", failure, nick=nick)
     conn.notice(f"AS failed: {failure.getErrorMessage()}; nothing was changed")
