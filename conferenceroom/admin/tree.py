@@ -41,7 +41,9 @@ class AdminError(Exception):
         super().__init__(self._with_syntax(reason))
 
     def _with_syntax(self, reason: str) -> str:
-        return f"{reason}. Syntax: {self.syntax}" if self.syntax else reason
+        if not self.syntax:
+            return reason
+        return f"{reason}{'' if reason.endswith('?') else '.'} Syntax: {self.syntax}"
 
     @property
     def public(self) -> str:

@@ -204,3 +204,8 @@ def test_only_newline_ends_a_config_line(tmp_path):
     """A stray separator character in a hand-written comment does not cut the file's lines."""
     path = write(tmp_path, "# note\u2028more note\ngeneral set description Fine\n")
     assert load_config(path, tree=TREE).settings.description == "Fine"
+
+
+def test_suggestion_reads_as_a_question_then_the_syntax():
+    """The did-you-mean is followed by the syntax without a stray full stop."""
+    assert "did you mean PASSWORD? Syntax: OPER <name> ADD|" in str(refusal("oper x passwd y"))
