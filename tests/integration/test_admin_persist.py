@@ -15,6 +15,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from tests.integration.adminlive import (
     Operator, attempt, can_connect, command_lines, oper_numeric, refused, run_as, wait_port,
 )
@@ -298,6 +300,39 @@ def test_hand_edits_and_comments_survive_as_and_rehash(irc_server):
         assert os.stat(srv.config_path).st_mode & 0o777 == 0o600
     finally:
         op.close()
+
+
+def test_typo_stops_start_up_and_passwords_stay_out_of_the_log(irc_server):
+    """Issue 7 items 2 and 7: ``secutiry kline add ...`` in the file stops
+    twistd (non-zero exit) with file:line and "did you mean SECURITY?",
+    where it used to start without the ban; fixed, the server starts; a
+    mistyped live AS holding a password gets the suggestion while the log
+    and the other operators never see the password."""
+    from tests.integration.conftest import ServerStartError
+
+    srv = irc_server(["security cps 0", "secutiry kline add *@spam.example Spam"], start=False)
+    with pytest.raises(ServerStartError):
+        srv.start()
+    out = srv.read_log()
+    lineno = len(srv.config_lines())
+    assert f"{srv.config_path}:{lineno}: Unknown family (word 1); did you mean SECURITY?" in out, out
+    srv.extra[-1] = "security kline add *@spam.example Spam"
+    srv.start()
+    op, other = Operator(srv), Operator(srv, "witness")
+    try:
+        other.client.send("MODE " + other.client.nick + " +s")
+        reply = op("OPER admin PASSWD Typed9secret")
+        assert reply and "did you mean PASSWORD?" in reply[0], reply
+        assert op("OPER admin PASSWORD Final9secret") == ["Password for oper admin changed"]
+        other.notice("changed the configuration: AS OPER admin PASSWORD ****")
+        seen = [m.raw for m in other.client.history]
+        log = srv.read_log()
+        for secret in ("Typed9secret", "Final9secret"):
+            assert secret not in log and not any(secret in line for line in seen), secret
+        assert "AS OPER <name> refused" in log and "AS OPER admin PASSWORD ****" in log, log
+    finally:
+        op.close()
+        other.close()
 
 
 # -- migration from ConferenceRoom -------------------------------------------------------------------
