@@ -80,6 +80,7 @@ class ServerCore:
         self._recent_connects = []
         self.rehash: Callable[[], Any] | None = None  # set by the service
         self.reconfigure: Callable[[Any], list[str]] | None = None  # set by the service
+        self.config_file: Any = None  # the ConfigFile AS edits in place; set by the service
         # Runs blocking work (password hashing, file writes) off the reactor
         # thread and returns a Deferred; tests swap in a synchronous runner.
         self.defer_to_thread: Callable[..., Any] = _thread_runner(clock)

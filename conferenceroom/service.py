@@ -21,7 +21,7 @@ from twisted.internet import defer
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.logger import Logger
 
-from .admin import ConfigError, LoadedConfig, changed_lines, load_config, save_config
+from .admin import AdminError, ConfigError, ConfigFile, LoadedConfig, changed_lines
 from .client.protocol import ClientFactory
 from . import client, logs, tls
 from .core import ServerCore
@@ -148,6 +148,9 @@ class ConferenceRoomService(service.MultiService):
         self.config_path = loaded.path
         self.loaded = loaded
         self.core = build_core(loaded.settings, reactor, loaded.path)
+        #: The file as last read or written: AS edits it in place, REHASH re-reads it.
+        self.config_file = ConfigFile.from_loaded(loaded, self.core.admin_tree)
+        self.core.config_file = self.config_file
         self.core.rehash = self.rehash
         self.core.reconfigure = self.reconfigure
         self.core.password_pool.setServiceParent(self)
@@ -181,9 +184,10 @@ class ConferenceRoomService(service.MultiService):
         for warning in self.loaded.warnings:
             self.log.warn("{warning}", warning=warning)
         if self.loaded.needs_rewrite:
-            why = self._rewrite(self.settings)
+            why = self._rewrite()
             if why is None:
-                self.log.info("rewrote {path} with hashed passwords", path=self.config_path)
+                self.log.info("rewrote the lines of {path} holding plain-text passwords or ban durations",
+                              path=self.config_path)
             else:
                 self.log.error("{why}", why=why)
         super().startService()
@@ -268,7 +272,7 @@ class ConferenceRoomService(service.MultiService):
 
         Raises :class:`ConfigError` (and changes nothing) on a bad file.
         """
-        loaded = load_config(self.config_path, now=self.reactor.seconds())
+        loaded = self.config_file.load(now=self.reactor.seconds())
         old, new = self.settings, loaded.settings
         report = RehashReport(warnings=list(loaded.warnings))
         report.changes.extend(
@@ -286,19 +290,22 @@ class ConferenceRoomService(service.MultiService):
         self._recheck_opers(new)
         self.loaded = loaded
         if loaded.needs_rewrite:
-            why = self._rewrite(new)
+            why = self._rewrite()
             if why is not None:
                 report.warnings.append(why)
         self._load_motd()
         return report
 
-    def _rewrite(self, settings: Any) -> str | None:
-        """Save the file a loaded config asked to be rewritten; None, or why it could not be."""
+    def _rewrite(self) -> str | None:
+        """Rewrite the lines a load asked for (only their words); None, or why it could not be."""
         try:
-            save_config(settings, self.config_path, now=self.reactor.seconds())
-        except OSError as exc:
-            return (f"cannot rewrite {self.config_path}: {exc.strerror or exc}; it still holds the lines "
+            notes = self.config_file.rewrite()
+        except (OSError, AdminError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            return (f"cannot rewrite {self.config_path}: {why}; it still holds the lines "
                     "to rewrite (a plain-text password, a ban duration) until it can be saved")
+        for note in notes:
+            self.log.info("{note}", note=note)
         return None
 
     def reconfigure(self, new: Any) -> list[str]:

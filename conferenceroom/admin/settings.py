@@ -214,6 +214,11 @@ class BanEntry:
     set_by: str = ""
     set_at: int = 0
     expires: int = 0
+    #: The mask case-folded (rfc1459), computed once: bans are looked up by it.
+    folded: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folded", fold(self.mask))
 
     def active(self, now: float | None) -> bool:
         """True unless the ban has expired at *now* (None: time unknown, active)."""

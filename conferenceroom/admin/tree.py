@@ -14,6 +14,7 @@ commands operators type live.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
@@ -23,17 +24,43 @@ from conferenceroom.passwords import DEFAULT_ROUNDS, hash_password
 
 
 class AdminError(Exception):
-    """A bad AS command: says what was wrong and the right syntax."""
+    """A bad AS command: says what was wrong and the right syntax.
 
-    def __init__(self, reason: str, syntax: str = ""):
+    ``str()`` is for the operator who typed the command and may quote any
+    word of it.  :attr:`public` is for everyone else (logs, other operators,
+    config-file errors): it quotes no word the grammar could not place, nor
+    any secret.  :attr:`command` is the command as it may be logged: masked
+    by the grammar when it parsed, else its family and verb only.
+    """
+
+    def __init__(self, reason: str, syntax: str = "", public: str | None = None, command: str = ""):
         self.reason = reason
         self.syntax = syntax
-        super().__init__(f"{reason}. Syntax: {syntax}" if syntax else reason)
+        self.public_reason = reason if public is None else public
+        self.command = command
+        super().__init__(self._with_syntax(reason))
+
+    def _with_syntax(self, reason: str) -> str:
+        if not self.syntax:
+            return reason
+        return f"{reason}{'' if reason.endswith('?') else '.'} Syntax: {self.syntax}"
+
+    @property
+    def public(self) -> str:
+        """The message with nothing that might be a secret in it."""
+        return self._with_syntax(self.public_reason)
+
+
+def _suggest(word: str, options: Iterable[str]) -> str | None:
+    """The keyword ``word`` is probably a typo of (upper-case), or None."""
+    close = difflib.get_close_matches(word.lower(), list(options), n=1, cutoff=0.6)
+    return close[0].upper() if close else None
 
 
 def redact(words: list[str]) -> str:
-    """The command as it may be logged: the word after PASSWORD (and an
-    ``OPER <name> ADD`` password) replaced by ``****``."""
+    """The command with the word after PASSWORD (and an ``OPER <name> ADD``
+    password) replaced by ``****``: a guess by position for callers without
+    a tree; :meth:`AdminTree.shown` masks by the grammar and is preferred."""
     out = list(words)
     low = [word.lower() for word in words]
     for i, word in enumerate(low[:-1]):
@@ -52,11 +79,11 @@ def changed_lines(tree: "AdminTree", old: Settings, new: Settings, now: float | 
     before_set, after_set = set(before), set(after)
     kept_keys = {tree.line_key(line.split()) for line in after}
     gone = [
-        f"removed: {redact(line.split())}"
+        f"removed: {tree.shown(line.split())}"
         for line in before
         if line not in after_set and tree.line_key(line.split()) not in kept_keys
     ]
-    came = [f"set: {redact(line.split())}" for line in after if line not in before_set]
+    came = [f"set: {tree.shown(line.split())}" for line in after if line not in before_set]
     return gone + came
 
 
@@ -161,6 +188,9 @@ class Outcome:
     restart_needed: str | None = None
     #: True (or a sentence saying why) when the source line must be rewritten.
     rewrite: bool | str = False
+    #: The words to write instead of an argument when rewriting the source
+    #: line (argument name -> text): a password's hash, a ban's expiry time.
+    rewrite_args: Mapping[str, str] = field(default_factory=dict)
 
 
 #: ``apply(context, settings, values)`` where values maps param/arg names to parsed values.
@@ -316,6 +346,10 @@ class Result:
     changed: bool
     restart_needed: str | None = None
     rewrite: bool | str = False
+    #: The command as it may be logged (secret arguments masked).
+    shown: str = ""
+    #: How to rewrite the source line: (first word, end word, new text) spans.
+    rewritten: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass
@@ -348,9 +382,12 @@ class _Node:
 class AdminTree:
     """The AS command tree built from :class:`Family` declarations."""
 
-    def __init__(self, families: Sequence[Family], context: Context):
+    def __init__(self, families: Sequence[Family], context: Context, unsupported: Sequence[str] = ()):
         self.context = context
         self.families = tuple(families)
+        #: ConferenceRoom families we do not implement (upper-case): kept in
+        #: a config file with a warning, refused live with a clear reason.
+        self.unsupported = frozenset(f.upper() for f in unsupported)
         self._root = _Node((), ())
         self._verbs: list[Verb] = []
         for fam in self.families:
@@ -407,7 +444,8 @@ class AdminTree:
 
     # -- running -------------------------------------------------------------
 
-    def _resolve(self, words: Sequence[str]) -> tuple[Verb, dict[str, Any], list[str], _Node]:
+    def _walk(self, words: Sequence[str]) -> tuple[_Node, dict[str, Any], int]:
+        """Follow keywords and parameters as far as they go: (node, values, index of the next word)."""
         node = self._root
         values: dict[str, Any] = {}
         i = 0
@@ -420,42 +458,92 @@ class AdminTree:
                 try:
                     values[param.name] = param.type.parse(words[i])
                 except ValueError as exc:
-                    raise AdminError(f"Bad <{param.name}> '{words[i]}': {exc}", child.summary_syntax()) from None
+                    raise AdminError(f"Bad <{param.name}> '{words[i]}': {exc}", child.summary_syntax(),
+                                     f"Bad <{param.name}> (word {i + 1}): {exc}",
+                                     " ".join(child.words)) from None
                 node = child
             else:
                 break
             i += 1
+        return node, values, i
+
+    def _resolve(self, words: Sequence[str]) -> tuple[Verb, dict[str, Any], list[str], _Node]:
+        node, values, i = self._walk(words)
         if node.verb is None:
             if i < len(words):
-                what = f"{' '.join(node.words)} keyword" if node.words else "AS command"
-                raise AdminError(f"Unknown {what} '{words[i]}'", node.summary_syntax())
+                raise self._unknown(node, words[i], i)
             if node is self._root:
                 raise AdminError("No command given", self._root.summary_syntax())
-            raise AdminError(f"Incomplete command {' '.join(node.words)}", node.summary_syntax())
+            where = " ".join(node.words)
+            raise AdminError(f"Incomplete command {where}", node.summary_syntax(), command=where)
         return node.verb, values, list(words[i:]), node
 
-    def _parse_args(self, verb: Verb, rest: list[str], node: _Node, values: dict[str, Any]) -> None:
+    def _unknown(self, node: _Node, word: str, i: int) -> AdminError:
+        """The error for ``word`` (the ``i``-th) that is no keyword here, with a suggestion if one is close.
+
+        Only the public text leaves the word out (it says which word it is):
+        a word in the wrong place may be a password, even one that looks
+        like a keyword.
+        """
+        if node is self._root and word.upper() in self.unsupported:
+            return AdminError(f"{word.upper()} commands are a ConferenceRoom feature not implemented by "
+                              "conferenceroom", command=word.upper())
+        what = "family" if node is self._root else f"{' '.join(node.words)} keyword"
+        suggestion = _suggest(word, node.keywords)
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        reason, public = f"Unknown {what} '{word}'{hint}", f"Unknown {what} (word {i + 1}){hint}"
+        return AdminError(reason, node.summary_syntax(), public, " ".join(node.words) or "(unknown family)")
+
+    def _parse_args(self, verb: Verb, rest: list[str], node: _Node, values: dict[str, Any],
+                    offset: int = 0) -> dict[str, tuple[int, int]]:
+        """Parse the arguments into ``values``; return each one's word span (``offset`` = first word's index)."""
+        spans: dict[str, tuple[int, int]] = {}
+        where = " ".join(node.words)
         j = 0
         for arg in verb.args:
             if j >= len(rest):
                 if arg.optional:
                     values[arg.name] = arg.default
                     continue
-                raise AdminError(f"Missing {arg.label}", verb.syntax)
-            if arg.rest:
-                text, j = " ".join(rest[j:]), len(rest)
-            else:
-                text, j = rest[j], j + 1
+                raise AdminError(f"Missing {arg.label}", verb.syntax, command=where)
+            end = len(rest) if arg.rest else j + 1
+            text = " ".join(rest[j:end])
             try:
                 values[arg.name] = arg.type.parse(text)
             except ValueError as exc:
+                if j == 0 and _suggest(rest[0], node.keywords):
+                    raise self._unknown(node, rest[0], offset) from None  # SET FLOOD PENALTIS 5
                 shown = "****" if arg.type.secret else text  # never repeat a password
-                raise AdminError(f"Bad {arg.label} '{shown}': {exc}", verb.syntax) from None
+                raise AdminError(f"Bad {arg.label} '{shown}': {exc}", verb.syntax, command=where) from None
+            spans[arg.name] = (offset + j, offset + end)
+            j = end
         if j < len(rest):
-            extra = " ".join(rest[j:])
             if node.keywords or node.param:
-                raise AdminError(f"Unknown {' '.join(node.words)} keyword '{rest[j]}'", node.summary_syntax())
-            raise AdminError(f"Too many arguments: '{extra}'", verb.syntax)
+                raise self._unknown(node, rest[j], offset + j)
+            extra = len(rest) - j
+            raise AdminError(f"Too many arguments: '{' '.join(rest[j:])}'", verb.syntax,
+                             f"Too many arguments ({extra} extra word{'s' if extra > 1 else ''})", where)
+        return spans
+
+    @staticmethod
+    def _mask(words: Sequence[str], verb: Verb, spans: Mapping[str, tuple[int, int]]) -> str:
+        """``words`` with every secret argument replaced by ``****``."""
+        out = list(words)
+        secret = sorted((spans[a.name] for a in verb.args if a.type.secret and a.name in spans), reverse=True)
+        for start, end in secret:
+            out[start:end] = ["****"]
+        return " ".join(out)
+
+    def shown(self, words: Sequence[str]) -> str:
+        """The command as it may be logged or shown to others: secret
+        arguments masked; for a command that does not parse, its family and
+        verb only (``OPER <name>``)."""
+        try:
+            verb, values, rest, node = self._resolve(words)
+            spans = self._parse_args(verb, rest, node, values, len(words) - len(rest))
+        except AdminError as exc:
+            return exc.command or "(nothing)"
+        return self._mask(words, verb, spans)
 
     def execute(self, settings: Settings, words: Sequence[str], *,
                 now: float | None = None, actor: str | None = None) -> Result:
@@ -475,17 +563,19 @@ class AdminTree:
 
     def _execute(self, ctx: Context, settings: Settings, words: Sequence[str]) -> Result:
         verb, values, rest, node = self._resolve(words)
-        self._parse_args(verb, rest, node, values)
+        spans = self._parse_args(verb, rest, node, values, len(words) - len(rest))
+        shown = self._mask(words, verb, spans)
         try:
             outcome = verb.apply(ctx, settings, values)
         except Refused as exc:
-            raise AdminError(str(exc), verb.syntax) from None
+            raise AdminError(str(exc), verb.syntax, command=shown) from None
         new = outcome.settings
         changed = new != settings
         if not changed:
             new = settings
+        rewritten = tuple((*spans[name], text) for name, text in outcome.rewrite_args.items() if name in spans)
         return Result(new, list(outcome.replies), changed,
-                      outcome.restart_needed if changed else None, outcome.rewrite)
+                      outcome.restart_needed if changed else None, outcome.rewrite, shown, rewritten)
 
     def execute_line(self, settings: Settings, line: str, *, now: float | None = None) -> Result:
         """Run one AS command given as a line of text (as in the config file)."""
@@ -493,9 +583,13 @@ class AdminTree:
 
     def without_clock(self) -> "AdminTree":
         """A copy of this tree whose verbs see no clock (for checking a written file)."""
+        return self.with_context(clock=None, actor="")
+
+    def with_context(self, **changes: Any) -> "AdminTree":
+        """A copy of this tree whose verbs see a changed :class:`Context` (e.g. no hashing)."""
         copy = object.__new__(AdminTree)
         copy.__dict__.update(self.__dict__)
-        copy.context = replace(self.context, clock=None, actor="")
+        copy.context = replace(self.context, **changes)
         return copy
 
     # -- identifying lines (for keeping comments when saving) ---------------------
@@ -518,8 +612,14 @@ class AdminTree:
             return None
         params = tuple(fold_name(str(values[p.name])) for p in verb.path if isinstance(p, Param))
         what = verb.slot or tuple(p for p in verb.path if isinstance(p, str))
-        ident = tuple(fold_name(w) for w in rest[:verb.key_args])
-        return (verb.path[0], params, what, ident)
+        ident = []
+        for arg, word in zip(verb.args[:verb.key_args], rest):
+            try:
+                word = arg.type.format(arg.type.parse(word))  # *@D.example and *@d.example: one ban
+            except ValueError:
+                pass
+            ident.append(fold_name(word))
+        return (verb.path[0], params, what, tuple(ident))
 
     # -- help ----------------------------------------------------------------
 
@@ -600,12 +700,12 @@ def build_tree(*, bcrypt_rounds: int = DEFAULT_ROUNDS,
     ``IReactorTime`` (or a function returning unix time) for verbs that need
     the time (ban expiry); without one they refuse durations.
     """
-    if families is None:
-        from conferenceroom.admin.families import ALL_FAMILIES
+    from conferenceroom.admin.families import ALL_FAMILIES, UNSUPPORTED_FAMILIES
 
+    if families is None:
         families = ALL_FAMILIES
     if hasher is None:
         def hasher(plain: str) -> str:
             return hash_password(plain, rounds=bcrypt_rounds)
     now = getattr(clock, "seconds", clock)
-    return AdminTree([make() for make in families], Context(hash_password=hasher, clock=now))
+    return AdminTree([make() for make in families], Context(hash_password=hasher, clock=now), UNSUPPORTED_FAMILIES)

@@ -369,28 +369,32 @@ class Fingerprint(ArgType):
 
 
 class BanMask(ArgType):
-    """A K-line/AKILL mask: ``user@host``; a bare host means ``*@host``.
+    """A K-line/AKILL mask: ``user@host`` (``*@host`` for a whole host).
 
     ``*!user@host`` is accepted (the nick part is dropped: these bans match
-    the user name and host); any other nick part is refused.
+    the user name and host); any other nick part is refused, and so is a
+    mask without ``@`` (``carol`` could mean a user or a host).
     """
 
     placeholder = "user@host"
+    _FORM = "must be user@host like *@bad.example or carol@* (a K-line or AKILL matches user names and hosts)"
 
     def parse(self, text: str) -> str:
         if "!" in text:
             nick, _, text = text.partition("!")
             if nick != "*":
                 raise ValueError("K-lines and AKILLs match user@host, not nicknames; use *!user@host or user@host")
-        if "@" not in text:
-            text = f"*@{text}"
-        user, _, host = text.partition("@")
-        if (not user or not host or "@" in host or len(text) > 200
-                or re.search(r"[\s,!\x00-\x1f]", text)):
-            raise ValueError("must be a user@host mask like *@*.example.com")
+        user, at, host = text.partition("@")
+        if (not at or not user or not host or "@" in host or len(text) > 200
+                or re.search(r"[\s,!\x00-\x1f]", text) or not _HOST_MASK.fullmatch(host)):
+            raise ValueError(self._FORM)
         if user.strip("*?") == "" and (host.strip("*?.") == "" or _is_whole_internet(host)):
             raise ValueError("would ban everyone")
         return f"{user}@{host.lower()}"
+
+
+#: What the host part of a ban mask may hold: host names, IPv4/IPv6, CIDR, wildcards.
+_HOST_MASK = re.compile(r"[A-Za-z0-9.:*?/_\[\]-]+")
 
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -473,6 +477,10 @@ class BanTermsType(ArgType):
                     found[key] = int(value)
             elif "duration" not in found and "until" not in found and _DURATION.fullmatch(word.lower()):
                 found["duration"] = parse_duration(word)
+            elif "duration" not in found and "until" not in found and word[:1].isdigit():
+                # "2x", "1hour": a mistyped duration, not the start of the reason.
+                raise ValueError(f"'{word}' is not a duration like 30m, 2h, 1d12h, 1w or a number of minutes "
+                                 f"(write :{word} to start the reason with it)")
             else:
                 break
             words.pop(0)
@@ -494,7 +502,7 @@ class BanTermsType(ArgType):
         if value.reason:
             first = value.reason.split()[0]
             key = first.partition("=")[0].lower()
-            ambiguous = (first.startswith(":") or _DURATION.fullmatch(first.lower())
+            ambiguous = (first.startswith(":") or first[:1].isdigit()
                          or ("=" in first and key in ("until", "at", "by")))
             words.append(":" + value.reason if ambiguous else value.reason)
         return " ".join(words)

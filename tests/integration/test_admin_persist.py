@@ -15,6 +15,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from tests.integration.adminlive import (
     Operator, attempt, can_connect, command_lines, oper_numeric, refused, run_as, wait_port,
 )
@@ -227,6 +229,110 @@ def test_rehash_and_sighup_report_hand_edits(irc_server, irc_client):
         assert "general set contact hand@example.net" in lines
     finally:
         op.close()
+
+
+def _kept_in_order(before: list[str], after: list[str]) -> list[str]:
+    """Assert every line of ``before`` is in ``after``, byte for byte and in
+    order; return the lines of ``after`` that are new."""
+    __tracebackhide__ = True
+    added, i = [], 0
+    for line in after:
+        if i < len(before) and line == before[i]:
+            i += 1
+        else:
+            added.append(line)
+    assert i == len(before), f"line {before[i]!r} lost or moved:\n" + "\n".join(after)
+    return added
+
+
+HAND_COMMENTED = [
+    "",
+    "# --- bans ---",
+    "# proxies and spammers go below",
+    "security cps 0",
+    "",
+    "# trailing note",
+]
+
+
+def test_hand_edits_and_comments_survive_as_and_rehash(irc_server):
+    """Issue 7 item 1: comments and blank lines in the middle, a Z-line
+    added by AS, a K-line appended by hand then REHASH, a K-line added by
+    AS: every line of the file stays, byte for byte and in order, and each
+    AS change adds only its own line.  A line appended by hand without
+    REHASH is never overwritten: the AS change is refused with a notice to
+    REHASH first and nothing changes; after REHASH it goes through."""
+    srv = irc_server(HAND_COMMENTED)
+    op = Operator(srv)
+    try:
+        start = op.text().splitlines()
+        reply = op("SECURITY ZLINE ADD 192.0.2.0/24 1d Open proxies")
+        assert reply[0].startswith("Z-line added"), reply
+        after_zline = op.text().splitlines()
+        added = _kept_in_order(start, after_zline)
+        assert len(added) == 1 and added[0].startswith("security zline add 192.0.2.0/24 until="), added
+
+        with open(srv.config_path, "a", encoding="utf-8") as fh:
+            fh.write("# hand-added ban\nsecurity kline add *@c.example Hand ban\n")
+        hand = op.text().splitlines()
+        op.client.send("REHASH")
+        op.notice("set: security kline add *@c.example")
+        assert op.text().splitlines() == hand
+
+        reply = op("SECURITY KLINE ADD *@d.example 2h D")
+        assert reply[0].startswith("K-line added"), reply
+        after_kline = op.text().splitlines()
+        added = _kept_in_order(hand, after_kline)
+        assert len(added) == 1 and added[0].startswith("security kline add *@d.example until="), added
+
+        with open(srv.config_path, "a", encoding="utf-8") as fh:
+            fh.write("security kline add *@e.example Not rehashed\n")
+        unread = op.text()
+        reply = op("SECURITY SET DEFTRIGGER 9")
+        assert len(reply) == 1 and "REHASH" in reply[0] and "changed on disk" in reply[0], reply
+        assert op.text() == unread
+        assert "  Default trigger: 0" in op("SECURITY LIST")
+
+        op.client.send("REHASH")
+        op.notice("set: security kline add *@e.example")
+        assert op("SECURITY SET DEFTRIGGER 9") == ["Default trigger set to 9"]
+        assert op.text() == unread.replace("security set deftrigger 0\n", "security set deftrigger 9\n")
+        assert os.stat(srv.config_path).st_mode & 0o777 == 0o600
+    finally:
+        op.close()
+
+
+def test_typo_stops_start_up_and_passwords_stay_out_of_the_log(irc_server):
+    """Issue 7 items 2 and 7: ``secutiry kline add ...`` in the file stops
+    twistd (non-zero exit) with file:line and "did you mean SECURITY?",
+    where it used to start without the ban; fixed, the server starts; a
+    mistyped live AS holding a password gets the suggestion while the log
+    and the other operators never see the password."""
+    from tests.integration.conftest import ServerStartError
+
+    srv = irc_server(["security cps 0", "secutiry kline add *@spam.example Spam"], start=False)
+    with pytest.raises(ServerStartError):
+        srv.start()
+    out = srv.read_log()
+    lineno = len(srv.config_lines())
+    assert f"{srv.config_path}:{lineno}: Unknown family (word 1); did you mean SECURITY?" in out, out
+    srv.extra[-1] = "security kline add *@spam.example Spam"
+    srv.start()
+    op, other = Operator(srv), Operator(srv, "witness")
+    try:
+        other.client.send("MODE " + other.client.nick + " +s")
+        reply = op("OPER admin PASSWD Typed9secret")
+        assert reply and "did you mean PASSWORD?" in reply[0], reply
+        assert op("OPER admin PASSWORD Final9secret") == ["Password for oper admin changed"]
+        other.notice("changed the configuration: AS OPER admin PASSWORD ****")
+        seen = [m.raw for m in other.client.history]
+        log = srv.read_log()
+        for secret in ("Typed9secret", "Final9secret"):
+            assert secret not in log and not any(secret in line for line in seen), secret
+        assert "AS OPER <name> refused" in log and "AS OPER admin PASSWORD ****" in log, log
+    finally:
+        op.close()
+        other.close()
 
 
 # -- migration from ConferenceRoom -------------------------------------------------------------------

@@ -70,10 +70,10 @@ def test_comments_blank_lines_and_case(tmp_path):
 
 
 @pytest.mark.parametrize("text, lineno, fragment", [
-    ("general set hub\n\nservices frob\n", 3, "Unknown SERVICES keyword 'frob'"),
-    ("security kline frob *@x\n", 1, "Unknown SECURITY KLINE keyword 'frob'"),
+    ("general set hub\n\nservices frob\n", 3, "Unknown SERVICES keyword (word 2)"),
+    ("security kline frob *@x\n", 1, "Unknown SECURITY KLINE keyword (word 3)"),
     ("server tenor add\nserver tenor enable\n", 2, "needs a serial or a password"),
-    ("# c\n\ngeneral set frob 1\n", 3, "Unknown GENERAL SET keyword 'frob'"),
+    ("# c\n\ngeneral set frob 1\n", 3, "Unknown GENERAL SET keyword (word 3)"),
     ("general set ports 70000\n", 1, "port 70000 is not from 1 to 65535"),
     ("general set hub\n\ngeneral set name\n", 3, "Missing <name>"),
     ("oper admin add x ac\noper admin add y a\n", 2, "already exists"),
@@ -143,12 +143,16 @@ def test_save_round_trip(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o600
 
 
-def test_save_keeps_mode(tmp_path):
-    """Saving over an existing file keeps its permissions."""
+def test_save_tightens_mode_to_0600(tmp_path):
+    """A config file readable by others (0644, 0640) is saved as 0600, since
+    it holds password hashes and link passwords; the save says so once."""
     path = write(tmp_path, "general set hub\n")
-    os.chmod(path, 0o640)
-    save_config(Settings(), path, tree=TREE)
-    assert os.stat(path).st_mode & 0o777 == 0o640
+    os.chmod(path, 0o644)
+    notes = save_config(Settings().apply(["server t add", "server t set password linkpw"], tree=TREE), path, tree=TREE)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert notes == [f"{path} was mode 0644; now 0600: it holds password hashes and link passwords"]
+    assert save_config(Settings().apply(["general set leaf"], tree=TREE), path, tree=TREE) == []
+    assert os.stat(path).st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize("victim", ["replace", "fsync"])

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from conferenceroom.admin import AdminError, Settings, build_tree, load_config, save_config
-from conferenceroom.admin.configfile import HEADER, render_config
+from conferenceroom.admin.configfile import HEADER
 from conferenceroom.admin.settings import BanEntry, ServerDef
 from conferenceroom.passwords import verify_password
 from tests.unit.test_admin_tree import COMMANDS, HASH, NOW, STATEFUL_REFUSALS
@@ -127,31 +127,36 @@ def test_new_file_gets_header(tmp_path):
 
 
 def test_comment_only_file_keeps_comments_first(tmp_path):
-    """Lines added to a file of comments only go after them; each new family is set off by a blank line."""
+    """A file of comments only stays as it is while the settings are the
+    defaults it gives; a change goes after the comments, set off by a blank line."""
     path = write(tmp_path, "# only a comment\n")
     save_config(Settings(), path, tree=TREE)
-    assert Path(path).read_text() == (
-        "# only a comment\n\ngeneral set name irc.conferenceroom.local\n"
-        "general set description ConferenceRoom IRC server\ngeneral set serial 100-0000-001\n"
-        "general set ports 6667\ngeneral set hub\n\nservices enable\n")
+    assert Path(path).read_text() == "# only a comment\n"
+    change(path, "general set contact me", "security cps 3")
+    assert Path(path).read_text() == "# only a comment\n\ngeneral set contact me\n\nsecurity cps 3\n"
 
 
 def test_file_header_stays_on_top(tmp_path):
-    """Comments at the top followed by a blank line stay on top when a line goes before the first one."""
+    """A new line of a family joins that family's lines; the header and the comment above a line stay put."""
     path = write(tmp_path, "# file header\n\n# about the description\ngeneral set description x\n")
-    change(path, "general set contact me")
-    assert Path(path).read_text().startswith(
-        "# file header\n\ngeneral set name irc.conferenceroom.local\n# about the description\n"
-        "general set description x\n")
+    change(path, "general set contact me", "general set name x.example")
+    assert Path(path).read_text() == ("# file header\n\n# about the description\ngeneral set description x\n"
+                                      "general set name x.example\ngeneral set contact me\n")
 
 
-def test_fallback_when_file_order_cannot_hold(tmp_path):
-    """If merging would not reproduce the settings, the canonical order is written (comments at the top kept)."""
-    previous = "# head\nserver t enable\nserver t add\nKEY abc\n"
-    s = Settings().apply(["server t add", "server t set serial 101-0001-001", "server t enable"], tree=TREE)
-    text = render_config(s, tree=TREE, previous=previous)
-    assert text.startswith("# head\n") and text.endswith("KEY abc\n")
-    assert "server t add\nserver t set serial 101-0001-001\nserver t enable\n" in text
+def test_hand_written_modifier_lines_give_way(tmp_path):
+    """A hand-written ``OPER x FLAG ADD`` or ``PASSWORD`` line later in the
+    file that would undo an AS change is removed with it; nothing else moves."""
+    path = write(tmp_path, f"# opers\noper bob add {HASH} ac\n# night shift\noper bob flag add g\n"
+                           f"oper bob password {HASH}\nKEY abc\n")
+    s = change(path, "oper bob flag del g")
+    assert s.oper("bob").flags == {"a", "c"}
+    assert Path(path).read_text() == (f"# opers\noper bob add {HASH} ac\n# night shift\n"
+                                      f"oper bob password {HASH}\nKEY abc\n")
+    s = change(path, "oper bob password other1")
+    text = Path(path).read_text()
+    assert verify_password("other1", s.oper("bob").password_hash) and load_config(path, tree=TREE).settings == s
+    assert text.startswith("# opers\noper bob add $2b$04$") and text.endswith(" ac\n# night shift\nKEY abc\n")
 
 
 # -- migration from ConferenceRoom ---------------------------------------------------
@@ -203,7 +208,7 @@ def test_confroom_conf_save_and_reload(tmp_path):
     assert "letmein" not in text and "helpme" not in text
     assert lines.index("WEB ENABLE") == lines.index("WEB SET PORT 8080") + 1
     assert lines[-1] == "WEB SET ROOT /usr/local/confroom/web"
-    assert "security kline add baduser@* until=" in text
+    assert "SECURITY KLINE ADD baduser@* until=" in text and " 1w " not in text
     save_config(again.settings, path, tree=TREE)
     assert Path(path).read_text() == text
 
@@ -213,7 +218,7 @@ def test_unknown_verb_in_known_family_is_an_error(tmp_path):
     path = write(tmp_path, "NEWS ADD hello\nGENERAL SET COLOUR red\n")
     with pytest.raises(Exception) as err:
         load_config(path, tree=TREE)
-    assert str(err.value).startswith(f"{path}:2: Unknown GENERAL SET keyword 'COLOUR'")
+    assert str(err.value).startswith(f"{path}:2: Unknown GENERAL SET keyword (word 3)")
 
 
 def test_expired_bans_dropped_on_load(tmp_path):
@@ -319,7 +324,7 @@ def _check_loads(path: Path) -> Settings:
     loaded = load_config(str(path), tree=TREE).settings
     assert loaded.description in ("state 0", "state 1")
     assert len(loaded.klines) == 300 and len(loaded.servers) == 50
-    assert path.read_text().startswith("# operator note\n\ngeneral set name")
+    assert path.read_text().startswith("# operator note\n\ngeneral set description state ")
     return loaded
 
 

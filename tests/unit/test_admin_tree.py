@@ -173,7 +173,7 @@ def test_extra_argument_shows_syntax(line):
 
 @pytest.mark.parametrize("words, reason", [
     ([], "No command given"),
-    (["bogus"], "Unknown AS command 'bogus'"),
+    (["bogus"], "Unknown family 'bogus'"),
     (["general"], "Incomplete command GENERAL"),
     (["general", "set"], "Incomplete command GENERAL SET"),
     (["general", "set", "colour", "red"], "Unknown GENERAL SET keyword 'colour'"),
@@ -414,8 +414,10 @@ def _ports(ports):
 
 
 _handle = st.sampled_from(["tenor", "Soprano", "alto"])
-_banmask = st.sampled_from(["*@*.spam.example", "~bad@*", "evil@10.0.0.*", "*!x@y.example", "host.example"])
-_reason = st.one_of(st.just(""), _text, st.sampled_from(["0", "0 day exploit", ":colon", "by=x y", "2h", "at=1"]))
+_banmask = st.sampled_from(["*@*.spam.example", "~bad@*", "evil@10.0.0.*", "*!x@y.example", "*@Host.example"])
+# A reason may not start with a digit unless after ':' (or a duration): "2x" is a mistyped duration.
+_reason = st.one_of(st.just(""), _text.map(lambda t: ":" + t if t[:1].isdigit() else t),
+                    st.sampled_from(["0", "0 day exploit", ":colon", "by=x y", "2h", "at=1", ":3rd strike"]))
 _duration = st.sampled_from(["", "0", "30m", "2h", "1d", "1w", "90", "until=1700003600", "until=1600000000"])
 _meta = st.sampled_from(["", "by=admin", "at=1690000000", "by=Bob at=1690000001"])
 

@@ -110,8 +110,92 @@ def test_as_change_that_cannot_be_saved_is_not_put_into_force(tmp_path) -> None:
     core.config_path = str(tmp_path / "missing-folder" / "c.conf")
     conn = register(core, "alice")
     make_oper(conn, "a")
-    feed(conn, "AS general set description Not saved")
+    lines = _logged(lambda: feed(conn, "AS general set description Not saved"))
+    assert any("not saved" in line and "No such file" in line for line in lines), lines
+    assert not any("Traceback" in line for line in lines), lines
     notices = _notices(conn)
     assert not applied
     assert len(notices) == 1 and notices[0].startswith("AS failed: ")
     assert notices[0].endswith("; nothing was changed")
+
+
+def _logged(run: Any) -> list[str]:
+    """Every log line (formatted; "Traceback" added for a logged failure) emitted while ``run()`` runs."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        run()
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    return [formatEvent(e) + (" Traceback" if "log_failure" in e else "") for e in events]
+
+
+def test_as_typos_never_log_or_broadcast_the_password() -> None:
+    """Mistyped AS commands holding a plain-text password: the log and the
+    other operators' notices show the family and verb at most, never the
+    password; the operator who typed it still gets the did-you-mean."""
+    core = make_core()
+    core.reconfigure = lambda new: []
+    conn = register(core, "alice")
+    make_oper(conn, "a")
+    other = register(core, "bob")
+    make_oper(other, "a", name="bob")
+    feed(other, "MODE bob +s")
+    other.transport.clear()
+    typos = ["AS OPER x PASSWD Secret1x", "AS OPER x Secret1x PASSWORD", "AS OPRE x PASSWORD Secret1x",
+             "AS OPER admin PASSWORD Secret1x extra", "AS SERVER tenor SET PASWORD Secret1x",
+             "AS Secret1x"]
+    lines = _logged(lambda: feed(conn, *typos))
+    assert not any("Secret1x" in line for line in lines), lines
+    assert any("AS OPER <name>" in line for line in lines), lines
+    assert not any("Secret1x" in n for n in _notices(other))
+    assert any("did you mean PASSWORD?" in n for n in _notices(conn))
+
+
+def test_as_change_logged_masked_after_parsing() -> None:
+    """A successful password change is logged and noticed to other opers with the password masked."""
+    from conferenceroom.admin import build_tree
+
+    core = make_core()
+    core.admin_tree = build_tree(bcrypt_rounds=4, clock=core.clock)
+    core.reconfigure = lambda new: core.apply_settings(new) or []
+    conn = register(core, "alice")
+    make_oper(conn, "a")
+    other = register(core, "bob")
+    make_oper(other, "a", name="bob")
+    feed(other, "MODE bob +s")
+    other.transport.clear()
+    lines = _logged(lambda: feed(conn, "AS OPER carol ADD Plain9pass g", "AS SERVER tenor ADD",
+                                 "AS SERVER tenor SET PASSWORD Link9pass"))
+    assert core.settings.oper("carol") is not None and core.settings.server("tenor").password == "Link9pass"
+    assert not any("Plain9pass" in line or "Link9pass" in line for line in lines), lines
+    assert any("AS OPER carol ADD **** g" in line for line in lines), lines
+    notices = _notices(other)
+    assert any("AS SERVER tenor SET PASSWORD ****" in n for n in notices), notices
+    assert not any("Link9pass" in n or "Plain9pass" in n for n in notices)
+
+
+def test_as_refused_when_the_file_was_edited_by_hand(tmp_path) -> None:
+    """A config file changed on disk since the server read it is never
+    overwritten: the AS change is refused with a NOTICE to REHASH first,
+    nothing is put into force and the hand edit stays byte for byte."""
+    from conferenceroom.admin import ConfigFile, build_tree
+
+    path = tmp_path / "c.conf"
+    path.write_text("# mine\ngeneral set description Before\n")
+    core = make_core()
+    core.admin_tree = build_tree(bcrypt_rounds=4, clock=core.clock)
+    core.config_path = str(path)
+    core.config_file = ConfigFile(str(path), core.admin_tree, path.read_text())
+    applied: list[Any] = []
+    core.reconfigure = lambda new: applied.append(new) or []
+    conn = register(core, "alice")
+    make_oper(conn, "a")
+    path.write_text(path.read_text() + "security kline add *@hand.example by hand\n")
+    feed(conn, "AS general set description After")
+    notices = _notices(conn)
+    assert len(notices) == 1 and "changed on disk" in notices[0] and "REHASH first" in notices[0], notices
+    assert not applied
+    assert path.read_text() == "# mine\ngeneral set description Before\nsecurity kline add *@hand.example by hand\n"

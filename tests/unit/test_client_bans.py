@@ -127,3 +127,13 @@ def test_ban_commands_need_flag_a_or_c() -> None:
     make_oper(conn, "h", "Helper")
     feed(conn, "KLINE *@x.example :no")
     assert [m.params[1] for m in sent(conn)] == ["Permission Denied - you need operator flag a or c"]
+
+
+def test_kline_of_a_bare_host_bans_every_user_there() -> None:
+    """KLINE spam.example (a host, no user@) bans *@spam.example, as other servers read it."""
+    core = _core()
+    oper = _admin(core)
+    feed(oper, "KLINE spam.example :no spam")
+    assert [e.mask for e in core.settings.klines] == ["*@spam.example"]
+    feed(oper, "KLINE 10 2001:db8::7 :one address")
+    assert [e.mask for e in core.settings.klines] == ["*@spam.example", "*@2001:db8::7"]

@@ -112,14 +112,14 @@ def test_file_that_cannot_be_rewritten_is_a_warning(tmp_path, monkeypatch) -> No
     turned into an expiry time; a plain-text password hashed) in a file the
     server cannot write is a warning, at start-up and on REHASH: the server
     starts, the REHASH is done and reports why the file was left as it is."""
-    import conferenceroom.service as service_module
+    import conferenceroom.admin.configfile as configfile_module
     from conferenceroom.admin import load_config
 
     def cannot_write(*args, **kw):  # type: ignore[no-untyped-def]
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(signal, "signal", lambda *a: None)
-    monkeypatch.setattr(service_module, "save_config", cannot_write)
+    monkeypatch.setattr(configfile_module, "write_atomically", cannot_write)
     path = tmp_path / "c.conf"
     path.write_text("general set name test.local\ngeneral set ports 7000\ngeneral set bindip 127.0.0.1\n"
                     "security kline add *@spam.example 1h spam\n")

@@ -49,7 +49,8 @@ def _add(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
         raise Refused(f"Oper {name} already exists (use OPER {name} PASSWORD or FLAG)")
     password, rewrite = _hash(ctx, v["password"])
     entry = OperEntry(name, password, v["flags"])
-    return Outcome(_with_oper(s, entry), (f"Oper {name} added with flags {_flags(entry.flags)}",), rewrite=rewrite)
+    return Outcome(_with_oper(s, entry), (f"Oper {name} added with flags {_flags(entry.flags)}",), rewrite=rewrite,
+                   rewrite_args={"password": password} if rewrite else {})
 
 
 def _hash(ctx: Context, password: str) -> tuple[str, bool]:
@@ -77,7 +78,8 @@ def _password(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
     entry = OPERS.get(s, v["name"])
     password, rewrite = _hash(ctx, v["password"])
     return Outcome(_with_oper(s, replace(entry, password_hash=password)),
-                   (f"Password for oper {entry.name} changed",), rewrite=rewrite)
+                   (f"Password for oper {entry.name} changed",), rewrite=rewrite,
+                   rewrite_args={"password": password} if rewrite else {})
 
 
 def _access_add(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
@@ -144,8 +146,9 @@ def family() -> Family:
         Verb(("oper", NAME, "password"), "change an oper's password (stored only as a hash)", _password,
              (password,)),
         Verb(("oper", NAME, "access", "add"), "allow the oper to log in from user@host (none = anywhere)",
-             _access_add, (mask,), write=_write_access),
-        Verb(("oper", NAME, "access", "del"), "remove an access mask", _access_del, (mask,)),
+             _access_add, (mask,), write=_write_access, slot="oper.access", key_args=1),
+        Verb(("oper", NAME, "access", "del"), "remove an access mask", _access_del, (mask,),
+             slot="oper.access", key_args=1),
         Verb(("oper", NAME, "access", "list"), "list the oper's access masks", _access_list),
         Verb(("oper", NAME, "flag", "add"), f"add flags ({''.join(OPER_FLAGS)})", _flag_change(True), (flags,)),
         Verb(("oper", NAME, "flag", "del"), "remove flags", _flag_change(False), (flags,)),

@@ -4,6 +4,7 @@ triggers and connection rate."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any, Mapping
 
@@ -99,23 +100,42 @@ def _ban_add(kind: str):
             rewrite = "ban duration turned into an expiry time"
         entry = BanEntry(mask, terms.reason, terms.by if terms.by is not None else ctx.actor,
                          terms.at if terms.at is not None else (now or 0), expires)
+        kept_terms = BanTerms(None, expires or None, entry.set_by or None, entry.set_at or None, entry.reason)
+        rewrite_args = {"terms": BanTermsType().format(kept_terms)} if rewrite else {}
         if expires and now is not None and expires <= now:
-            kept = tuple(e for e in getattr(s, attr) if fold(e.mask) != fold(mask))
+            folded = fold(mask)
+            kept = tuple(e for e in getattr(s, attr) if e.folded != folded)
             return Outcome(replace(s, **{attr: kept}), (f"{_label(kind)} for {mask} has already expired; not kept",))
-        entries = list(getattr(s, attr))
-        folded = fold(mask)
-        for i, old in enumerate(entries):
-            if len(old.mask) == len(mask) and fold(old.mask) == folded:
-                entries[i] = entry
-                verb = "updated"
-                break
+        old = getattr(s, attr)
+        where = _positions(attr, old)
+        i = where.get(entry.folded)
+        if i is not None:
+            entries = old[:i] + (entry,) + old[i + 1:]
+            verb = "updated"
         else:
-            entries.append(entry)
+            entries = old + (entry,)
+            where[entry.folded] = len(old)
             verb = "added"
+        _INDEX.by_attr[attr] = (entries, where)  # the next add to these entries finds them at once
         reply = f"{_label(kind)} {verb}: {_describe_ban(entry, now)}"
-        return Outcome(replace(s, **{attr: tuple(entries)}), (reply,), rewrite=rewrite)
+        return Outcome(replace(s, **{attr: entries}), (reply,), rewrite=rewrite, rewrite_args=rewrite_args)
 
     return apply
+
+
+#: Per thread: the last ban tuple made for each kind with its folded mask -> position,
+#: so loading a file of N bans is linear, not quadratic.
+_INDEX = threading.local()
+
+
+def _positions(attr: str, entries: tuple[BanEntry, ...]) -> dict[str, int]:
+    """Folded mask -> position in ``entries`` (reused when ``entries`` is the last tuple made)."""
+    if not hasattr(_INDEX, "by_attr"):
+        _INDEX.by_attr = {}
+    cached = _INDEX.by_attr.get(attr)
+    if cached is not None and cached[0] is entries:
+        return cached[1]
+    return {e.folded: i for i, e in enumerate(entries)}
 
 
 def _ban_write(kind: str):
@@ -136,7 +156,8 @@ def _ban_del(kind: str):
     def apply(ctx: Context, s: Settings, v: Mapping[str, Any]) -> Outcome:
         mask = v["mask"]
         entries = getattr(s, attr)
-        gone = [e for e in entries if fold(e.mask) == fold(mask)]
+        folded = fold(mask)
+        gone = [e for e in entries if e.folded == folded]
         if not gone:
             raise Refused(f"No {_label(kind)} for {mask}")
         kept = tuple(e for e in entries if e not in gone)
@@ -188,8 +209,9 @@ def _ban_verbs(kind: str) -> tuple[Verb, ...]:
     return (
         Verb(("security", kind, "add"),
              f"{purpose}; duration like 30m, 2h, 1d, 1w or minutes (omitted or 0: permanent), then the reason",
-             _ban_add(kind), (mask, terms), write=_ban_write(kind), listing=_ban_summary(kind), key_args=1),
-        Verb(("security", kind, "del"), f"remove a {label}", _ban_del(kind), (mask,)),
+             _ban_add(kind), (mask, terms), write=_ban_write(kind), listing=_ban_summary(kind),
+             slot=f"ban.{kind}", key_args=1),
+        Verb(("security", kind, "del"), f"remove a {label}", _ban_del(kind), (mask,), slot=f"ban.{kind}", key_args=1),
         Verb(("security", kind, "list"), f"list {label}s with reason, who set them and time left",
              _ban_list(kind), (Arg("pattern", _Pattern(), optional=True),)),
     )
@@ -218,9 +240,9 @@ def family() -> Family:
                 help="connections allowed per IP (0 = no limit)"),
         Verb(("security", "trigger", "add"), "per-IP connection limit exception (0 = no limit)",
              _trigger_add, (Arg("mask", IPMask()), Arg("n", count)), write=_write_triggers,
-             listing=_trigger_lines, key_args=1),
+             listing=_trigger_lines, slot="trigger", key_args=1),
         Verb(("security", "trigger", "del"), "remove a trigger exception", _trigger_del,
-             (Arg("mask", IPMask()),)),
+             (Arg("mask", IPMask()),), slot="trigger", key_args=1),
         Verb(("security", "trigger", "list"), "list trigger exceptions", _trigger_list),
         setting("security cps", "cps", count, label="Connections per second",
                 help="new connections accepted per second per listener (0 = no limit)"),

@@ -3,9 +3,11 @@
 
 ``AS <family> <verb> ...`` runs one admin command for an operator with flag
 a or c.  The command is parsed and applied off the reactor thread (it may
-hash a password), one at a time, then the new settings are saved and put
-into force at once (neither, when the file cannot be written).  Replies
-are server NOTICEs.
+hash a password), one at a time; then the lines of the config file that
+change are edited in place, and the new settings put into force (neither,
+when the file cannot be written or was edited by hand since it was last
+read: the operator is told to REHASH first).  Replies are server NOTICEs;
+the log and other operators see the command with its secrets masked.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from ...admin import AdminError, redact, save_config
+from ...admin import AdminError, ConfigFile
 from ...dispatch import command
 from ...wire import Message
 
@@ -39,8 +41,6 @@ def run_admin_command(conn: "ClientConnection", words: list[str]) -> Any:
     one at a time, saved, put into force, replied to by NOTICE (KLINE, DLINE, ... use this)."""
     core = conn.core
     user = conn.user
-    shown = redact(words)
-    log.info("{nick} ({oper}) AS {command}", nick=user.nick, oper=user.oper_name, command=shown)
     # Later lines wait until this command is done, so its replies come
     # before the replies to whatever the client sent next.
     conn.gate.hold()
@@ -48,7 +48,7 @@ def run_admin_command(conn: "ClientConnection", words: list[str]) -> Any:
     # waiting for it (SIGHUP) reports after them.
     d = core.admin_lock.acquire()
     d.addCallback(lambda _: _run(core, words, user.nick))
-    d.addCallbacks(_report, _refused, callbackArgs=(conn, shown), errbackArgs=(conn,))
+    d.addCallbacks(_report, _refused, callbackArgs=(conn,), errbackArgs=(conn,))
     d.addBoth(lambda _: _release(core, conn))
     return d
 
@@ -86,27 +86,52 @@ def _run(core: Any, words: list[str], actor: str) -> Any:
         # Saved first: if the file cannot be written nothing changes, and
         # a REHASH meanwhile reads the old file with the old settings in
         # force, or the new file just before the new settings come in.
-        if core.config_path:
-            yield core.defer_to_thread(
-                save_config, result.settings, core.config_path, tree=core.admin_tree, now=now
-            )
+        config_file = _config_file(core)
+        if config_file is not None:
+            notes = yield core.defer_to_thread(config_file.save, core.settings, result.settings, now)
+            for note in notes:
+                log.info("{note}", note=note)
         extra += core.reconfigure(result.settings)
     return result, extra
 
 
-def _report(outcome: tuple[Any, list[str]], conn: "ClientConnection", shown: str) -> None:
+def _who(conn: "ClientConnection") -> tuple[str, str]:
+    user = conn.user
+    return (user.nick, user.oper_name or "?") if user is not None else ("?", "?")
+
+
+def _config_file(core: Any) -> ConfigFile | None:
+    """The server's config file (one read lazily for a core started without the service)."""
+    config_file = getattr(core, "config_file", None)
+    if config_file is None and core.config_path:
+        config_file = core.config_file = ConfigFile(core.config_path, core.admin_tree)
+    return config_file
+
+
+def _report(outcome: tuple[Any, list[str]], conn: "ClientConnection") -> None:
+    """Reply to the operator; log the command (as parsed, secrets masked) and tell the other opers."""
     result, extra = outcome
+    nick, oper = _who(conn)
+    log.info("{nick} ({oper}) AS {command}", nick=nick, oper=oper, command=result.shown)
     for line in [*result.replies, *extra]:
         conn.notice(line)
     if result.restart_needed:
         conn.notice(f"Saved; {result.restart_needed}")
     if result.changed and conn.user is not None:
-        conn.core.notice_opers(f"{conn.user.nick} changed the configuration: AS {shown}")
+        conn.core.notice_opers(f"{conn.user.nick} changed the configuration: AS {result.shown}")
 
 
 def _refused(failure: Any, conn: "ClientConnection") -> None:
+    """Tell the operator why; log only what the grammar says is safe to show."""
+    nick, oper = _who(conn)
     if failure.check(AdminError):
-        conn.notice(str(failure.value))
+        exc = failure.value
+        conn.notice(str(exc))  # to the one who typed it: may quote any of its words
+        log.info("{nick} ({oper}) AS {command} refused: {why}", nick=nick, oper=oper,
+                 command=exc.command or "(nothing)", why=exc.public)
         return
-    log.failure("AS command failed", failure)
+    if failure.check(OSError):  # the config file could not be read or written: a reason, not a traceback
+        log.error("AS by {nick} ({oper}) not saved: {why}", nick=nick, oper=oper, why=failure.getErrorMessage())
+    else:
+        log.failure("AS command by {nick} failed", failure, nick=nick)
     conn.notice(f"AS failed: {failure.getErrorMessage()}; nothing was changed")

@@ -70,7 +70,9 @@ def handle_kline(conn: "ClientConnection", msg: Message) -> Any:
     if parts is None:
         return None
     duration, target, reason = parts
-    if "@" not in target and "." not in target and ":" not in target:
+    if "@" not in target and ("." in target or ":" in target):
+        target = f"*@{target}"  # a bare host, as other servers read it
+    elif "@" not in target:
         user = conn.core.network.find_user(target)
         if user is None:
             conn.reply("ERR_NOSUCHNICK", target)
