@@ -22,7 +22,7 @@ from twisted.logger import Logger
 
 from .admin import ConfigError, LoadedConfig, changed_lines, load_config, save_config
 from .client.protocol import ClientFactory
-from . import client, tls
+from . import client, link, tls
 from .core import ServerCore
 from .manhole import MANHOLE_HOST, ManholeService
 from .modes import ModeChange
@@ -117,6 +117,7 @@ def build_core(settings: Any, clock: Any, config_path: str | None = None) -> Ser
     """A :class:`ServerCore` with the client side attached (later: links and services beside it)."""
     core = ServerCore(settings, clock, config_path)
     client.attach(core)
+    link.attach(core)
     return core
 
 
