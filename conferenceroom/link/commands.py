@@ -99,7 +99,8 @@ def build_table(side: LinkSide) -> ServerCommandTable:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdecimal() else None
+    """``value`` as a non-negative integer (ASCII digits only), or None."""
+    return int(value) if value.isascii() and value.isdecimal() else None
 
 
 def _user(network: Network, ref: str) -> User | None:
@@ -162,6 +163,9 @@ def handle_squit(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         target = network.servers_by_sid.get(ref) or network.find_server(ref)
     if target is None or target is side.me:
         log.info("SQUIT for unknown server {ref} ignored", ref=ref)
+        return
+    if target is link.peer and getattr(link, "drop", None) is not None:
+        link.drop(reason)  # the link closes; losing it splits the peer's side
         return
     if target.route is link.route:
         network.remove_server(target, reason, origin=link.route)
@@ -376,7 +380,7 @@ def handle_kick(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     target = _user(side.network, msg.params[1])
     if channel is None or target is None or target not in channel.members:
         return
-    reason = msg.params[2] if len(msg.params) > 2 else getattr(source, "nick", source.name)
+    reason = msg.params[2] if len(msg.params) > 2 else (getattr(source, "nick", None) or source.name)
     side.network.kick(source, channel, target, reason, origin=link.route)
 
 
@@ -393,6 +397,8 @@ def _channel_changes(side: LinkSide, args: tuple[str, ...]) -> list[ModeChange]:
             changes.append(ModeChange(change.adding, mode, member.nick, member))
         elif CHANNEL_MODES[mode] is ModeKind.LIST and not change.param:
             continue
+        elif mode == "l" and change.adding and not _int(change.param or ""):
+            continue  # a limit must be a positive number
         else:
             changes.append(ModeChange(change.adding, mode, change.param))
     return changes

@@ -454,3 +454,62 @@ def test_server_table_is_registered_on_the_core(core):
     for verb in ("SID", "UID", "SJOIN", "TMODE", "BMASK", "TBURST", "EOB", "ENCAP", "KILL", "SQUIT", "WHOIS"):
         assert core.server_commands.get(verb) is not None, verb
 
+
+
+# -- bad input never raises ------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VERBS = ["SID", "UID", "NICK", "QUIT", "KILL", "SQUIT", "SJOIN", "JOIN", "PART", "KICK", "TMODE", "MODE",
+         "BMASK", "TBURST", "TOPIC", "PRIVMSG", "NOTICE", "AWAY", "INVITE", "WALLOPS", "GLOBOPS", "OPERWALL",
+         "ENCAP", "PING", "PONG", "EOB", "ERROR", "SVSACCOUNT", "WHOIS", "MOTD", "LUSERS", "311", "999"]
+WORDS = ["2BB", "2BBAAAAAA", "2BBAAAAAB", "1AA", "1AAAAAAAA", "#c", "@#c", "$$*", "$#*", "*", "+", "-",
+         "+o", "+l", "+lk", "-k", "+b", "+q", "+ah", "x", "0", "-1", "1795607297", "1800000000", "99999999999999999999",
+         "beta.lab", "alpha.lab", "gamma.lab", "CHGHOST", "SU", "GLOBOPS", "", "é", "~@2BBAAAAAA", "+imnst"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["2BB", "2BBAAAAAA", "1AA", None]), st.sampled_from(VERBS),
+                          st.lists(st.sampled_from(WORDS), max_size=12)), max_size=8))
+def test_random_server_lines_never_raise(lines):
+    """Any mix of verbs and odd parameters from a peer is applied, ignored or a protocol error, never a traceback."""
+    from conferenceroom.wire import Message
+
+    mesh = Mesh()
+    alpha = mesh.node("alpha.lab", "1AA")
+    alice = alpha.add_user("alice")
+    channel = alpha.network.join(alice, "#c").channel
+    beta = raw_link(alpha)
+    feed(alpha, beta, CAROL, f":2BB SJOIN {channel.ts} #c + :@2BBAAAAAA")
+    for source, verb, params in lines:
+        params = [p for p in params[:-1] if p] + params[-1:]
+        alpha.receive(beta, Message(verb, tuple(params), source))
+
+
+def test_kick_without_a_reason_uses_the_kicker_nick(alpha, beta):
+    """``:<UID> KICK #c <UID>`` with no reason kicks, the reason being the kicker's nick (no traceback)."""
+    seen = []
+    alpha.network.events.subscribe(seen.append)
+    alice = alpha.add_user("alice")
+    channel = alpha.network.join(alice, "#c").channel
+    feed(alpha, beta, CAROL, f":2BB SJOIN {channel.ts} #c + :@2BBAAAAAA", f":2BBAAAAAA KICK #c {alice.uid}")
+    assert alice not in channel.members and seen[-1].reason == "carol"
+
+
+def test_tmode_with_a_bad_limit_is_ignored(alpha, beta):
+    """``TMODE <ts> #c +l x`` sets no limit and raises nothing; +l 0 neither; +l 7 works."""
+    alice = alpha.add_user("alice")
+    channel = alpha.network.join(alice, "#c").channel
+    feed(alpha, beta, CAROL, f":2BBAAAAAA TMODE {channel.ts} #c +l x", f":2BBAAAAAA TMODE {channel.ts} #c +l 0")
+    assert channel.limit is None
+    feed(alpha, beta, f":2BBAAAAAA TMODE {channel.ts} #c +l 7")
+    assert channel.limit == 7
+
+
+def test_squit_of_the_link_itself_drops_the_link(alpha, beta):
+    """A peer that squits itself (or us) has its link dropped with the reason, as hybrid answers it."""
+    dropped = []
+    beta.drop = dropped.append
+    feed(alpha, beta, "SQUIT beta.lab :going away")
+    assert dropped == ["going away"]
