@@ -479,9 +479,7 @@ def handle_invite(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     ts = _int(msg.params[2]) if len(msg.params) > 2 else None
     if ts is not None and ts > channel.ts:
         return
-    side.network.invite(source, target, channel, origin=link.route)
-    if not target.is_local:
-        side.toward(target, msg)
+    side.network.invite(source, target, channel, origin=link.route)  # the announcer passes it on
 
 
 # -- messages ------------------------------------------------------------------------

@@ -469,7 +469,7 @@ WORDS = ["2BB", "2BBAAAAAA", "2BBAAAAAB", "1AA", "1AAAAAAAA", "#c", "@#c", "$$*"
          "beta.lab", "alpha.lab", "gamma.lab", "CHGHOST", "SU", "GLOBOPS", "", "é", "~@2BBAAAAAA", "+imnst"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["2BB", "2BBAAAAAA", "1AA", None]), st.sampled_from(VERBS),
                           st.lists(st.sampled_from(WORDS), max_size=12)), max_size=8))
 def test_random_server_lines_never_raise(lines):
@@ -513,3 +513,15 @@ def test_squit_of_the_link_itself_drops_the_link(alpha, beta):
     beta.drop = dropped.append
     feed(alpha, beta, "SQUIT beta.lab :going away")
     assert dropped == ["going away"]
+
+
+def test_invite_through_a_hub_is_passed_on_once(alpha, beta):
+    """An INVITE from beta for a user behind gamma reaches gamma exactly once."""
+    gamma = raw_link(alpha, "gamma.lab", "3CC")
+    alice = alpha.add_user("alice")
+    channel = alpha.network.join(alice, "#c").channel
+    feed(alpha, beta, CAROL, f":2BB SJOIN {channel.ts} #c + :2BBAAAAAA")
+    feed(alpha, gamma, ":3CC UID gus 1 1795607297 + ~gus h h 0 3CCAAAAAA * :Gus")
+    texts(gamma)
+    feed(alpha, beta, f":2BBAAAAAA INVITE 3CCAAAAAA #c {channel.ts}")
+    assert texts(gamma) == [f":2BBAAAAAA INVITE 3CCAAAAAA #c {channel.ts}"]
