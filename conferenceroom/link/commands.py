@@ -605,14 +605,22 @@ ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
 }
 
 
+#: ENCAP commands that change network state: the announcer passes the change on.
+STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN"})
+
+
 @command("ENCAP", min_params=2, origin="server")
 def handle_encap(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
-    """``:<source> ENCAP <server mask> <command> ...``: passed on, and handled here if it matches us."""
-    side.forward(link, msg)
+    """``:<source> ENCAP <server mask> <command> ...``: passed on, and handled here if it matches us.
+
+    A state change we apply (CHGHOST, SU, LOGIN) reaches the other links as
+    our own announcement, so it is not passed on a second time.
+    """
     mask, sub = msg.params[0], msg.params[1].upper()
-    if not match(mask, side.me.name) and mask != side.me.sid:
-        return
-    handler = ENCAP_HANDLERS.get(sub)
+    for_us = match(mask, side.me.name) or mask == side.me.sid
+    handler = ENCAP_HANDLERS.get(sub) if for_us else None
+    if handler is None or sub not in STATE_ENCAPS:
+        side.forward(link, msg)
     if handler is not None:
         handler(side, link, source, msg.params[2:])
 

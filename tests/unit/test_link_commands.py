@@ -525,3 +525,13 @@ def test_invite_through_a_hub_is_passed_on_once(alpha, beta):
     texts(gamma)
     feed(alpha, beta, f":2BBAAAAAA INVITE 3CCAAAAAA #c {channel.ts}")
     assert texts(gamma) == [f":2BBAAAAAA INVITE 3CCAAAAAA #c {channel.ts}"]
+
+
+def test_encap_chghost_through_a_hub_is_passed_on_once(alpha, beta):
+    """ENCAP * CHGHOST from beta changes the host here and reaches gamma in one line."""
+    gamma = raw_link(alpha, "gamma.lab", "3CC")
+    feed(alpha, beta, CAROL)
+    texts(gamma)
+    feed(alpha, beta, ":2BB ENCAP * CHGHOST 2BBAAAAAA staff.lab")
+    assert alpha.user("carol").host == "staff.lab"
+    assert texts(gamma) == [":1AA ENCAP * CHGHOST 2BBAAAAAA staff.lab"]
