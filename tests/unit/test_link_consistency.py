@@ -261,3 +261,25 @@ def test_random_changes_splits_and_relinks_end_consistent(ops):
         for user in n.network.me.users:
             texts = [m for m in user.route.received if m.command == "PRIVMSG"]
             assert len(texts) <= sum(1 for op in ops if op[0] == "msg"), "a message arrived twice"
+
+
+def test_owner_is_an_op_on_a_peer_without_owner():
+    """Linked to a server that did not announce CR-OWNER, our owner shows there as op, in the burst and live."""
+    from tests.unit.linknet import HYBRID_CAPS
+
+    mesh = Mesh()
+    ours, plain = mesh.node("a.test", "1AA"), mesh.node("h.test", "2HH")
+    ann, bob = ours.add_user("ann"), ours.add_user("bob")
+    channel = ours.network.join(ann, "#c").channel
+    ours.network.join(bob, "#c")
+    ours.network.apply_channel_modes(ann, channel, [ModeChange(True, "q", "ann", ann), ModeChange(False, "o", "ann", ann)])
+    mesh.link(ours, plain, a_caps=HYBRID_CAPS)
+    theirs = plain.network.find_channel("#c")
+    assert theirs.members[plain.user("ann")].status == {"o"}
+    ours.network.apply_channel_modes(ann, channel, [ModeChange(True, "q", "bob", bob)])
+    mesh.pump()
+    assert theirs.members[plain.user("bob")].status == {"o"}
+    ours.network.apply_channel_modes(ann, channel, [ModeChange(False, "q", "bob", bob)])
+    mesh.pump()
+    assert theirs.members[plain.user("bob")].status == set()
+    assert channel.members[ann].status == {"q"}
