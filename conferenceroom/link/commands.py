@@ -16,7 +16,7 @@ others, EOB, PING, numerics, queries for other servers) are forwarded here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -52,7 +52,6 @@ class LinkSide:
     links: Callable[[], Iterable[Any]] = lambda: ()
     notice: Callable[[str], None] = lambda text: None
     core: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def me(self) -> Server:

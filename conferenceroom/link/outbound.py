@@ -20,10 +20,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from .. import events as ev
-from ..modes import (
-    CHANNEL_MODES, MODE_OF_PREFIX, ModeChange, ModeKind, format_mode_changes, peer_status,
-    peer_status_change,
-)
+from ..modes import MODE_OF_PREFIX, ModeChange, format_mode_changes, peer_status, peer_status_change
 from ..network import Channel, Network, Server, User
 from ..routing import Relay
 from ..wire import MAX_LINE, Message, format_message
@@ -406,8 +403,3 @@ def status_of_prefixes(prefixes: str) -> str:
             out += mode
     return out
 
-
-__all__ = [
-    "CHANNEL_MODES", "LinkAnnouncer", "ModeKind", "bmask_lines", "has_owner", "render_relay",
-    "sid_line", "sjoin_lines", "status_of_prefixes", "tburst_line", "tmode_lines", "uid_line",
-]

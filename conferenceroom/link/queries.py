@@ -60,13 +60,15 @@ def answer(side: "LinkSide", link: Any, user: "User", verb: str, msg: Message) -
         asker.reply("RPL_ADMINME", name)
         asker.reply("RPL_ADMINLOC1", side.me.description or name)
         asker.reply("RPL_ADMINLOC2", f"{getattr(settings, 'network', 'IRC')} network")
-        asker.reply("RPL_ADMINEMAIL", getattr(settings, "contact", "") or "No administrative contact configured")
+        contact = getattr(settings, "contact", "") or "No administrative contact configured"
+        asker.reply("RPL_ADMINEMAIL", contact)
     elif verb == "TIME":
         text = datetime.fromtimestamp(now, timezone.utc).strftime("%A %B %d %Y -- %H:%M:%S +00:00")
         asker.reply("RPL_TIME", name, int(now), text)
     elif verb == "INFO":
         asker.reply("RPL_INFO", f"conferenceroom {__version__}")
-        asker.reply("RPL_INFO", "An IRC server in the spirit of ConferenceRoom, written in Python on Twisted.")
+        asker.reply("RPL_INFO",
+                    "An IRC server in the spirit of ConferenceRoom, written in Python on Twisted.")
         asker.reply("RPL_INFO", f"Python {platform.python_version()} ({platform.python_implementation()})")
         if core is not None:
             asker.reply("RPL_INFO", f"Online since {core.created}")
@@ -92,7 +94,8 @@ def whois(side: "LinkSide", link: Any, asker_user: "User", target: "User") -> No
     asker.reply("RPL_WHOISUSER", nick, target.ident, target.host, target.realname)
     channels = []
     for channel, membership in target.channels.items():
-        if channel.flags & HIDDEN_CHANNEL_FLAGS and asker_user not in channel.members and not asker_user.is_oper:
+        hidden = channel.flags & HIDDEN_CHANNEL_FLAGS
+        if hidden and asker_user not in channel.members and not asker_user.is_oper:
             continue
         channels.append(prefix_string(membership.status, False) + channel.name)
     if channels:
