@@ -1,0 +1,172 @@
+"""Replays of real ircd-hybrid 8.2.43 traffic (tests/fixtures/ts6) against our TS6 side.
+
+We play alpha.lab (1AA) with the same users and channels as hybrid's A in
+the lab; beta.lab's lines are fed to us as hybrid sent them, and each
+action of A's users is done here, the line we send compared with the one
+hybrid sent in the same place (as parsed messages, so a ``:`` hybrid puts
+before a one-word last parameter does not matter).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conferenceroom.link.burst import burst_messages
+from conferenceroom.modes import ModeChange
+from conferenceroom.network import User
+from conferenceroom.wire import Message, parse
+from tests.unit.linknet import HYBRID_CAPS, LocalClient, Mesh, raw_link
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ts6"
+T0 = 1795607297
+
+
+def trace(name: str, conn: str = "c1") -> list[tuple[str, Message]]:
+    """(direction, message) of every line of connection ``conn`` in fixture ``name``."""
+    out = []
+    for raw in (FIXTURES / name).read_text().splitlines():
+        if raw.startswith("#") or not raw.strip():
+            continue
+        _, c, direction, line = raw.split(" ", 3)
+        if c == conn:
+            out.append((direction, parse(line)))
+    return out
+
+
+def after_svinfo(lines: list[tuple[str, Message]], direction: str) -> list[Message]:
+    """The lines sent in ``direction`` after its SVINFO (the burst and what follows)."""
+    mine = [m for d, m in lines if d == direction]
+    start = next(i for i, m in enumerate(mine) if m.command == "SVINFO")
+    return mine[start + 1:]
+
+
+def lab_alpha():
+    """Our alpha.lab with hybrid A's users and channels of the burst trace, linked to a raw beta.lab."""
+    mesh = Mesh()
+    mesh.clock.advance(T0 - mesh.clock.seconds())
+    alpha = mesh.node("alpha.lab", "1AA")
+    net = alpha.network
+
+    def local(nick: str, modes: str = "") -> User:
+        user = User(net.next_uid(), nick, f"~{nick}", "127.0.0.1", f"{nick.capitalize()} on A", net.me,
+                    LocalClient(), ip="127.0.0.1", signon=T0)
+        user.modes = set(modes)
+        net.add_user(user)
+        return user
+
+    alice, bob = local("alice", "aosw"), local("bob")
+    net.set_away(alice, "gone fishing")
+    net.join(alice, "#shared")
+    alpha_chan = net.join(alice, "#alpha").channel
+    net.join(bob, "#alpha", status=("v",))
+    net.apply_channel_modes(alice, alpha_chan, [
+        ModeChange(True, "l", "42"), ModeChange(True, "k", "sesame"), ModeChange(True, "b", "*!evil@*"),
+        ModeChange(True, "b", "*!*@bad.example"), ModeChange(True, "e", "*!*@good.example"),
+        ModeChange(True, "I", "*!*@friends.example"),
+    ])
+    net.set_topic(alice, alpha_chan, "Alpha channel topic", alice.mask, ts=T0)
+    beta = raw_link(alpha, "beta.lab", "2BB", HYBRID_CAPS)
+    beta.lines()
+    return mesh, alpha, beta, alice, bob
+
+
+def shape(msg: Message) -> tuple:
+    """What must match hybrid's line: source kind, command, parameter count."""
+    return (len(msg.source or ""), msg.command, len(msg.params))
+
+
+def test_our_burst_has_the_shape_of_hybrids():
+    """Our burst for A's state has hybrid's lines (less MLOCK and the PING): same commands, sources, counts."""
+    mesh, alpha, beta, alice, bob = lab_alpha()
+    theirs = [m for m in after_svinfo(trace("hybrid-link-burst.log"), "A>B")
+              if m.command not in ("MLOCK", "PING", "PONG")]
+    ours = list(burst_messages(alpha.network, beta))
+    assert sorted(map(shape, ours)) == sorted(map(shape, theirs))
+    assert [m.command for m in ours] == ["UID", "AWAY", "UID", "SJOIN", "SJOIN", "BMASK", "BMASK", "BMASK",
+                                          "TBURST", "EOB"]
+    lists_and_topics = ("BMASK", "TBURST")
+    assert [m for m in ours if m.command in lists_and_topics] == [
+        m for m in theirs if m.command in lists_and_topics]
+    assert Message("AWAY", ("gone fishing",), alice.uid) in ours
+    sjoin = next(m for m in ours if m.command == "SJOIN" and m.params[1] == "#alpha")
+    hybrid = next(m for m in theirs if m.command == "SJOIN" and m.params[1] == "#alpha")
+    assert (set(sjoin.params[2]), set(sjoin.params[3:5]), sorted(sjoin.params[-1].split())) == (
+        set(hybrid.params[2]), set(hybrid.params[3:5]), sorted(hybrid.params[-1].split()))
+
+
+def test_hybrids_burst_builds_its_state_here():
+    """B's burst: dave and carol arrive, #shared keeps our older TS (dave joins without op), #beta is B's."""
+    mesh, alpha, beta, alice, bob = lab_alpha()
+    for msg in after_svinfo(trace("hybrid-link-burst.log"), "B>A"):
+        alpha.receive(beta, msg)
+    net = alpha.network
+    carol, dave = alpha.user("carol"), alpha.user("dave")
+    assert carol.modes == {"a", "o", "s", "w"} and dave.server.name == "beta.lab"
+    shared = net.find_channel("#shared")
+    assert shared.ts == T0 and shared.members[dave].status == set() and shared.topic == ""
+    beta_chan = net.find_channel("#beta")
+    assert (beta_chan.ts, beta_chan.flags) == (T0, set("imnst"))
+    assert {u.nick: m.status for u, m in beta_chan.members.items()} == {"dave": {"o"}, "carol": {"o"}}
+    assert [e.mask for e in beta_chan.lists["b"]] == ["*!*@spam.example"]
+    assert beta_chan.topic == "Beta channel topic"
+    assert beta.errors == [] and alpha.wrong_direction == [] and beta.eobs == 1
+    assert [m for m in beta.sent if m.command == "PONG"] == [Message("PONG", ("alpha.lab", "2BB"), "1AA")] * 2  # burst and idle PING
+
+
+def test_live_traffic_both_ways_matches_hybrid():
+    """Every line A sent in the messages trace is what we send for the same action; B's lines apply here."""
+    mesh, alpha, beta, alice, bob = lab_alpha()
+    for msg in after_svinfo(trace("hybrid-link-burst.log"), "B>A"):
+        alpha.receive(beta, msg)
+    beta.lines()
+    net, router = alpha.network, alpha.router
+
+    def user(nick: str) -> User:
+        return alpha.user(nick)
+
+    def bobby() -> None:
+        mesh.clock.advance(1795607349 - mesh.clock.seconds())
+        net.change_nick(bob, "bobby")
+
+    alpha_chan = net.find_channel("#alpha")
+    actions = [
+        lambda: router.deliver(alice, user("carol"), "PRIVMSG", ("carol", "hello carol, from A")),
+        lambda: router.deliver(alice, net.find_channel("#shared"), "PRIVMSG",
+                               ("#shared", "hello channel, from A"), exclude=alice),
+        bobby,
+        lambda: net.apply_channel_modes(alice, alpha_chan, [ModeChange(True, "o", "carol", user("carol"))]),
+        lambda: net.set_topic(alice, alpha_chan, "new topic from A", alice.mask),
+        lambda: net.apply_channel_modes(alice, alpha_chan, [ModeChange(False, "l"),
+                                                            ModeChange(True, "b", "*!*@another.example")]),
+        lambda: net.kick(alice, alpha_chan, user("carol"), "kicked from A"),
+        lambda: net.invite(alice, user("dave"), alpha_chan),
+        None,  # WHOIS dave dave: asked by the client side
+        lambda: net.apply_user_modes(alice, alice, [ModeChange(True, "i")]),
+        lambda: router.deliver(alice, "*", "WALLOPS", ("wallops from A",),
+                               recipients=[u for u in net.users_by_uid.values() if "w" in u.modes]),
+        lambda: net.kill_user(user("dave"), alice, "killed by oper on A"),
+    ]
+    steps = iter(actions)
+    for direction, msg in trace("hybrid-messages.log"):
+        if direction == "B>A":
+            alpha.receive(beta, msg)
+            continue
+        action = next(steps)
+        if action is None:
+            continue
+        action()
+        assert beta.sent == [msg], f"for {msg.command}"
+        beta.sent.clear()
+    assert beta.errors == [] and alpha.wrong_direction == []
+    # What B's lines did here, as the trace's steps describe.
+    assert [m.command for m in alice.route.received[:3]] == ["NOTICE", "PRIVMSG", "NOTICE"]
+    whois = [m for m in alice.route.received if m.command.isdigit()]
+    assert [m.command for m in whois] == ["311", "312", "379", "338", "317", "318"]
+    assert all(m.source == "beta.lab" and m.params[0] == "alice" for m in whois)
+    carol = user("carol")
+    assert carol.away is None and net.find_channel("#beta").limit == 5
+    assert alpha_chan.topic == "new topic from A" and carol not in alpha_chan.members
+    assert net.find_user("dave") is None and net.find_user("eric") is None
+    fresh = net.find_channel("#fresh")
+    assert fresh is None  # eric created it and quit: an empty channel is gone
+    assert [u.nick for u in net.find_channel("#shared").members] == ["alice"]
