@@ -170,3 +170,73 @@ def test_live_traffic_both_ways_matches_hybrid():
     fresh = net.find_channel("#fresh")
     assert fresh is None  # eric created it and quit: an empty channel is gone
     assert [u.nick for u in net.find_channel("#shared").members] == ["alice"]
+
+
+def add_local(alpha, nick: str, ident: str, ts: int) -> User:
+    """A local user of our alpha.lab with hybrid A's ident and signon time."""
+    net = alpha.network
+    user = User(net.next_uid(), nick, ident, "127.0.0.1", f"{nick} on A", net.me, LocalClient(),
+                ip="127.0.0.1", signon=ts)
+    net.add_user(user)
+    return user
+
+
+def test_nick_collisions_on_relink_kill_what_hybrid_killed():
+    """Trace c2: equal-TS 'zed' dies on both sides, B's newer 'eve' is killed; our KILLs are hybrid's."""
+    mesh, alpha, beta, alice, bob = lab_alpha()
+    zed = add_local(alpha, "zed", "~zeda", 1795607364)
+    eve = add_local(alpha, "eve", "~evea", 1795607364)
+    assert (zed.uid, eve.uid) == ("1AAAAAAAC", "1AAAAAAAD")  # as on hybrid's A
+    beta.sent.clear()
+    lines = trace("hybrid-nick-collision.log", "c2")
+    for msg in after_svinfo(lines, "B>A"):
+        alpha.receive(beta, msg)
+    hybrid_kills = [m for m in after_svinfo(lines, "A>B") if m.command == "KILL"]
+    our_kills = [m for m in beta.sent if m.command == "KILL"]
+    assert sorted(our_kills, key=str) == sorted(hybrid_kills, key=str)
+    assert alpha.network.find_user("zed") is None and alpha.user("eve") is eve
+    assert beta.errors == []
+
+
+def test_channel_ts_on_relink_keeps_the_older_channel_as_hybrid_did():
+    """Trace c4: our older #tsc keeps its modes, ban and topic; B's younger modes, ban and topic are ignored."""
+    mesh, alpha, beta, alice, bob = lab_alpha()
+    net = alpha.network
+    mesh.clock.advance(1795607376 - mesh.clock.seconds())
+    tsc = net.join(alice, "#tsc").channel
+    net.join(bob, "#tsc")
+    net.apply_channel_modes(alice, tsc, [ModeChange(True, "b", "*!*@from-a.example")])
+    net.set_topic(alice, tsc, "topic from A (older channel)", alice.mask)
+    for msg in after_svinfo(trace("hybrid-chan-ts.log", "c4"), "B>A"):
+        alpha.receive(beta, msg)
+    carol = alpha.user("carol")
+    assert (tsc.ts, tsc.flags, tsc.key) == (1795607376, {"n", "t"}, None)
+    assert [e.mask for e in tsc.lists["b"]] == ["*!*@from-a.example"]
+    assert tsc.topic == "topic from A (older channel)"
+    assert tsc.members[carol].status == set() and tsc.members[alice].status == {"o"}
+    assert beta.errors == []
+
+
+def test_younger_channel_is_wiped_by_hybrids_older_one():
+    """Trace c4 from B's side: our younger #tsc drops +imsk, its ban, carol's op and its topic, and takes A's."""
+    mesh = Mesh()
+    mesh.clock.advance(1795607378 - mesh.clock.seconds())
+    ours = mesh.node("beta.lab", "2BB", role="leaf")
+    net = ours.network
+    carol = User(net.next_uid(), "carol", "~carol", "127.0.0.1", "Carol on B", net.me, LocalClient(),
+                 ip="127.0.0.1", signon=T0)
+    carol.modes = set("aosw")
+    net.add_user(carol)
+    tsc = net.join(carol, "#tsc").channel
+    net.apply_channel_modes(carol, tsc, [ModeChange(True, "i"), ModeChange(True, "m"), ModeChange(True, "s"),
+                                         ModeChange(True, "k", "secret"), ModeChange(True, "b", "*!*@from-b.example")])
+    net.set_topic(carol, tsc, "topic from B (younger channel)", carol.mask)
+    alpha = raw_link(ours, "alpha.lab", "1AA", HYBRID_CAPS)
+    for msg in after_svinfo(trace("hybrid-chan-ts.log", "c4"), "A>B"):
+        ours.receive(alpha, msg)
+    assert (tsc.ts, tsc.flags, tsc.key) == (1795607376, {"n", "t"}, None)
+    assert [e.mask for e in tsc.lists["b"]] == ["*!*@from-a.example"]
+    assert tsc.topic == "topic from A (older channel)"
+    statuses = {u.nick: m.status for u, m in tsc.members.items()}
+    assert statuses == {"carol": set(), "alice": {"o"}, "bobby": set()}
+    assert alpha.errors == [] and ours.wrong_direction == []
