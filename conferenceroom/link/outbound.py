@@ -361,8 +361,10 @@ class LinkAnnouncer:
         channel = event.channel
         source = source_for(event.source, link, self.me)
         if isinstance(event.source, Server) and channel.topic and event.origin is not ev.HERE:
-            # A topic burst (TBURST) that won here: relayed as one, with its own times.
-            return [tburst_line(source, channel)]
+            # A topic burst (TBURST) that won here: relayed as one, with its own times, to
+            # peers that take TBURST; any other peer gets the topic as a TOPIC.
+            if "TBURST" in getattr(link, "capabilities", ()):
+                return [tburst_line(source, channel)]
         return [Message("TOPIC", (channel.name, channel.topic), source)]
 
     def _channel_modes(self, event: ev.ChannelModesChanged, link: Any) -> list[Message]:

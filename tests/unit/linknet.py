@@ -225,11 +225,11 @@ def snapshot(network: Network) -> dict[str, Any]:
 
 
 def raw_link(node: Node, name: str = "beta.lab", sid: str = "2BB",
-             capabilities: frozenset[str] = HYBRID_CAPS, role: str = "hub") -> FakeLink:
+             capabilities: frozenset[str] = HYBRID_CAPS, role: str = "hub", description: str = "") -> FakeLink:
     """A registered link from ``node`` to a peer played by the test (what we send is only recorded)."""
     link = FakeLink(node.mesh, node, capabilities)
     link.name = name
-    link.peer = Server(name, sid, f"{name} server", uplink=node.network.me, route=link.route,
+    link.peer = Server(name, sid, description or f"{name} server", uplink=node.network.me, route=link.route,
                        hopcount=1, role=role)
     node.links.append(link)
     node.network.add_server(link.peer, origin=link.route)

@@ -233,3 +233,12 @@ def test_servers_appearing_and_leaving_behind_us(alpha, beta, tenor):
                                 origin=beta.route)
     assert tenor.lines() == ["SQUIT 2BB :Ping timeout: 90 seconds"]
     assert beta.lines() == []
+
+
+def test_topic_burst_to_a_peer_without_tburst_is_a_topic(alpha, beta):
+    """A peer that did not announce TBURST gets a won topic burst as TOPIC, so it still ends with the topic."""
+    plain = raw_link(alpha, "plain.lab", "5PL", frozenset({"EOB", "HOP"}))
+    plain.lines()
+    feed(alpha, beta, CAROL, ":2BB SJOIN 1795607297 #beta +nt :@2BBAAAAAA",
+         ":2BB TBURST 1795607297 #beta 1795607290 carol!~carol@127.0.0.1 :Beta topic")
+    assert plain.lines()[-1] == ":2BB TOPIC #beta :Beta topic"

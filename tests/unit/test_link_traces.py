@@ -40,7 +40,7 @@ def after_svinfo(lines: list[tuple[str, Message]], direction: str) -> list[Messa
     return mine[start + 1:]
 
 
-def lab_alpha():
+def lab_alpha(link_beta: bool = True):
     """Our alpha.lab with hybrid A's users and channels of the burst trace, linked to a raw beta.lab."""
     mesh = Mesh()
     mesh.clock.advance(T0 - mesh.clock.seconds())
@@ -65,6 +65,8 @@ def lab_alpha():
         ModeChange(True, "I", "*!*@friends.example"),
     ])
     net.set_topic(alice, alpha_chan, "Alpha channel topic", alice.mask, ts=T0)
+    if not link_beta:
+        return mesh, alpha, None, alice, bob
     beta = raw_link(alpha, "beta.lab", "2BB", HYBRID_CAPS)
     beta.lines()
     return mesh, alpha, beta, alice, bob
@@ -240,3 +242,29 @@ def test_younger_channel_is_wiped_by_hybrids_older_one():
     statuses = {u.nick: m.status for u, m in tsc.members.items()}
     assert statuses == {"carol": set(), "alice": {"o"}, "bobby": set()}
     assert alpha.errors == [] and ours.wrong_direction == []
+
+
+def test_hub_relays_a_new_leaf_to_a_third_server_as_hybrid_did():
+    """Trace c5/c6: when beta links, fake.lab hears SID beta.lab, carol's UID with hop 2, the SJOINs and B's EOB."""
+    mesh, alpha, _, alice, bob = lab_alpha(link_beta=False)
+    net = alpha.network
+    mesh.clock.advance(1795607376 - mesh.clock.seconds())
+    tsc = net.join(alice, "#tsc").channel
+    net.join(bob, "#tsc")
+    net.apply_channel_modes(alice, tsc, [ModeChange(True, "b", "*!*@from-a.example")])
+    fake = raw_link(alpha, "fake.lab", "9FK", frozenset({"EOB", "CLUSTER", "RHOST", "HOP"}))
+    fake.sent.clear()
+    beta = raw_link(alpha, "beta.lab", "2BB", HYBRID_CAPS, description="TS6 lab server B (leaf)")
+    lines = trace("hybrid-squit.log", "c6")
+    for msg in after_svinfo(lines, "B>A"):
+        if msg.command == "SQUIT":
+            break
+        alpha.receive(beta, msg)
+    relayed = [m for d, m in trace("hybrid-squit.log", "c5") if d == "A>F"]
+    after_squit = relayed.index(Message("SQUIT", ("2BB", "planned maintenance"), "1AAAAAAAA"))
+    start = relayed.index(Message("SID", ("beta.lab", "2", "2BB", "+", "TS6 lab server B (leaf)"), "1AA"),
+                          after_squit)
+    hybrid = [m for m in relayed[start:relayed.index(Message("EOB", (), "2BB"), start) + 1]
+              if m.command != "BMASK"]
+    ours = [m for m in fake.sent if m.command not in ("BMASK", "TMODE", "TOPIC")]
+    assert ours == hybrid
