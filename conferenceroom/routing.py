@@ -123,7 +123,12 @@ class Router:
         self, users: Iterable[User], message: Message, sender: User | Server, target: Any, origin: Any,
         exclude: User | None, cap: str | None,
     ) -> None:
-        """Each local user of ``users`` once; each other route once for all its users."""
+        """Each local user of ``users`` once; each other route once for all its users.
+
+        A broadcast (``target`` ``*``: WALLOPS, GLOBOPS, OPERWALL) also
+        reaches every server link with no recipient behind it, since the
+        servers beyond decide who sees it there.
+        """
         relayed: set[int] = set()
         for user in users:
             route = user.route
@@ -133,6 +138,13 @@ class Router:
                 if cap is None or cap in route.caps:
                     route.send(message)
             elif id(route) not in relayed:
+                relayed.add(id(route))
+                route.relay(Relay(sender, target, message, origin))
+        if target == "*":
+            for server in self.network.servers.values():
+                route = server.route
+                if route is None or route is origin or getattr(route, "is_client", True) or id(route) in relayed:
+                    continue
                 relayed.add(id(route))
                 route.relay(Relay(sender, target, message, origin))
 

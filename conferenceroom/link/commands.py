@@ -532,12 +532,8 @@ def handle_notice(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
 def handle_wallops(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """``:<source> WALLOPS :<text>``: to every user with +w, and on to the other links."""
     readers = [u for u in side.network.users_by_uid.values() if "w" in u.modes]
+    # A broadcast: also passed on to links with no +w reader behind them (a hub relays it).
     side.router.deliver(source, "*", "WALLOPS", (msg.params[-1],), origin=link.route, recipients=readers)
-    # Links with no +w reader behind them still pass it on (a hub relays it).
-    reached = {id(u.route) for u in readers}
-    for other in side.others(link):
-        if id(other.route) not in reached:
-            other.send(msg)
 
 
 def _wall(side: LinkSide, source: Any, label: str, text: str) -> None:

@@ -147,3 +147,21 @@ def test_chghost_errors() -> None:
     helper = _oper(core, "helper", flags="h")
     feed(helper, "CHGHOST alice x.example")
     assert [m.params[1] for m in sent(helper)] == ["Permission Denied - you need operator flag a or c or s"]
+
+
+def test_globops_and_operwall_reach_every_linked_server_locops_does_not() -> None:
+    """GLOBOPS and OPERWALL go once to each linked server (even with no
+    operator known behind it, since that server decides who sees it);
+    LOCOPS stays on this server."""
+    core = make_core()
+    oper = _oper(core, "oper")
+    near, far = make_remote_server(core, "near.test", "1NE"), make_remote_server(core, "far.test", "2FA")
+    make_remote_user(core, near, "nina")
+    for line in ("GLOBOPS :hello all", "OPERWALL :walls up", "LOCOPS :just here"):
+        feed(oper, line)
+    for server in (near, far):
+        assert [(r.message.command, r.message.params, r.target, r.sender)
+                for r in server.route.relays] == [
+            ("GLOBOPS", ("hello all",), "*", oper.user),
+            ("OPERWALL", ("walls up",), "*", oper.user),
+        ]

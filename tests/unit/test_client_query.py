@@ -317,6 +317,24 @@ def test_whois_remote_user_has_no_idle() -> None:
     assert [m.params[2] for m in out if m.command == "312"] == ["remote.test"]
 
 
+def test_whois_nick_nick_of_a_remote_user_asks_its_server() -> None:
+    """WHOIS rob rob (or WHOIS <rob's server> rob) goes to rob's server, which
+    answers with idle time; nothing is answered here meanwhile."""
+    core = make_core()
+    server = make_remote_server(core)
+    rob = make_remote_user(core, server, "rob")
+    bob = register(core, "bob")
+    for line in ("WHOIS rob rob", "WHOIS remote.test rob", "WHOIS remote.* ROB"):
+        feed(bob, line)
+        assert sent(bob) == []
+        relay = server.route.relays[-1]
+        assert (relay.message.command, relay.sender, relay.target) == ("WHOIS", bob.user, rob)
+        assert relay.message.params == ("rob", "rob")
+    assert len(server.route.relays) == 3
+    feed(bob, "WHOIS test.local rob")  # another server named: answered here, no idle
+    assert [m.command for m in sent(bob)][-1] == "318" and len(server.route.relays) == 3
+
+
 # -- WHOWAS --------------------------------------------------------------------------------------
 
 

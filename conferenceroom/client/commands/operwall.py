@@ -4,8 +4,8 @@
 The wall commands reach operators through :meth:`Router.to_opers`, filtered
 by user mode: OPERWALL and LOCOPS go to operators with +w (as a WALLOPS
 line, the form clients show), GLOBOPS to operators with +s (as a server
-notice).  Only this server's operators are reached until server links
-relay them.
+notice).  GLOBOPS and OPERWALL also go to every linked server (LOCOPS stays
+here).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def _wall(conn: "ClientConnection", label: str, text: str, user_mode: str) -> No
     else:
         message = Message("WALLOPS", (f"{label} - {text}",), user.mask)
         core.router.to_opers(lambda u: message, user_mode=user_mode)
+    if label != "LOCOPS":  # GLOBOPS and OPERWALL reach the operators of every server
+        core.router.deliver(user, "*", label, (text,))
 
 
 @command("OPERWALL", min_params=1, oper="", syntax="OPERWALL :<text>")

@@ -249,11 +249,21 @@ def handle_whois(conn: "ClientConnection", msg: Message) -> None:
         return
     nick = targets[0]
     user = network.find_user(nick)
+    if user is not None and len(params) > 1 and not user.is_local and _names_users_server(params[0], user):
+        # WHOIS <nick> <nick> (or <server> <nick>): the user's own server
+        # answers, idle time included; its replies end with 318.
+        conn.core.router.deliver(conn.user, user, "WHOIS", (user.nick, user.nick))
+        return
     if user is None:
         conn.reply("ERR_NOSUCHNICK", nick)
     else:
         send_whois(conn, user)
     conn.reply("RPL_ENDOFWHOIS", nick if user is None else user.nick)
+
+
+def _names_users_server(word: str, user: User) -> bool:
+    """True if ``word`` (WHOIS's first parameter) is ``user``'s nick or its server's name or mask."""
+    return fold(word) == fold(user.nick) or match(word, user.server.name)
 
 
 # -- WHOWAS -----------------------------------------------------------------------------
