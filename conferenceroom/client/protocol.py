@@ -93,6 +93,9 @@ class ClientConnection(Protocol):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """Stop the timers and, for a registered user, quit the network."""
+        if self.link is not None:
+            self.link.connectionLost(reason)
+            return
         self.gate.close()
         self._cancel_timer()
         self.core.connections.discard(self)
@@ -108,6 +111,9 @@ class ClientConnection(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         """Split ``data`` into lines and run each complete one through the flood gate."""
+        if self.link is not None:
+            self.link.dataReceived(data)
+            return
         if self.closing or self.dead:
             return
         self._last_input = self.core.clock.seconds()
@@ -115,7 +121,7 @@ class ClientConnection(Protocol):
         self.bytes_in += len(data)
         *lines, rest = (self._buffer + data).split(b"\n")
         self._buffer = b""
-        for line in lines:
+        for index, line in enumerate(lines):
             if self.closing:
                 return
             if self._discarding:  # the tail of a line already answered with 417
@@ -123,12 +129,17 @@ class ClientConnection(Protocol):
                 continue
             # A bare CR also ends a line, so no parameter ever carries one
             # (it could not be relayed to anyone).
-            for piece in line.split(b"\r"):
+            pieces = line.split(b"\r")
+            for j, piece in enumerate(pieces):
                 if self.closing:
                     return
                 if too_long(piece):
                     self.reply("ERR_INPUTTOOLONG")
                 elif piece.strip():
+                    if self.user is None and self._server_opening(piece):
+                        unread = [b"\r".join(pieces[j:]), *lines[index + 1:]]
+                        self._become_link(b"".join(part + b"\n" for part in unread) + rest)
+                        return
                     self.gate.submit(piece, self.core.commands.penalty(_verb(piece)))
         if len(rest) > MAX_INPUT:
             if not self._discarding:
@@ -136,6 +147,35 @@ class ClientConnection(Protocol):
                 self.reply("ERR_INPUTTOOLONG")
             rest = b""
         self._buffer = rest
+
+    # -- a server link on a client port ------------------------------------
+
+    link: Any = None  # the LinkConnection this connection became, if it did
+    _prelude: tuple[bytes, ...] = ()  # PASS lines a server may have opened with
+
+    def _server_opening(self, piece: bytes) -> bool:
+        """True if ``piece`` makes this unregistered connection a server link (CAPAB or SERVER first).
+
+        A PASS before it is kept, to be handed over with the link's lines.
+        """
+        pending = self.pending
+        if pending is None or pending.nick or pending.ident or pending.cap_negotiating:
+            return False
+        verb = _verb(piece)
+        if verb == "PASS" and len(self._prelude) < 2:
+            self._prelude += (piece,)
+        return verb in ("CAPAB", "SERVER") and getattr(self.core, "link_acceptor", None) is not None
+
+    def _become_link(self, unread: bytes) -> None:
+        """Hand this connection to a server link with what it sent so far; this object only forwards now."""
+        self.gate.close()
+        self._cancel_timer()
+        self.core.connections.discard(self)
+        self.pending = None
+        self.link = self.core.link_acceptor()
+        self.log.info("connection from {ip} opened as a server link", ip=self.ip)
+        self.link.makeConnection(self.transport)
+        self.link.dataReceived(b"".join(line + b"\n" for line in self._prelude) + unread)
 
     # -- line handling -----------------------------------------------------
 
