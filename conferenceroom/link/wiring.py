@@ -48,6 +48,10 @@ def attach(core: "ServerCore", ts6: TS6Modules | None) -> None:
     With *ts6* None the server keeps an empty table and refuses every link
     with a sentence saying why (see :class:`~conferenceroom.link.protocol.LinkConnection`).
     """
+    old = getattr(core, "link_announcer", None)
+    if old is not None:  # attached again (tests swap the TS6 modules): one announcer only
+        core.network.events.unsubscribe(old)
+        core.link_announcer = None
     core.links = []
     core.link_manager = None
     # A connection on a client port that opens with CAPAB or SERVER becomes this.
