@@ -117,7 +117,8 @@ class LinkConnection(Protocol):
         self.keepalive: LinkKeepalive | None = None
         self.accepted_at: float | None = None
         self.burst_lines = 0  # lines of our burst
-        self.lines_in = self.bytes_in = self.lines_out = self.bytes_out = 0
+        self.lines_in = self.bytes_in = self.lines_out = self.bytes_out = 0  # STATS l
+        self.connected_at = self.last_input = core.clock.seconds()
         self._pending: deque[bytes] = deque()
         self._buffer = b""
         self._paused = False
@@ -135,6 +136,7 @@ class LinkConnection(Protocol):
         self.ip = getattr(peer, "host", "0") or "0"
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
         clock = self.core.clock
+        self.connected_at = self.last_input = clock.seconds()
         password = self.definition.password if self.definition is not None else None
         self.handshake = Handshake(identity(self.core), clock, active=self.active, password=password)
         self._timer = clock.callLater(self.handshake.timeout, self._handshake_timeout)
@@ -193,6 +195,7 @@ class LinkConnection(Protocol):
             self.protocol_error(f"Unreadable line ({exc})")
             return
         self.lines_in += 1
+        self.last_input = self.core.clock.seconds()
         if self.keepalive is not None:
             self.keepalive.data_received()
         if not self.registered:
