@@ -28,6 +28,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from conferenceroom.casemap import fold
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.keepalive import LinkKeepalive
@@ -261,25 +262,54 @@ class LinkConnection(Protocol):
         core = self.core
         settings = core.settings
         network = core.network
+        crossed = self._crossed(peer.name)
+        winner = crossed is not None and self._wins_over(crossed)
+        ours = crossed.peer if winner and crossed is not None else None  # our other link to it: we replace it
         verdict = decide(
             peer,
             settings.servers.values(),
             our_role=settings.role,
             secure_transport=self.secure,
             peer_fingerprint=self._peer_fingerprint(),
-            server_exists=lambda name: network.find_server(name) is not None,
-            sid_exists=lambda sid: sid in network.servers_by_sid,
-            links=[LinkView(l.name, l.role, l.handle) for l in self._links() if l is not self],
+            server_exists=lambda name: network.find_server(name) not in (None, ours),
+            sid_exists=lambda sid: network.servers_by_sid.get(sid) not in (None, ours),
+            links=[LinkView(l.name, l.role, l.handle) for l in self._links() if l is not self and l is not
+                   (crossed if winner else None)],
             secure_network=settings.securenetwork,
             connecting_to=self.definition.handle if self.definition is not None else None,
         )
+        if crossed is not None and not winner:
+            self._refuse(self._crossed_reason())
+            return
         if not isinstance(verdict, Accept):
             self._refuse(verdict.reason)
             return
         if self.side is None:
             self._refuse("This server cannot link yet: its TS6 modules are not installed")
             return
+        if crossed is not None:
+            crossed.drop(self._crossed_reason())
         self._accept(verdict)
+
+    def _crossed(self, name: str) -> "LinkConnection | None":
+        """Our link in the other direction to the server called *name*, if both sides dialled at once."""
+        folded = fold(name)
+        for link in self._links():
+            if link is not self and link.active != self.active and link.peer is not None \
+                    and fold(link.peer.name) == folded:
+                return link
+        return None
+
+    def _wins_over(self, crossed: "LinkConnection") -> bool:
+        """Of two crossed connections, both servers keep the one dialled by the server whose name sorts first."""
+        me = fold(self.core.network.me.name)
+        them = fold(self.name)
+        return (me < them) if self.active else (them < me)
+
+    def _crossed_reason(self) -> str:
+        me, them = self.core.network.me.name, self.name
+        first = min(me, them, key=fold)
+        return f"Crossed links between {me} and {them}: keeping the connection {first} opened"
 
     def _accept(self, verdict: Accept) -> None:
         hs = self.handshake

@@ -332,3 +332,33 @@ def test_inbound_link_from_a_second_server_to_a_linked_leaf_is_refused() -> None
         "Link with bass.webmaster.com[127.0.0.7] refused: This server is a leaf and already linked to "
         "soprano.webmaster.com; a leaf holds one link"
     ]
+
+
+def crossed_hubs(first_decides: str) -> tuple[object, object, Pair, Pair]:
+    """Two hubs dial each other at the same moment; *first_decides* says which side's SERVER is read first."""
+    clock = task.Clock()
+    clock.advance(START)
+    alpha_def = ServerDef("alpha", name="alpha.example.com", serial="201-0000-001", host="127.0.0.1", port=1,
+                          auto=True, enabled=True)
+    beta_def = ServerDef("beta", name="beta.example.com", serial="202-0000-001", host="127.0.0.1", port=2,
+                         auto=True, enabled=True)
+    alpha = make_server("alpha.example.com", "201-0000-001", "hub", beta_def, clock=clock)
+    beta = make_server("beta.example.com", "202-0000-001", "hub", alpha_def, clock=clock)
+    a_to_b = dial(alpha, beta_def, beta, active_ip="127.0.0.11", passive_ip="127.0.0.12")
+    b_to_a = dial(beta, alpha_def, alpha, active_ip="127.0.0.12", passive_ip="127.0.0.11")
+    first, second = (a_to_b, b_to_a) if first_decides == "alpha dialled" else (b_to_a, a_to_b)
+    first.pump()
+    second.pump()
+    first.pump()
+    return alpha, beta, a_to_b, b_to_a
+
+
+def test_crossed_links_keep_the_connection_of_the_first_name_on_both_sides() -> None:
+    """Both hubs dial each other: whichever handshake runs first, both keep alpha's connection only."""
+    for order in ("alpha dialled", "beta dialled"):
+        alpha, beta, a_to_b, b_to_a = crossed_hubs(order)
+        assert a_to_b.active.registered and a_to_b.passive.registered, order
+        assert b_to_a.active.closing and b_to_a.passive.closing, order
+        assert alpha.links == [a_to_b.active] and beta.links == [a_to_b.passive], order
+        assert alpha.network.find_server("beta.example.com").route is a_to_b.active.route
+        assert beta.network.find_server("alpha.example.com").route is a_to_b.passive.route
