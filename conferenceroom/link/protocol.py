@@ -9,8 +9,8 @@ servers behind it come as SID/UID lines) and hands every later line to
 ``core.server_commands``.  A lost link (closed, SQUIT, protocol error, ping
 timeout) splits the peer's side of the network with one ``NetSplit``.
 
-The TS6 rendering of relays and the burst come from the link side wired in
-:func:`conferenceroom.link.wiring.attach` (``core.link_side``); every link
+The TS6 rendering of relays and the burst come from the :class:`TS6Output`
+wired in :func:`conferenceroom.link.wiring.attach` (``core.link_side``); every link
 event is a server notice to operators with +s and a log line, and is
 reported to the :class:`~conferenceroom.link.manager.LinkManager`.
 """
@@ -50,7 +50,7 @@ SENDQ_CHECK_EVERY = 63  # check the send queue on every 64th write (a bit mask)
 
 
 @dataclass(frozen=True)
-class LinkSide:
+class TS6Output:
     """What links need from the TS6 modules: the burst and the rendering of relays.
 
     ``burst(network, link)`` gives every line of our burst for *link*;
@@ -103,7 +103,7 @@ class LinkConnection(Protocol):
         self.core = core
         self.definition = definition
         self.active = definition is not None
-        self.side: LinkSide | None = getattr(core, "link_side", None)
+        self.side: TS6Output | None = getattr(core, "link_side", None)
         self.route = LinkRoute(self)
         self.peer: Server | None = None
         self.registered = False
@@ -204,10 +204,7 @@ class LinkConnection(Protocol):
             return
         if msg.command == "ERROR":
             # The peer is closing: its text is the reason of the split that follows.
-            text = msg.params[0] if msg.params else "no reason given"
-            self.log.warn("ERROR from {who}: {text}", who=self._who(), text=text)
-            self._peer_error = text
-            return
+            self._peer_error = msg.params[0] if msg.params else "no reason given"
         try:
             self.core.server_commands.dispatch(self, msg)
         except Exception:

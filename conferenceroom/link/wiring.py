@@ -6,19 +6,18 @@ links, in order), ``core.link_acceptor`` (builds the passive link a client
 port hands a server over to), ``core.link_side`` (burst and relay rendering),
 ``core.server_commands`` (the server command table) and the link announcer
 subscribed to network events beside the client announcer.
-:func:`load_ts6` builds those from the TS6 modules (``link/commands.py``,
-``link/outbound.py``, ``link/burst.py``); tests hand in their own.
+:func:`load_ts6` builds those from the TS6 modules (``link.attach`` for the
+command table of ``link/commands.py``, ``link/outbound.py``,
+``link/burst.py``); tests hand in their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from conferenceroom.dispatch import ServerCommandTable
-from conferenceroom.link.protocol import LinkConnection, LinkSide
+from conferenceroom.link.protocol import LinkConnection, TS6Output
 
 if TYPE_CHECKING:
     from conferenceroom.core import ServerCore
@@ -26,20 +25,24 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TS6Modules:
-    """The TS6 pieces a server links with: relays and burst, the announcer, the command modules."""
+    """The TS6 pieces a server links with.
 
-    side: LinkSide
+    ``output``: the burst and the rendering of relays; ``announcer(network,
+    links)``: the event subscriber that sends our changes to the links;
+    ``attach_commands(core)``: sets ``core.server_commands``.
+    """
+
+    output: TS6Output
     announcer: Callable[[Any, Callable[[], Iterable[Any]]], Callable[[Any], None]]
-    command_modules: tuple[ModuleType, ...]
+    attach_commands: Callable[[Any], None]
 
 
 def load_ts6() -> TS6Modules:
     """The real TS6 modules (raises ImportError while they are not installed)."""
-    from conferenceroom.link import burst, commands, outbound
+    from conferenceroom.link import attach as attach_commands, burst, outbound
 
-    return TS6Modules(
-        LinkSide(burst.burst_messages, outbound.render_relay), outbound.LinkAnnouncer, (commands,)
-    )
+    return TS6Modules(TS6Output(burst.burst_messages, outbound.render_relay), outbound.LinkAnnouncer,
+                      attach_commands)
 
 
 def attach(core: "ServerCore", ts6: TS6Modules | None) -> None:
@@ -59,9 +62,7 @@ def attach(core: "ServerCore", ts6: TS6Modules | None) -> None:
     if ts6 is None:
         core.link_side = None
         return
-    core.link_side = ts6.side
-    table = ServerCommandTable.from_modules(*ts6.command_modules)
-    table.network = core.network
-    core.server_commands = table
+    core.link_side = ts6.output
+    ts6.attach_commands(core)
     core.link_announcer = ts6.announcer(core.network, lambda: tuple(core.links))
     core.network.events.subscribe(core.link_announcer)

@@ -20,7 +20,8 @@ from twisted.internet.testing import StringTransport
 from conferenceroom.admin.settings import FrozenMap, ServerDef, fold_name
 from conferenceroom.core import ServerCore
 from conferenceroom.dispatch import command
-from conferenceroom.link.protocol import LinkConnection, LinkSide
+from conferenceroom.dispatch import ServerCommandTable
+from conferenceroom.link.protocol import LinkConnection, TS6Output
 from conferenceroom.link.wiring import TS6Modules, attach
 from conferenceroom.network import Server, User
 from conferenceroom.routing import Relay
@@ -126,7 +127,14 @@ def s_squit(link: Any, source: Any, msg: Message) -> None:
         network.remove_server(target, msg.params[1], origin=link.route)
 
 
-STUB_TS6 = TS6Modules(LinkSide(stub_burst, stub_render), StubAnnouncer, (sys.modules[__name__],))
+def stub_commands(core: ServerCore) -> None:
+    """The server command table of this module's handlers."""
+    table = ServerCommandTable.from_modules(sys.modules[__name__])
+    table.network = core.network
+    core.server_commands = table
+
+
+STUB_TS6 = TS6Modules(TS6Output(stub_burst, stub_render), StubAnnouncer, stub_commands)
 
 
 # -- servers and pumps ------------------------------------------------------------------
