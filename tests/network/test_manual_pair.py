@@ -84,7 +84,7 @@ def test_connect_links_on_demand(network) -> None:
     op = tenor.operator()
     assert links(op) == ["tenor.webmaster.com"]
     op.send(f"CONNECT soprano.* {soprano.port}")
-    reply = op.expect(lambda m: m.command == "NOTICE" and "Connecting to soprano" in (m.trailing or ""))
+    reply = op.expect(lambda m: m.command == "NOTICE" and (m.trailing or "").startswith("*** Connecting to"))
     assert reply.trailing == f"*** Connecting to soprano (soprano.webmaster.com) at 127.0.0.1:{soprano.port}"
     tenor.server_notice(r"^Link with soprano\.webmaster\.com\[127\.0\.0\.1\] established")
     wait_until(lambda: links(op) == ["soprano.webmaster.com", "tenor.webmaster.com"], "LINKS on tenor")
