@@ -15,7 +15,7 @@ from zope.interface.verify import verifyObject
 
 from conferenceroom.admin.settings import ServerDef
 from conferenceroom.link.interfaces import ILinkConnection
-from conferenceroom.link.protocol import LINES_PER_TURN, LinkConnection
+from conferenceroom.link.protocol import LINES_PER_TURN, LINK_SENDQ, LinkConnection
 from conferenceroom.wire import parse
 from tests.helpers import START, connect, feed, join_channel, register, sent
 from tests.unit.linkpair import (
@@ -362,3 +362,31 @@ def test_crossed_links_keep_the_connection_of_the_first_name_on_both_sides() -> 
         assert alpha.links == [a_to_b.active] and beta.links == [a_to_b.passive], order
         assert alpha.network.find_server("beta.example.com").route is a_to_b.active.route
         assert beta.network.find_server("alpha.example.com").route is a_to_b.passive.route
+
+
+def test_sendq_past_its_bound_closes_the_link() -> None:
+    """A peer that stops reading: once more than the bound is queued the link closes with 'SendQ exceeded'."""
+    soprano, tenor = soprano_and_tenor()
+    oper = oper_on(soprano)
+    pair = linked(soprano, tenor)
+    notices(oper)
+    link = pair.passive
+    link.transport.dataBuffer = b"x" * (link._sendq_limit + 1)  # what the kernel would not take
+    for _ in range(64):
+        link.send(parse(":7SA PING :x"))
+    assert not link.closing
+    soprano.clock.advance(0)
+    assert link.closing and link.transport.value().endswith(b"(SendQ exceeded)\r\n")
+    assert notices(oper) == ["Link with tenor.webmaster.com[127.0.0.2] lost: SendQ exceeded"]
+    assert soprano.network.find_server("tenor.webmaster.com") is None
+
+
+def test_burst_raises_the_sendq_bound_by_its_size() -> None:
+    """A big burst never trips the SendQ by itself: the bound grows by the burst's bytes."""
+    soprano, tenor = soprano_and_tenor()
+    for i in range(50):
+        register(soprano, f"user{i}", ip=f"10.0.{i}.1")
+    pair = linked(soprano, tenor)
+    burst = [line for tag, line in pair.wire if tag == "p>a" and (" UID " in line or line.endswith(" EOB"))]
+    assert pair.passive.burst_lines == len(burst) == 51
+    assert pair.passive._sendq_limit == LINK_SENDQ + sum(len(line) + 2 for line in burst)
