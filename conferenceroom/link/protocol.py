@@ -200,7 +200,11 @@ class LinkConnection(Protocol):
         if self.keepalive is not None:
             self.keepalive.data_received()
         if not self.registered:
-            self._handshake_line(msg)
+            try:
+                self._handshake_line(msg)
+            except Exception:
+                self.log.failure("{who}: error in the link handshake at {verb}", who=self._who(), verb=msg.command)
+                self.protocol_error(f"Internal error handling {msg.command} during the handshake")
             return
         if msg.command == "ERROR":
             # The peer is closing: its text is the reason of the split that follows.
