@@ -146,10 +146,6 @@ class LinkConnection(Protocol):
         for msg in self.handshake.start():
             self.send(msg)
 
-    def take_over(self, data: bytes) -> None:
-        """Read *data* the client side already received from this connection (its first lines)."""
-        self.dataReceived(data)
-
     def dataReceived(self, data: bytes) -> None:
         """Queue complete lines and handle them, at most :data:`LINES_PER_TURN` per reactor turn."""
         if self.closing:
