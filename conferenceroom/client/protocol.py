@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ..numerics import numeric
+from ..sendq import queued_bytes
 from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
@@ -329,7 +330,7 @@ class ClientConnection(Protocol):
         self.bytes_out += len(data)
         self.lines_out += 1
         self._writes += 1
-        if not self._writes & SENDQ_CHECK_EVERY and _queued_bytes(self.transport) > MAX_SENDQ:
+        if not self._writes & SENDQ_CHECK_EVERY and queued_bytes(self.transport) > MAX_SENDQ:
             self._sendq_exceeded()
         return len(data)
 
@@ -478,18 +479,6 @@ class ClientConnection(Protocol):
         wait = max(PING_INTERVAL - idle, 1.0) if not self._ping_sent else 2 * PING_INTERVAL - idle
         self._timer = self.core.clock.callLater(wait, self._check_idle)
 
-
-def _queued_bytes(transport: Any) -> int:
-    """Bytes written to ``transport`` but not yet sent (through a TLS wrapper too)."""
-    total = 0
-    while transport is not None:
-        buffered = getattr(transport, "dataBuffer", b"")
-        total += len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
-        app = getattr(transport, "_appSendBuffer", None)
-        if isinstance(app, list):
-            total += sum(len(chunk) for chunk in app)
-        transport = getattr(transport, "transport", None)
-    return total
 
 
 def _line_break(data: bytes) -> int:

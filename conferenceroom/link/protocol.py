@@ -35,6 +35,7 @@ from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
 from conferenceroom.link.ts6 import build_error
 from conferenceroom.network import Server
+from conferenceroom.sendq import queued_bytes
 from conferenceroom.wire import MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, parse
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from conferenceroom.client import protocol
+from conferenceroom.sendq import queued_bytes
 from conferenceroom.wire import Message
 from tests.helpers import START, connect, feed, make_core, register, sent, sent_lines
 
@@ -372,8 +373,8 @@ def test_sendq_counts_through_a_tls_wrapper() -> None:
         _appSendBuffer = [b"abc", b"de"]
         transport = Inner()
 
-    assert protocol._queued_bytes(Wrapper()) == 5 + 60 + 10
-    assert protocol._queued_bytes(StringTransport()) == 0
+    assert queued_bytes(Wrapper()) == 5 + 60 + 10
+    assert queued_bytes(StringTransport()) == 0
 
 
 def _stuck_member(core, nick: str) -> protocol.ClientConnection:  # type: ignore[no-untyped-def]
