@@ -253,10 +253,15 @@ class ServerCore:
     # -- notices -----------------------------------------------------------
 
     def notice_opers(
-        self, text: str, flag: str = "", snomask: bool = True, exclude: User | None = None
+        self, text: str, flag: str = "", snomask: bool = True, exclude: User | None = None,
+        topic: str = "operators",
     ) -> None:
-        """A server notice to local operators (with user mode +s unless told not to)."""
-        self.log.info("notice to operators: {text}", text=text)
+        """A server notice to local operators (with user mode +s unless told not to).
+
+        ``topic`` names the kind in the log ("links" for link events), so a
+        storm of client notices is never what hides a link event there.
+        """
+        self.log.info(f"notice to operators{'' if topic == 'operators' else f' ({topic})'}: {{text}}", text=text)
 
         def build(user: User) -> Message:
             return Message("NOTICE", (user.nick, f"*** Notice -- {text}"), self.name)

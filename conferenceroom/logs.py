@@ -54,6 +54,10 @@ LEVELS = {level.name: level for level in LogLevel.iterconstants()}
 
 
 _VARIABLE_WORD = re.compile(r"\S*[\d@!~]\S*")
+#: link notices name servers (``hub1.sd.com``): only their addresses, numbers
+#: and masks vary within a kind, so one server's events never hide another's
+_LINK_NOTICES = "notice to operators (links): "
+_ADDRESS_OR_NUMBER = re.compile(r"\S*[@!~]\S*|\b\d+(?:\.\d+)*\b|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*")
 
 
 @functools.lru_cache(maxsize=256)
@@ -73,11 +77,13 @@ def _wraps_text(fmt: str) -> bool:
 def event_kind(event: dict[str, Any]) -> tuple[Any, ...]:
     """What makes two events "the same": namespace, level, format and, for formats that wrap a
     whole sentence (and legacy or stdout text), that sentence with its variable words
-    (those with digits, ``@``, ``!`` or ``~``: addresses, numbers, most masks) masked."""
+    (those with digits, ``@``, ``!`` or ``~``: addresses, numbers, most masks) masked;
+    in link notices only addresses, numbers and masks, so server names tell kinds apart."""
     fmt = event.get("log_format")
     detail = None
     if fmt is None or fmt in _TEXT_FORMATS or _wraps_text(fmt):
-        detail = _VARIABLE_WORD.sub("*", formatEvent(event))
+        variable = _ADDRESS_OR_NUMBER if fmt is not None and fmt.startswith(_LINK_NOTICES) else _VARIABLE_WORD
+        detail = variable.sub("*", formatEvent(event))
         fmt = None if fmt in _TEXT_FORMATS else fmt
     return (event.get("log_namespace"), event.get("log_level"), fmt, detail)
 

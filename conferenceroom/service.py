@@ -165,7 +165,7 @@ class ConferenceRoomService(service.MultiService):
         self._link_identity: Any = None  # our certificate, presented on outgoing TLS links
         self.link_manager = LinkManager(
             loaded.settings, lambda definition: LinkConnection(self.core, definition), clock=reactor,
-            endpoints=string_endpoints(reactor), client_tls=self._client_tls, notify=self.core.notice_opers,
+            endpoints=string_endpoints(reactor), client_tls=self._client_tls, notify=self._link_notice,
         )
         self.core.link_manager = self.link_manager
         self.link_manager.setServiceParent(self)
@@ -245,6 +245,10 @@ class ConferenceRoomService(service.MultiService):
         if self.log_observer is not None:
             self.log_observer.flush()
         return result
+
+    def _link_notice(self, text: str) -> None:
+        """The link manager's sentences, as server notices about links."""
+        self.core.notice_opers(text, topic="links")
 
     def _client_tls(self, definition: Any) -> Any:
         """The TLS client connection creator for an outgoing link (our certificate when we have one)."""

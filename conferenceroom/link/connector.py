@@ -102,11 +102,30 @@ _PHRASES: tuple[tuple[type[BaseException], str], ...] = (
 )
 
 
+def describe_tls_failure(failure: Failure) -> str | None:
+    """A sentence for a TLS handshake that failed on the peer's certificate, else None."""
+    from OpenSSL.SSL import Error as SSLError
+    from service_identity import VerificationError
+
+    if failure.check(VerificationError):
+        return ("TLS certificate of the peer is not for its host name or address "
+                "(pin its fingerprint with SERVER <handle> SET FINGERPRINT, or give it a certificate for that name)")
+    if failure.check(SSLError):
+        if "certificate verify failed" in str(failure.value):
+            return ("TLS certificate of the peer was refused: not the pinned fingerprint, "
+                    "or not signed by a trusted authority")
+        return "TLS handshake failed"
+    return None
+
+
 def describe_failure(failure: Failure) -> str:
     """A short phrase for why a connection attempt failed."""
     for kind, phrase in _PHRASES:
         if failure.check(kind):
             return phrase
+    tls = describe_tls_failure(failure)
+    if tls is not None:
+        return tls
     value = failure.value
     if isinstance(value, error.ConnectError) and value.osError:
         text = str(value.osError)

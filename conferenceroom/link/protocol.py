@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from conferenceroom.casemap import fold
+from conferenceroom.link.connector import describe_tls_failure
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.keepalive import LinkKeepalive
@@ -224,7 +225,7 @@ class LinkConnection(Protocol):
         elif reason is None or reason.check(error.ConnectionDone):
             text = "Remote host closed the connection"
         else:
-            text = f"Read error: {reason.getErrorMessage()}"
+            text = describe_tls_failure(reason) or f"Read error: {reason.getErrorMessage()}"
         self._close_reason = text
         self._lost(text)
         self._finish(text)
@@ -537,7 +538,7 @@ class LinkConnection(Protocol):
         return f"{self.name}[{self.ip}]"
 
     def _notice(self, text: str) -> None:
-        self.core.notice_opers(text)
+        self.core.notice_opers(text, topic="links")
 
     def __repr__(self) -> str:
         return f"<LinkConnection {self.name} {'active' if self.active else 'passive'}>"

@@ -98,3 +98,17 @@ def test_failures_read_as_short_sentences(exc: Exception, text: str) -> None:
 def test_other_failures_keep_their_message() -> None:
     """An unexpected failure still says what happened, without a trailing full stop."""
     assert describe_failure(Failure(OSError("Address already in use."))) == "Address already in use"
+
+
+def test_tls_certificate_failures_are_sentences() -> None:
+    """A refused peer certificate (wrong pin, untrusted) or one for another name reads as a
+    sentence an operator acts on, not OpenSSL's tuple or service_identity's repr."""
+    from OpenSSL.SSL import Error as SSLError
+    from service_identity import VerificationError
+
+    pin = describe_failure(Failure(SSLError([("SSL routines", "", "certificate verify failed")])))
+    assert pin == ("TLS certificate of the peer was refused: not the pinned fingerprint, "
+                   "or not signed by a trusted authority")
+    name = describe_failure(Failure(VerificationError(errors=["IPAddressMismatch"])))
+    assert name.startswith("TLS certificate of the peer is not for its host name or address")
+    assert describe_failure(Failure(SSLError([("SSL routines", "", "wrong version number")]))) == "TLS handshake failed"

@@ -251,3 +251,40 @@ def test_a_log_file_that_cannot_be_opened_stops_start_up_with_a_message(tmp_path
     assert raised.value.code == 1
     assert capsys.readouterr().err == (
         f"conferenceroom: cannot open the log file {tmp_path / 'missing' / 'x.log'}: No such file or directory\n")
+
+
+def test_link_notices_of_different_servers_are_all_written() -> None:
+    """Link events name servers (hub1.sd.com, hub2.sd.com): each server's events are
+    their own kind, so a network linking up writes every one; one server's
+    repeated refusals from changing addresses still collapse."""
+    log, lines, _, clock = collapsing(burst=1)
+    fmt = "notice to operators (links): {text}"
+    for n in range(1, 7):
+        log.info(fmt, text=f"Link with leaf{n}.sd.com[127.0.0.{n}] established (burst: 12 lines)")
+    for n in range(5):
+        log.info(fmt, text=f"Link with fake.example[127.0.1.{n}] refused: wrong password")
+    clock.advance(10)
+    assert lines.text[:6] == [
+        f"notice to operators (links): Link with leaf{n}.sd.com[127.0.0.{n}] established (burst: 12 lines)"
+        for n in range(1, 7)]
+    assert lines.text[6:] == [
+        "notice to operators (links): Link with fake.example[127.0.1.0] refused: wrong password",
+        "notice to operators (links): Link with fake.example[127.0.1.4] refused: wrong password"
+        " (repeated 4 more times in 10 s)",
+    ]
+
+
+def test_link_notices_are_logged_as_their_own_kind() -> None:
+    """A server notice about links is logged under the link-notice format, apart from client notices."""
+    from twisted.logger import Logger, formatEvent
+
+    events: list[dict] = []
+    core = make_core()
+    core.log = Logger(observer=events.append)
+    core.notice_opers("Link with tenor.example[127.0.0.1] lost: Ping timeout: 90 seconds", topic="links")
+    core.notice_opers("Client connecting: bob (~bob@h) [127.0.0.1]")
+    assert [(e["log_format"], formatEvent(e)) for e in events] == [
+        ("notice to operators (links): {text}",
+         "notice to operators (links): Link with tenor.example[127.0.0.1] lost: Ping timeout: 90 seconds"),
+        ("notice to operators: {text}", "notice to operators: Client connecting: bob (~bob@h) [127.0.0.1]"),
+    ]
