@@ -1,0 +1,316 @@
+"""Collisions and netjoins on real processes: every server ends with the same answer.
+
+The manual's pair (soprano hub, tenor leaf, linked on demand with
+``/connect``) is split with SQUIT; each side then gets users and channels
+that collide when tenor links again.  Afterwards NAMES, MODE, the ban list,
+TOPIC, WHOIS and LUSERS are asked on every server and must agree, and the
+clients that lost see how (KILL and ERROR, MODE -o, TOPIC).  A third server
+(alto, a hub) makes a chain alto - soprano - tenor for the netsplit and
+netjoin seen two hops away.
+
+Nick and channel TS are whole seconds of each process's clock: "older"
+means created in an earlier second (:func:`next_second` waits for one), and
+"equal" means created in the same second on both sides, which the tests
+check (WHOIS signon time, RPL_CREATIONTIME) before relinking.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from tests.integration.conftest import HOST
+from tests.integration.ircclient import IRCClient, Message
+from tests.network.conftest import LINK_TIMEOUT, Node, links, lusers, wait_until
+from tests.network.test_manual_pair import configure_pair
+
+SOPRANO = "soprano.webmaster.com"
+TENOR = "tenor.webmaster.com"
+ALTO = "alto.webmaster.com"
+ALTO_SERIAL = "103-0000-001"
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def next_second(margin: float = 0.05) -> None:
+    """Wait until just after the next whole second of the clock the servers use."""
+    now = time.time()
+    time.sleep(1.0 - (now % 1.0) + margin)
+
+
+def connect(node: Node, nick: str, ident: str, source: Optional[str] = None) -> IRCClient:
+    """A client of *node* from *source* (another loopback address), registered as nick/ident."""
+    client = IRCClient.connect(HOST, node.port, name=f"{nick}@{node.name}", source=source)
+    node.proc._clients.append(client)  # closed when the server stops
+    client.register(nick, user=ident)
+    return client
+
+
+def register_together(pairs: list[tuple[Node, str, str, Optional[str]]]) -> list[IRCClient]:
+    """Register several clients in the same second: every NICK/USER is sent first, then the replies read."""
+    clients = []
+    for node, nick, ident, source in pairs:
+        client = IRCClient.connect(HOST, node.port, name=f"{nick}@{node.name}", source=source)
+        node.proc._clients.append(client)
+        clients.append(client)
+    next_second()
+    for client, (_node, nick, ident, _source) in zip(clients, pairs):
+        client.send(f"NICK {nick}")
+        client.send(f"USER {ident} 0 * :collider {nick}")
+        client.nick = nick
+    for client in clients:
+        assert client.expect(["376", "422"], timeout=10.0)
+    return clients
+
+
+def ask(client: IRCClient, line: str, end) -> list[Message]:
+    """Send *line*; return what came back up to the first line matching *end* (a numeric or a test)."""
+    client.send(line)
+    return client.collect(end, timeout=10.0)
+
+
+def signon(client: IRCClient, nick: str) -> int:
+    """The signon time WHOIS (317) reports for *nick*."""
+    whois = ask(client, f"WHOIS {nick}", "318")
+    return int(next(m.params[3] for m in whois if m.command == "317"))
+
+
+def whois(client: IRCClient, nick: str) -> Optional[tuple[str, str]]:
+    """(ident as shown, ``~`` without identd; server) of *nick* by WHOIS, or None when the server says 401."""
+    lines = ask(client, f"WHOIS {nick}", "318")
+    user = [m for m in lines if m.command == "311"]
+    if not user:
+        assert any(m.command == "401" for m in lines), lines
+        return None
+    server = next(m.params[2] for m in lines if m.command == "312")
+    return user[0].params[2], server
+
+
+def names_status(client: IRCClient, channel: str) -> list[str]:
+    """NAMES *channel* with each member's highest prefix, sorted by nick."""
+    found: list[str] = []
+    for m in ask(client, f"NAMES {channel}", "366"):
+        if m.command == "353":
+            found += m.trailing.split()
+    return sorted(found, key=lambda n: n.lstrip("~.@%+"))
+
+
+def channel_modes(client: IRCClient, channel: str) -> tuple[list[str], int]:
+    """(MODE *channel* as ``["+ntkl", key, limit]``, channel TS from RPL_CREATIONTIME)."""
+    lines = ask(client, f"MODE {channel}", "329")
+    modes = next(m.params[2:] for m in lines if m.command == "324")
+    return modes, int(lines[-1].params[2])
+
+
+def bans(client: IRCClient, channel: str) -> list[str]:
+    """The ban masks MODE *channel* b lists, sorted."""
+    return sorted(m.params[2] for m in ask(client, f"MODE {channel} b", "368") if m.command == "367")
+
+
+def topic(client: IRCClient, channel: str) -> Optional[str]:
+    """The topic text TOPIC *channel* reports, or None (331)."""
+    lines = ask(client, f"TOPIC {channel}", ["331", "333"])
+    got = [m.trailing for m in lines if m.command == "332"]
+    return got[0] if got else None
+
+
+def mode_lines(client: IRCClient, channel: str) -> list[Message]:
+    """MODE lines for *channel* this client has received so far (history, consumed or not)."""
+    client.drain(0.3)
+    return [m for m in client.history if m.command == "MODE" and m.params and m.params[0] == channel]
+
+
+def split_pair(soprano: Node, tenor: Node) -> None:
+    """SQUIT tenor from soprano's operator and wait until each side lists only itself."""
+    soprano.operator().send(f"SQUIT tenor.* :collision test")
+    wait_until(lambda: links(soprano.operator()) == [SOPRANO], "soprano alone after SQUIT")
+    wait_until(lambda: links(tenor.operator()) == [TENOR], "tenor alone after SQUIT")
+
+
+def link_pair(soprano: Node, tenor: Node) -> None:
+    """tenor's operator types /connect soprano.* <port>; wait for both ends of burst."""
+    tenor.operator().send(f"CONNECT soprano.* {soprano.port}")
+    soprano.server_notice(rf"^End of burst from {TENOR}")
+    tenor.server_notice(rf"^End of burst from {SOPRANO}")
+
+
+def linked_pair(network) -> tuple[Node, Node]:
+    """The manual's pair with AUTO off, linked once by /connect."""
+    soprano, tenor = configure_pair(network, auto=False)
+    link_pair(soprano, tenor)
+    return soprano, tenor
+
+
+def killed(client: IRCClient, reason: str) -> Message:
+    """Wait for the KILL this client gets, then for its ERROR and the closed connection; return the KILL."""
+    kill = client.expect("KILL", timeout=LINK_TIMEOUT)
+    assert kill.params[0] == client.nick and reason in kill.trailing, kill.raw
+    rest = client.wait_closed(timeout=10.0)
+    errors = [m for m in rest if m.command == "ERROR"]
+    assert errors and reason in errors[0].trailing, [m.raw for m in rest]
+    return kill
+
+
+# -- nick collisions ---------------------------------------------------------------
+
+
+def test_nick_collisions_on_relink_resolve_alike_everywhere(network) -> None:
+    """Same nicks on both sides of a split: the older TS survives, equal TS kills both, everywhere.
+
+    - ``early1`` registered on soprano a second before tenor's: soprano's survives;
+    - ``early2`` registered on tenor first: tenor's survives (the other direction);
+    - ``twin`` on both with the same ident and address (the same user): the newer survives;
+    - ``swap``: soprano's user signed on later but took the nick first (nick TS, not signon, counts);
+    - ``tie`` registered in the same second on both: both are killed.
+    The losers get KILL then ERROR naming the collision; WHOIS and LUSERS agree on both servers.
+    """
+    soprano, tenor = linked_pair(network)
+    watch_s, watch_t = connect(soprano, "watchs", "watchs"), connect(tenor, "watcht", "watcht")
+    split_pair(soprano, tenor)
+
+    swap_t = connect(tenor, "swapt", "swapt", source="127.0.0.3")  # the older signon
+    next_second()
+    old1 = connect(soprano, "early1", "sop1")
+    old2 = connect(tenor, "early2", "ten2", source="127.0.0.2")
+    twin_old = connect(soprano, "twin", "twin")
+    swap_s = connect(soprano, "swaps", "swaps")
+    swap_s.send("NICK swap")
+    assert swap_s.expect("NICK").params == ["swap"]
+    swap_s.nick = "swap"
+    next_second()
+    new1 = connect(tenor, "early1", "ten1", source="127.0.0.2")
+    new2 = connect(soprano, "early2", "sop2")
+    twin_new = connect(tenor, "twin", "twin")
+    swap_t.send("NICK swap")
+    assert swap_t.expect("NICK").params == ["swap"]
+    swap_t.nick = "swap"
+    for attempt in range(3):  # equal TS: both in the same second (checked), else try again
+        tie_s, tie_t = register_together([(soprano, f"tie{attempt}", "ties", None),
+                                          (tenor, f"tie{attempt}", "tiet", "127.0.0.2")])
+        if signon(tie_s, tie_s.nick) == signon(tie_t, tie_t.nick):
+            break
+        tie_s.quit(), tie_t.quit()
+    else:
+        raise AssertionError("could not register two users in the same second on both servers")
+    tie = tie_s.nick
+
+    link_pair(soprano, tenor)
+    for loser in (new1, new2, swap_t):
+        killed(loser, "Nick collision")
+    killed(twin_old, "Nick collision")
+    killed(tie_s, "Nick collision")
+    killed(tie_t, "Nick collision")
+
+    expected = {
+        "early1": ("~sop1", SOPRANO), "early2": ("~ten2", TENOR), "twin": ("~twin", TENOR),
+        "swap": ("~swaps", SOPRANO), tie: None,
+    }
+    for watcher in (watch_s, watch_t):
+        seen = {nick: whois(watcher, nick) for nick in expected}
+        assert seen == expected, f"WHOIS from {watcher.name}"
+    for survivor in (old1, old2, twin_new, swap_s):
+        survivor.send("PING :alive")
+        assert survivor.expect("PONG").trailing == "alive"
+    counts = {lusers(watch_s), lusers(watch_t)}
+    assert len(counts) == 1, counts
+    # watchers, operators and the four survivors, on two servers
+    assert counts.pop().startswith("There are 8 users")
+
+
+def test_nick_change_collision_across_the_link(network) -> None:
+    """Two users take the same free nick in the same second on two linked servers: both die, everywhere.
+
+    Each server accepts its own user's NICK (the nick is free there), then
+    hears the other's NICK with the same TS: both are killed with
+    ``Nick change collision`` on both servers, and the nick is free on both.
+    """
+    soprano, tenor = linked_pair(network)
+    anna = connect(soprano, "anna", "anna")
+    bert = connect(tenor, "bert", "bert", source="127.0.0.2")
+    watch_s, watch_t = connect(soprano, "watchs", "watchs"), connect(tenor, "watcht", "watcht")
+    for watcher in (watch_s, watch_t):
+        wait_until(lambda w=watcher: whois(w, "anna") and whois(w, "bert"), f"{watcher.name} sees both")
+    next_second()
+    anna.send("NICK clash")
+    bert.send("NICK clash")
+    for client in (anna, bert):
+        assert client.expect("NICK").params == ["clash"]
+        client.nick = "clash"
+    for client in (anna, bert):
+        killed(client, "Nick change collision")
+    for watcher in (watch_s, watch_t):
+        assert [whois(watcher, nick) for nick in ("clash", "anna", "bert")] == [None, None, None]
+    assert lusers(watch_s) == lusers(watch_t)
+    assert lusers(watch_s).startswith("There are 4 users")  # the watchers and operators
+
+
+# -- channel TS --------------------------------------------------------------------
+
+
+def _set_up(client: IRCClient, channel: str, key: str, limit: int, ban: str, text: str,
+            moderated: bool = False) -> None:
+    """Give *channel* a key, a limit, a ban (and +m), then a topic, from its op *client*."""
+    client.send(f"MODE {channel} +{'m' if moderated else ''}kl {key} {limit}")
+    client.send(f"MODE {channel} +b {ban}")
+    client.send(f"TOPIC {channel} :{text}")
+    client.expect(lambda m: m.command == "TOPIC" and m.params[0] == channel)
+
+
+def test_channel_ts_on_relink_older_side_wins_everywhere(network) -> None:
+    """Channels made on both sides while split: the older side's modes, ops, bans and topic win on both.
+
+    ``#sopfirst`` is older on soprano, ``#tenfirst`` older on tenor; the
+    younger side's op sees MODE -o for itself and the older side's TOPIC.
+    ``#shared`` existed before the split (same TS): modes, bans and ops
+    merge, the greater key and the larger limit win, the newer topic wins.
+    """
+    soprano, tenor = linked_pair(network)
+    alice = connect(soprano, "alice", "alice")
+    bob = connect(tenor, "bob", "bob", source="127.0.0.2")
+    alice.join("#shared")
+    wait_until(lambda: "@alice" in names_status(bob, "#shared"), "tenor sees #shared")
+    bob.join("#shared")
+    wait_until(lambda: names_status(alice, "#shared") == ["@alice", "bob"], "soprano sees bob in #shared")
+    alice.send("MODE #shared +o bob")
+    bob.expect(lambda m: m.command == "MODE" and m.params[1:] == ["+o", "bob"], timeout=10.0)
+    split_pair(soprano, tenor)
+
+    next_second()
+    alice.join("#sopfirst")
+    bob.join("#tenfirst")
+    _set_up(alice, "#sopfirst", "oldkey", 10, "*!*@old.sop", "soprano was first")
+    _set_up(bob, "#tenfirst", "oldkey", 10, "*!*@old.ten", "tenor was first")
+    _set_up(alice, "#shared", "alpha", 5, "*!*@a.shared", "alpha topic")
+    next_second()
+    bob.join("#sopfirst")
+    alice.join("#tenfirst")
+    _set_up(bob, "#sopfirst", "newkey", 20, "*!*@new.ten", "tenor came later", moderated=True)
+    _set_up(alice, "#tenfirst", "newkey", 20, "*!*@new.sop", "soprano came later", moderated=True)
+    _set_up(bob, "#shared", "beta", 50, "*!*@b.shared", "beta topic", moderated=True)
+    ts = {name: (channel_modes(alice, name)[1], channel_modes(bob, name)[1])
+          for name in ("#sopfirst", "#tenfirst", "#shared")}
+    assert ts["#sopfirst"][0] < ts["#sopfirst"][1] and ts["#tenfirst"][1] < ts["#tenfirst"][0], ts
+    assert ts["#shared"][0] == ts["#shared"][1], ts
+
+    link_pair(soprano, tenor)
+    wanted = {
+        "#sopfirst": (["@alice", "bob"], ["+ntkl", "oldkey", "10"], ["*!*@old.sop"], "soprano was first"),
+        "#tenfirst": (["alice", "@bob"], ["+ntkl", "oldkey", "10"], ["*!*@old.ten"], "tenor was first"),
+        "#shared": (["@alice", "@bob"], ["+mntkl", "beta", "50"], ["*!*@a.shared", "*!*@b.shared"],
+                    "beta topic"),
+    }
+    for client in (alice, bob):
+        for name, (members, modes, masks, text) in wanted.items():
+            wait_until(lambda c=client, n=name, m=members: names_status(c, n) == m,
+                       f"NAMES {name} on {client.name}")
+            assert channel_modes(client, name) == (modes, min(ts[name])), f"MODE {name} on {client.name}"
+            assert bans(client, name) == masks, f"bans of {name} on {client.name}"
+            assert topic(client, name) == text, f"TOPIC {name} on {client.name}"
+    # The younger side's op saw its status and modes go, and the older topic arrive.
+    for loser, name, text in ((bob, "#sopfirst", "soprano was first"), (alice, "#tenfirst", "tenor was first")):
+        removed = [m.params[1:] for m in mode_lines(loser, name) if m.source in (SOPRANO, TENOR)]
+        assert any(p[0].startswith("-") and "o" in p[0] and loser.nick in p[1:] for p in removed), removed
+        topics = [m.trailing for m in loser.history if m.command == "TOPIC" and m.params[0] == name]
+        assert topics[-1] == text, topics
+    assert lusers(alice) == lusers(bob)
