@@ -122,9 +122,9 @@ def mode_lines(client: IRCClient, channel: str) -> list[Message]:
 
 
 def split_pair(soprano: Node, tenor: Node) -> None:
-    """SQUIT tenor from soprano's operator and wait until each side lists only itself."""
-    soprano.operator().send(f"SQUIT tenor.* :collision test")
-    wait_until(lambda: links(soprano.operator()) == [SOPRANO], "soprano alone after SQUIT")
+    """SQUIT tenor from soprano's operator and wait until neither side lists the other."""
+    soprano.operator().send("SQUIT tenor.* :collision test")
+    wait_until(lambda: TENOR not in links(soprano.operator()), "soprano without tenor after SQUIT")
     wait_until(lambda: links(tenor.operator()) == [TENOR], "tenor alone after SQUIT")
 
 
@@ -140,6 +140,21 @@ def linked_pair(network) -> tuple[Node, Node]:
     soprano, tenor = configure_pair(network, auto=False)
     link_pair(soprano, tenor)
     return soprano, tenor
+
+
+def chain(network) -> tuple[Node, Node, Node]:
+    """alto (hub) - soprano (hub) - tenor (leaf): alto auto-connects to soprano, tenor links by /connect."""
+    soprano, tenor = configure_pair(network, auto=False)
+    alto = network.server(ALTO, ALTO_SERIAL, hub=True)
+    alto.as_("general set hub")
+    soprano.define("alto", name="alto.*", serial=ALTO_SERIAL)
+    alto.define("soprano", name=SOPRANO, host="127.0.0.1", port=soprano.port, serial="102-0000-001", auto=True)
+    soprano.server_notice(rf"^End of burst from {ALTO}")
+    link_pair(soprano, tenor)
+    everyone = sorted([ALTO, SOPRANO, TENOR])
+    for node in (alto, soprano, tenor):
+        wait_until(lambda n=node: links(n.operator()) == everyone, f"LINKS on {node.name}")
+    return alto, soprano, tenor
 
 
 def killed(client: IRCClient, reason: str) -> Message:
@@ -165,8 +180,8 @@ def test_nick_collisions_on_relink_resolve_alike_everywhere(network) -> None:
     - ``tie`` registered in the same second on both: both are killed.
     The losers get KILL then ERROR naming the collision; WHOIS and LUSERS agree on both servers.
     """
-    soprano, tenor = linked_pair(network)
-    watch_s, watch_t = connect(soprano, "watchs", "watchs"), connect(tenor, "watcht", "watcht")
+    alto, soprano, tenor = chain(network)
+    watchers = [connect(node, f"watch{node.name[0]}", "watch") for node in (alto, soprano, tenor)]
     split_pair(soprano, tenor)
 
     swap_t = connect(tenor, "swapt", "swapt", source="127.0.0.3")  # the older signon
@@ -180,13 +195,13 @@ def test_nick_collisions_on_relink_resolve_alike_everywhere(network) -> None:
     swap_s.nick = "swap"
     next_second()
     new1 = connect(tenor, "early1", "ten1", source="127.0.0.2")
-    new2 = connect(soprano, "early2", "sop2")
+    new2 = connect(alto, "early2", "alto2")
     twin_new = connect(tenor, "twin", "twin")
     swap_t.send("NICK swap")
     assert swap_t.expect("NICK").params == ["swap"]
     swap_t.nick = "swap"
     for attempt in range(3):  # equal TS: both in the same second (checked), else try again
-        tie_s, tie_t = register_together([(soprano, f"tie{attempt}", "ties", None),
+        tie_s, tie_t = register_together([(alto, f"tie{attempt}", "ties", None),
                                           (tenor, f"tie{attempt}", "tiet", "127.0.0.2")])
         if signon(tie_s, tie_s.nick) == signon(tie_t, tie_t.nick):
             break
@@ -206,30 +221,30 @@ def test_nick_collisions_on_relink_resolve_alike_everywhere(network) -> None:
         "early1": ("~sop1", SOPRANO), "early2": ("~ten2", TENOR), "twin": ("~twin", TENOR),
         "swap": ("~swaps", SOPRANO), tie: None,
     }
-    for watcher in (watch_s, watch_t):
+    for watcher in watchers:
         seen = {nick: whois(watcher, nick) for nick in expected}
         assert seen == expected, f"WHOIS from {watcher.name}"
     for survivor in (old1, old2, twin_new, swap_s):
         survivor.send("PING :alive")
         assert survivor.expect("PONG").trailing == "alive"
-    counts = {lusers(watch_s), lusers(watch_t)}
+    counts = {lusers(watcher) for watcher in watchers}
     assert len(counts) == 1, counts
-    # watchers, operators and the four survivors, on two servers
-    assert counts.pop().startswith("There are 8 users")
+    # three watchers, three operators and the four survivors
+    assert counts.pop().startswith("There are 10 users"), counts
 
 
 def test_nick_change_collision_across_the_link(network) -> None:
-    """Two users take the same free nick in the same second on two linked servers: both die, everywhere.
+    """Two users take the same free nick in the same second on alto and tenor (via soprano): both die everywhere.
 
-    Each server accepts its own user's NICK (the nick is free there), then
-    hears the other's NICK with the same TS: both are killed with
-    ``Nick change collision`` on both servers, and the nick is free on both.
+    Each end accepts its own user's NICK (the nick is free there), then hears
+    the other's NICK with the same TS: soprano in the middle sees both and
+    kills both, and so do alto and tenor; every server says 401 for the nick.
     """
-    soprano, tenor = linked_pair(network)
-    anna = connect(soprano, "anna", "anna")
+    alto, soprano, tenor = chain(network)
+    anna = connect(alto, "anna", "anna")
     bert = connect(tenor, "bert", "bert", source="127.0.0.2")
-    watch_s, watch_t = connect(soprano, "watchs", "watchs"), connect(tenor, "watcht", "watcht")
-    for watcher in (watch_s, watch_t):
+    watchers = [connect(node, f"watch{node.name[0]}", "watch") for node in (alto, soprano, tenor)]
+    for watcher in watchers:
         wait_until(lambda w=watcher: whois(w, "anna") and whois(w, "bert"), f"{watcher.name} sees both")
     next_second()
     anna.send("NICK clash")
@@ -239,10 +254,12 @@ def test_nick_change_collision_across_the_link(network) -> None:
         client.nick = "clash"
     for client in (anna, bert):
         killed(client, "Nick change collision")
-    for watcher in (watch_s, watch_t):
-        assert [whois(watcher, nick) for nick in ("clash", "anna", "bert")] == [None, None, None]
-    assert lusers(watch_s) == lusers(watch_t)
-    assert lusers(watch_s).startswith("There are 4 users")  # the watchers and operators
+    for watcher in watchers:
+        wait_until(lambda w=watcher: whois(w, "clash") is None, f"clash gone on {watcher.name}")
+        assert [whois(watcher, nick) for nick in ("anna", "bert")] == [None, None]
+    counts = {lusers(watcher) for watcher in watchers}
+    assert len(counts) == 1, counts
+    assert counts.pop().startswith("There are 6 users"), counts  # the watchers and operators
 
 
 # -- channel TS --------------------------------------------------------------------
@@ -258,20 +275,25 @@ def _set_up(client: IRCClient, channel: str, key: str, limit: int, ban: str, tex
 
 
 def test_channel_ts_on_relink_older_side_wins_everywhere(network) -> None:
-    """Channels made on both sides while split: the older side's modes, ops, bans and topic win on both.
+    """Channels made on both sides while split: the older side's modes, ops, bans and topic win on all three.
 
-    ``#sopfirst`` is older on soprano, ``#tenfirst`` older on tenor; the
-    younger side's op sees MODE -o for itself and the older side's TOPIC.
-    ``#shared`` existed before the split (same TS): modes, bans and ops
-    merge, the greater key and the larger limit win, the newer topic wins.
+    The chain alto - soprano - tenor is split between soprano and tenor;
+    alice (soprano) and carol (alto) are on one side, bob (tenor) on the
+    other.  ``#sopfirst`` is older on soprano's side, ``#tenfirst`` older on
+    tenor; the younger side's op sees MODE -o for itself and the older
+    side's TOPIC, and so does carol two hops away.  ``#shared`` existed
+    before the split (same TS): modes, bans and ops merge, the greater key
+    and the larger limit win, the newer topic wins.
     """
-    soprano, tenor = linked_pair(network)
+    alto, soprano, tenor = chain(network)
     alice = connect(soprano, "alice", "alice")
     bob = connect(tenor, "bob", "bob", source="127.0.0.2")
+    carol = connect(alto, "carol", "carol", source="127.0.0.4")
     alice.join("#shared")
-    wait_until(lambda: "@alice" in names_status(bob, "#shared"), "tenor sees #shared")
-    bob.join("#shared")
-    wait_until(lambda: names_status(alice, "#shared") == ["@alice", "bob"], "soprano sees bob in #shared")
+    for client in (bob, carol):
+        wait_until(lambda c=client: "@alice" in names_status(c, "#shared"), f"{client.name} sees #shared")
+        client.join("#shared")
+    wait_until(lambda: names_status(alice, "#shared") == ["@alice", "bob", "carol"], "soprano sees all in #shared")
     alice.send("MODE #shared +o bob")
     bob.expect(lambda m: m.command == "MODE" and m.params[1:] == ["+o", "bob"], timeout=10.0)
     split_pair(soprano, tenor)
@@ -279,15 +301,20 @@ def test_channel_ts_on_relink_older_side_wins_everywhere(network) -> None:
     next_second()
     alice.join("#sopfirst")
     bob.join("#tenfirst")
+    wait_until(lambda: "@alice" in names_status(carol, "#sopfirst"), "alto sees #sopfirst")
+    carol.join("#sopfirst")
     _set_up(alice, "#sopfirst", "oldkey", 10, "*!*@old.sop", "soprano was first")
     _set_up(bob, "#tenfirst", "oldkey", 10, "*!*@old.ten", "tenor was first")
     _set_up(alice, "#shared", "alpha", 5, "*!*@a.shared", "alpha topic")
     next_second()
     bob.join("#sopfirst")
     alice.join("#tenfirst")
+    wait_until(lambda: "@alice" in names_status(carol, "#tenfirst"), "alto sees #tenfirst")
+    carol.join("#tenfirst")
     _set_up(bob, "#sopfirst", "newkey", 20, "*!*@new.ten", "tenor came later", moderated=True)
     _set_up(alice, "#tenfirst", "newkey", 20, "*!*@new.sop", "soprano came later", moderated=True)
     _set_up(bob, "#shared", "beta", 50, "*!*@b.shared", "beta topic", moderated=True)
+    wait_until(lambda: topic(carol, "#tenfirst") == "soprano came later", "alto has the younger #tenfirst")
     ts = {name: (channel_modes(alice, name)[1], channel_modes(bob, name)[1])
           for name in ("#sopfirst", "#tenfirst", "#shared")}
     assert ts["#sopfirst"][0] < ts["#sopfirst"][1] and ts["#tenfirst"][1] < ts["#tenfirst"][0], ts
@@ -295,22 +322,83 @@ def test_channel_ts_on_relink_older_side_wins_everywhere(network) -> None:
 
     link_pair(soprano, tenor)
     wanted = {
-        "#sopfirst": (["@alice", "bob"], ["+ntkl", "oldkey", "10"], ["*!*@old.sop"], "soprano was first"),
-        "#tenfirst": (["alice", "@bob"], ["+ntkl", "oldkey", "10"], ["*!*@old.ten"], "tenor was first"),
-        "#shared": (["@alice", "@bob"], ["+mntkl", "beta", "50"], ["*!*@a.shared", "*!*@b.shared"],
+        "#sopfirst": (["@alice", "bob", "carol"], ["+ntkl", "oldkey", "10"], ["*!*@old.sop"],
+                      "soprano was first"),
+        "#tenfirst": (["alice", "@bob", "carol"], ["+ntkl", "oldkey", "10"], ["*!*@old.ten"],
+                      "tenor was first"),
+        "#shared": (["@alice", "@bob", "carol"], ["+mntkl", "beta", "50"], ["*!*@a.shared", "*!*@b.shared"],
                     "beta topic"),
     }
-    for client in (alice, bob):
+    for client in (alice, bob, carol):
         for name, (members, modes, masks, text) in wanted.items():
             wait_until(lambda c=client, n=name, m=members: names_status(c, n) == m,
                        f"NAMES {name} on {client.name}")
             assert channel_modes(client, name) == (modes, min(ts[name])), f"MODE {name} on {client.name}"
             assert bans(client, name) == masks, f"bans of {name} on {client.name}"
             assert topic(client, name) == text, f"TOPIC {name} on {client.name}"
-    # The younger side's op saw its status and modes go, and the older topic arrive.
-    for loser, name, text in ((bob, "#sopfirst", "soprano was first"), (alice, "#tenfirst", "tenor was first")):
-        removed = [m.params[1:] for m in mode_lines(loser, name) if m.source in (SOPRANO, TENOR)]
-        assert any(p[0].startswith("-") and "o" in p[0] and loser.nick in p[1:] for p in removed), removed
-        topics = [m.trailing for m in loser.history if m.command == "TOPIC" and m.params[0] == name]
-        assert topics[-1] == text, topics
-    assert lusers(alice) == lusers(bob)
+    # The younger side's op saw its status and modes go, and the older topic arrive (carol too).
+    for client, name, op, text in ((bob, "#sopfirst", "bob", "soprano was first"),
+                                   (alice, "#tenfirst", "alice", "tenor was first"),
+                                   (carol, "#tenfirst", "alice", "tenor was first")):
+        removed = [m.params[1:] for m in mode_lines(client, name) if m.source in (SOPRANO, TENOR)]
+        assert any(p[0].startswith("-") and "o" in p[0] and op in p[1:] for p in removed), (client.name, removed)
+        topics = [m.trailing for m in client.history if m.command == "TOPIC" and m.params[0] == name]
+        assert topics[-1] == text, (client.name, topics)
+    counts = {lusers(c) for c in (alice, bob, carol)}
+    assert len(counts) == 1, counts
+
+
+# -- a split and a netjoin two hops away ---------------------------------------------
+
+
+def test_netsplit_and_netjoin_across_a_chain(network) -> None:
+    """alto's operator SQUITs tenor (two hops away): tenor's users QUIT ``soprano tenor`` on alto and
+    soprano, the others QUIT ``tenor soprano`` on tenor; after /connect they JOIN back with their status."""
+    alto, soprano, tenor = chain(network)
+    amy = connect(alto, "amy", "amy")
+    sam = connect(soprano, "sam", "sam", source="127.0.0.2")
+    tom = connect(tenor, "tom", "tom", source="127.0.0.3")
+    tina = connect(tenor, "tina", "tina", source="127.0.0.3")
+    amy.join("#chain")
+    everyone = ["@amy", "sam", "+tina", "@tom"]
+    for client in (sam, tom, tina):
+        wait_until(lambda c=client: "@amy" in names_status(c, "#chain"), f"{client.name} sees #chain")
+        client.join("#chain")
+    wait_until(lambda: names_status(amy, "#chain") == ["@amy", "sam", "tina", "tom"], "all four joined")
+    amy.send("MODE #chain +ov tom tina")
+    for client in (amy, sam, tom, tina):
+        wait_until(lambda c=client: names_status(c, "#chain") == everyone, f"NAMES #chain on {client.name}")
+
+    alto.operator().send("SQUIT tenor.* :middle split")
+    for watcher in (amy, sam):
+        quits = sorted((m.nick, m.trailing) for m in (watcher.expect("QUIT", timeout=10.0) for _ in range(2)))
+        assert quits == [("tina", f"{SOPRANO} {TENOR}"), ("tom", f"{SOPRANO} {TENOR}")], watcher.name
+    quits = sorted((m.nick, m.trailing) for m in (tom.expect("QUIT", timeout=10.0) for _ in range(2)))
+    assert quits == [("amy", f"{TENOR} {SOPRANO}"), ("sam", f"{TENOR} {SOPRANO}")]
+    wait_until(lambda: links(amy) == [ALTO, SOPRANO], "LINKS on alto after the split")
+    assert links(tom) == [TENOR]
+    for client in (amy, sam):
+        assert names_status(client, "#chain") == ["@amy", "sam"], client.name
+        assert whois(client, "tom") is None
+    assert names_status(tom, "#chain") == ["+tina", "@tom"]
+    assert lusers(amy) == lusers(sam) != lusers(tom)
+
+    amy.drain(0.2), tom.drain(0.2)
+    mark_amy, mark_tom = len(amy.history), len(tom.history)
+    link_pair(soprano, tenor)
+    for client in (amy, sam, tom, tina):
+        wait_until(lambda c=client: names_status(c, "#chain") == everyone, f"NAMES #chain on {client.name} after relink")
+    back = [m for m in amy.history[mark_amy:] if m.command in ("JOIN", "MODE")]
+    assert sorted(m.nick for m in back if m.command == "JOIN") == ["tina", "tom"], [m.raw for m in back]
+    status = [m.params[1:] for m in back if m.command == "MODE"]
+    assert sorted(status) == [["+o", "tom"], ["+v", "tina"]] or status == [["+ov", "tom", "tina"]], status
+    seen_by_tom = [m for m in tom.history[mark_tom:] if m.command in ("JOIN", "MODE")]
+    assert sorted(m.nick for m in seen_by_tom if m.command == "JOIN") == ["amy", "sam"]
+    assert [m.params[1:] for m in seen_by_tom if m.command == "MODE"] == [["+o", "amy"]]
+    for client in (amy, sam, tom):
+        assert whois(client, "tom") == ("~tom", TENOR)
+        assert whois(client, "amy") == ("~amy", ALTO)
+        assert links(client) == sorted([ALTO, SOPRANO, TENOR])
+        assert channel_modes(client, "#chain")[0] == ["+nt"]
+    counts = {lusers(c) for c in (amy, sam, tom)}
+    assert len(counts) == 1 and "on 3 servers" in counts.pop(), counts
