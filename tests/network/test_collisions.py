@@ -402,3 +402,42 @@ def test_netsplit_and_netjoin_across_a_chain(network) -> None:
         assert channel_modes(client, "#chain")[0] == ["+nt"]
     counts = {lusers(c) for c in (amy, sam, tom)}
     assert len(counts) == 1 and "on 3 servers" in counts.pop(), counts
+
+
+def test_older_channel_whose_members_all_lose_their_nicks(network) -> None:
+    """The older side's channel held only a user who loses a nick collision on relink: the younger one stays.
+
+    tenor's ``#lost`` is older, but its only member then takes ``dup``, a
+    nick soprano's user has held longer.  tenor kills its member when it
+    reads soprano's UID, so its ``#lost`` is gone; soprano, alto and tenor
+    must all end with soprano's ``#lost`` (TS, op, modes, ban, topic), not
+    with the dead channel's TS, modes and topic on one side only.
+    """
+    alto, soprano, tenor = chain(network)
+    watchers = [connect(node, f"watch{node.name[0]}", "watch") for node in (alto, soprano, tenor)]
+    split_pair(soprano, tenor)
+    next_second()
+    doomed = connect(tenor, "tmpx", "tmpx", source="127.0.0.2")
+    doomed.join("#lost")
+    _set_up(doomed, "#lost", "tenkey", 7, "*!*@ten.ban", "tenor topic", moderated=True)
+    next_second()
+    dup = connect(soprano, "dup", "dup")
+    dup.join("#lost")
+    _set_up(dup, "#lost", "sopkey", 9, "*!*@sop.ban", "soprano topic")
+    next_second()
+    doomed.send("NICK dup")
+    assert doomed.expect("NICK").params == ["dup"]
+    doomed.nick = "dup"
+    younger_ts = channel_modes(dup, "#lost")[1]
+    assert channel_modes(doomed, "#lost")[1] < younger_ts
+
+    link_pair(soprano, tenor)
+    killed(doomed, "Nick collision")
+    for watcher in watchers:
+        wait_until(lambda w=watcher: names_status(w, "#lost") == ["@dup"], f"NAMES #lost on {watcher.name}")
+        assert whois(watcher, "dup") == ("~dup", SOPRANO)
+        assert channel_modes(watcher, "#lost") == (["+ntkl", "*", "9"], younger_ts), watcher.name
+        assert bans(watcher, "#lost") == ["*!*@sop.ban"], watcher.name
+        assert topic(watcher, "#lost") == "soprano topic", watcher.name
+    dup.send("MODE #lost -o dup")  # still its op: the change is accepted and reaches tenor
+    wait_until(lambda: names_status(watchers[2], "#lost") == ["dup"], "tenor sees dup's -o")
