@@ -210,6 +210,10 @@ def test_nick_collisions_on_relink_resolve_alike_everywhere(network) -> None:
         raise AssertionError("could not register two users in the same second on both servers")
     tie = tie_s.nick
 
+    for client in (*watchers, new1, new2):  # channel peers of two losers, on both sides
+        client.join("#watch")
+    for watcher in watchers:
+        watcher.drain(0.2)
     link_pair(soprano, tenor)
     for loser in (new1, new2, swap_t):
         killed(loser, "Nick collision")
@@ -221,6 +225,13 @@ def test_nick_collisions_on_relink_resolve_alike_everywhere(network) -> None:
         "early1": ("~sop1", SOPRANO), "early2": ("~ten2", TENOR), "twin": ("~twin", TENOR),
         "swap": ("~swaps", SOPRANO), tie: None,
     }
+    # Peers see the losers they knew QUIT as killed by the server that decided it.
+    gone = {SOPRANO: "early2", TENOR: "early1"}
+    for watcher, killer in ((watchers[0], SOPRANO), (watchers[1], SOPRANO), (watchers[2], TENOR)):
+        quit_ = watcher.expect(lambda m: m.command == "QUIT" and m.nick == gone[killer], timeout=10.0)
+        assert quit_.trailing == f"Killed ({killer} (Nick collision (new)))", quit_.raw
+    listed = [names_status(watcher, "#watch") for watcher in watchers]
+    assert [n.lstrip("@") for n in listed[0]] == ["watcha", "watchs", "watcht"] and listed.count(listed[0]) == 3, listed
     for watcher in watchers:
         seen = {nick: whois(watcher, nick) for nick in expected}
         assert seen == expected, f"WHOIS from {watcher.name}"
