@@ -1,12 +1,12 @@
 """Collisions and netjoins on real processes: every server ends with the same answer.
 
-The manual's pair (soprano hub, tenor leaf, linked on demand with
-``/connect``) is split with SQUIT; each side then gets users and channels
-that collide when tenor links again.  Afterwards NAMES, MODE, the ban list,
-TOPIC, WHOIS and LUSERS are asked on every server and must agree, and the
-clients that lost see how (KILL and ERROR, MODE -o, TOPIC).  A third server
-(alto, a hub) makes a chain alto - soprano - tenor for the netsplit and
-netjoin seen two hops away.
+Three servers form a chain: alto (hub) - soprano (hub) - tenor (leaf), the
+manual's pair plus a second hub; tenor links by ``/connect`` so each test
+decides when.  soprano's operator splits tenor off with SQUIT; each side
+then gets users and channels that collide when tenor links again.
+Afterwards NAMES, MODE, the ban list, TOPIC, WHOIS and LUSERS are asked on
+every server and must agree, and the clients that lost see how (KILL and
+ERROR, QUIT for their peers, MODE -o, TOPIC).
 
 Nick and channel TS are whole seconds of each process's clock: "older"
 means created in an earlier second (:func:`next_second` waits for one), and
@@ -22,7 +22,7 @@ from typing import Optional
 from tests.integration.conftest import HOST
 from tests.integration.ircclient import IRCClient, Message
 from tests.network.conftest import LINK_TIMEOUT, Node, links, lusers, wait_until
-from tests.network.test_manual_pair import configure_pair
+from tests.network.test_manual_pair import SOPRANO_SERIAL, configure_pair
 
 SOPRANO = "soprano.webmaster.com"
 TENOR = "tenor.webmaster.com"
@@ -72,8 +72,8 @@ def ask(client: IRCClient, line: str, end) -> list[Message]:
 
 def signon(client: IRCClient, nick: str) -> int:
     """The signon time WHOIS (317) reports for *nick*."""
-    whois = ask(client, f"WHOIS {nick}", "318")
-    return int(next(m.params[3] for m in whois if m.command == "317"))
+    lines = ask(client, f"WHOIS {nick}", "318")
+    return int(next(m.params[3] for m in lines if m.command == "317"))
 
 
 def whois(client: IRCClient, nick: str) -> Optional[tuple[str, str]]:
@@ -135,26 +135,29 @@ def link_pair(soprano: Node, tenor: Node) -> None:
     tenor.server_notice(rf"^End of burst from {SOPRANO}")
 
 
-def linked_pair(network) -> tuple[Node, Node]:
-    """The manual's pair with AUTO off, linked once by /connect."""
-    soprano, tenor = configure_pair(network, auto=False)
-    link_pair(soprano, tenor)
-    return soprano, tenor
-
-
 def chain(network) -> tuple[Node, Node, Node]:
     """alto (hub) - soprano (hub) - tenor (leaf): alto auto-connects to soprano, tenor links by /connect."""
     soprano, tenor = configure_pair(network, auto=False)
     alto = network.server(ALTO, ALTO_SERIAL, hub=True)
     alto.as_("general set hub")
     soprano.define("alto", name="alto.*", serial=ALTO_SERIAL)
-    alto.define("soprano", name=SOPRANO, host="127.0.0.1", port=soprano.port, serial="102-0000-001", auto=True)
+    alto.define("soprano", name=SOPRANO, host="127.0.0.1", port=soprano.port, serial=SOPRANO_SERIAL,
+                auto=True)
     soprano.server_notice(rf"^End of burst from {ALTO}")
     link_pair(soprano, tenor)
     everyone = sorted([ALTO, SOPRANO, TENOR])
     for node in (alto, soprano, tenor):
         wait_until(lambda n=node: links(n.operator()) == everyone, f"LINKS on {node.name}")
     return alto, soprano, tenor
+
+
+def set_up(client: IRCClient, channel: str, key: str, limit: int, ban: str, text: str,
+           moderated: bool = False) -> None:
+    """Give *channel* a key, a limit, a ban (and +m), then a topic, from its op *client*."""
+    client.send(f"MODE {channel} +{'m' if moderated else ''}kl {key} {limit}")
+    client.send(f"MODE {channel} +b {ban}")
+    client.send(f"TOPIC {channel} :{text}")
+    client.expect(lambda m: m.command == "TOPIC" and m.params[0] == channel)
 
 
 def killed(client: IRCClient, reason: str) -> Message:
@@ -205,7 +208,8 @@ def test_nick_collisions_on_relink_resolve_alike_everywhere(network) -> None:
                                           (tenor, f"tie{attempt}", "tiet", "127.0.0.2")])
         if signon(tie_s, tie_s.nick) == signon(tie_t, tie_t.nick):
             break
-        tie_s.quit(), tie_t.quit()
+        tie_s.quit()
+        tie_t.quit()
     else:
         raise AssertionError("could not register two users in the same second on both servers")
     tie = tie_s.nick
@@ -276,15 +280,6 @@ def test_nick_change_collision_across_the_link(network) -> None:
 # -- channel TS --------------------------------------------------------------------
 
 
-def _set_up(client: IRCClient, channel: str, key: str, limit: int, ban: str, text: str,
-            moderated: bool = False) -> None:
-    """Give *channel* a key, a limit, a ban (and +m), then a topic, from its op *client*."""
-    client.send(f"MODE {channel} +{'m' if moderated else ''}kl {key} {limit}")
-    client.send(f"MODE {channel} +b {ban}")
-    client.send(f"TOPIC {channel} :{text}")
-    client.expect(lambda m: m.command == "TOPIC" and m.params[0] == channel)
-
-
 def test_channel_ts_on_relink_older_side_wins_everywhere(network) -> None:
     """Channels made on both sides while split: the older side's modes, ops, bans and topic win on all three.
 
@@ -314,17 +309,17 @@ def test_channel_ts_on_relink_older_side_wins_everywhere(network) -> None:
     bob.join("#tenfirst")
     wait_until(lambda: "@alice" in names_status(carol, "#sopfirst"), "alto sees #sopfirst")
     carol.join("#sopfirst")
-    _set_up(alice, "#sopfirst", "oldkey", 10, "*!*@old.sop", "soprano was first")
-    _set_up(bob, "#tenfirst", "oldkey", 10, "*!*@old.ten", "tenor was first")
-    _set_up(alice, "#shared", "alpha", 5, "*!*@a.shared", "alpha topic")
+    set_up(alice, "#sopfirst", "oldkey", 10, "*!*@old.sop", "soprano was first")
+    set_up(bob, "#tenfirst", "oldkey", 10, "*!*@old.ten", "tenor was first")
+    set_up(alice, "#shared", "alpha", 5, "*!*@a.shared", "alpha topic")
     next_second()
     bob.join("#sopfirst")
     alice.join("#tenfirst")
     wait_until(lambda: "@alice" in names_status(carol, "#tenfirst"), "alto sees #tenfirst")
     carol.join("#tenfirst")
-    _set_up(bob, "#sopfirst", "newkey", 20, "*!*@new.ten", "tenor came later", moderated=True)
-    _set_up(alice, "#tenfirst", "newkey", 20, "*!*@new.sop", "soprano came later", moderated=True)
-    _set_up(bob, "#shared", "beta", 50, "*!*@b.shared", "beta topic", moderated=True)
+    set_up(bob, "#sopfirst", "newkey", 20, "*!*@new.ten", "tenor came later", moderated=True)
+    set_up(alice, "#tenfirst", "newkey", 20, "*!*@new.sop", "soprano came later", moderated=True)
+    set_up(bob, "#shared", "beta", 50, "*!*@b.shared", "beta topic", moderated=True)
     wait_until(lambda: topic(carol, "#tenfirst") == "soprano came later", "alto has the younger #tenfirst")
     ts = {name: (channel_modes(alice, name)[1], channel_modes(bob, name)[1])
           for name in ("#sopfirst", "#tenfirst", "#shared")}
@@ -398,7 +393,8 @@ def test_netsplit_and_netjoin_across_a_chain(network) -> None:
     mark_amy, mark_tom = len(amy.history), len(tom.history)
     link_pair(soprano, tenor)
     for client in (amy, sam, tom, tina):
-        wait_until(lambda c=client: names_status(c, "#chain") == everyone, f"NAMES #chain on {client.name} after relink")
+        wait_until(lambda c=client: names_status(c, "#chain") == everyone,
+                   f"NAMES #chain on {client.name} after relink")
     back = [m for m in amy.history[mark_amy:] if m.command in ("JOIN", "MODE")]
     assert sorted(m.nick for m in back if m.command == "JOIN") == ["tina", "tom"], [m.raw for m in back]
     status = [m.params[1:] for m in back if m.command == "MODE"]
@@ -413,6 +409,9 @@ def test_netsplit_and_netjoin_across_a_chain(network) -> None:
         assert channel_modes(client, "#chain")[0] == ["+nt"]
     counts = {lusers(c) for c in (amy, sam, tom)}
     assert len(counts) == 1 and "on 3 servers" in counts.pop(), counts
+
+
+# -- a channel whose only member loses a collision -----------------------------------
 
 
 def test_older_channel_whose_members_all_lose_their_nicks(network) -> None:
@@ -430,11 +429,11 @@ def test_older_channel_whose_members_all_lose_their_nicks(network) -> None:
     next_second()
     doomed = connect(tenor, "tmpx", "tmpx", source="127.0.0.2")
     doomed.join("#lost")
-    _set_up(doomed, "#lost", "tenkey", 7, "*!*@ten.ban", "tenor topic", moderated=True)
+    set_up(doomed, "#lost", "tenkey", 7, "*!*@ten.ban", "tenor topic", moderated=True)
     next_second()
     dup = connect(soprano, "dup", "dup")
     dup.join("#lost")
-    _set_up(dup, "#lost", "sopkey", 9, "*!*@sop.ban", "soprano topic")
+    set_up(dup, "#lost", "sopkey", 9, "*!*@sop.ban", "soprano topic")
     next_second()
     doomed.send("NICK dup")
     assert doomed.expect("NICK").params == ["dup"]
