@@ -333,7 +333,10 @@ def handle_sjoin(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     parsed = parse_mode_string(msg.params[2:-1], CHANNEL_MODES, 99)
     modes = [c for c in parsed.changes if CHANNEL_MODES[c.mode] not in (ModeKind.LIST, ModeKind.STATUS)]
     members = _members(side, link, msg.params[-1])
-    if not members and side.network.find_channel(name) is None:
+    if not members:
+        # Nobody it names is here (they lost nick collisions or left in flight): the
+        # sender's channel is gone with them, so its TS and modes must not touch ours.
+        log.info("SJOIN for {name} naming nobody we know ignored", name=name)
         return
     side.network.netjoin(_server_of(source), name, ts, modes, members, origin=link.route)
 
@@ -432,13 +435,17 @@ def handle_mode(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
 
 @command("BMASK", min_params=4, origin="server")
 def handle_bmask(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
-    """``:<SID> BMASK <TS> <channel> <b|e|I> :<mask> ...``: list entries, by the TMODE TS rule."""
+    """``:<SID> BMASK <TS> <channel> <b|e|I> :<mask> ...``: list entries, only with our channel TS.
+
+    A higher TS is ignored (the TMODE rule); a lower one can only follow an
+    SJOIN we ignored because it named nobody we know.
+    """
     ts = _int(msg.params[0])
     channel = side.network.find_channel(msg.params[1])
     mode = msg.params[2]
     if ts is None or channel is None or mode not in ("b", "e", "I"):
         return
-    if not side.network.ts_accepts(channel, ts):
+    if ts != channel.ts:  # higher: ignored (TS rule); lower: its SJOIN named nobody we know
         return
     changes = [ModeChange(True, mode, mask) for mask in msg.params[3].split()]
     if changes:
@@ -447,14 +454,21 @@ def handle_bmask(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
 
 @command("TBURST", min_params=5, origin="server")
 def handle_tburst(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
-    """``:<SID> TBURST <channel TS> <channel> <topic TS> <setter> :<topic>``: kept by the TS rules."""
+    """``:<SID> TBURST <channel TS> <channel> <topic TS> <setter> :<topic>``: kept by the TS rules.
+
+    Its SJOIN came first and lowered our TS if theirs was lower; a TBURST
+    with a lower channel TS still (its SJOIN named nobody we know) is ignored.
+    """
     channel_ts, name, topic_ts, setter, text = msg.params[:5]
     channel = side.network.find_channel(name)
     if channel is None or _int(channel_ts) is None or _int(topic_ts) is None:
         return
     server = _server_of(source)
+    services = getattr(server, "services", False)
+    if int(channel_ts) < channel.ts and not services:
+        return  # its SJOIN would have lowered our TS: it named nobody we know, the channel is gone there
     side.network.burst_topic(server, channel, int(channel_ts), int(topic_ts), text, setter,
-                             origin=link.route, services=getattr(server, "services", False))
+                             origin=link.route, services=services)
 
 
 @command("TOPIC", min_params=1, origin="server")

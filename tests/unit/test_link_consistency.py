@@ -144,6 +144,34 @@ def test_channel_ts_on_relink_older_channel_wins_everywhere():
     assert_agree(mesh)
 
 
+def test_older_channel_whose_only_member_loses_a_collision_leaves_the_younger_one_everywhere():
+    """#lost is older on d, but its only member then takes c's older nick: c's #lost (TS, op, topic) everywhere.
+
+    d kills its member on c's UID, so its #lost is gone before c's SJOIN
+    arrives; b must not lower its #lost to the TS of a channel nobody is
+    left in, or b, a and c keep a dead channel's modes while d has c's.
+    """
+    mesh, links = four_servers()
+    mesh.unlink(links[("a", "b")][0])
+    c, d = node(mesh, "c"), node(mesh, "d")
+    tmp = d.add_user("tmp", ident="tmpd")
+    old = d.network.join(tmp, "#lost").channel
+    d.network.set_topic(tmp, old, "from d", tmp.mask)
+    mesh.clock.advance(2)
+    dup = c.add_user("dup", ident="dupc")
+    young = c.network.join(dup, "#lost").channel
+    c.network.set_topic(dup, young, "from c", dup.mask)
+    mesh.clock.advance(2)
+    d.network.change_nick(tmp, "dup")
+    mesh.pump()
+    links[("a", "b")] = mesh.link(node(mesh, "a"), node(mesh, "b"))
+    for n in mesh.nodes.values():
+        channel = n.network.find_channel("#lost")
+        members = {u.uid: m.status for u, m in channel.members.items()}
+        assert (channel.ts, channel.topic, members) == (young.ts, "from c", {dup.uid: {"o"}}), n.name
+    assert_agree(mesh)
+
+
 # -- random changes, splits and relinks -----------------------------------------------------------
 
 

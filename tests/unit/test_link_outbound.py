@@ -244,11 +244,18 @@ def test_topic_burst_to_a_peer_without_tburst_is_a_topic(alpha, beta):
     assert plain.lines()[-1] == ":2BB TOPIC #beta :Beta topic"
 
 
-def test_older_sjoin_naming_nobody_we_know_still_reaches_other_links(alpha, beta, tenor):
-    """An older SJOIN whose members all lost a collision still lowers our TS: tenor hears it, with our members."""
+def test_older_sjoin_naming_nobody_we_know_changes_nothing(alpha, beta, tenor):
+    """An older SJOIN, BMASK and TBURST whose members all lost a collision: our #x keeps its TS and modes.
+
+    The sender killed those members on our UIDs before it read our SJOIN,
+    so its channel is gone; lowering ours would leave a dead channel here.
+    """
     alice = alpha.add_user("alice")
     channel = alpha.network.join(alice, "#x").channel
     tenor.lines()
-    feed(alpha, beta, f":2BB SJOIN {channel.ts - 10} #x +m :@2BBZZZZZZ")
-    assert (channel.ts, channel.flags) == (channel.ts, {"m"})
-    assert tenor.lines() == [f":2BB SJOIN {channel.ts} #x +m {alice.uid}"]
+    feed(alpha, beta, f":2BB SJOIN {channel.ts - 10} #x +m :@2BBZZZZZZ",
+         f":2BB BMASK {channel.ts - 10} #x b :*!*@dead",
+         f":2BB TBURST {channel.ts - 10} #x {channel.ts - 10} z!z@z :dead topic")
+    assert (channel.flags, channel.lists["b"], channel.topic) == ({"n", "t"}, [], "")
+    assert channel.members[alice].status == {"o"}
+    assert tenor.lines() == []
