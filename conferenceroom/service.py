@@ -23,7 +23,7 @@ from twisted.logger import Logger
 
 from .admin import AdminError, ConfigError, ConfigFile, LoadedConfig, changed_lines
 from .client.protocol import ClientFactory
-from . import client, logs, tls
+from . import client, link, logs, tls
 from .core import ServerCore
 from .manhole import MANHOLE_HOST, ManholeService
 from .modes import ModeChange
@@ -129,6 +129,7 @@ def build_core(settings: Any, clock: Any, config_path: str | None = None) -> Ser
     """A :class:`ServerCore` with the client side attached (later: links and services beside it)."""
     core = ServerCore(settings, clock, config_path)
     client.attach(core)
+    link.attach(core)
     return core
 
 

@@ -1,0 +1,112 @@
+"""The burst: dependency order (servers, users, channels, EOB), 512-byte lines, nothing sent back."""
+
+from __future__ import annotations
+
+from conferenceroom.link.burst import burst_messages
+from conferenceroom.modes import ModeChange
+from conferenceroom.wire import encode_line
+from tests.unit.linknet import CR_CAPS, HYBRID_CAPS, Mesh, feed, raw_link
+
+
+def lines(node, link) -> list[str]:
+    return [encode_line(m).decode().rstrip("\r\n") for m in burst_messages(node.network, link)]
+
+
+def test_burst_order_servers_users_channels_eob():
+    """SIDs (uplinks first), then UIDs with AWAY, then SJOIN/BMASK/TBURST per channel, then our EOB."""
+    mesh = Mesh()
+    alpha = mesh.node("alpha.lab", "1AA")
+    gamma = raw_link(alpha, "gamma.lab", "3CC", CR_CAPS)
+    feed(alpha, gamma, ":3CC SID far.lab 2 4FR + :Far", ":4FR SID farther.lab 3 5FT + :Farther",
+         ":5FT UID fay 3 1795607297 + ~fay h h 0 5FTAAAAAA * :Fay")
+    alice = alpha.add_user("alice")
+    alpha.network.set_away(alice, "gone fishing")
+    channel = alpha.network.join(alice, "#alpha").channel
+    alpha.network.join(alpha.user("fay"), "#alpha", origin=gamma.route)
+    alpha.network.apply_channel_modes(alice, channel, [
+        ModeChange(True, "k", "sesame"), ModeChange(True, "l", "42"), ModeChange(True, "b", "*!evil@*"),
+        ModeChange(True, "e", "*!*@good.example"),
+    ])
+    alpha.network.set_topic(alice, channel, "Alpha channel topic", alice.mask, ts=1795607297)
+    beta = raw_link(alpha, "beta.lab", "2BB", HYBRID_CAPS)
+    ts = channel.ts
+    assert lines(alpha, beta) == [
+        ":1AA SID gamma.lab 2 3CC + :gamma.lab server",
+        ":3CC SID far.lab 3 4FR + Far",
+        ":4FR SID farther.lab 4 5FT + Farther",
+        ":5FT UID fay 4 1795607297 + ~fay h h 0 5FTAAAAAA * Fay",
+        f":1AA UID alice 1 {int(alice.nick_ts)} + alice alice.host alice.host 10.0.0.1 {alice.uid} * :Real alice",
+        f":{alice.uid} AWAY :gone fishing",
+        f":1AA SJOIN {ts} #alpha +ntkl sesame 42 :@{alice.uid} 5FTAAAAAA",
+        f":1AA BMASK {ts} #alpha b *!evil@*",
+        f":1AA BMASK {ts} #alpha e *!*@good.example",
+        f":1AA TBURST {ts} #alpha 1795607297 alice!alice@alice.host :Alpha channel topic",
+        ":1AA EOB",
+    ]
+
+
+def test_burst_sends_nothing_behind_the_link_back():
+    """Servers, users and members behind the receiving link are left out; a channel only they hold too."""
+    mesh = Mesh()
+    alpha = mesh.node("alpha.lab", "1AA")
+    beta = raw_link(alpha, "beta.lab", "2BB", HYBRID_CAPS)
+    feed(alpha, beta, ":2BB SID fake.lab 2 9FK + :x", ":2BB UID carol 1 1795607297 + ~c h h 0 2BBAAAAAA * :C",
+         ":2BB SJOIN 1795607297 #theirs +nt :@2BBAAAAAA")
+    assert lines(alpha, beta) == [":1AA EOB"]
+
+
+def test_owner_in_the_burst_follows_the_peer():
+    """An owner is ``~`` to a CR-OWNER peer and ``@`` to hybrid; the SJOIN never uses our client prefix '.'."""
+    mesh = Mesh()
+    alpha = mesh.node("alpha.lab", "1AA")
+    alice = alpha.add_user("alice")
+    channel = alpha.network.join(alice, "#c").channel
+    alpha.network.apply_channel_modes(alpha.network.me, channel, [ModeChange(True, "q", "alice", alice)])
+    tenor = raw_link(alpha, "tenor.lab", "3TN", CR_CAPS)
+    beta = raw_link(alpha, "beta.lab", "2BB", HYBRID_CAPS)
+    assert f":1AA SJOIN {channel.ts} #c +nt ~@{alice.uid}" in lines(alpha, tenor)
+    assert f":1AA SJOIN {channel.ts} #c +nt @{alice.uid}" in lines(alpha, beta)
+
+
+def test_big_channels_are_split_to_fit_512_bytes():
+    """300 members go in several SJOIN lines of at most 512 bytes, every member exactly once, modes on each."""
+    mesh = Mesh()
+    alpha = mesh.node("alpha.lab", "1AA")
+    users = [alpha.add_user(f"u{i}") for i in range(300)]
+    for user in users:
+        alpha.network.join(user, "#big")
+    channel = alpha.network.find_channel("#big")
+    for i in range(40):
+        alpha.network.apply_channel_modes(users[0], channel, [ModeChange(True, "b", f"*!*@{'x' * 40}{i}.example")])
+    beta = raw_link(alpha, "beta.lab", "2BB", HYBRID_CAPS)
+    out = list(burst_messages(alpha.network, beta))
+    sjoins = [m for m in out if m.command == "SJOIN"]
+    bmasks = [m for m in out if m.command == "BMASK"]
+    assert len(sjoins) > 1 and len(bmasks) > 1
+    for msg in sjoins + bmasks:
+        assert len(encode_line(msg)) <= 512
+        assert msg.params[:2] == (str(channel.ts), "#big")
+    assert all(m.params[2] == "+nt" for m in sjoins)
+    members = [tok for m in sjoins for tok in m.params[-1].split()]
+    assert sorted(t.lstrip("@") for t in members) == sorted(u.uid for u in users)
+    masks = [mask for m in bmasks for mask in m.params[-1].split()]
+    assert len(masks) == 40 and len(set(masks)) == 40
+    kinds = [m.command for m in out]
+    assert kinds.index("BMASK") > max(i for i, k in enumerate(kinds) if k == "SJOIN")
+    assert kinds[-1] == "EOB"
+
+
+def test_burst_replayed_on_another_server_rebuilds_the_state():
+    """A burst fed to a fresh server yields the same users, channels, modes, lists and topics there."""
+    from tests.unit.linknet import snapshot
+
+    mesh = Mesh()
+    alpha, beta = mesh.node("alpha.lab", "1AA"), mesh.node("beta.lab", "2BB")
+    alice, bob = alpha.add_user("alice"), alpha.add_user("bob")
+    channel = alpha.network.join(alice, "#c").channel
+    alpha.network.join(bob, "#c")
+    alpha.network.apply_channel_modes(alice, channel, [ModeChange(True, "v", "bob", bob),
+                                                       ModeChange(True, "I", "*!*@friends")])
+    alpha.network.set_topic(alice, channel, "topic", alice.mask)
+    mesh.link(alpha, beta)
+    assert snapshot(alpha.network) == snapshot(beta.network)
