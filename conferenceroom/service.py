@@ -23,8 +23,13 @@ from twisted.logger import Logger
 
 from .admin import AdminError, ConfigError, ConfigFile, LoadedConfig, changed_lines
 from .client.protocol import ClientFactory
-from . import client, link, logs, tls
+from . import client, logs, tls
 from .core import ServerCore
+from .link import wiring
+from .link.connector import string_endpoints
+from .link.manager import LinkManager
+from .link.protocol import LinkConnection
+from .link.tlsclient import client_tls_factory
 from .manhole import MANHOLE_HOST, ManholeService
 from .modes import ModeChange
 from .wire import Message
@@ -126,11 +131,20 @@ class RehashReport:
 
 
 def build_core(settings: Any, clock: Any, config_path: str | None = None) -> ServerCore:
-    """A :class:`ServerCore` with the client side attached (later: links and services beside it)."""
+    """A :class:`ServerCore` with the client side and the link side attached (services later)."""
     core = ServerCore(settings, clock, config_path)
     client.attach(core)
-    link.attach(core)
+    wiring.attach(core, _ts6_modules())  # link.attach(core) gives the server command table
     return core
+
+
+def _ts6_modules() -> Any:
+    """The TS6 modules, or None (logged) while they are missing: links are then refused with a reason."""
+    try:
+        return wiring.load_ts6()
+    except ImportError as exc:
+        Logger().error("server links are unavailable: {why}", why=exc)
+        return None
 
 
 class ConferenceRoomService(service.MultiService):
@@ -156,6 +170,13 @@ class ConferenceRoomService(service.MultiService):
         self.core.reconfigure = self.reconfigure
         self.core.password_pool.setServiceParent(self)
         self.factory = ClientFactory(self.core)
+        self._link_identity: Any = None  # our certificate, presented on outgoing TLS links
+        self.link_manager = LinkManager(
+            loaded.settings, lambda definition: LinkConnection(self.core, definition), clock=reactor,
+            endpoints=string_endpoints(reactor), client_tls=self._client_tls, notify=self.core.notice_opers,
+        )
+        self.core.link_manager = self.link_manager
+        self.link_manager.setServiceParent(self)
         self._load_motd()
         for port in loaded.settings.ports:
             Listener(reactor, self.factory, port, loaded.settings.bindip).setServiceParent(self)
@@ -224,11 +245,17 @@ class ConferenceRoomService(service.MultiService):
         raise NoClientPort(message)
 
     def stopService(self) -> Any:
-        """Stop the children; write pending "repeated" log lines."""
+        """Tell every linked server we are going (SQUIT and ERROR), stop the children, flush the log."""
+        for peer in list(getattr(self.core, "links", ())):
+            peer.drop("Server shutting down")
         result = super().stopService()
         if self.log_observer is not None:
             self.log_observer.flush()
         return result
+
+    def _client_tls(self, definition: Any) -> Any:
+        """The TLS client connection creator for an outgoing link (our certificate when we have one)."""
+        return client_tls_factory(self._link_identity)(definition)
 
     def _sighup(self, signum: int, frame: Any) -> None:
         self.reactor.callFromThread(self._rehash_from_signal)
@@ -289,6 +316,7 @@ class ConferenceRoomService(service.MultiService):
         self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
         self._recheck_opers(new)
+        report.changes.extend(self.link_manager.reconfigure(new))
         self.loaded = loaded
         if loaded.needs_rewrite:
             why = self._rewrite()
@@ -321,6 +349,7 @@ class ConferenceRoomService(service.MultiService):
         self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
         self._recheck_opers(new)
+        report.changes.extend(self.link_manager.reconfigure(new))
         if new.motd != old.motd:
             self._load_motd()
         return report.changes
@@ -454,8 +483,19 @@ class ConferenceRoomService(service.MultiService):
             self.log.info("generated a self-signed certificate {path}", path=context.cert_path)
         self.log.info("TLS certificate fingerprint (SHA-256): {fp}", fp=context.fingerprint)
         self.tls_fingerprint = context.fingerprint
+        self._link_identity = _identity(context.options)
         listener = Listener(
             self.reactor, self.factory, settings.ssl.port, settings.bindip, tls=context.options
         )
         listener.setServiceParent(self)
         return listener
+
+
+def _identity(options: Any) -> Any:
+    """Our certificate and key from server TLS options, to present on outgoing links (None if absent)."""
+    from twisted.internet import ssl
+
+    key, cert = getattr(options, "privateKey", None), getattr(options, "certificate", None)
+    if key is None or cert is None:
+        return None
+    return ssl.PrivateCertificate.fromCertificateAndKeyPair(ssl.Certificate(cert), ssl.KeyPair(key))

@@ -19,6 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from OpenSSL import SSL
 from twisted.internet import ssl
 
 from .atomicfile import write_atomically
@@ -113,5 +114,28 @@ def load_or_create(
     if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
         raise TLSError(f"{key_path} is not the key of {cert_path}")
     pem = ssl.PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem)
-    options = pem.options()
+    options = AskPeerCertificate(privateKey=pem.privateKey.original, certificate=pem.original)
     return ServerTLS(options, cert_path, fingerprint(cert), generated)
+
+
+def _accept_any(connection: object, cert: object, errno: int, depth: int, ok: int) -> bool:
+    return True
+
+
+class AskPeerCertificate(ssl.CertificateOptions):
+    """Server TLS that asks the peer for a certificate and accepts any, or none.
+
+    A server linking in presents its certificate, so a definition's
+    fingerprint pin can be compared with it (IRC clients simply send none);
+    the link policy, not the TLS handshake, decides what it is worth.
+    """
+
+    _asking: object = None
+
+    def getContext(self) -> object:
+        """The context, set once (before any connection uses it) to request a peer certificate."""
+        if self._asking is None:
+            context = super().getContext()
+            context.set_verify(SSL.VERIFY_PEER, _accept_any)
+            self._asking = context
+        return self._asking

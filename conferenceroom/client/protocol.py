@@ -120,6 +120,9 @@ class ClientConnection(Protocol):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """Stop the timers and, for a registered user, quit the network."""
+        if self.link is not None:
+            self.link.connectionLost(reason)
+            return
         self.lost = True
         self.gate.close()
         self.stream.stop()
@@ -150,6 +153,9 @@ class ClientConnection(Protocol):
         else (blank lines, the tail of an overlong line) costs its size.
         While lines wait in the gate the socket is not read.
         """
+        if self.link is not None:
+            self.link.dataReceived(data)
+            return
         if self.closing or self.dead:
             return
         self.bytes_in += len(data)
@@ -187,6 +193,9 @@ class ClientConnection(Protocol):
                     return
                 self.reply("ERR_INPUTTOOLONG")
             else:
+                if self.user is None and self._server_opening(piece):
+                    self._become_link(buf[start:])
+                    return
                 self.lines_in += 1
                 gate.submit(piece, max(penalty(_verb(piece)), cost))
         if self.closing:
@@ -217,6 +226,39 @@ class ClientConnection(Protocol):
         if self._input_paused and not self.closing and self.transport is not None:
             self._input_paused = False
             self.transport.resumeProducing()
+
+    # -- a server link on a client port ------------------------------------
+
+    link: Any = None  # the LinkConnection this connection became, if it did
+    _prelude: tuple[bytes, ...] = ()  # PASS lines a server may have opened with
+
+    def _server_opening(self, piece: bytes) -> bool:
+        """True if ``piece`` makes this unregistered connection a server link (CAPAB or SERVER first).
+
+        A PASS before it is kept, to be handed over with the link's lines.
+        """
+        pending = self.pending
+        if pending is None or pending.nick or pending.ident or pending.cap_negotiating:
+            return False
+        verb = _verb(piece)
+        if verb == "PASS" and len(self._prelude) < 2:
+            self._prelude += (piece,)
+        return verb in ("CAPAB", "SERVER") and getattr(self.core, "link_acceptor", None) is not None
+
+    def _become_link(self, unread: bytes) -> None:
+        """Hand this connection to a server link with what it sent so far; this object only forwards now."""
+        self.gate.close()
+        self.stream.stop()
+        self._cancel_timer()
+        self.core.remove_connection(self)
+        self.pending = None
+        self.link = self.core.link_acceptor()
+        self.log.info("connection from {ip} opened as a server link", ip=self.ip)
+        if self._input_paused:  # the link reads at its own pace
+            self._input_paused = False
+            self.transport.resumeProducing()
+        self.link.makeConnection(self.transport)
+        self.link.dataReceived(b"".join(line + b"\n" for line in self._prelude) + unread)
 
     # -- line handling -----------------------------------------------------
 

@@ -172,7 +172,7 @@ OPER_ONLY_STATS = "oOkKzZcC"
 @command("STATS", min_params=1, penalty=2, syntax="STATS <query> [<server>]")
 def handle_stats(conn: "ClientConnection", msg: Message) -> None:
     """STATS <query> [<server>]: u uptime, m commands, l/L connections (a
-    user sees only its own); for operators o oper entries, k/K K-lines and
+    user sees only its own, an operator also the server links); for operators o oper entries, k/K K-lines and
     AKILLs, z/Z Z-lines, c server definitions."""
     if not local_target(conn, msg, 1):
         return
@@ -251,6 +251,8 @@ def _stats_links(conn: "ClientConnection", show_ip: bool) -> None:
     core = conn.core
     now = core.clock.seconds()
     users = core.network.local_users() if user.is_oper else [user]
+    if user.is_oper:
+        _stats_server_links(conn)
     for other in sorted(users, key=lambda u: u.nick.lower()):
         host = other.ip if show_ip else other.realhost
         route = other.route
@@ -261,6 +263,18 @@ def _stats_links(conn: "ClientConnection", show_ip: bool) -> None:
             getattr(route, "lines_out", 0), getattr(route, "bytes_out", 0) // 1024,
             getattr(route, "lines_in", 0), getattr(route, "bytes_in", 0) // 1024,
             int(now - other.signon), int(now - other.last_active),
+        )
+
+
+def _stats_server_links(conn: "ClientConnection") -> None:
+    """211 per server link (operators only): ``name[ip]`` and the same counters as for clients."""
+    now = conn.core.clock.seconds()
+    for link in getattr(conn.core, "links", ()):
+        transport = getattr(link, "transport", None)
+        sendq = len(getattr(transport, "dataBuffer", b"") or b"")
+        conn.reply(
+            "RPL_STATSLINKINFO", f"{link.name}[{link.ip}]", sendq, link.lines_out, link.bytes_out // 1024,
+            link.lines_in, link.bytes_in // 1024, int(now - link.connected_at), int(now - link.last_input),
         )
 
 

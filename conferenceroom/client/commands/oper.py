@@ -1,9 +1,10 @@
 # -*- test-case-name: tests.unit.test_client_oper -*-
-"""Operator commands: OPER, KILL, DIE, RESTART, REHASH.
+"""Operator commands: OPER, KILL, DIE, RESTART, REHASH, CONNECT, SQUIT.
 
 OPER goes through ``core.oper_auth`` (:mod:`conferenceroom.operauth`): the
 same 464 and the same bcrypt cost whatever is wrong, with back-off per
-address and per name.  CONNECT and SQUIT belong to the link layer.
+address and per name.  CONNECT asks ``core.link_manager``; SQUIT drops a
+link (``server.route.link``) or sends SQUIT toward a server further away.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from twisted.python.failure import Failure
 
 from ...admin.configfile import ConfigError
 from ...admin.settings import OperEntry
+from ...casemap import match
 from ...dispatch import command
 from ...network import User
 from ...operauth import LoginResult, TryAgain
@@ -202,3 +204,59 @@ def _rehash(conn: "ClientConnection", user: Any) -> None:
 def _tell_other_opers(conn: "ClientConnection", text: str) -> None:
     """A server notice to local operators other than ``conn``'s user (no +s needed)."""
     conn.core.notice_opers(text, snomask=False, exclude=conn.user)
+
+
+# -- CONNECT / SQUIT ----------------------------------------------------------------
+
+
+@command("CONNECT", min_params=1, oper="", syntax="CONNECT <server mask> [<port>]")
+def handle_connect(conn: "ClientConnection", msg: Message) -> None:
+    """CONNECT <server mask> [<port>]: link now to the server definition the
+    mask names (CONNECT soprano.* 7000); the hub and leaf rules still apply."""
+    manager = getattr(conn.core, "link_manager", None)
+    if manager is None:
+        conn.notice("*** CONNECT: this server runs no server links")
+        return
+    try:
+        text = manager.connect_now(msg.params[0], msg.params[1] if len(msg.params) > 1 else None)
+    except Exception as exc:
+        reason = getattr(exc, "reason", None)  # the manager's ConnectError: one sentence
+        if reason is None:
+            raise
+        conn.notice(f"*** CONNECT {msg.params[0]}: {reason}")
+        return
+    user = conn.user
+    assert user is not None
+    conn.notice(f"*** {text}")
+    log.info("CONNECT {mask} by {nick}: {text}", mask=msg.params[0], nick=user.nick, text=text)
+
+
+@command("SQUIT", min_params=1, oper="", syntax="SQUIT <server mask> [:<reason>]")
+def handle_squit(conn: "ClientConnection", msg: Message) -> None:
+    """SQUIT <server mask> [:<reason>]: drop that server from the network; a
+    server linked elsewhere is dropped by the server it is linked to."""
+    user = conn.user
+    assert user is not None
+    network = conn.core.network
+    mask = msg.params[0]
+    reason = msg.params[1] if len(msg.params) > 1 and msg.params[1] else f"SQUIT by {user.nick}"
+    server = network.find_server(mask) or next(
+        (s for _, s in sorted(network.servers.items()) if s is not network.me and match(mask, s.name)), None)
+    if server is None:
+        conn.reply("ERR_NOSUCHSERVER", mask)
+        return
+    if server is network.me:
+        conn.notice(f"*** SQUIT: {server.name} is this server (DIE stops it)")
+        return
+    link = getattr(server.route, "link", None)
+    if link is None:
+        conn.notice(f"*** SQUIT: no link leads to {server.name}")
+        return
+    conn.core.notice_opers(f"Received SQUIT {server.name} from {user.nick} ({reason})")
+    log.info("SQUIT {server} by {nick}: {reason}", server=server.name, nick=user.nick, reason=reason)
+    if link.peer is server:
+        conn.notice(f"*** SQUIT: dropping the link to {server.name} ({reason})")
+        link.drop(reason)
+    else:
+        conn.notice(f"*** SQUIT: asked {link.name} to drop {server.name} ({reason})")
+        link.send(Message("SQUIT", (server.sid, reason), user.uid))
