@@ -1,0 +1,218 @@
+"""Interop with a real ircd-hybrid 8.2: users on both sides of a mixed link.
+
+ircd-hybrid (the Debian package, run by ``tests/integration/hybrid.py``)
+links to a conferenceroom hub as a leaf: our side is configured as an
+operator would (a bootstrap file, then ``AS`` lines: a definition with the
+shared password and ``role leaf``), hybrid's ``connect {}`` block names our
+client port, and hybrid's operator types ``CONNECT``.  Then users on both
+sides must see each other (WHOIS names the right server), share a channel
+(NAMES on both sides), talk both ways, and see each other's modes, topics,
+kicks, nick changes and quits; an operator's SQUIT on our side gives
+hybrid's users the netsplit QUITs and a relink restores everything.  The
+last test links the other way: our leaf dials a hybrid hub.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from tests.integration.hybrid import Connect, HybridConfig, HybridProcess, hybrid  # noqa: F401 (fixture)
+from tests.integration.ircclient import IRCClient, Message
+from tests.network.conftest import Node, names, query, wait_until
+
+PASSWORD = "interop-link-secret"
+HUB_SERIAL = "102-0000-001"
+OURS = "cr.test"
+THEIRS = "hyb.test"
+#: seconds for something to cross the link (both servers are on this machine)
+CROSS = 10.0
+
+
+def hybrid_leaf_linked(network, hybrid) -> tuple[Node, HybridProcess]:
+    """Our hub (AS lines: hub, a password definition for hyb.test with role leaf) and a hybrid leaf
+    linked to it by its operator's CONNECT; both sides have said the link is up."""
+    ours = network.server(OURS, HUB_SERIAL, hub=True)
+    ours.as_("general set hub")
+    ours.define("hyb", name=THEIRS, password=PASSWORD, role="leaf")
+    theirs = hybrid(HybridConfig(THEIRS, "4HY", hub=False, description="hybrid leaf",
+                                 connects=[Connect(OURS, ours.port, PASSWORD, hub_mask="*")]))
+    theirs.connect_server(OURS)
+    ours.server_notice(rf"^Link with {THEIRS}\[127\.0\.0\.1\] established")
+    ours.server_notice(rf"^End of burst from {THEIRS} ")
+    return ours, theirs
+
+
+def whois_server(client: IRCClient, nick: str) -> Optional[str]:
+    """The server WHOIS names for *nick* (312), or None when it is unknown."""
+    for m in query(client, f"WHOIS {nick}", "318"):
+        if m.command == "312":
+            return m.params[2]
+    return None
+
+
+def sees(client: IRCClient, nick: str, server: str) -> None:
+    """Wait until WHOIS from *client* finds *nick* on *server*."""
+    wait_until(lambda: whois_server(client, nick) == server, f"{client.nick} sees {nick} on {server}", CROSS)
+
+
+def line_from(client: IRCClient, command: str, nick: str, timeout: float = CROSS) -> Message:
+    """The next *command* line whose source is *nick* (earlier other lines are passed over)."""
+    return client.expect(lambda m: m.command == command and m.nick == nick, timeout=timeout)
+
+
+def channel_modes(client: IRCClient, channel: str) -> dict[str, Optional[str]]:
+    """The modes RPL_CHANNELMODEIS (324) gives for *channel*: letter -> argument (None for flags).
+
+    Each server orders the letters its own way; the arguments follow the letters that take one.
+    """
+    reply = next(m for m in query(client, f"MODE {channel}", "324") if m.command == "324")
+    args = iter(reply.params[3:])
+    return {letter: next(args) if letter in "kl" else None for letter in reply.params[2].lstrip("+")}
+
+
+def bans(client: IRCClient, channel: str) -> list[str]:
+    """The ban masks MODE *channel* b lists (367)."""
+    return [m.params[2] for m in query(client, f"MODE {channel} b", "368") if m.command == "367"]
+
+
+def prefixed_names(client: IRCClient, channel: str) -> list[str]:
+    """NAMES of *channel* with their status prefixes, sorted by nick."""
+    found: list[str] = []
+    for m in query(client, f"NAMES {channel}", "366"):
+        if m.command == "353":
+            found += m.trailing.split()
+    return sorted(found, key=lambda n: n.lstrip("~.@%+"))
+
+
+def shared_channel(ours: Node, theirs: HybridProcess, channel: str) -> tuple[IRCClient, IRCClient]:
+    """alice on our hub and bob on hybrid, both in *channel* (alice created it), each seeing both."""
+    alice = ours.user("alice")
+    bob = theirs.client("bob")
+    sees(alice, "bob", THEIRS)
+    sees(bob, "alice", OURS)
+    alice.join(channel)
+    # hybrid must know the channel first, or bob creates it there too (same TS: both keep ops).
+    wait_until(lambda: names(bob, channel) == ["alice"], f"hybrid sees {channel}", CROSS)
+    bob.join(channel)
+    wait_until(lambda: names(alice, channel) == ["alice", "bob"], "NAMES on our side lists both", CROSS)
+    wait_until(lambda: names(bob, channel) == ["alice", "bob"], "NAMES on hybrid lists both", CROSS)
+    return alice, bob
+
+
+def test_users_on_both_sides_see_each_other_and_talk(network, hybrid) -> None:
+    """hybrid links as a leaf by CONNECT; WHOIS names the right server on both sides, NAMES of a
+    shared channel agree, PRIVMSG and NOTICE cross both ways in the channel and in private."""
+    ours, theirs = hybrid_leaf_linked(network, hybrid)
+    alice, bob = shared_channel(ours, theirs, "#mixed")
+    assert prefixed_names(alice, "#mixed") == ["@alice", "bob"]
+    assert prefixed_names(bob, "#mixed") == ["@alice", "bob"]
+    bob.send("PRIVMSG #mixed :hello from hybrid")
+    said = line_from(alice, "PRIVMSG", "bob")
+    assert said.params == ["#mixed", "hello from hybrid"]
+    alice.send("PRIVMSG #mixed :hello from conferenceroom")
+    assert line_from(bob, "PRIVMSG", "alice").params == ["#mixed", "hello from conferenceroom"]
+    bob.send("NOTICE #mixed :channel notice from hybrid")
+    assert line_from(alice, "NOTICE", "bob").params == ["#mixed", "channel notice from hybrid"]
+    alice.send("NOTICE #mixed :channel notice from conferenceroom")
+    assert line_from(bob, "NOTICE", "alice").params == ["#mixed", "channel notice from conferenceroom"]
+    bob.send("PRIVMSG alice :private from hybrid")
+    assert line_from(alice, "PRIVMSG", "bob").params == ["alice", "private from hybrid"]
+    alice.send("PRIVMSG bob :private from conferenceroom")
+    assert line_from(bob, "PRIVMSG", "alice").params == ["bob", "private from conferenceroom"]
+    bob.send("NOTICE alice :private notice from hybrid")
+    assert line_from(alice, "NOTICE", "bob").params == ["alice", "private notice from hybrid"]
+    alice.send("NOTICE bob :private notice from conferenceroom")
+    assert line_from(bob, "NOTICE", "alice").params == ["bob", "private notice from conferenceroom"]
+
+
+def test_modes_topics_and_kicks_cross_both_ways(network, hybrid) -> None:
+    """+v/+o from our op reach hybrid's NAMES; hybrid's new op sets +b, +k, +l, +m and we see each
+    MODE and the same channel modes and ban list; TOPIC both ways; KICK both ways."""
+    ours, theirs = hybrid_leaf_linked(network, hybrid)
+    alice, bob = shared_channel(ours, theirs, "#modes")
+    carol = ours.user("carol")
+    carol.join("#modes")
+    wait_until(lambda: names(bob, "#modes") == ["alice", "bob", "carol"], "hybrid sees carol join", CROSS)
+
+    alice.send("MODE #modes +v bob")
+    assert line_from(bob, "MODE", "alice").params == ["#modes", "+v", "bob"]
+    assert prefixed_names(bob, "#modes") == ["@alice", "+bob", "carol"]
+    alice.send("MODE #modes +o bob")
+    assert line_from(bob, "MODE", "alice").params == ["#modes", "+o", "bob"]
+    assert prefixed_names(bob, "#modes") == ["@alice", "@bob", "carol"]
+    assert prefixed_names(alice, "#modes") == ["@alice", "@bob", "carol"]
+
+    bob.send("MODE #modes +b *!*@banned.example")
+    assert line_from(alice, "MODE", "bob").params == ["#modes", "+b", "*!*@banned.example"]
+    bob.send("MODE #modes +kl sesame 10")
+    assert line_from(alice, "MODE", "bob").params == ["#modes", "+kl", "sesame", "10"]
+    bob.send("MODE #modes +m")
+    assert line_from(alice, "MODE", "bob").params == ["#modes", "+m"]
+    assert bans(alice, "#modes") == ["*!*@banned.example"] == bans(bob, "#modes")
+    expected = {"k": "sesame", "l": "10", "m": None, "n": None, "t": None}
+    assert channel_modes(alice, "#modes") == expected == channel_modes(bob, "#modes")
+    carol.send("PRIVMSG #modes :am I muted?")
+    assert carol.expect("404").params[1] == "#modes"
+    alice.send("MODE #modes -mk sesame")
+    assert line_from(bob, "MODE", "alice").params[:2] == ["#modes", "-mk"]
+    wait_until(lambda: channel_modes(bob, "#modes") == {"l": "10", "n": None, "t": None},
+               "hybrid lost +m and +k", CROSS)
+
+    alice.send("TOPIC #modes :set on conferenceroom")
+    assert line_from(bob, "TOPIC", "alice").params == ["#modes", "set on conferenceroom"]
+    bob.send("TOPIC #modes :set on hybrid")
+    assert line_from(alice, "TOPIC", "bob").params == ["#modes", "set on hybrid"]
+    topic = next(m for m in query(carol, "TOPIC #modes", "333") if m.command == "332")
+    assert topic.params[2] == "set on hybrid"
+
+    bob.send("KICK #modes carol :hybrid kicks")
+    kick = line_from(carol, "KICK", "bob")
+    assert kick.params == ["#modes", "carol", "hybrid kicks"]
+    assert line_from(alice, "KICK", "bob").params == ["#modes", "carol", "hybrid kicks"]
+    alice.send("KICK #modes bob :conferenceroom kicks")
+    assert line_from(bob, "KICK", "alice").params == ["#modes", "bob", "conferenceroom kicks"]
+    wait_until(lambda: names(bob, "#modes") == ["alice"], "hybrid's NAMES lost bob", CROSS)
+    assert names(alice, "#modes") == ["alice"]
+
+
+def test_nick_changes_quits_and_a_squit_with_relink(network, hybrid) -> None:
+    """NICK changes and QUITs cross both ways; our operator's SQUIT gives hybrid's users the
+    netsplit QUITs (<near> <far>) and ours too; hybrid's CONNECT again restores users and channel."""
+    ours, theirs = hybrid_leaf_linked(network, hybrid)
+    alice, bob = shared_channel(ours, theirs, "#nicks")
+    bob.send("NICK bobby")
+    assert line_from(alice, "NICK", "bob").params == ["bobby"]
+    alice.send("NICK alicia")
+    assert line_from(bob, "NICK", "alice").params == ["alicia"]
+    sees(alice, "bobby", THEIRS)
+    sees(bob, "alicia", OURS)
+    assert names(alice, "#nicks") == names(bob, "#nicks") == ["alicia", "bobby"]
+
+    carol = theirs.client("carol")
+    carol.join("#nicks")
+    line_from(alice, "JOIN", "carol")
+    carol.send("QUIT :leaving hybrid")
+    # hybrid itself drops the reason of a client that has not been connected long
+    # (anti_spam_exit_message_time): we must show what hybrid's own users see.
+    assert line_from(alice, "QUIT", "carol").params == line_from(bob, "QUIT", "carol").params
+    dave = ours.user("dave")
+    dave.join("#nicks")
+    line_from(bob, "JOIN", "dave")
+    dave.send("QUIT :leaving conferenceroom")
+    assert "leaving conferenceroom" in line_from(bob, "QUIT", "dave").params[0]
+
+    alice.send("MODE #nicks +v bobby")
+    line_from(bob, "MODE", "alicia")
+    ours.operator().send(f"SQUIT {THEIRS} :maintenance")
+    assert line_from(alice, "QUIT", "bobby").params == [f"{OURS} {THEIRS}"]
+    assert line_from(bob, "QUIT", "alicia").params == [f"{THEIRS} {OURS}"]
+    ours.server_notice(rf"^Link with {THEIRS}\[127\.0\.0\.1\] lost: maintenance")
+    assert whois_server(alice, "bobby") is None
+
+    theirs.connect_server(OURS)
+    sees(alice, "bobby", THEIRS)
+    sees(bob, "alicia", OURS)
+    wait_until(lambda: prefixed_names(alice, "#nicks") == ["@alicia", "+bobby"], "our NAMES restored", CROSS)
+    assert prefixed_names(bob, "#nicks") == ["@alicia", "+bobby"]
+    bob.send("PRIVMSG #nicks :back again")
+    assert line_from(alice, "PRIVMSG", "bobby").params == ["#nicks", "back again"]
