@@ -63,11 +63,12 @@ def line_from(client: IRCClient, command: str, nick: str, timeout: float = CROSS
 def channel_modes(client: IRCClient, channel: str) -> dict[str, Optional[str]]:
     """The modes RPL_CHANNELMODEIS (324) gives for *channel*: letter -> argument (None for flags).
 
-    Each server orders the letters its own way; the arguments follow the letters that take one.
+    Each server orders the letters its own way; the arguments follow the letters that take one
+    (a server may show them to members only: then they are None too).
     """
     reply = next(m for m in query(client, f"MODE {channel}", "324") if m.command == "324")
     args = iter(reply.params[3:])
-    return {letter: next(args) if letter in "kl" else None for letter in reply.params[2].lstrip("+")}
+    return {letter: next(args, None) if letter in "kl" else None for letter in reply.params[2].lstrip("+")}
 
 
 def bans(client: IRCClient, channel: str) -> list[str]:
@@ -216,3 +217,70 @@ def test_nick_changes_quits_and_a_squit_with_relink(network, hybrid) -> None:
     assert prefixed_names(bob, "#nicks") == ["@alicia", "+bobby"]
     bob.send("PRIVMSG #nicks :back again")
     assert line_from(alice, "PRIVMSG", "bobby").params == ["#nicks", "back again"]
+
+
+def test_state_made_before_the_link_arrives_in_both_bursts(network, hybrid) -> None:
+    """Channels made on each side before linking (ops, voice, topic, ban, key, limit) appear on the
+    other side after hybrid's CONNECT: the same members, prefixes, modes, ban list and topic."""
+    ours = network.server(OURS, HUB_SERIAL, hub=True)
+    ours.as_("general set hub")
+    ours.define("hyb", name=THEIRS, password=PASSWORD, role="leaf")
+    theirs = hybrid(HybridConfig(THEIRS, "4HY", hub=False, description="hybrid leaf",
+                                 connects=[Connect(OURS, ours.port, PASSWORD, hub_mask="*")]))
+    alice, carol = ours.user("alice"), ours.user("carol")
+    bob, dave = theirs.client("bob"), theirs.client("dave")
+    for op, other, channel, topic in ((alice, carol, "#ours", "made on conferenceroom"),
+                                      (bob, dave, "#theirs", "made on hybrid")):
+        op.join(channel)
+        other.join(channel)
+        op.send(f"MODE {channel} +vbkl {other.nick} *!*@ban.{channel[1:]} key{channel[1:]} 7")
+        op.send(f"TOPIC {channel} :{topic}")
+        op.expect("TOPIC")
+
+    theirs.connect_server(OURS)
+    ours.server_notice(rf"^End of burst from {THEIRS} ")
+    sees(alice, "bob", THEIRS)
+    for channel, members, topic, outsider in (("#ours", ["@alice", "+carol"], "made on conferenceroom", dave),
+                                              ("#theirs", ["@bob", "+dave"], "made on hybrid", alice)):
+        for viewer in (alice, bob):
+            wait_until(lambda: prefixed_names(viewer, channel) == members, f"{viewer.nick} NAMES {channel}", CROSS)
+            assert set(channel_modes(viewer, channel)) == set("klnt"), (viewer.nick, channel)
+            assert bans(viewer, channel) == [f"*!*@ban.{channel[1:]}"], (viewer.nick, channel)
+            topics = [m.params[2] for m in query(viewer, f"TOPIC {channel}", "333") if m.command == "332"]
+            assert topics == [topic], (viewer.nick, channel)
+        # The key crossed too: the user from the other side needs it to join.
+        outsider.send(f"JOIN {channel}")
+        assert outsider.expect("475").params[1] == channel
+        outsider.send(f"JOIN {channel} key{channel[1:]}")
+        outsider.expect(lambda m: m.command == "JOIN" and m.nick == outsider.nick)
+        assert channel_modes(outsider, channel) == {"k": f"key{channel[1:]}", "l": "7", "n": None, "t": None}
+
+
+def test_our_leaf_dials_a_hybrid_hub(network, hybrid) -> None:
+    """The other direction: our leaf has a definition (host, port, password) for a hybrid hub and its
+    operator types CONNECT; users meet in a channel and talk both ways, LINKS lists both servers."""
+    theirs = hybrid(HybridConfig(THEIRS, "4HY", hub=True, description="hybrid hub"), start=False)
+    theirs.config.connects.append(Connect(OURS, 1, PASSWORD, hub_mask=None))
+    theirs.start()
+    ours = network.server(OURS, "101-0001-001", hub=False)
+    ours.as_("general set leaf", "services disable")
+    ours.define("hyb", name=THEIRS, password=PASSWORD, role="hub", host="127.0.0.1",
+                port=theirs.server_port)
+    ours.operator().send(f"CONNECT {THEIRS}")
+    ours.server_notice(rf"^Link with {THEIRS}\[127\.0\.0\.1\] established")
+    ours.server_notice(rf"^End of burst from {THEIRS} ")
+    bob = theirs.client("bob")
+    alice = ours.user("alice")
+    sees(alice, "bob", THEIRS)
+    sees(bob, "alice", OURS)
+    bob.join("#up")
+    wait_until(lambda: names(alice, "#up") == ["bob"], "our leaf sees #up", CROSS)
+    alice.join("#up")
+    wait_until(lambda: names(bob, "#up") == ["alice", "bob"], "hybrid sees alice join", CROSS)
+    assert prefixed_names(alice, "#up") == ["alice", "@bob"]
+    alice.send("PRIVMSG #up :from the leaf")
+    assert line_from(bob, "PRIVMSG", "alice").params == ["#up", "from the leaf"]
+    bob.send("PRIVMSG alice :from the hub")
+    assert line_from(alice, "PRIVMSG", "bob").params == ["alice", "from the hub"]
+    bob.send("LINKS")
+    assert sorted(m.params[1] for m in bob.collect("365") if m.command == "364") == [OURS, THEIRS]
