@@ -105,6 +105,19 @@ class Router:
             self._to_recipients(recipients, message, sender, target, origin, exclude, cap)
         return message
 
+    def to_servers(
+        self, sender: User | Server, command: str, params: tuple[str, ...], origin: Any = HERE
+    ) -> None:
+        """A network-wide broadcast (GLOBOPS, OPERWALL): one relay per link, never back to ``origin``."""
+        message = self.message_from(sender, command, params)
+        seen: set[int] = set()
+        for server in self.network.servers.values():
+            route = server.route
+            if route is None or route is origin or getattr(route, "is_client", False) or id(route) in seen:
+                continue
+            seen.add(id(route))
+            route.relay(Relay(sender, "*", message, origin))
+
     def to_user(
         self, user: User, message: Message, origin: Any = HERE, sender: User | Server | None = None,
         cap: str | None = None,

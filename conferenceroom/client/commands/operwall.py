@@ -40,6 +40,7 @@ def _wall(conn: "ClientConnection", label: str, text: str, user_mode: str) -> No
     if label == "GLOBOPS":
         line = f"*** Global -- from {user.nick}: {text}"
         core.router.to_opers(lambda u: Message("NOTICE", (u.nick, line), core.name), user_mode=user_mode)
+        core.router.to_servers(user, label, (text,))
     else:
         message = Message("WALLOPS", (f"{label} - {text}",), user.mask)
         core.router.to_opers(lambda u: message, user_mode=user_mode)
