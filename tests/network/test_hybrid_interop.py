@@ -284,3 +284,45 @@ def test_our_leaf_dials_a_hybrid_hub(network, hybrid) -> None:
     assert line_from(alice, "PRIVMSG", "bob").params == ["alice", "from the hub"]
     bob.send("LINKS")
     assert sorted(m.params[1] for m in bob.collect("365") if m.command == "364") == [OURS, THEIRS]
+
+
+def test_operators_walls_kills_and_remote_queries_cross_both_ways(network, hybrid) -> None:
+    """WALLOPS and GLOBOPS reach the operators on the other side; an operator's KILL on either side
+    removes the other side's user (with the killer in the QUIT); hybrid's users ask our server
+    remote WHOIS (idle time), VERSION and LUSERS and get our answers."""
+    ours, theirs = hybrid_leaf_linked(network, hybrid)
+    op = ours.operator()
+    op.send(f"MODE {op.nick} +w")
+    op.expect("MODE")
+    hop = theirs.oper_client("hop")
+    sees(op, "hop", THEIRS)
+    hop.send("WALLOPS :wallops from hybrid")
+    assert line_from(op, "WALLOPS", "hop").params == ["wallops from hybrid"]
+    op.send("WALLOPS :wallops from conferenceroom")
+    assert line_from(hop, "WALLOPS", op.nick).params == ["wallops from conferenceroom"]
+    hop.send("GLOBOPS :globops from hybrid")
+    op.expect(lambda m: m.command == "NOTICE" and m.trailing == "*** Global -- from hop: globops from hybrid",
+              timeout=CROSS)
+    op.send("GLOBOPS :globops from conferenceroom")
+    hop.expect(lambda m: m.command == "NOTICE" and "globops from conferenceroom" in m.trailing
+               and op.nick in m.trailing, timeout=CROSS)
+
+    alice, bob = shared_channel(ours, theirs, "#opers")
+    whois = query(bob, "WHOIS alice alice", "318")
+    assert [m.params[2] for m in whois if m.command == "312"] == [OURS]
+    assert [m.command for m in whois if m.command == "317"] == ["317"]
+    version = next(m for m in query(bob, f"VERSION {OURS}", "351") if m.command == "351")
+    assert version.source == OURS and version.params[2] == OURS
+
+    carol, dave = theirs.client("carol"), ours.user("dave")
+    for user in (carol, dave):
+        user.join("#opers")
+    wait_until(lambda: names(alice, "#opers") == ["alice", "bob", "carol", "dave"], "all four in #opers", CROSS)
+    op.send("KILL carol :killed from conferenceroom")
+    carol.expect(lambda m: m.command == "KILL" and "killed from conferenceroom" in m.trailing, timeout=CROSS)
+    assert "killed from conferenceroom" in line_from(bob, "QUIT", "carol").params[0]
+    hop.send("KILL dave :killed from hybrid")
+    dave.expect(lambda m: m.command == "KILL" and m.trailing == "killed from hybrid", timeout=CROSS)
+    assert line_from(alice, "QUIT", "dave").params == ["Killed (hop (killed from hybrid))"]
+    assert line_from(bob, "QUIT", "dave").params == ["Killed (hop (killed from hybrid))"]
+    assert names(alice, "#opers") == names(bob, "#opers") == ["alice", "bob"]
