@@ -85,6 +85,11 @@ def member_token(user: User, status: Iterable[str], owner: bool) -> str:
     return "".join(TS6_PREFIX[m] for m in "qov" if m in shown) + user.uid
 
 
+def _head_size(head: Message) -> int:
+    """Bytes of ``head`` written with a trailing list parameter still to come (its ' :' counted)."""
+    return len(format_message(Message(head.command, (*head.params, "a b"), head.source)).encode("utf-8")) - 3
+
+
 def sjoin_lines(
     sid: str, channel: Channel, members: Sequence[tuple[User, Iterable[str]]], owner: bool,
     with_modes: bool = True,
@@ -96,7 +101,7 @@ def sjoin_lines(
     modes = channel.mode_string() if with_modes else ["+"]
     head = ("SJOIN", (str(channel.ts), channel.name, *modes))
     tokens = [member_token(user, status, owner) for user, status in members]
-    base = len(format_message(Message(head[0], (*head[1], "x"), sid)).encode("utf-8")) - 1
+    base = _head_size(Message(head[0], head[1], sid))
     lines: list[Message] = []
     chunk: list[str] = []
     size = base
@@ -119,7 +124,7 @@ def bmask_lines(sid: str, channel: Channel) -> list[Message]:
     for mode in ("b", "e", "I"):
         masks = [entry.mask for entry in channel.lists[mode]]
         head = (str(channel.ts), channel.name, mode)
-        base = len(format_message(Message("BMASK", (*head, "x"), sid)).encode("utf-8")) - 1
+        base = _head_size(Message("BMASK", head, sid))
         chunk: list[str] = []
         size = base
         for mask in masks:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from conferenceroom.link.burst import burst_messages
 from conferenceroom.link.wiring import attach, load_ts6
-from conferenceroom.wire import parse
-from tests.helpers import feed, make_oper, register
+from conferenceroom.wire import format_message, parse
+from tests.helpers import START, feed as feed_client, make_oper, register
+from tests.unit.linknet import Mesh, feed, raw_link
 from tests.unit.linkpair import Pair, linked, oper_on, soprano_and_tenor
 
 
@@ -37,8 +39,36 @@ def test_globops_from_a_local_operator_reaches_operators_on_linked_servers() -> 
     watcher = oper_on(soprano, "watcher")
     sender = register(tenor, "sender")
     make_oper(sender, "o", "Sender")
-    feed(sender, "GLOBOPS :rebooting the hub at noon")
+    feed_client(sender, "GLOBOPS :rebooting the hub at noon")
     pair.pump()
     assert global_notices(watcher) == ["*** Global -- from sender: rebooting the hub at noon"]
     [line] = [m for m in pair.lines("a>p") if m.command == "GLOBOPS"]
     assert (line.source, line.params) == (sender.user.uid, ("rebooting the hub at noon",))
+
+
+def test_burst_sjoin_and_bmask_lines_fit_512_bytes_with_their_line_ending() -> None:
+    """Every SJOIN and BMASK line of a burst fits 512 bytes with CR LF, whatever the member or
+    mask count (the trailing ':' was not counted: a line of 511 + CR LF lost its last member on
+    the far side, found by the link-burst benchmark as a member missing from #bench0002)."""
+    mesh = Mesh()
+    node = mesh.node("alpha.bench", "1AA")
+    feeder = raw_link(node, "feeder.bench", "9FD", role="leaf")
+    uids = [f"9FDAAA{n:03d}" for n in range(200)]
+    feed(node, feeder, *(f":9FD UID u{n} 1 {START:.0f} + user h{n} h{n} 127.0.0.1 {uid} * :user {n}"
+                         for n, uid in enumerate(uids)))
+    for n in range(40, 120):
+        for first in range(0, n, 40):
+            feed(node, feeder, f":9FD SJOIN {START:.0f} #c{n} +nt :{' '.join(uids[first:min(n, first + 40)])}")
+        for first in range(0, n // 2, 20):
+            masks = (f"*!*@h{m}.example" for m in range(first, min(n // 2, first + 20)))
+            feed(node, feeder, f":9FD BMASK {START:.0f} #c{n} b :{' '.join(masks)}")
+    far = mesh.node("beta.bench", "2BB", role="leaf")
+    mesh.link(node, far)
+    link = node.links[-1]
+    burst = [format_message(m) for m in burst_messages(node.network, link)]
+    too_long = [line for line in burst if len(line.encode()) + 2 > 512]
+    assert too_long == []
+    for n in range(40, 120):
+        assert len(node.network.channels[f"#c{n}"].members) == n
+        channel = far.network.channels[f"#c{n}"]
+        assert len(channel.members) == n and len(channel.lists["b"]) == n // 2, n
