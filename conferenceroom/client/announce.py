@@ -96,7 +96,8 @@ class ClientAnnouncer:
         def build(member: User) -> Message:
             return extended if "extended-join" in member.route.caps else plain
 
-        members = list(channel.members)
+        # Only this server's members: a netjoin of n members must not walk the channel n times.
+        members = list(channel.local_members)
         self.router.to_local(members, build)
         if user.away:
             away = Message("AWAY", (user.away,), user.mask)

@@ -8,7 +8,8 @@ from typing import Any
 from conferenceroom.link.burst import burst_messages
 from conferenceroom.link.wiring import attach, load_ts6
 from conferenceroom.wire import format_message, parse
-from tests.helpers import START, feed as feed_client, make_oper, register
+from conferenceroom.network import Server
+from tests.helpers import START, RecordingRoute, feed as feed_client, make_core, make_oper, make_remote_user, register
 from tests.unit.linknet import Mesh, feed, raw_link
 from tests.unit.linkpair import Pair, linked, oper_on, soprano_and_tenor
 
@@ -72,3 +73,35 @@ def test_burst_sjoin_and_bmask_lines_fit_512_bytes_with_their_line_ending() -> N
         assert len(node.network.channels[f"#c{n}"].members) == n
         channel = far.network.channels[f"#c{n}"]
         assert len(channel.members) == n and len(channel.lists["b"]) == n // 2, n
+
+
+class CountingRoute(RecordingRoute):
+    """A link route that counts how often anything asks whether it is a client connection."""
+
+    asked = 0
+
+    @property  # type: ignore[override]
+    def is_client(self) -> bool:
+        CountingRoute.asked += 1
+        return False
+
+
+def test_a_netjoin_into_a_big_channel_costs_each_local_member_one_join_not_a_walk_of_the_channel() -> None:
+    """An SJOIN of 3,000 remote members into a channel gives its local member 3,000 JOIN lines, and
+    the work per joined member does not grow with the channel: the client side looked at every
+    member for every JOIN (4.5 million checks here; the link-burst benchmark with 5 big channels
+    spent 90% of the receiving server's CPU there, 30x hybrid)."""
+    core = make_core()
+    alice = register(core, "alice")
+    feed_client(alice, "JOIN #big")
+    route = CountingRoute()
+    remote = Server("far.test", "9FA", "far", uplink=core.network.me, route=route, hopcount=1)
+    core.network.add_server(remote, origin=route)
+    users = [make_remote_user(core, remote, f"r{n}") for n in range(3000)]
+    channel = core.network.channels["#big"]
+    alice.transport.clear()
+    CountingRoute.asked = 0
+    core.network.netjoin(remote, "#big", channel.ts, [], [(u, "") for u in users], origin=route)
+    joins = [parse(raw) for raw in alice.transport.value().split(b"\r\n") if raw]
+    assert [m.source.split("!")[0] for m in joins if m.command == "JOIN"] == [u.nick for u in users]
+    assert CountingRoute.asked < 10 * len(users)
