@@ -348,6 +348,10 @@ class LinkAnnouncer:
         members.update(self._netjoin_status.get(channel, {}))
         listed = [(u, channel.members[u].status) for u in members
                   if u in channel.members and not behind(u, link)]
+        if not listed and result.kept_theirs:
+            # Nobody new (its members lost collisions), but our TS or modes may have
+            # changed: the SJOIN names members this link already knows.
+            listed = [(u, m.status) for u, m in channel.members.items() if not behind(u, link)]
         if not listed:
             return []
         source = source_for(event.source, link, self.me)

@@ -146,10 +146,6 @@ class LinkConnection(Protocol):
         for msg in self.handshake.start():
             self.send(msg)
 
-    def take_over(self, data: bytes) -> None:
-        """Read *data* the client side already received from this connection (its first lines)."""
-        self.dataReceived(data)
-
     def dataReceived(self, data: bytes) -> None:
         """Queue complete lines and handle them, at most :data:`LINES_PER_TURN` per reactor turn."""
         if self.closing:
@@ -200,7 +196,11 @@ class LinkConnection(Protocol):
         if self.keepalive is not None:
             self.keepalive.data_received()
         if not self.registered:
-            self._handshake_line(msg)
+            try:
+                self._handshake_line(msg)
+            except Exception:
+                self.log.failure("{who}: error in the link handshake at {verb}", who=self._who(), verb=msg.command)
+                self.protocol_error(f"Internal error handling {msg.command} during the handshake")
             return
         if msg.command == "ERROR":
             # The peer is closing: its text is the reason of the split that follows.

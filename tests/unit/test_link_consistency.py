@@ -7,7 +7,7 @@ queue that the tests pump (see ``linknet.py``).
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conferenceroom.modes import ModeChange
@@ -162,6 +162,10 @@ OPS = st.one_of(
     st.tuples(st.just("msg"), st.sampled_from("abcd"), st.integers(0, 9), st.sampled_from(CHANNELS)),
     st.tuples(st.just("away"), st.sampled_from("abcd"), st.integers(0, 9), st.sampled_from([None, "out"])),
     st.tuples(st.just("quit"), st.sampled_from("abcd"), st.integers(0, 9)),
+    st.tuples(st.just("invite"), st.sampled_from("abcd"), st.integers(0, 9), st.sampled_from(CHANNELS),
+              st.integers(0, 20)),
+    st.tuples(st.just("account"), st.sampled_from("abcd"), st.integers(0, 9), st.sampled_from([None, "acct"])),
+    st.tuples(st.just("host"), st.sampled_from("abcd"), st.integers(0, 9), st.sampled_from(["h1.x", "h2.x"])),
     st.tuples(st.just("split"), st.integers(0, len(EDGES) - 1)),
     st.tuples(st.just("relink"), st.integers(0, len(EDGES) - 1)),
     st.tuples(st.just("tick"), st.integers(0, 3)),
@@ -209,6 +213,15 @@ def apply_op(mesh: Mesh, links: dict, op: tuple) -> None:
         net.remove_user(user, "Quit: random")
     elif kind == "away":
         net.set_away(user, op[3])
+    elif kind == "account":
+        net.set_account(user, op[3])  # as services would, decided here
+    elif kind == "host":
+        net.set_host(user, user.ident, op[3])
+    elif kind == "invite":
+        channel = net.find_channel(op[3])
+        everyone = sorted(net.users_by_uid.values(), key=lambda u: u.uid)
+        if channel is not None and user in channel.members:
+            net.invite(user, everyone[op[4] % len(everyone)], channel)
     elif kind == "join":
         channel = net.find_channel(op[3])
         if channel is None or user not in channel.members:
@@ -244,14 +257,25 @@ def apply_op(mesh: Mesh, links: dict, op: tuple) -> None:
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(OPS, max_size=45))
+@example([("connect", "c", "ann"), ("connect", "d", "bob"), ("join", "c", 0, "#one"),
+          ("invite", "c", 0, "#one", 1), ("mode", "c", 0, "#one", "+q", 0), ("host", "c", 0, "h1.x")])
+@example([("split", 0), ("connect", "c", "eve"), ("join", "c", 0, "#two"), ("topic", "c", 0, "#two", "news"),
+          ("tick", 2), ("connect", "d", "eve"), ("join", "d", 0, "#two"), ("mode", "d", 0, "#two", "+k", 1),
+          ("relink", 0)])
 def test_random_changes_splits_and_relinks_end_consistent(ops):
     """After random joins, parts, nicks, modes, kicks, topics, messages, splits and relinks, all four agree."""
     mesh, links = four_servers()
     for op in ops:
+        every_link = [link for pair in links.values() for link in pair]
+        for link in every_link:
+            link.sent.clear()
         apply_op(mesh, links, op)
         mesh.pump()
         for n in mesh.nodes.values():
             assert n.wrong_direction == [], (n.name, op)
+        for link in every_link:  # each change crosses each link once
+            lines = [str(m) for m in link.sent]
+            assert len(lines) == len(set(lines)), (op, link.node.name, link.name, lines)
     for edge in EDGES:
         if edge not in links:
             links[edge] = mesh.link(node(mesh, edge[0]), node(mesh, edge[1]))

@@ -242,3 +242,13 @@ def test_topic_burst_to_a_peer_without_tburst_is_a_topic(alpha, beta):
     feed(alpha, beta, CAROL, ":2BB SJOIN 1795607297 #beta +nt :@2BBAAAAAA",
          ":2BB TBURST 1795607297 #beta 1795607290 carol!~carol@127.0.0.1 :Beta topic")
     assert plain.lines()[-1] == ":2BB TOPIC #beta :Beta topic"
+
+
+def test_older_sjoin_naming_nobody_we_know_still_reaches_other_links(alpha, beta, tenor):
+    """An older SJOIN whose members all lost a collision still lowers our TS: tenor hears it, with our members."""
+    alice = alpha.add_user("alice")
+    channel = alpha.network.join(alice, "#x").channel
+    tenor.lines()
+    feed(alpha, beta, f":2BB SJOIN {channel.ts - 10} #x +m :@2BBZZZZZZ")
+    assert (channel.ts, channel.flags) == (channel.ts, {"m"})
+    assert tenor.lines() == [f":2BB SJOIN {channel.ts} #x +m {alice.uid}"]

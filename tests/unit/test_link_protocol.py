@@ -390,3 +390,17 @@ def test_burst_raises_the_sendq_bound_by_its_size() -> None:
     burst = [line for tag, line in pair.wire if tag == "p>a" and (" UID " in line or line.endswith(" EOB"))]
     assert pair.passive.burst_lines == len(burst) == 51
     assert pair.passive._sendq_limit == LINK_SENDQ + sum(len(line) + 2 for line in burst)
+
+
+def test_a_failing_burst_closes_the_link_with_a_sentence() -> None:
+    """A bug while writing our burst: the peer gets an ERROR naming the step, the server stays up."""
+    soprano, tenor = soprano_and_tenor()
+
+    def broken_burst(network, link):
+        raise RuntimeError("boom")
+
+    soprano.link_side = replace(soprano.link_side, burst=broken_burst)
+    pair = linked(soprano, tenor)
+    assert [m.params[0] for m in pair.lines("p>a") if m.command == "ERROR"] == [
+        "Closing Link: 127.0.0.2 (Internal error handling SERVER during the handshake)"]
+    assert soprano.network.find_server("tenor.webmaster.com") is None and soprano.links == []

@@ -111,3 +111,17 @@ def test_link_notices_reach_operators_through_the_manager(tmp_path, monkeypatch)
 
 
 
+
+
+def test_rehash_with_a_disabled_definition_drops_its_link(tmp_path, monkeypatch) -> None:
+    """REHASH of a file where tenor's definition is disabled: the link goes, and the report says so."""
+    from conferenceroom.admin import save_config
+
+    svc, reactor = soprano_service(tmp_path, monkeypatch, TENOR_DEF)
+    tenor, pair = tenor_dials(svc, reactor)
+    servers = FrozenMap({"tenor": replace(TENOR_DEF, enabled=False)})
+    save_config(replace(svc.settings, servers=servers), str(tmp_path / "c.conf"), now=reactor.seconds())
+    report = svc.rehash()
+    pair.pump()
+    assert "Dropped the link to tenor.webmaster.com: Server definition tenor was disabled" in report.changes
+    assert tenor.network.find_server("soprano.webmaster.com") is None
