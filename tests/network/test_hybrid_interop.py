@@ -127,7 +127,8 @@ def test_users_on_both_sides_see_each_other_and_talk(network, hybrid) -> None:
 
 
 def test_modes_topics_and_kicks_cross_both_ways(network, hybrid) -> None:
-    """+v/+o from our op reach hybrid's NAMES; hybrid's new op sets +b, +k, +l, +m and we see each
+    """+v/+o from our op reach hybrid's NAMES; messages to @#channel reach only operators, both ways;
+    hybrid's new op sets +b, +k, +l, +m and we see each
     MODE and the same channel modes and ban list; TOPIC both ways; KICK both ways."""
     ours, theirs = hybrid_leaf_linked(network, hybrid)
     alice, bob = shared_channel(ours, theirs, "#modes")
@@ -142,6 +143,11 @@ def test_modes_topics_and_kicks_cross_both_ways(network, hybrid) -> None:
     assert line_from(bob, "MODE", "alice").params == ["#modes", "+o", "bob"]
     assert prefixed_names(bob, "#modes") == ["@alice", "@bob", "carol"]
     assert prefixed_names(alice, "#modes") == ["@alice", "@bob", "carol"]
+    bob.send("PRIVMSG @#modes :to the operators only")
+    assert line_from(alice, "PRIVMSG", "bob").params == ["@#modes", "to the operators only"]
+    alice.send("NOTICE @#modes :operators' notice from conferenceroom")
+    assert line_from(bob, "NOTICE", "alice").params == ["@#modes", "operators' notice from conferenceroom"]
+    carol.assert_silent(lambda m: m.command in ("PRIVMSG", "NOTICE"), timeout=0.3)
 
     bob.send("MODE #modes +b *!*@banned.example")
     assert line_from(alice, "MODE", "bob").params == ["#modes", "+b", "*!*@banned.example"]
@@ -326,3 +332,32 @@ def test_operators_walls_kills_and_remote_queries_cross_both_ways(network, hybri
     assert line_from(alice, "QUIT", "dave").params == ["Killed (hop (killed from hybrid))"]
     assert line_from(bob, "QUIT", "dave").params == ["Killed (hop (killed from hybrid))"]
     assert names(alice, "#opers") == names(bob, "#opers") == ["alice", "bob"]
+
+
+def test_a_hybrid_leaf_and_our_leaf_meet_through_our_hub(network, hybrid) -> None:
+    """Our hub with two leaves, one ours (by the manual's serial definitions) and one hybrid: users
+    on the two leaves see each other across the hub (hybrid learns our leaf from the hub, hub_mask
+    "*"), talk in a channel, and LINKS on hybrid lists all three servers; a SQUIT of our leaf gives
+    hybrid's user the netsplit QUIT with the hub and our leaf's names."""
+    ours, theirs = hybrid_leaf_linked(network, hybrid)
+    leaf = network.server("leaf.test", "101-0001-001", hub=False)
+    leaf.as_("general set leaf", "services disable")
+    ours.define("leaf", name="leaf.test", serial="101-0001-001")
+    leaf.define("hub", name=OURS, host="127.0.0.1", port=ours.port, serial=HUB_SERIAL, auto=True)
+    ours.server_notice(r"^Link with leaf\.test\[127\.0\.0\.1\] established")
+    bob = theirs.client("bob")
+    carl = leaf.user("carl")
+    sees(bob, "carl", "leaf.test")
+    sees(carl, "bob", THEIRS)
+    bob.send("LINKS")
+    assert sorted(m.params[1] for m in bob.collect("365") if m.command == "364") == [OURS, THEIRS, "leaf.test"]
+    carl.join("#far")
+    wait_until(lambda: names(bob, "#far") == ["carl"], "hybrid sees #far", CROSS)
+    bob.join("#far")
+    wait_until(lambda: names(carl, "#far") == ["bob", "carl"], "our leaf sees bob join", CROSS)
+    carl.send("PRIVMSG #far :from the other leaf")
+    assert line_from(bob, "PRIVMSG", "carl").params == ["#far", "from the other leaf"]
+    bob.send("PRIVMSG carl :private across the hub")
+    assert line_from(carl, "PRIVMSG", "bob").params == ["carl", "private across the hub"]
+    ours.operator().send("SQUIT leaf.test :leaf maintenance")
+    assert line_from(bob, "QUIT", "carl").params == [f"{OURS} leaf.test"]
