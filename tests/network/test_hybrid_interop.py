@@ -128,8 +128,8 @@ def test_users_on_both_sides_see_each_other_and_talk(network, hybrid) -> None:
 
 def test_modes_topics_and_kicks_cross_both_ways(network, hybrid) -> None:
     """+v/+o from our op reach hybrid's NAMES; messages to @#channel reach only operators, both ways;
-    hybrid's new op sets +b, +k, +l, +m and we see each
-    MODE and the same channel modes and ban list; TOPIC both ways; KICK both ways."""
+    hybrid's new op sets +b, +k, +l, +m and we see each MODE and the same channel modes and ban
+    list; TOPIC both ways; KICK both ways."""
     ours, theirs = hybrid_leaf_linked(network, hybrid)
     alice, bob = shared_channel(ours, theirs, "#modes")
     carol = ours.user("carol")
