@@ -263,16 +263,15 @@ def test_state_made_before_the_link_arrives_in_both_bursts(network, hybrid) -> N
 
 
 def test_our_leaf_dials_a_hybrid_hub(network, hybrid) -> None:
-    """The other direction: our leaf has a definition (host, port, password) for a hybrid hub and its
-    operator types CONNECT; users meet in a channel and talk both ways, LINKS lists both servers."""
+    """The other direction: our leaf has an auto-connect definition (host, port, password) for a
+    hybrid hub and links by itself; users meet in a channel and talk both ways, LINKS lists both."""
     theirs = hybrid(HybridConfig(THEIRS, "4HY", hub=True, description="hybrid hub"), start=False)
     theirs.config.connects.append(Connect(OURS, 1, PASSWORD, hub_mask=None))
     theirs.start()
     ours = network.server(OURS, "101-0001-001", hub=False)
     ours.as_("general set leaf", "services disable")
     ours.define("hyb", name=THEIRS, password=PASSWORD, role="hub", host="127.0.0.1",
-                port=theirs.server_port)
-    ours.operator().send(f"CONNECT {THEIRS}")
+                port=theirs.server_port, auto=True)
     ours.server_notice(rf"^Link with {THEIRS}\[127\.0\.0\.1\] established")
     ours.server_notice(rf"^End of burst from {THEIRS} ")
     bob = theirs.client("bob")
