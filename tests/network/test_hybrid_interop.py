@@ -14,6 +14,7 @@ last test links the other way: our leaf dials a hybrid hub.
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 from tests.integration.hybrid import Connect, HybridConfig, HybridProcess, hybrid  # noqa: F401 (fixture)
@@ -360,3 +361,63 @@ def test_a_hybrid_leaf_and_our_leaf_meet_through_our_hub(network, hybrid) -> Non
     assert line_from(carl, "PRIVMSG", "bob").params == ["carl", "private across the hub"]
     ours.operator().send("SQUIT leaf.test :leaf maintenance")
     assert line_from(bob, "QUIT", "carl").params == [f"{OURS} leaf.test"]
+
+
+def test_a_channel_remade_on_hybrid_during_a_split_yields_to_our_older_one(network, hybrid) -> None:
+    """TS rules with a real hybrid: during a split bob leaves and re-creates #ts on hybrid (newer TS,
+    he is its op, +s); on relink our older #ts wins on both sides: bob is no longer op and +s is gone,
+    while our op and key stay; NAMES and MODE read the same on both sides."""
+    ours, theirs = hybrid_leaf_linked(network, hybrid)
+    alice, bob = shared_channel(ours, theirs, "#ts")
+    alice.send("MODE #ts +k oldkey")
+    line_from(bob, "MODE", "alice")
+    ours.operator().send(f"SQUIT {THEIRS} :split for the test")
+    line_from(bob, "QUIT", "alice")
+    bob.send("PART #ts")
+    bob.expect("PART")
+    time.sleep(1.1)  # channel TS has a resolution of one second
+    bob.join("#ts")
+    bob.send("MODE #ts +s")
+    bob.expect("MODE")
+    assert prefixed_names(bob, "#ts") == ["@bob"]
+
+    theirs.connect_server(OURS)
+    wait_until(lambda: names(bob, "#ts") == ["alice", "bob"], "hybrid has both in #ts again", CROSS)
+    wait_until(lambda: prefixed_names(alice, "#ts") == ["@alice", "bob"], "our side: alice op, bob not", CROSS)
+    assert prefixed_names(bob, "#ts") == ["@alice", "bob"]
+    expected = {"k": "oldkey", "n": None, "t": None}
+    assert channel_modes(alice, "#ts") == expected == channel_modes(bob, "#ts")
+
+
+def test_a_channel_remade_here_during_a_split_yields_to_hybrids_older_one(network, hybrid) -> None:
+    """The other way round: bob created #old on hybrid with +k; during a split alice leaves and
+    re-creates it here (newer TS, she is op, +s, a topic); on relink our side takes hybrid's channel:
+    alice loses op, +s and her topic are gone, the key is hybrid's, on both sides alike."""
+    ours, theirs = hybrid_leaf_linked(network, hybrid)
+    alice = ours.user("alice")
+    bob = theirs.client("bob")
+    bob.join("#old")
+    bob.send("MODE #old +k hybridkey")
+    bob.expect("MODE")
+    wait_until(lambda: names(alice, "#old") == ["bob"], "our side sees #old", CROSS)
+    alice.send("JOIN #old hybridkey")
+    alice.expect("JOIN")
+    wait_until(lambda: names(bob, "#old") == ["alice", "bob"], "hybrid sees alice in #old", CROSS)
+    ours.operator().send(f"SQUIT {THEIRS} :split for the test")
+    line_from(alice, "QUIT", "bob")
+    alice.send("PART #old")
+    alice.expect("PART")
+    time.sleep(1.1)  # channel TS has a resolution of one second
+    alice.join("#old")
+    alice.send("MODE #old +s")
+    alice.send("TOPIC #old :made during the split")
+    alice.expect("TOPIC")
+    assert prefixed_names(alice, "#old") == ["@alice"]
+
+    theirs.connect_server(OURS)
+    wait_until(lambda: prefixed_names(alice, "#old") == ["alice", "@bob"], "our side took hybrid's #old", CROSS)
+    wait_until(lambda: prefixed_names(bob, "#old") == ["alice", "@bob"], "hybrid: bob op, alice not", CROSS)
+    expected = {"k": "hybridkey", "n": None, "t": None}
+    assert channel_modes(alice, "#old") == expected == channel_modes(bob, "#old")
+    for viewer in (alice, bob):
+        assert [m.command for m in query(viewer, "TOPIC #old", "331") if m.command == "331"] == ["331"]
