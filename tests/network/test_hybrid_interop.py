@@ -421,3 +421,32 @@ def test_a_channel_remade_here_during_a_split_yields_to_hybrids_older_one(networ
     assert channel_modes(alice, "#old") == expected == channel_modes(bob, "#old")
     for viewer in (alice, bob):
         assert [m.command for m in query(viewer, "TOPIC #old", "331") if m.command == "331"] == ["331"]
+
+
+def test_a_nick_on_both_sides_at_link_time_is_resolved_alike(network, hybrid) -> None:
+    """Nick collisions at link time, as hybrid resolves them: 'twin' with different user names (ours
+    older): the newer, hybrid's, is killed; 'same' with the same user@host (ours older): the older,
+    ours, is killed (a reconnect); afterwards WHOIS on both sides names the same survivors."""
+    ours = network.server(OURS, HUB_SERIAL, hub=True)
+    ours.as_("general set hub")
+    ours.define("hyb", name=THEIRS, password=PASSWORD, role="leaf")
+    theirs = hybrid(HybridConfig(THEIRS, "4HY", hub=False, description="hybrid leaf",
+                                 connects=[Connect(OURS, ours.port, PASSWORD, hub_mask="*")]))
+    older_twin = ours.proc.client("twin@ours")
+    older_twin.register("twin", user="ourtwin")
+    older_same = ours.proc.client("same@ours")
+    older_same.register("same", user="same")
+    time.sleep(1.1)  # nick TS has a resolution of one second
+    newer_twin = theirs.client()
+    newer_twin.register("twin", user="hybtwin")
+    newer_same = theirs.client()
+    newer_same.register("same", user="same")
+    theirs.connect_server(OURS)
+    ours.server_notice(rf"^End of burst from {THEIRS} ")
+    watch_ours, watch_theirs = ours.user("watcher"), theirs.client("hwatcher")
+    # Different user@host: the newer one (hybrid's) is killed; same user@host: the older (ours).
+    newer_twin.expect(lambda m: m.command in ("KILL", "ERROR"), timeout=CROSS)
+    older_same.expect(lambda m: m.command in ("KILL", "ERROR"), timeout=CROSS)
+    for watcher in (watch_ours, watch_theirs):
+        assert whois_server(watcher, "twin") == OURS
+        assert whois_server(watcher, "same") == THEIRS
