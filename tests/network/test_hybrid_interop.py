@@ -185,7 +185,8 @@ def test_modes_topics_and_kicks_cross_both_ways(network, hybrid) -> None:
 
 def test_nick_changes_quits_and_a_squit_with_relink(network, hybrid) -> None:
     """NICK changes and QUITs cross both ways; our operator's SQUIT gives hybrid's users the
-    netsplit QUITs (<near> <far>) and ours too; hybrid's CONNECT again restores users and channel."""
+    netsplit QUITs (<near> <far>) and ours too; hybrid's CONNECT again restores users and the channel
+    (members, statuses, key, ban, topic) on both sides."""
     ours, theirs = hybrid_leaf_linked(network, hybrid)
     alice, bob = shared_channel(ours, theirs, "#nicks")
     bob.send("NICK bobby")
@@ -209,8 +210,10 @@ def test_nick_changes_quits_and_a_squit_with_relink(network, hybrid) -> None:
     dave.send("QUIT :leaving conferenceroom")
     assert "leaving conferenceroom" in line_from(bob, "QUIT", "dave").params[0]
 
-    alice.send("MODE #nicks +v bobby")
+    alice.send("MODE #nicks +vkb bobby relinkkey *!*@gone.example")
     line_from(bob, "MODE", "alicia")
+    alice.send("TOPIC #nicks :kept across the split")
+    line_from(bob, "TOPIC", "alicia")
     ours.operator().send(f"SQUIT {THEIRS} :maintenance")
     assert line_from(alice, "QUIT", "bobby").params == [f"{OURS} {THEIRS}"]
     assert line_from(bob, "QUIT", "alicia").params == [f"{THEIRS} {OURS}"]
@@ -222,6 +225,11 @@ def test_nick_changes_quits_and_a_squit_with_relink(network, hybrid) -> None:
     sees(bob, "alicia", OURS)
     wait_until(lambda: prefixed_names(alice, "#nicks") == ["@alicia", "+bobby"], "our NAMES restored", CROSS)
     assert prefixed_names(bob, "#nicks") == ["@alicia", "+bobby"]
+    for viewer in (alice, bob):
+        assert channel_modes(viewer, "#nicks") == {"k": "relinkkey", "n": None, "t": None}
+        assert bans(viewer, "#nicks") == ["*!*@gone.example"]
+        topic = [m.params[2] for m in query(viewer, "TOPIC #nicks", "333") if m.command == "332"]
+        assert topic == ["kept across the split"]
     bob.send("PRIVMSG #nicks :back again")
     assert line_from(alice, "PRIVMSG", "bobby").params == ["#nicks", "back again"]
 
