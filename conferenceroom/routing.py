@@ -108,7 +108,7 @@ class Router:
     def to_servers(
         self, sender: User | Server, command: str, params: tuple[str, ...], origin: Any = HERE
     ) -> None:
-        """A network-wide broadcast (GLOBOPS, OPERWALL): one relay per link, never back to ``origin``."""
+        """A network-wide broadcast such as GLOBOPS: one relay per link, never back to ``origin``."""
         message = self.message_from(sender, command, params)
         seen: set[int] = set()
         for server in self.network.servers.values():
