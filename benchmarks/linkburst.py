@@ -56,7 +56,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from tests.integration.hybrid import (  # noqa: E402
-    Connect, HybridConfig, HybridProcess, HybridUnavailable, free_port, install,
+    Connect, HybridConfig, HybridProcess, HybridUnavailable, install,
 )
 
 HOST = "127.0.0.1"
@@ -482,12 +482,27 @@ def measure(pair: Pair, args, side: str, deadline: float) -> Result:
     return res
 
 
+def distinct_ports(count: int) -> list[int]:
+    """``count`` different free ports: each stays bound until all are picked (two calls of
+    free_port() can return the same port, and the second server then fails to listen)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((HOST, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def hybrid_pair(args) -> Pair:
     try:
         inst = install()
     except HybridUnavailable as e:
         raise SideFailed(f"ircd-hybrid unavailable: {e}") from None
-    x_server, y_server = free_port(), free_port()
+    x_server, y_server = distinct_ports(2)
     x = HybridProcess(HybridConfig(
         "alpha.bench", "1AA", description="hybrid X", server_port=x_server,
         oper=OPER, server_ping=300, connects=[
@@ -606,7 +621,7 @@ def stop_proc(proc: subprocess.Popen) -> None:
 
 def ours_pair(args) -> Pair:
     workdir = tempfile.mkdtemp(prefix="cr-linkburst-")
-    x_port, y_port = free_port(), free_port()
+    x_port, y_port = distinct_ports(2)
     procs: list[subprocess.Popen] = []
     ok = [False]   # set once measured: a failed run keeps its logs
 

@@ -161,6 +161,8 @@ class Channel:
         self.topic_setter = ""
         self.topic_ts = 0
         self.members: dict[User, Membership] = {}
+        #: the members on this server (clients to write to), kept beside ``members``
+        self.local_members: set[User] = set()
         self.invited: set[User] = set()  # users holding an INVITE to this channel
 
     def mode_string(self, show_key: bool = True) -> list[str]:
@@ -624,6 +626,8 @@ class Network:
     def _add_member(self, user: User, channel: Channel, status: Iterable[str]) -> Membership:
         membership = Membership(user, channel, set(status))
         channel.members[user] = membership
+        if user.is_local:
+            channel.local_members.add(user)
         user.channels[channel] = membership
         user.invited.discard(fold(channel.name))
         channel.invited.discard(user)
@@ -631,6 +635,7 @@ class Network:
 
     def _drop_member(self, user: User, channel: Channel) -> None:
         channel.members.pop(user, None)
+        channel.local_members.discard(user)
         user.channels.pop(channel, None)
         if not channel.members and self.channels.get(channel.name) is channel:
             del self.channels[channel.name]

@@ -105,6 +105,15 @@ class Router:
             self._to_recipients(recipients, message, sender, target, origin, exclude, cap)
         return message
 
+    def _link_routes(self, origin: Any, seen: set[int]) -> Iterable[Any]:
+        """Each server link's route once (not ``origin``, nor any already in ``seen``, which it fills)."""
+        for server in self.network.servers.values():
+            route = server.route
+            if route is None or route is origin or getattr(route, "is_client", True) or id(route) in seen:
+                continue
+            seen.add(id(route))
+            yield route
+
     def to_user(
         self, user: User, message: Message, origin: Any = HERE, sender: User | Server | None = None,
         cap: str | None = None,
@@ -141,11 +150,7 @@ class Router:
                 relayed.add(id(route))
                 route.relay(Relay(sender, target, message, origin))
         if target == "*":
-            for server in self.network.servers.values():
-                route = server.route
-                if route is None or route is origin or getattr(route, "is_client", True) or id(route) in relayed:
-                    continue
-                relayed.add(id(route))
+            for route in self._link_routes(origin, relayed):
                 route.relay(Relay(sender, target, message, origin))
 
     def to_local(

@@ -39,6 +39,11 @@ def has_owner(link: Any) -> bool:
     return "CR-OWNER" in caps or "QOP" in caps
 
 
+def is_conferenceroom(link: Any) -> bool:
+    """True if ``link``'s peer is one of ours (it announced a CR- CAPAB token)."""
+    return any(token.startswith("CR-") for token in getattr(link, "capabilities", ()))
+
+
 def wire_id(obj: User | Server) -> str:
     """A user's UID or a server's SID."""
     return obj.uid if isinstance(obj, User) else obj.sid
@@ -85,6 +90,11 @@ def member_token(user: User, status: Iterable[str], owner: bool) -> str:
     return "".join(TS6_PREFIX[m] for m in "qov" if m in shown) + user.uid
 
 
+def _head_size(head: Message) -> int:
+    """Bytes of ``head`` written with a trailing list parameter still to come (its ' :' counted)."""
+    return len(format_message(Message(head.command, (*head.params, "a b"), head.source)).encode("utf-8")) - 3
+
+
 def sjoin_lines(
     sid: str, channel: Channel, members: Sequence[tuple[User, Iterable[str]]], owner: bool,
     with_modes: bool = True,
@@ -96,7 +106,7 @@ def sjoin_lines(
     modes = channel.mode_string() if with_modes else ["+"]
     head = ("SJOIN", (str(channel.ts), channel.name, *modes))
     tokens = [member_token(user, status, owner) for user, status in members]
-    base = len(format_message(Message(head[0], (*head[1], "x"), sid)).encode("utf-8")) - 1
+    base = _head_size(Message(head[0], head[1], sid))
     lines: list[Message] = []
     chunk: list[str] = []
     size = base
@@ -119,7 +129,7 @@ def bmask_lines(sid: str, channel: Channel) -> list[Message]:
     for mode in ("b", "e", "I"):
         masks = [entry.mask for entry in channel.lists[mode]]
         head = (str(channel.ts), channel.name, mode)
-        base = len(format_message(Message("BMASK", (*head, "x"), sid)).encode("utf-8")) - 1
+        base = _head_size(Message("BMASK", head, sid))
         chunk: list[str] = []
         size = base
         for mask in masks:
@@ -197,6 +207,8 @@ def render_relay(relay: Relay, link: Any) -> list[Message]:
         # target parameter stays a name, which every TS6 server resolves.
         return [Message(command, tuple(params), source)]
     # A string target: ``*`` (a broadcast such as WALLOPS) or a mask ($$, $#).
+    if command == "OPERWALL" and not is_conferenceroom(link):
+        return []  # ircd-hybrid 8.2 has no OPERWALL
     if command == "WALLOPS" or target == "*":
         return [Message(command, tuple(params[-1:]), source)]
     return [Message(command, tuple(params), source)]

@@ -485,7 +485,8 @@ def test_server_definition_every_field(op):
         ("PASSWORD s3cretlink", "password set", "set password s3cretlink"),
         (f"FINGERPRINT {FINGERPRINT}", "fingerprint set to AB:AB", f"set fingerprint {FINGERPRINT}"),
         ("ROLE HUB", "role set to hub", "set role hub"),
-        ("HOST tenor.example.net", "host set to tenor.example.net", "set host tenor.example.net"),
+        # Enabled with AUTO on, the definition is dialled at once: keep that on the loopback.
+        ("HOST 127.0.0.1", "host set to 127.0.0.1", "set host 127.0.0.1"),
         ("PORT 7029", "port set to 7029", "set port 7029"),
         ("BINDIP 127.0.0.1", "bind ip set to 127.0.0.1", "set bindip 127.0.0.1"),
         ("PING 120", "ping set to 120", "set ping 120"),
@@ -501,7 +502,7 @@ def test_server_definition_every_field(op):
     lines = op.lines()
     start = lines.index("server tenor add")
     assert lines[start:start + 14] == ["server tenor add", *(f"server tenor {l}" for _, _, l in settings[:4]),
-                                       "server tenor set role hub", "server tenor set host tenor.example.net",
+                                       "server tenor set role hub", "server tenor set host 127.0.0.1",
                                        "server tenor set port 7029", "server tenor set bindip 127.0.0.1",
                                        "server tenor set ping 120", "server tenor set auto on",
                                        "server tenor set secure on", "server tenor set secureonly on",
@@ -509,18 +510,23 @@ def test_server_definition_every_field(op):
     details = op("SERVER tenor LIST")
     assert details[0] == "Server tenor (enabled):"
     for shown in ("Name mask: tenor.*", "Serial: 101-0001-001", "Password: (set)", "Role: hub",
-                  "Host: tenor.example.net", "Port: 7029", "Bind IP: 127.0.0.1", "Ping: 120 seconds",
+                  "Host: 127.0.0.1", "Port: 7029", "Bind IP: 127.0.0.1", "Ping: 120 seconds",
                   "Auto-connect: on", "Secure: on", "Secure only: on"):
         assert f"  {shown}" in details, details
     assert not any("s3cretlink" in l for l in details + op("SERVER"))
     assert op("SERVER") == ["Server definitions (1):",
-                            "  tenor: name tenor.*, serial 101-0001-001, hub, host tenor.example.net:7029, "
+                            "  tenor: name tenor.*, serial 101-0001-001, hub, host 127.0.0.1:7029, "
                             "upstream (auto), TLS only, password set, fingerprint pinned; enabled"]
 
-    assert op("SERVER tenor DISABLE") == ["Server tenor disabled"]
-    assert "server tenor enable" not in op.lines()
-    assert op("SERVER tenor SET ENABLE") == ["Server tenor enabled"]
-    assert op("SERVER tenor SET DISABLE") == ["Server tenor disabled"]
+    # Disabling an auto-connect definition also stops its connection attempt, if one is under
+    # way, and says so.
+    stopped = "Stopped connecting to tenor (tenor.*): Server definition tenor was disabled"
+    for command in ("SERVER tenor DISABLE", "SERVER tenor SET DISABLE"):
+        replies = op(command)
+        assert replies[0] == "Server tenor disabled" and set(replies[1:]) <= {stopped}, replies
+        if command == "SERVER tenor DISABLE":
+            assert "server tenor enable" not in op.lines()
+            assert op("SERVER tenor SET ENABLE") == ["Server tenor enabled"]
     assert op("SERVER tenor SET SERIAL none") == ["Server tenor: serial cleared"]
     assert op("SERVER tenor SET PASSWORD none") == ["Server tenor: password cleared"]
     assert op.one("SERVER tenor SET ENABLE").startswith("Server tenor needs a serial or a password")

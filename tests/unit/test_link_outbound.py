@@ -259,3 +259,23 @@ def test_older_sjoin_naming_nobody_we_know_changes_nothing(alpha, beta, tenor):
     assert (channel.flags, channel.lists["b"], channel.topic) == ({"n", "t"}, [], "")
     assert channel.members[alice].status == {"o"}
     assert tenor.lines() == []
+
+
+def test_operwall_goes_only_to_conferenceroom_peers() -> None:
+    """OPERWALL is relayed to our own servers (CR- tokens) and never to a plain TS6 peer
+    such as ircd-hybrid 8.2, which has no such command."""
+    from conferenceroom.link.outbound import render_relay
+    from conferenceroom.network import Server, User
+    from conferenceroom.routing import Relay
+    from conferenceroom.wire import Message
+
+    class Peer:
+        def __init__(self, caps: frozenset) -> None:
+            self.capabilities = caps
+
+    me = Server("me.test", "0AA")
+    oper = User("0AAAAAAAA", "oper", "o", "h", "r", me, None)
+    relay = Relay(oper, "*", Message("OPERWALL", ("walls up",), oper.mask))
+    ours = render_relay(relay, Peer(frozenset({"EOB", "ENCAP", "TBURST", "CR-OWNER"})))
+    assert [(m.source, m.command, m.params) for m in ours] == [("0AAAAAAAA", "OPERWALL", ("walls up",))]
+    assert render_relay(relay, Peer(frozenset({"EOB", "ENCAP", "TBURST"}))) == []
