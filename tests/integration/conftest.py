@@ -77,6 +77,19 @@ MOTD_TEXT = "\n".join(MOTD_LINES) + "\n"
 
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", "Unhandled Error")
 
+#: a server definition's host in a config file: a test server may dial only these
+_DIAL_HOST = re.compile(r"^\s*server\s+\S+\s+set\s+host\s+(\S+)", re.IGNORECASE | re.MULTILINE)
+LOOPBACK_HOSTS = ("127.", "::1", "localhost")
+
+
+def assert_loopback_only(config_path: Path) -> None:
+    """Refuse to start a test server whose config could dial anything but loopback."""
+    if not config_path.exists():
+        return
+    for host in _DIAL_HOST.findall(config_path.read_text(encoding="utf-8", errors="replace")):
+        assert host.lower().startswith(LOOPBACK_HOSTS), (
+            f"{config_path}: a test server must dial only loopback, not {host}")
+
 
 def free_port(host: str = HOST) -> int:
     """A TCP port that was free a moment ago (bind port 0, close)."""
@@ -226,6 +239,7 @@ class ServerProcess:
 
     def _start_once(self, timeout: float) -> None:
         assert self.process is None, "server already running"
+        assert_loopback_only(self.config_path)
         assert TWISTD.exists(), f"twistd not found at {TWISTD}"
         # Keep the logs of an earlier run (restart) for the traceback check.
         self._runs += 1

@@ -81,7 +81,7 @@ def test_configured_by_as_survives_restart(irc_server, irc_client):
         "SERVER tenor ENABLE",
         "SERVER alto ADD",
         "SERVER alto SET PASSWORD linkpass",
-        "SERVER alto SET HOST alto.example.net",
+        "SERVER alto SET HOST 127.0.0.1",  # only loopback: it auto-connects
         "SERVER alto SET PORT 7000",
         "SERVER alto SET AUTO on",
         "SERVICES DISABLE",
@@ -352,6 +352,8 @@ def test_migration_from_confroom_conf(irc_server, tmp_path):
     original = FIXTURE_CONF.read_text(encoding="utf-8")
     text = original.replace("GENERAL SET PORTS 7000,6666-6669", f"GENERAL SET PORTS {plain}")
     text = text.replace("GENERAL SSL PORT 994", f"GENERAL SSL PORT {tls_port}")
+    # alto auto-connects: point it at loopback (a closed port), never at the example's address
+    text = text.replace("SERVER alto SET HOST 209.133.1.3", "SERVER alto SET HOST 127.0.0.1")
     text += f"OPER tester ADD {ADMIN_OPER[1]} ac\n"
     srv.config_path.write_text(text, encoding="utf-8")
     srv.start(write_config=False)
@@ -372,7 +374,7 @@ def test_migration_from_confroom_conf(irc_server, tmp_path):
                  "SSL: enabled", f"SSL port: {tls_port}"):
         assert f"  {line}" in general, general
     assert run_as(c, "SERVER")[1:] == [
-        "  alto: name alto.webmaster.com, serial 103-0000-001, hub, host 209.133.1.3:994, upstream (auto), "
+        "  alto: name alto.webmaster.com, serial 103-0000-001, hub, host 127.0.0.1:994, upstream (auto), "
         "TLS only; enabled",
         "  tenor: name tenor.*, serial 101-0001-001, leaf, downstream; enabled"]
     assert run_as(c, "OPER helper LIST") == ["helper: flags h; access from *@*.webmaster.com"]
