@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ..numerics import numeric
+from ..throttle import REASON as THROTTLED
 from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
@@ -40,6 +41,10 @@ PING_INTERVAL = 90.0
 MAX_SENDQ = 4 * 1024 * 1024
 SENDQ_CHECK_EVERY = 15  # check the send queue on every 16th write (a bit mask)
 CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is aborted
+# Bytes read from a client socket at once (Twisted's default is 64 KiB): a line
+# is at most 512 bytes plus 4 KiB of tags, and a smaller read bounds the work
+# one client causes in one reactor pass, so other clients wait less.
+READ_SIZE = 8192
 # A line's content: from its first character that is not blank to its end.
 # Runs of blank lines, CRs and LFs between lines are never split in Python.
 _CONTENT = re.compile(rb"[^\r\n \t][^\r\n]*")
@@ -109,6 +114,7 @@ class ClientConnection(Protocol):
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if no_delay is not None:
             no_delay(True)
+        _bound_reads(self.transport)
         self._last_input = self.core.clock.seconds()
         self.core.add_connection(self)
         refusal = self.core.admission_refusal(self.ip, self.secure)
@@ -244,6 +250,7 @@ class ClientConnection(Protocol):
         return self.core.flood_limits(self.user)
 
     def _excess_flood(self) -> None:
+        self.core.abused(self.ip, "Excess Flood")
         self.close("Excess Flood")
 
     # -- what the dispatcher needs -------------------------------------------
@@ -315,6 +322,7 @@ class ClientConnection(Protocol):
         self.dead = True
         self.gate.close()
         self.stream.stop()
+        self.core.abused(self.ip, "SendQ exceeded")
         self.core.clock.callLater(0, self.close, "SendQ exceeded")
 
     @property
@@ -437,6 +445,14 @@ class ClientConnection(Protocol):
         self._timer = self.core.clock.callLater(wait, self._check_idle)
 
 
+def _bound_reads(transport: Any) -> None:
+    """Read at most ``READ_SIZE`` bytes at once from the socket under ``transport`` (TLS too)."""
+    while transport is not None:
+        if getattr(transport, "bufferSize", 0) > READ_SIZE:
+            transport.bufferSize = READ_SIZE
+        transport = getattr(transport, "transport", None)
+
+
 def _queued_bytes(transport: Any) -> int:
     """Bytes written to ``transport`` but not yet sent (through a TLS wrapper too)."""
     total = 0
@@ -491,8 +507,25 @@ class ClientFactory(Factory):
     def __init__(self, core: "ServerCore") -> None:
         self.core = core
 
-    def buildProtocol(self, addr: Any) -> ClientConnection:
-        """A new :class:`ClientConnection` for the core."""
+    def buildProtocol(self, addr: Any) -> Protocol:
+        """A new :class:`ClientConnection` for the core, or a :class:`Throttled` refusal."""
+        if self.core.throttled(getattr(addr, "host", "")):
+            self.core.throttle.refused += 1
+            return Throttled()
         proto = ClientConnection(self.core)
         proto.factory = self
         return proto
+
+
+class Throttled(Protocol):
+    """A connection from a throttled address: one ERROR line, then closed, nothing read."""
+
+    def connectionMade(self) -> None:
+        """Say why and close at once (before any registration, notice or log line)."""
+        host = getattr(self.transport.getPeer(), "host", "0")
+        host = "0" + host if host.startswith(":") else host
+        self.transport.write(format_message(Message("ERROR", (f"Closing Link: {host} ({THROTTLED})",))).encode() + b"\r\n")
+        self.transport.loseConnection()
+
+    def dataReceived(self, data: bytes) -> None:
+        """Input from a refused client is ignored."""
