@@ -8,11 +8,14 @@ connection is told so in one ERROR line and closed before it costs a
 registration, a welcome burst or operator notices.  The table is bounded
 (oldest addresses dropped first) and ages on the injected clock; attempts
 while throttled do not extend the wait, so a client that reconnects on a
-timer gets back in once the wait is over.
+timer gets back in once the wait is over.  Each wait is stretched by a random
+share (up to ``JITTER``) so that addresses dropped together do not all come
+back in the same instant.
 """
 
 from __future__ import annotations
 
+import random
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +28,8 @@ MAX_WAIT = 300.0
 FORGET_AFTER = 600.0
 #: At most this many addresses are remembered (the oldest dropped first).
 MAX_ADDRESSES = 10_000
+#: Each wait is lengthened by up to this share of it, at random.
+JITTER = 0.5
 #: What a throttled client reads in its ERROR line.
 REASON = "Throttled: reconnecting too fast"
 
@@ -39,8 +44,11 @@ class Throttle:
     """Which addresses are refused for now, and until when."""
 
     def __init__(self, clock: Any, base: float = BASE_WAIT, cap: float = MAX_WAIT,
-                 forget: float = FORGET_AFTER, max_addresses: int = MAX_ADDRESSES) -> None:
+                 forget: float = FORGET_AFTER, max_addresses: int = MAX_ADDRESSES,
+                 jitter: float = JITTER, rng: random.Random | None = None) -> None:
         self.clock = clock
+        self.jitter = jitter
+        self.rng = rng or random.Random()
         self.base, self.cap, self.forget, self.max_addresses = base, cap, forget, max_addresses
         self._table: OrderedDict[str, _Strikes] = OrderedDict()
         self.refused = 0  # connections refused since start (for operators' statistics)
@@ -49,12 +57,16 @@ class Throttle:
         return len(self._table)
 
     def abused(self, ip: str) -> float:
-        """Note that ``ip`` was dropped for abuse; return how long it is now refused."""
+        """Note that ``ip`` was dropped for abuse; return how long it is now refused.
+
+        The wait is ``base`` doubled per earlier abuse (at most ``cap``), times 1 to
+        1 + ``jitter`` at random.
+        """
         now = self.clock.seconds()
         self._expire(now)
         strikes = self._table.pop(ip, None)
         count = strikes.count + 1 if strikes is not None else 1
-        wait = min(self.cap, self.base * 2 ** min(count - 1, 16))
+        wait = min(self.cap, self.base * 2 ** min(count - 1, 16)) * (1 + self.jitter * self.rng.random())
         self._table[ip] = _Strikes(count, max(now + wait, strikes.until if strikes else 0.0))
         while len(self._table) > self.max_addresses:
             self._table.popitem(last=False)

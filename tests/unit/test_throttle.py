@@ -9,7 +9,7 @@ from twisted.internet.testing import StringTransport
 from conferenceroom.admin.settings import FloodSettings
 from conferenceroom.client import protocol
 from conferenceroom.client.protocol import ClientConnection, ClientFactory
-from conferenceroom.throttle import BASE_WAIT, MAX_WAIT, Throttle
+from conferenceroom.throttle import BASE_WAIT, JITTER, MAX_WAIT, Throttle
 from tests.helpers import feed, make_core, make_settings, register, sent, sent_lines
 
 THROTTLED = "Throttled: reconnecting too fast"
@@ -43,7 +43,7 @@ def test_waits_start_at_base_double_per_abuse_and_are_capped() -> None:
     """Each abuse from one address refuses it for twice as long as the last, up to the cap;
     other addresses are not affected, and the refusal ends on time."""
     clock = task.Clock()
-    throttle = Throttle(clock)
+    throttle = Throttle(clock, jitter=0)
     assert throttle.abused("192.0.2.1") == BASE_WAIT
     assert throttle.remaining("192.0.2.1") == BASE_WAIT
     assert throttle.remaining("192.0.2.2") == 0
@@ -58,7 +58,7 @@ def test_table_is_bounded_and_forgets_old_abuse() -> None:
     """The table never holds more than its bound (oldest addresses go first), and an
     address quiet for long enough starts again from the base wait."""
     clock = task.Clock()
-    throttle = Throttle(clock, max_addresses=100, forget=600)
+    throttle = Throttle(clock, max_addresses=100, forget=600, jitter=0)
     for n in range(1000):
         throttle.abused(f"10.0.{n // 250}.{n % 250}")
     assert len(throttle) == 100
@@ -88,7 +88,7 @@ def test_excess_flood_refuses_the_address_at_accept_until_the_wait_is_over() -> 
     assert core.network.find_user("again") is None
     other, other_transport = accept(core, "192.0.2.8")
     assert isinstance(other, ClientConnection) and not other_transport.disconnecting
-    core.clock.advance(BASE_WAIT)
+    core.clock.advance(BASE_WAIT * (1 + JITTER))
     again, again_transport = accept(core)
     feed(again, "NICK again", "USER a 0 * :A")
     assert again.user is not None and not again_transport.disconnecting
@@ -109,11 +109,11 @@ def test_repeated_abuse_waits_longer() -> None:
     """An address that floods again right after its wait is refused twice as long."""
     core = flood_core()
     excess_flood(core)
-    core.clock.advance(BASE_WAIT)
+    core.clock.advance(BASE_WAIT * (1 + JITTER))
     excess_flood(core)
-    core.clock.advance(BASE_WAIT)
+    core.clock.advance(BASE_WAIT * (1 + JITTER))
     assert accept(core)[1].disconnecting
-    core.clock.advance(BASE_WAIT)
+    core.clock.advance(2 * BASE_WAIT * (1 + JITTER))
     assert not accept(core)[1].disconnecting
 
 
@@ -151,3 +151,18 @@ def test_addresses_exempt_from_the_trigger_are_never_throttled(changes: dict) ->
     feed(conn, "NICK back", "USER b 0 * :B")
     assert conn.user is not None and not transport.disconnecting
     assert "Throttled" not in "".join(sent_lines(conn))
+
+
+def test_addresses_dropped_together_come_back_spread_out() -> None:
+    """Waits are stretched at random (by at most half), so 200 addresses dropped in the same
+    instant are let back in over several seconds, not all in one reactor pass."""
+    clock = task.Clock()
+    throttle = Throttle(clock)
+    waits = [throttle.abused(f"10.9.0.{n}") for n in range(200)]
+    assert all(BASE_WAIT <= w <= 1.5 * BASE_WAIT for w in waits)
+    clock.advance(BASE_WAIT)
+    back = []
+    for _ in range(51):
+        back.append(sum(1 for n in range(200) if throttle.remaining(f"10.9.0.{n}") == 0))
+        clock.advance(0.1)
+    assert back[-1] == 200 and max(b - a for a, b in zip(back, back[1:])) < 20
