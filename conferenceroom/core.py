@@ -81,6 +81,8 @@ class ServerCore:
         self._recent_connects = []
         # Addresses refused at accept for a while after being dropped for abuse.
         self.throttle = Throttle(clock)
+        # Lines of unregistered clients per reactor turn (a client.pacing.TurnBudget, set by the listeners).
+        self.registration_pace: Any = None
         self.rehash: Callable[[], Any] | None = None  # set by the service
         self.reconfigure: Callable[[Any], list[str]] | None = None  # set by the service
         # Runs blocking work (password hashing, file writes) off the reactor

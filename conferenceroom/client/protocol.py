@@ -31,6 +31,7 @@ from ..wire import (
 from .caps import visible_tags
 from .flood import FloodGate, byte_cost
 from .output import ReplyStream
+from .pacing import TurnBudget
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -45,6 +46,10 @@ CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is 
 # is at most 512 bytes plus 4 KiB of tags, and a smaller read bounds the work
 # one client causes in one reactor pass, so other clients wait less.
 READ_SIZE = 8192
+# Lines from clients not yet registered handled per reactor turn, all clients
+# together (two make a registration): a burst of new clients is welcomed over
+# several turns while registered clients are served in between.
+REGISTRATION_LINES_PER_TURN = 16
 # A line's content: from its first character that is not blank to its end.
 # Runs of blank lines, CRs and LFs between lines are never split in Python.
 _CONTENT = re.compile(rb"[^\r\n \t][^\r\n]*")
@@ -66,6 +71,9 @@ class ClientConnection(Protocol):
 
     is_client = True
     log = Logger()
+    #: Shares out the lines of unregistered clients over reactor turns (set by
+    #: the listener's factory; None: every line at once).
+    pace: TurnBudget | None = None
 
     def __init__(self, core: "ServerCore") -> None:
         self.core = core
@@ -227,6 +235,22 @@ class ClientConnection(Protocol):
     # -- line handling -----------------------------------------------------
 
     def _run_line(self, raw: bytes) -> None:
+        if self.closing:
+            return
+        if self.user is None and self.pace is not None and not self.pace.take():
+            # Over this turn's share for new clients: this line runs in a later
+            # turn, and the lines after it wait behind it (the gate is held).
+            self.gate.hold()
+            self.pace.later(lambda: self._run_paced(raw))
+            return
+        self._handle(raw)
+
+    def _run_paced(self, raw: bytes) -> None:
+        """A line whose turn came (see :meth:`_run_line`); then let the next ones through."""
+        self._handle(raw)
+        self.gate.release()
+
+    def _handle(self, raw: bytes) -> None:
         if self.closing:
             return
         try:
@@ -506,6 +530,10 @@ class ClientFactory(Factory):
 
     def __init__(self, core: "ServerCore") -> None:
         self.core = core
+        # One budget for every listener of this server.
+        if getattr(core, "registration_pace", None) is None:
+            core.registration_pace = TurnBudget(core.clock, REGISTRATION_LINES_PER_TURN)
+        self.pace = core.registration_pace
 
     def buildProtocol(self, addr: Any) -> Protocol:
         """A new :class:`ClientConnection` for the core, or a :class:`Throttled` refusal."""
@@ -514,6 +542,7 @@ class ClientFactory(Factory):
             return Throttled()
         proto = ClientConnection(self.core)
         proto.factory = self
+        proto.pace = self.pace
         return proto
 
 
