@@ -539,7 +539,7 @@ class ClientFactory(Factory):
         """A new :class:`ClientConnection` for the core, or a :class:`Throttled` refusal."""
         if self.core.throttled(getattr(addr, "host", "")):
             self.core.throttle.refused += 1
-            return Throttled()
+            return Throttled(self.core.clock)
         proto = ClientConnection(self.core)
         proto.factory = self
         proto.pace = self.pace
@@ -547,7 +547,14 @@ class ClientFactory(Factory):
 
 
 class Throttled(Protocol):
-    """A connection from a throttled address: one ERROR line, then closed, nothing read."""
+    """A connection from a throttled address: one ERROR line, then closed, nothing read.
+
+    Like any closed client, it is aborted if it is not gone after ``CLOSE_GRACE``.
+    """
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self._abort_timer: Any = None
 
     def connectionMade(self) -> None:
         """Say why and close at once (before any registration, notice or log line)."""
@@ -555,6 +562,13 @@ class Throttled(Protocol):
         host = "0" + host if host.startswith(":") else host
         self.transport.write(format_message(Message("ERROR", (f"Closing Link: {host} ({THROTTLED})",))).encode() + b"\r\n")
         self.transport.loseConnection()
+        self._abort_timer = self.clock.callLater(CLOSE_GRACE, self.transport.abortConnection)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        """Gone in time: no abort needed."""
+        if self._abort_timer is not None and self._abort_timer.active():
+            self._abort_timer.cancel()
+        self._abort_timer = None
 
     def dataReceived(self, data: bytes) -> None:
         """Input from a refused client is ignored."""

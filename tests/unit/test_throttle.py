@@ -166,3 +166,20 @@ def test_addresses_dropped_together_come_back_spread_out() -> None:
         back.append(sum(1 for n in range(200) if throttle.remaining(f"10.9.0.{n}") == 0))
         clock.advance(0.1)
     assert back[-1] == 200 and max(b - a for a, b in zip(back, back[1:])) < 20
+
+
+def test_refused_connection_that_never_goes_away_is_aborted() -> None:
+    """A throttled connection whose close does not complete (a TLS client that never
+    finishes its handshake, a peer that never reads) is aborted after the close grace
+    period; one that goes away in time leaves no timer behind."""
+    core = flood_core()
+    excess_flood(core)
+    core.clock.advance(protocol.CLOSE_GRACE + 1)  # the flooder's own close is long done
+    refused, transport = accept(core)
+    assert transport.disconnecting and not transport.disconnected
+    core.clock.advance(protocol.CLOSE_GRACE)
+    assert transport.disconnected  # StringTransport.abortConnection
+    before = len(core.clock.getDelayedCalls())
+    gone, gone_transport = accept(core)
+    gone.connectionLost(None)
+    assert len(core.clock.getDelayedCalls()) == before
