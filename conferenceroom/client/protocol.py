@@ -44,8 +44,11 @@ SENDQ_CHECK_EVERY = 15  # check the send queue on every 16th write (a bit mask)
 CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is aborted
 # Bytes read from a client socket at once (Twisted's default is 64 KiB): a line
 # is at most 512 bytes plus 4 KiB of tags, and a smaller read bounds the work
-# one client causes in one reactor pass, so other clients wait less.
-READ_SIZE = 8192
+# one client causes in one reactor pass, so other clients wait less.  With the
+# socket paused while lines wait, one read must still be able to pass the
+# default flood kill threshold (20 penalties of 512 bytes beyond a budget of
+# 10), or a flooder would be slowed down forever instead of dropped.
+READ_SIZE = 16384
 # Lines from clients not yet registered handled per reactor turn, all clients
 # together (two make a registration): a burst of new clients is welcomed over
 # several turns while registered clients are served in between.
