@@ -456,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-log-growth", type=int, default=256 * 1024, help="target: log growth in bytes (262144)")
     p.add_argument("--kinds", default=",".join(KINDS),
                    help=f"which attacks, comma-separated (default all: {','.join(KINDS)})")
+    p.add_argument("--attack-nice", type=int, default=10,
+                   help="niceness added to the attacking process (10; 0: none), so that on a shared machine "
+                        "its CPU does not delay the server and the witnesses, as a remote attacker's would not")
     p.add_argument("--keep", action="store_true", help="keep the server's folder (config, logs)")
     p.add_argument("--json", help="also write the figures to this file")
     args = p.parse_args(argv)
@@ -483,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
         stats = Stats(args.lines, kinds)
         print(f"soak: attacking 127.0.0.1:{port} (pid {proc.pid}) with {args.lines} lines "
               f"for at most {args.seconds:g} s ...", file=sys.stderr)
+        if args.attack_nice:
+            os.nice(args.attack_nice)  # this process only: the server and the witnesses were started before
         attack_start, attack_stop = asyncio.run(attack(port, stats, args.seconds))
         client_after = resource.getrusage(resource.RUSAGE_SELF)
         cpu_attack = (cpu_seconds(srv) or 0) - (cpu_before or 0)
@@ -518,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         lost_pings=results["lost_pings"], witness_disconnected=results["disconnected"],
         rss_before_kib=rss_before, rss_after_kib=rss_after, log_growth_bytes=growth,
         idle_after_s=idle, tracebacks=len(tracebacks), first_traceback=tracebacks[0] if tracebacks else None,
-        server_alive=alive,
+        server_alive=alive, attack_nice=args.attack_nice, load_average=os.getloadavg(),
     )
     checks = [
         ("witness PING round trip, worst (ms)", figures["ping_worst_ms"], args.max_rtt_ms),
@@ -540,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
           f"connect failures {stats.failed})")
     print(f"  server CPU, attack  {cpu_attack:>10.1f} s    soak client CPU {figures['client_cpu']:.1f} s")
     print(f"  RSS before / after  {rss_before:>10} / {rss_after} KiB")
+    print(f"  load average        {' '.join(f'{x:.2f}' for x in os.getloadavg()):>10}  (attack niced +{args.attack_nice})")
     print(f"  PING median         {figures['ping_median_ms']:>10.1f} ms  ({len(server_rtt)} samples, "
           f"{results['lost_pings']} unanswered)")
     print()

@@ -29,6 +29,7 @@ from .network import Network, Server, User
 from .operauth import OperAuthenticator
 from .passwords import PasswordPool
 from .routing import Router
+from .throttle import REASON as THROTTLED, Throttle
 from .wire import Message
 
 if TYPE_CHECKING:
@@ -78,6 +79,10 @@ class ServerCore:
         # Connections per IP, closing ones included until they are really gone.
         self.connections_by_ip: dict[str, int] = {}
         self._recent_connects = []
+        # Addresses refused at accept for a while after being dropped for abuse.
+        self.throttle = Throttle(clock)
+        # Lines of unregistered clients per reactor turn (a client.pacing.TurnBudget, set by the listeners).
+        self.registration_pace: Any = None
         self.rehash: Callable[[], Any] | None = None  # set by the service
         self.reconfigure: Callable[[Any], list[str]] | None = None  # set by the service
         self.config_file: Any = None  # the ConfigFile AS edits in place; set by the service
@@ -232,6 +237,8 @@ class ServerCore:
         included) and the connections-per-second limit of SECURITY settings.
         """
         settings = self.settings
+        if self.throttled(ip):
+            return THROTTLED
         if settings.secureonly and not secure:
             return f"This server accepts only TLS connections (port {settings.ssl.port})"
         found = self.find_ban("", ip, ip)
@@ -249,6 +256,20 @@ class ServerCore:
         return None
 
     _recent_connects: list[float] = []
+
+    def throttled(self, ip: str) -> bool:
+        """True while ``ip`` is refused for recent abuse (cheap: checked at accept)."""
+        return bool(self.throttle.remaining(ip)) and self.settings.trigger_for(ip) > 0
+
+    def abused(self, ip: str, reason: str) -> None:
+        """A connection from ``ip`` was dropped for ``reason`` (abuse): refuse the address for a while.
+
+        Addresses exempt from the connection trigger (limit 0) are never throttled.
+        """
+        if self.settings.trigger_for(ip) <= 0:
+            return
+        wait = self.throttle.abused(ip)
+        self.log.info("throttling {ip} for {wait:g} s after {reason}", ip=ip, wait=wait, reason=reason)
 
     # -- notices -----------------------------------------------------------
 

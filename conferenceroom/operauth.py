@@ -5,11 +5,18 @@ One :class:`OperAuthenticator` decides every operator login the same way,
 whatever went wrong, so a client cannot tell an unknown name from a wrong
 password, a wrong host, a disabled entry or a TLS-only entry:
 
-* every attempt costs one bcrypt check (against a dummy hash of the same
-  cost when the name is unknown), on the dedicated password pool;
-* every attempt waits for the :class:`Backoff` of its address and of the
-  name it tried: past a few free tries, each failure doubles the wait
-  (bounded), and a success clears both;
+* an attempt is checked with one bcrypt check (against a dummy hash of the
+  same cost when the name is unknown), on the dedicated password pool;
+* past a few free attempts, the :class:`Backoff` of the address and of the
+  name spaces checked attempts out, each doubling the wait (bounded); a
+  success clears both.  An attempt from an address in its back-off is not
+  checked at all: it is refused when the wait is over (right password or
+  not), so guessing faster costs the server a timer, never a queued bcrypt
+  check.  An attempt from an address with no back-off of its own waits for
+  the name's back-off and is then checked, so guesses at a name from
+  elsewhere cannot lock its operator out;
+* at most ``MAX_CHECKING`` checks run or wait on the pool at once: beyond
+  that an attempt is told to try again (263), whatever its name;
 * the caller gets only "accepted" or "refused"; the real reason goes to the
   server log and to operators with +s.
 """
@@ -42,8 +49,10 @@ MAX_DELAY = 60.0
 FORGET_AFTER = 900.0
 #: At most this many addresses and names are remembered (oldest dropped).
 MAX_KEYS = 10_000
-#: Password checks waiting or running at once; more are told to try again.
+#: Attempts waiting (for a back-off or a check) at once; more are told to try again.
 MAX_PENDING = 64
+#: bcrypt checks running or queued on the password pool at once; more are told to try again.
+MAX_CHECKING = 4
 
 
 def _cost_of(stored: str) -> int:
@@ -150,6 +159,18 @@ class Backoff:
         record = self._records.get(key)
         return max(0.0, record.ready - self.clock.seconds()) if record else 0.0
 
+    def remaining(self, keys: Iterable[str]) -> float:
+        """Seconds before an attempt for all of ``keys`` may start (0: now); an attempt
+        refused meanwhile keeps the keys remembered but does not move the wait."""
+        now = self.clock.seconds()
+        wait = 0.0
+        for key in keys:
+            record = self._records.get(key)
+            if record is not None:
+                record.last = max(record.last, now)
+                wait = max(wait, record.ready - now)
+        return wait
+
 
 @dataclass(frozen=True)
 class LoginResult:
@@ -181,7 +202,8 @@ class OperAuthenticator:
         self.get_settings = get_settings
         self.run_check = run_check
         self.backoff = backoff or Backoff(clock)
-        self.pending = 0
+        self.pending = 0  # attempts not yet answered
+        self.checking = 0  # of which bcrypt checks handed to the pool
 
     def dummy_rounds(self) -> int:
         """The bcrypt cost for unknown names: the highest cost among the oper entries."""
@@ -194,12 +216,19 @@ class OperAuthenticator:
         if self.pending >= MAX_PENDING:
             return defer.fail(TryAgain())
         keys = (f"ip:{ip}", f"name:{fold(name)}")
-        wait = self.backoff.book(keys)
+        address_wait = self.backoff.remaining(keys[:1])
+        wait = max(address_wait, self.backoff.remaining(keys[1:]))
         self.pending += 1
-        if wait > 0:
-            d = task.deferLater(self.clock, wait, self._check, name, password, who, secure, need)
+        if address_wait > 0:
+            # This address is in its back-off: nothing is checked, the same refusal once the wait is over.
+            refused = LoginResult(None, "refused unchecked during the back-off of this address")
+            d = task.deferLater(self.clock, wait, lambda: refused)
+        elif wait > 0:
+            # Only the name is in its back-off: a clean address is checked once it is over.
+            d = task.deferLater(self.clock, wait, lambda: None)
+            d.addCallback(lambda _: self._checked(keys, name, password, who, secure, need))
         else:
-            d = defer.maybeDeferred(self._check, name, password, who, secure, need)
+            d = self._checked(keys, name, password, who, secure, need)
 
         def done(result: Any) -> Any:
             self.pending -= 1
@@ -208,6 +237,21 @@ class OperAuthenticator:
             return result
 
         return d.addBoth(done)
+
+    def _checked(self, keys: tuple[str, str], name: str, password: str, who: Sequence[str], secure: bool,
+                 need: str) -> defer.Deferred:
+        """Book the attempt and run its check (TryAgain when ``MAX_CHECKING`` checks are under way)."""
+        if self.checking >= MAX_CHECKING:
+            return defer.fail(TryAgain())
+        self.backoff.book(keys)
+        self.checking += 1
+        d = defer.maybeDeferred(self._check, name, password, who, secure, need)
+
+        def checked(result: Any) -> Any:
+            self.checking -= 1
+            return result
+
+        return d.addBoth(checked)
 
     def _check(self, name: str, password: str, who: Sequence[str], secure: bool, need: str) -> defer.Deferred:
         entry = self.get_settings().oper(name)

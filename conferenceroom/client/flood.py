@@ -4,7 +4,8 @@
 Each line costs a penalty (most commands 1, expensive ones more).  A client
 has a budget of ``penalties`` per ``seconds``: lines within budget run at
 once; lines over it wait in a queue and run as the budget recovers; when the
-queued penalty passes ``kill`` the client is disconnected ("Excess Flood").
+queued penalty (plus whatever ran beyond the budget) passes ``kill`` the
+client is disconnected ("Excess Flood").
 Input that runs no command (blank lines, the tail of an overlong line) is
 charged too, by its size (:func:`byte_cost`), so every byte a client sends
 uses up budget.  Time comes from the injected clock, so tests drive it with
@@ -101,9 +102,21 @@ class FloodGate:
         self.queued_cost += cost
         if self._timer is None:
             self._drain()
-        if limits is not None and self.queued_cost > limits.kill and not self.closed:
+        if limits is not None and self.excess(limits) > limits.kill and not self.closed:
             self.close()
             self.on_excess()
+
+    def excess(self, limits: FloodLimits) -> float:
+        """Penalty waiting in the queue plus what already ran beyond the budget.
+
+        Input that ran although it cost more than the budget (a large read of
+        junk, when nothing was owed) counts too: otherwise a flooder whose reads
+        are each under the kill threshold, with the socket paused in between,
+        would be kept at the budget's pace forever instead of dropped.
+        """
+        unit = limits.seconds / max(limits.penalties, 1)
+        owed = (self.busy_until - self.clock.seconds()) / unit
+        return self.queued_cost + max(0.0, owed - limits.penalties)
 
     def _drain(self) -> None:
         self._timer = None

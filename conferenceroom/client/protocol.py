@@ -25,12 +25,14 @@ from twisted.python.failure import Failure
 
 from ..numerics import numeric
 from ..sendq import queued_bytes
+from ..throttle import REASON as THROTTLED
 from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
 from .caps import visible_tags
 from .flood import FloodGate, byte_cost
 from .output import ReplyStream
+from .pacing import TurnBudget
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -41,6 +43,17 @@ PING_INTERVAL = 90.0
 MAX_SENDQ = 4 * 1024 * 1024
 SENDQ_CHECK_EVERY = 15  # check the send queue on every 16th write (a bit mask)
 CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is aborted
+# Bytes read from a client socket at once (Twisted's default is 64 KiB): a line
+# is at most 512 bytes plus 4 KiB of tags, and a smaller read bounds the work
+# one client causes in one reactor pass, so other clients wait less.  With the
+# socket paused while lines wait, one read must still be able to pass the
+# default flood kill threshold (20 penalties of 512 bytes beyond a budget of
+# 10), or a flooder would be slowed down forever instead of dropped.
+READ_SIZE = 16384
+# Lines from clients not yet registered handled per reactor turn, all clients
+# together (two make a registration): a burst of new clients is welcomed over
+# several turns while registered clients are served in between.
+REGISTRATION_LINES_PER_TURN = 16
 # A line's content: from its first character that is not blank to its end.
 # Runs of blank lines, CRs and LFs between lines are never split in Python.
 _CONTENT = re.compile(rb"[^\r\n \t][^\r\n]*")
@@ -62,6 +75,9 @@ class ClientConnection(Protocol):
 
     is_client = True
     log = Logger()
+    #: Shares out the lines of unregistered clients over reactor turns (set by
+    #: the listener's factory; None: every line at once).
+    pace: TurnBudget | None = None
 
     def __init__(self, core: "ServerCore") -> None:
         self.core = core
@@ -110,6 +126,7 @@ class ClientConnection(Protocol):
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if no_delay is not None:
             no_delay(True)
+        _bound_reads(self.transport)
         self._last_input = self.core.clock.seconds()
         self.core.add_connection(self)
         refusal = self.core.admission_refusal(self.ip, self.secure)
@@ -266,6 +283,22 @@ class ClientConnection(Protocol):
     def _run_line(self, raw: bytes) -> None:
         if self.closing:
             return
+        if self.user is None and self.pace is not None and not self.pace.take():
+            # Over this turn's share for new clients: this line runs in a later
+            # turn, and the lines after it wait behind it (the gate is held).
+            self.gate.hold()
+            self.pace.later(lambda: self._run_paced(raw))
+            return
+        self._handle(raw)
+
+    def _run_paced(self, raw: bytes) -> None:
+        """A line whose turn came (see :meth:`_run_line`); then let the next ones through."""
+        self._handle(raw)
+        self.gate.release()
+
+    def _handle(self, raw: bytes) -> None:
+        if self.closing:
+            return
         try:
             msg = parse(raw)
         except ParseError:
@@ -287,6 +320,7 @@ class ClientConnection(Protocol):
         return self.core.flood_limits(self.user)
 
     def _excess_flood(self) -> None:
+        self.core.abused(self.ip, "Excess Flood")
         self.close("Excess Flood")
 
     # -- what the dispatcher needs -------------------------------------------
@@ -358,6 +392,7 @@ class ClientConnection(Protocol):
         self.dead = True
         self.gate.close()
         self.stream.stop()
+        self.core.abused(self.ip, "SendQ exceeded")
         self.core.clock.callLater(0, self.close, "SendQ exceeded")
 
     @property
@@ -480,6 +515,14 @@ class ClientConnection(Protocol):
         self._timer = self.core.clock.callLater(wait, self._check_idle)
 
 
+def _bound_reads(transport: Any) -> None:
+    """Read at most ``READ_SIZE`` bytes at once from the socket under ``transport`` (TLS too)."""
+    while transport is not None:
+        if getattr(transport, "bufferSize", 0) > READ_SIZE:
+            transport.bufferSize = READ_SIZE
+        transport = getattr(transport, "transport", None)
+
+
 
 def _line_break(data: bytes) -> int:
     """Index of the first CR or LF in ``data``, or -1."""
@@ -521,9 +564,45 @@ class ClientFactory(Factory):
 
     def __init__(self, core: "ServerCore") -> None:
         self.core = core
+        # One budget for every listener of this server.
+        if getattr(core, "registration_pace", None) is None:
+            core.registration_pace = TurnBudget(core.clock, REGISTRATION_LINES_PER_TURN)
+        self.pace = core.registration_pace
 
-    def buildProtocol(self, addr: Any) -> ClientConnection:
-        """A new :class:`ClientConnection` for the core."""
+    def buildProtocol(self, addr: Any) -> Protocol:
+        """A new :class:`ClientConnection` for the core, or a :class:`Throttled` refusal."""
+        if self.core.throttled(getattr(addr, "host", "")):
+            self.core.throttle.refused += 1
+            return Throttled(self.core.clock)
         proto = ClientConnection(self.core)
         proto.factory = self
+        proto.pace = self.pace
         return proto
+
+
+class Throttled(Protocol):
+    """A connection from a throttled address: one ERROR line, then closed, nothing read.
+
+    Like any closed client, it is aborted if it is not gone after ``CLOSE_GRACE``.
+    """
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self._abort_timer: Any = None
+
+    def connectionMade(self) -> None:
+        """Say why and close at once (before any registration, notice or log line)."""
+        host = getattr(self.transport.getPeer(), "host", "0")
+        host = "0" + host if host.startswith(":") else host
+        self.transport.write(format_message(Message("ERROR", (f"Closing Link: {host} ({THROTTLED})",))).encode() + b"\r\n")
+        self.transport.loseConnection()
+        self._abort_timer = self.clock.callLater(CLOSE_GRACE, self.transport.abortConnection)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        """Gone in time: no abort needed."""
+        if self._abort_timer is not None and self._abort_timer.active():
+            self._abort_timer.cancel()
+        self._abort_timer = None
+
+    def dataReceived(self, data: bytes) -> None:
+        """Input from a refused client is ignored."""

@@ -114,7 +114,8 @@ def test_oper_refusals_look_alike(shared_server, irc_client):
     """A wrong password, an unknown operator name, a disabled entry, a
     TLS-only entry on a plain connection and a host outside the access masks
     all get the same single 464 (no NOTICE saying why); none changes the
-    user's modes, and a matching access mask still logs in."""
+    user's modes, and a matching access mask still logs in (after the back-off
+    these five failures started: the attempt made during it gets 464 unchecked)."""
     c = irc_client(shared_server, unique_nick("wp"))
     for name, password in (("admin", "not-the-password"), ("nosuchoper", "whatever"),
                            ("disabled", "disabledpass"), ("tlsonly", "tlspass"),
@@ -125,6 +126,7 @@ def test_oper_refusals_look_alike(shared_server, irc_client):
         assert lines[0].trailing == "Password incorrect"
     c.send(f"MODE {c.nick}")
     assert "o" not in c.expect("221").params[1]
+    assert _oper_result(c, "nearby", "nearpass").command == "464"
     assert _oper_result(c, "nearby", "nearpass").command == "381"
 
 

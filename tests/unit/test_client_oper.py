@@ -174,8 +174,9 @@ def test_dummy_check_really_runs_bcrypt() -> None:
 
 
 def test_oper_back_off_per_address() -> None:
-    """After the free attempts, each failure from one address makes that
-    address's next OPER wait twice as long (bounded); a success clears it."""
+    """After the free attempts, the checked attempts of one address are spaced out, the
+    spacing doubling each time (bounded): an attempt before the wait is over gets 464
+    when it is; one after it is checked at once.  Another address is not slowed down."""
     from conferenceroom import operauth
 
     core = _core(OperEntry("God", HASH, frozenset("a")))
@@ -185,7 +186,7 @@ def test_oper_back_off_per_address() -> None:
         assert [m.command for m in sent(conn)] == ["464"]
     waits = []
     for i in range(9):
-        feed(conn, f"OPER other{i} wrong")
+        feed(conn, f"OPER early{i} wrong")  # during the back-off: answered when it ends
         assert sent(conn) == []
         waited = 0.0
         while True:
@@ -196,17 +197,20 @@ def test_oper_back_off_per_address() -> None:
                 break
         assert [m.command for m in out] == ["464"]
         waits.append(waited)
+        feed(conn, f"OPER other{i} wrong")  # after it: checked and answered at once
+        assert [m.command for m in sent(conn)] == ["464"]
     assert waits[:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
     assert waits[-1] == operauth.MAX_DELAY
-    # Another address is not slowed down by this one.
     bob = register(core, "bob", ip="198.51.100.8")
     feed(bob, f"OPER God {PASSWORD}")
     assert sent(bob)[0].command == "381"
 
 
 def test_oper_back_off_per_name() -> None:
-    """Guesses at one name from many addresses slow down that name; a
-    different name from a fresh address answers at once."""
+    """Guesses at one name from many addresses slow that name down: an attempt from
+    another, clean address waits for the name's back-off and is then checked, so
+    the real operator is delayed but never locked out; a wrong password there is
+    464 after the same wait, and the success clears the name."""
     from conferenceroom import operauth
 
     core = _core(OperEntry("God", HASH, frozenset("a")))
@@ -214,34 +218,35 @@ def test_oper_back_off_per_name() -> None:
         conn = register(core, f"u{i}", ip=f"203.0.113.{i}")
         feed(conn, "OPER God wrong")
         assert [m.command for m in sent(conn)] == ["464"]
+    guess = register(core, "guess", ip="203.0.113.100")
+    feed(guess, "OPER God wrong")
     late = register(core, "late", ip="203.0.113.200")
     feed(late, f"OPER God {PASSWORD}")
-    assert sent(late) == []
+    assert sent(guess) == [] and sent(late) == []
     core.clock.advance(operauth.BASE_DELAY)
-    assert sent(late)[0].command == "381"
+    assert [m.command for m in sent(guess)] == ["464"]
+    assert [m.command for m in sent(late)][0] == "381"
     # The success cleared the name: the next attempt is answered at once.
     again = register(core, "again", ip="203.0.113.201")
     feed(again, "OPER God wrong")
     assert [m.command for m in sent(again)] == ["464"]
 
 
-def test_parallel_guesses_queue_behind_each_other() -> None:
-    """Many connections from one address guessing at once do not all run at
-    once: past the free attempts each waits its turn."""
+def test_parallel_guesses_during_a_back_off_are_answered_when_it_ends() -> None:
+    """Many connections from one address guessing at once: the free attempts are
+    checked, the others are answered 464 together when the back-off ends, unchecked."""
     from conferenceroom import operauth
 
     core = _core(OperEntry("God", HASH, frozenset("a")), deftrigger=0)
+    calls = _counting(core)
     conns = [register(core, f"p{i}", ip="198.51.100.9") for i in range(operauth.FREE_ATTEMPTS + 2)]
     for i, conn in enumerate(conns):
         feed(conn, f"OPER name{i} wrong")
     answered = [bool(sent(c)) for c in conns]
     assert answered == [True] * operauth.FREE_ATTEMPTS + [False] * 2
     core.clock.advance(1.0)
-    assert [bool(sent(c)) for c in conns[operauth.FREE_ATTEMPTS:]] == [True, False]
-    core.clock.advance(1.0)
-    assert not sent(conns[-1])
-    core.clock.advance(1.0)
-    assert [m.command for m in sent(conns[-1])] == ["464"]
+    assert [[m.command for m in sent(c)] for c in conns[operauth.FREE_ATTEMPTS:]] == [["464"], ["464"]]
+    assert len(calls) == operauth.FREE_ATTEMPTS
 
 
 def test_oper_tls_only_entry() -> None:
@@ -271,19 +276,77 @@ def test_oper_access_masks() -> None:
     assert conn.user.oper_name == "Near"
 
 
-def test_too_many_pending_checks_answer_try_again() -> None:
-    """When the password pool has too much waiting, OPER gets 263 at once
-    rather than another queued check."""
+def test_too_many_pending_attempts_answer_try_again() -> None:
+    """When too many attempts wait for their back-off at once, OPER gets 263 at once
+    rather than another waiting attempt."""
+    from conferenceroom import operauth
+
+    core = _core(OperEntry("God", HASH, frozenset("a")), deftrigger=0)
+    guesser = register(core, "guesser", ip="10.1.0.1")
+    for i in range(operauth.FREE_ATTEMPTS):
+        feed(guesser, f"OPER n{i} pw")
+    waiting = [register(core, f"w{i}", ip="10.1.0.1") for i in range(operauth.MAX_PENDING)]
+    for conn in waiting:
+        feed(conn, "OPER God pw")
+    assert [sent(c) for c in waiting] == [[]] * operauth.MAX_PENDING
+    conn = register(core, "late", ip="10.9.9.9")
+    feed(conn, "OPER God pw")
+    assert [(m.command, m.params[1]) for m in sent(conn)] == [("263", "OPER")]
+
+
+def _counting(core: Any) -> list[tuple[Any, ...]]:
+    """Count ``core``'s password checks (they still run, inline); returns the list of their arguments."""
+    calls: list[tuple[Any, ...]] = []
+
+    def run(func: Any, *args: Any) -> Any:
+        calls.append(args)
+        return defer.maybeDeferred(func, *args)
+
+    core.check_password = run
+    return calls
+
+
+def test_attempts_during_a_back_off_get_464_after_the_wait_without_a_check() -> None:
+    """Once an address has used its free attempts, guesses during its back-off cost no
+    bcrypt check: each gets the same 464 when the wait is over, even the right password;
+    the first attempt after the wait is checked again."""
+    from conferenceroom import operauth
+
+    core = _core(OperEntry("God", HASH, frozenset("a")), deftrigger=0)
+    calls = _counting(core)
+    first = register(core, "first", ip="198.51.100.20")
+    for i in range(operauth.FREE_ATTEMPTS):
+        feed(first, f"OPER guess{i} wrong")
+    assert [m.command for m in sent(first)] == ["464"] * operauth.FREE_ATTEMPTS
+    guessers = [register(core, f"g{i}", ip="198.51.100.20") for i in range(20)]
+    for i, conn in enumerate(guessers):
+        feed(conn, f"OPER God wrong{i}" if i else f"OPER God {PASSWORD}")
+    assert [sent(c) for c in guessers] == [[]] * 20
+    core.clock.advance(operauth.BASE_DELAY)
+    assert [[m.command for m in sent(c)] for c in guessers] == [["464"]] * 20
+    assert len(calls) == operauth.FREE_ATTEMPTS
+    feed(first, f"OPER God {PASSWORD}")
+    assert [m.command for m in sent(first)][0] == "381"
+    assert len(calls) == operauth.FREE_ATTEMPTS + 1
+
+
+def test_password_checks_at_once_are_few() -> None:
+    """Guesses from many addresses at many names never queue more than a few bcrypt
+    checks: past that, OPER gets 263 (try again) at once; a slot that frees up is used."""
     from conferenceroom import operauth
 
     core = _core(OperEntry("God", HASH, frozenset("a")))
     pending = _hold_checks(core)
-    for i in range(operauth.MAX_PENDING):
-        feed(register(core, f"w{i}", ip=f"10.1.{i // 200}.{i % 200}"), f"OPER n{i} pw")
-    assert len(pending) == operauth.MAX_PENDING
-    conn = register(core, "late", ip="10.9.9.9")
-    feed(conn, "OPER God pw")
-    assert [(m.command, m.params[1]) for m in sent(conn)] == [("263", "OPER")]
+    conns = [register(core, f"w{i}", ip=f"10.2.0.{i}") for i in range(operauth.MAX_CHECKING + 5)]
+    for i, conn in enumerate(conns):
+        feed(conn, f"OPER n{i} pw")
+    assert len(pending) == operauth.MAX_CHECKING
+    assert [[(m.command, m.params[1]) for m in sent(c)] for c in conns[operauth.MAX_CHECKING:]] == [
+        [("263", "OPER")]] * 5
+    pending[0].callback(False)
+    assert [m.command for m in sent(conns[0])] == ["464"]
+    feed(conns[-1], "OPER God pw")
+    assert len(pending) == operauth.MAX_CHECKING + 1
 
 
 def test_oper_needs_two_params() -> None:

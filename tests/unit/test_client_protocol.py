@@ -473,3 +473,22 @@ def test_bare_cr_ends_a_line_without_waiting_for_more_input() -> None:
     assert [m.params[-1] for m in sent(conn)] == ["a", "b"]
     conn.dataReceived(b"\nPING c\r")
     assert [m.params[-1] for m in sent(conn)] == ["c"]
+
+
+def test_socket_reads_are_bounded_to_a_few_lines() -> None:
+    """The socket under a client connection (and under its TLS layer) is read at most
+    16 KiB at a time, not Twisted's 64 KiB, so one client's burst is handled over several
+    reactor passes and other clients are not kept waiting behind it."""
+
+    class Socketish(StringTransport):
+        bufferSize = 65536
+
+    tcp = Socketish()
+    tls = StringTransport()
+    tls.transport = tcp  # type: ignore[attr-defined]
+    conn = protocol.ClientConnection(make_core())
+    conn.makeConnection(tls)
+    assert tcp.bufferSize == protocol.READ_SIZE == 16384
+    plain = Socketish()
+    protocol.ClientConnection(make_core()).makeConnection(plain)
+    assert plain.bufferSize == 16384

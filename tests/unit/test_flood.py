@@ -306,6 +306,45 @@ def test_junk_input_costs_budget_and_trips_excess_flood(junk: bytes) -> None:
     assert [m.params for m in sent(bob) if m.command == "QUIT"] == [("Excess Flood",)]
 
 
+@pytest.mark.parametrize("junk", [b"\n" * 8192, b"x" * 8192, b"\r\n" * 4096], ids=["blank-lf", "partial-line", "crlf"])
+def test_junk_in_socket_sized_reads_trips_excess_flood(junk: bytes) -> None:
+    """Junk arriving 8 KiB per read is dropped with "Excess Flood" by its second read: what it owes beyond its budget counts with what waits, so small
+    reads cannot keep a flooder connected at the budget's pace forever."""
+    core = flood_core()
+    abuser = register(core, "abuser")
+    core.clock.advance(10)
+    abuser.dataReceived(junk)
+    assert not abuser.closing
+    abuser.dataReceived(junk)
+    assert _flooded(abuser)
+
+
+def test_a_paste_within_the_kill_threshold_is_delayed_not_dropped() -> None:
+    """Owing the budget for a while is not a flood: 25 PINGs at once (2.5 times the
+    budget, under the kill threshold of what waits) are answered in order, later."""
+    core = flood_core()
+    conn = register(core, "alice")
+    core.clock.advance(10)
+    feed(conn, *[f"PING t{i}" for i in range(25)])
+    for _ in range(20):
+        core.clock.advance(1)
+    assert pongs(conn) == [f"t{i}" for i in range(25)]
+    assert not conn.closing
+
+
+def test_overlong_lines_in_one_socket_read_trip_excess_flood() -> None:
+    """One socket read (16 KiB) of 700-byte lines answered with 417 is enough to be
+    dropped with "Excess Flood", although the socket is paused while lines wait."""
+    from conferenceroom.client import protocol
+
+    core = flood_core()
+    conn = register(core, "abuser")
+    core.clock.advance(10)
+    data = (b"PRIVMSG bob :" + b"x" * 700 + b"\r\n") * 90
+    conn.dataReceived(data[:protocol.READ_SIZE])
+    assert _flooded(conn)
+
+
 def test_overlong_lines_cost_budget_and_trip_excess_flood() -> None:
     """Lines answered with 417 are charged (at least one penalty each): a
     stream of them ends in "Excess Flood" instead of 417s forever."""

@@ -1,0 +1,75 @@
+"""Registration bursts are shared out over reactor turns, so other clients are not kept waiting."""
+
+from __future__ import annotations
+
+from twisted.internet import address, task
+from twisted.internet.testing import StringTransport
+
+from conferenceroom.client import protocol
+from conferenceroom.client.pacing import TurnBudget
+from tests.helpers import feed, make_core, register, sent
+
+
+def one_turn(clock: task.Clock) -> None:
+    """Run the calls due now, as one reactor pass does (calls they add wait for the next pass;
+    ``task.Clock.advance(0)`` would run those too)."""
+    due = [call for call in clock.getDelayedCalls() if call.getTime() <= clock.seconds()]
+    for call in due:
+        clock.calls.remove(call)
+        call.func(*call.args, **call.kw)
+
+
+def accept(core, ip: str):  # type: ignore[no-untyped-def]
+    """A connection from ``ip`` built by the listener's factory."""
+    addr = address.IPv4Address("TCP", ip, 40000)
+    conn = protocol.ClientFactory(core).buildProtocol(addr)
+    conn.makeConnection(StringTransport(peerAddress=addr))
+    return conn
+
+
+def test_budget_runs_so_much_per_turn_and_the_rest_in_order() -> None:
+    """Five units per turn: the sixth and later wait for the next turns, first come first served."""
+    clock = task.Clock()
+    budget = TurnBudget(clock, per_turn=5)
+    ran: list[int] = []
+    for n in range(12):
+        if budget.take():
+            ran.append(n)
+        else:
+            budget.later(lambda n=n: ran.append(n))
+    assert ran == [0, 1, 2, 3, 4]
+    one_turn(clock)
+    assert ran == list(range(10))
+    assert not budget.take()  # this turn is used up by those that waited
+    one_turn(clock)
+    assert ran == list(range(12))
+    one_turn(clock)
+    assert budget.take()
+    for _ in range(3):
+        one_turn(clock)
+    assert clock.getDelayedCalls() == []  # idle: no timer left behind
+
+
+def test_a_burst_of_new_clients_registers_over_several_turns() -> None:
+    """100 clients sending NICK and USER in the same reactor pass: only the first few are
+    welcomed in that pass, the others in later passes, each in the order it came; a client
+    already registered gets its PING answered in the same pass meanwhile; every one of
+    them is registered in the end, and a client's lines after USER wait behind it."""
+    core = make_core()
+    bob = register(core, "bob")
+    burst = [accept(core, f"10.3.0.{n}") for n in range(100)]
+    for n, conn in enumerate(burst):
+        feed(conn, f"NICK b{n}", f"USER b{n} 0 * :B", "PING :after")
+    feed(bob, "PING :bob")
+    assert [m.params[-1] for m in sent(bob)] == ["bob"]
+    first = [conn.registered for conn in burst]
+    per_turn = protocol.REGISTRATION_LINES_PER_TURN // 2
+    assert first == [True] * per_turn + [False] * (100 - per_turn)
+    turns = 1
+    while not all(conn.registered for conn in burst) and turns < 1000:
+        one_turn(core.clock)
+        turns += 1
+    assert turns >= 100 // per_turn
+    for conn in burst:
+        out = sent(conn)
+        assert out[0].command == "001" and (out[-1].command, out[-1].params[-1]) == ("PONG", "after")
