@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import gc
 import os
 import signal
 import sys
@@ -215,6 +216,10 @@ class ConferenceRoomService(service.MultiService):
             signal.signal(signal.SIGHUP, self._sighup)
         except ValueError:  # not the main thread (tests)
             pass
+        # What start-up loaded (modules, settings, tables) lives as long as the
+        # process: out of the collector's sight, a full collection under load
+        # walks only what clients made, and pauses everyone less.
+        gc.freeze()
 
     def _check_client_ports(self) -> None:
         """Stop start-up, naming every port and why, when no client listener opened."""
