@@ -24,7 +24,6 @@ import json
 import os
 import resource
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +35,7 @@ REPO = os.path.dirname(HERE)
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 import reference  # noqa: E402
+from procs import stop_proc  # noqa: E402
 
 NOFILE = 16384
 
@@ -133,16 +133,6 @@ def start_ours(args, workdir):
     return proc, port
 
 
-def stop_proc(proc, timeout=10.0):
-    """Stop a server this script started, by its PID only."""
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 def get(results, phase, key):

@@ -41,7 +41,6 @@ import re
 import select
 import shlex
 import shutil
-import signal
 import statistics
 import socket
 import subprocess
@@ -54,7 +53,9 @@ from typing import Callable, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from procs import stop_proc  # noqa: E402
 from tests.integration.hybrid import (  # noqa: E402
     Connect, HybridConfig, HybridProcess, HybridUnavailable, install,
 )
@@ -606,17 +607,6 @@ def start_ours(template: str, port: int, peer: int, workdir: str, label: str,
             time.sleep(0.1)
     stop_proc(proc)
     raise SideFailed(f"ours {label} did not listen on {port} within 30s")
-
-
-def stop_proc(proc: subprocess.Popen) -> None:
-    """Stop a process this script started, by its PID."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 def ours_pair(args) -> Pair:

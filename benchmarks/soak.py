@@ -34,7 +34,6 @@ import os
 import random
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import ServerProc, raise_nofile  # noqa: E402
+from procs import stop_proc  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -104,19 +104,8 @@ def start_server(workdir: Path, twistd: str, trigger: int) -> tuple[subprocess.P
             return proc, port, log
         except OSError:
             time.sleep(0.1)
-    stop_server(proc)
+    stop_proc(proc)
     raise SystemExit(f"soak: the server did not listen on {HOST}:{port} within 30 s; see {workdir}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """SIGTERM by PID, then SIGKILL if it is still there after 10 s."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def log_bytes(log: Path) -> int:
@@ -503,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if witness.is_alive():
             witness.terminate()
-        stop_server(proc)
+        stop_proc(proc)
     if "error" in results:
         print(f"soak: witnesses failed: {results['error']}", file=sys.stderr)
         return 2
