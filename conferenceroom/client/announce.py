@@ -94,21 +94,39 @@ class ClientAnnouncer:
     def _(self, event: ev.ChannelJoined) -> None:
         user, channel = event.user, event.channel
         if not channel.local_members:
-            return  # nobody here to tell (most joins of a link burst)
+            return  # nobody here to tell
+        self._tell_join(user, channel, list(channel.local_members))
+        if event.granted:
+            self._modes(user.server, channel, _status_changes(event))
+
+    @announce.register
+    def _(self, event: ev.MembersNetjoined) -> None:
+        channel = event.channel
+        if not channel.local_members:
+            return  # nobody here to tell (most channels of a link burst)
+        # Each member's JOIN goes to the local members present when it joined:
+        # a local user among the joined sees only those after it.
+        later_local = {m.user for m in event.joined if m.user in channel.local_members}
+        members = [u for u in channel.local_members if u not in later_local]
+        for membership in event.joined:
+            user = membership.user
+            if user in later_local:
+                members.append(user)
+            if members:
+                self._tell_join(user, channel, members)
+
+    def _tell_join(self, user: User, channel: Any, members: list[User]) -> None:
+        """JOIN (extended-join aware) and AWAY of ``user`` in ``channel`` to the local ``members``."""
         plain = Message("JOIN", (channel.name,), user.mask)
         extended = Message("JOIN", (channel.name, user.account or "*", user.realname), user.mask)
 
         def build(member: User) -> Message:
             return extended if "extended-join" in member.route.caps else plain
 
-        # Only this server's members: a netjoin of n members must not walk the channel n times.
-        members = list(channel.local_members)
         self.router.to_local(members, build)
         if user.away:
             away = Message("AWAY", (user.away,), user.mask)
             self.router.to_local(members, away, exclude=user, cap="away-notify")
-        if event.granted:
-            self._modes(user.server, channel, _status_changes(event))
 
     @announce.register
     def _(self, event: ev.ChannelParted) -> None:
