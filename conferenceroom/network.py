@@ -628,8 +628,10 @@ class Network:
         if user.is_local:
             channel.local_members.add(user)
         user.channels[channel] = membership
-        user.invited.discard(fold(channel.name))
-        channel.invited.discard(user)
+        if user.invited:  # folding the name for every member of a burst costs more than the check
+            user.invited.discard(fold(channel.name))
+        if channel.invited:
+            channel.invited.discard(user)
         return membership
 
     def _drop_member(self, user: User, channel: Channel) -> None:
