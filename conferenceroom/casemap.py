@@ -11,7 +11,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, MutableMapping
 from functools import lru_cache
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 _FOLD = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^"
@@ -27,17 +27,13 @@ def fold(name: str) -> str:
     return name.translate(_FOLD)
 
 
+# ASCII letters or NICK_SPECIAL first, then also digits and "-" (one regex: every UID of a burst is checked).
+_NICK = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}\-]*")
+
+
 def valid_nick(nick: str, maxlen: int = 30) -> bool:
     """True if ``nick`` is an acceptable nickname."""
-    if not nick or len(nick) > maxlen:
-        return False
-    first = nick[0]
-    if not (first.isascii() and (first.isalpha() or first in NICK_SPECIAL)):
-        return False
-    return all(
-        ch.isascii() and (ch.isalnum() or ch in NICK_SPECIAL or ch == "-")
-        for ch in nick[1:]
-    )
+    return 0 < len(nick) <= maxlen and _NICK.fullmatch(nick) is not None
 
 
 def valid_channel(name: str, maxlen: int = 50) -> bool:
@@ -134,6 +130,10 @@ class FoldedDict(MutableMapping[str, V], Generic[V]):
 
     def __delitem__(self, key: str) -> None:
         del self._data[fold(key)]
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        """The value for ``key`` in any case, else ``default`` (without raising KeyError on a miss)."""
+        return self._data.get(fold(key), default)
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and fold(key) in self._data

@@ -127,6 +127,18 @@ class ChannelJoined(Event):
 
 
 @dataclass(frozen=True)
+class MembersNetjoined(Event):
+    """An SJOIN put ``joined`` (in its order) into ``channel``: one event for all of them.
+
+    Local clients see one JOIN per member; links wait for the ``ChannelNetjoined``.
+    """
+
+    channel: "Channel"
+    joined: tuple["Membership", ...]
+    created: bool
+
+
+@dataclass(frozen=True)
 class ChannelNetjoined(Event):
     """A link's SJOIN for ``channel`` was applied by the TS rules (see :mod:`conferenceroom.ts`).
 

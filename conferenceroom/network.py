@@ -540,8 +540,8 @@ class Network:
         ``modes`` are the flags, key and limit of the SJOIN; ``members`` pairs
         each user with its status modes (``"o"``, ``"qv"``, ``""``).  The TS
         rules of :mod:`conferenceroom.ts` decide what is kept.  Local effects
-        are emitted as usual events with ``netjoin=True`` (our side wiped,
-        JOINs, then one MODE change of their modes and statuses), then one
+        are emitted as events with ``netjoin=True`` (our side wiped, one
+        ``MembersNetjoined`` for the new members, then one MODE change of their modes and statuses), then one
         ``ChannelNetjoined`` for the links.
         """
         channel = self.channels.get(name)
@@ -562,14 +562,13 @@ class Network:
             if membership is None:
                 membership = self._add_member(user, channel, ())
                 joined.append(membership)
-                self.events.emit(ev.ChannelJoined(
-                    user, channel, membership, created and len(joined) == 1, origin=origin, netjoin=True
-                ))
-            if kept_theirs:
+            if kept_theirs and status:
                 changes += [
                     ModeChange(True, mode, user.nick, user)
                     for mode, _ in STATUS_PREFIXES if mode in status and mode not in membership.status
                 ]
+        if joined:  # one event for the SJOIN's new members, not one per member
+            self.events.emit(ev.MembersNetjoined(channel, tuple(joined), created, origin=origin, netjoin=True))
         applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
         if applied:
             self.events.emit(
@@ -629,8 +628,10 @@ class Network:
         if user.is_local:
             channel.local_members.add(user)
         user.channels[channel] = membership
-        user.invited.discard(fold(channel.name))
-        channel.invited.discard(user)
+        if user.invited:  # folding the name for every member of a burst costs more than the check
+            user.invited.discard(fold(channel.name))
+        if channel.invited:
+            channel.invited.discard(user)
         return membership
 
     def _drop_member(self, user: User, channel: Channel) -> None:

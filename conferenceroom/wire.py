@@ -122,6 +122,7 @@ def parse(line: str | bytes) -> Message:
 
 
 _UNSENDABLE = re.compile("[\r\n\x00]")
+_UNSENDABLE_MIDDLE = re.compile("[ \r\n\x00]")
 _UNSENDABLE_SOURCE = re.compile("[ \r\n\x00]")
 _UNSENDABLE_COMMAND = re.compile("[ :\r\n\x00]")
 _UNSENDABLE_TAG_KEY = re.compile("[=; \r\n\x00]")
@@ -157,13 +158,18 @@ def format_message(msg: Message) -> str:
         raise ValueError(f"command cannot be sent: {msg.command!r}")
     parts.append(msg.command)
     params = msg.params
-    for i, param in enumerate(params):
-        last = i == len(params) - 1
-        check_param(param, last)
-        if last and (param == "" or " " in param or param.startswith(":")):
-            parts.append(":" + param)
-        else:
-            parts.append(param)
+    if params:
+        # One regex per parameter on this path (every burst line goes through it);
+        # check_param only runs to raise with the reason.
+        middle = params[:-1]
+        for param in middle:
+            if not param or param[0] == ":" or _UNSENDABLE_MIDDLE.search(param):
+                check_param(param, False)
+        last = params[-1]
+        if _UNSENDABLE.search(last):
+            check_param(last, True)
+        parts.extend(middle)
+        parts.append(":" + last if not last or last[0] == ":" or " " in last else last)
     return " ".join(parts)
 
 

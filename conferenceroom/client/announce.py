@@ -13,7 +13,8 @@ Server links learn of the same changes from their own event subscriber
 from __future__ import annotations
 
 from functools import singledispatchmethod
-from typing import TYPE_CHECKING, Any
+from types import MethodType
+from typing import TYPE_CHECKING, Any, Callable
 
 from .. import events as ev
 from ..modes import MAX_PARAM_MODES, STATUS_PREFIXES, format_mode_changes
@@ -35,12 +36,17 @@ class ClientAnnouncer:
     def __init__(self, core: "ServerCore") -> None:
         self.core = core
         self.router = core.router
-        # Bound once: each access to a singledispatchmethod builds a new wrapper
-        # (a third of this announcer's cost in a 10,000-user link burst).
-        self._announce = self.announce
+        # The handler of each event type, bound once: going through the
+        # singledispatchmethod builds a wrapper and looks the type up on every event.
+        self._handlers: dict[type, Callable[[ev.Event], None]] = {}
 
     def __call__(self, event: ev.Event) -> None:
-        self._announce(event)
+        kind = type(event)
+        handler = self._handlers.get(kind)
+        if handler is None:
+            method = type(self).__dict__["announce"].dispatcher.dispatch(kind)
+            handler = self._handlers[kind] = MethodType(method, self)
+        handler(event)
 
     @singledispatchmethod
     def announce(self, event: ev.Event) -> None:
@@ -94,21 +100,39 @@ class ClientAnnouncer:
     def _(self, event: ev.ChannelJoined) -> None:
         user, channel = event.user, event.channel
         if not channel.local_members:
-            return  # nobody here to tell (most joins of a link burst)
+            return  # nobody here to tell
+        self._tell_join(user, channel, list(channel.local_members))
+        if event.granted:
+            self._modes(user.server, channel, _status_changes(event))
+
+    @announce.register
+    def _(self, event: ev.MembersNetjoined) -> None:
+        channel = event.channel
+        if not channel.local_members:
+            return  # nobody here to tell (most channels of a link burst)
+        # Each member's JOIN goes to the local members present when it joined:
+        # a local user among the joined sees only those after it.
+        later_local = {m.user for m in event.joined if m.user in channel.local_members}
+        members = [u for u in channel.local_members if u not in later_local]
+        for membership in event.joined:
+            user = membership.user
+            if user in later_local:
+                members.append(user)
+            if members:
+                self._tell_join(user, channel, members)
+
+    def _tell_join(self, user: User, channel: Any, members: list[User]) -> None:
+        """JOIN (extended-join aware) and AWAY of ``user`` in ``channel`` to the local ``members``."""
         plain = Message("JOIN", (channel.name,), user.mask)
         extended = Message("JOIN", (channel.name, user.account or "*", user.realname), user.mask)
 
         def build(member: User) -> Message:
             return extended if "extended-join" in member.route.caps else plain
 
-        # Only this server's members: a netjoin of n members must not walk the channel n times.
-        members = list(channel.local_members)
         self.router.to_local(members, build)
         if user.away:
             away = Message("AWAY", (user.away,), user.mask)
             self.router.to_local(members, away, exclude=user, cap="away-notify")
-        if event.granted:
-            self._modes(user.server, channel, _status_changes(event))
 
     @announce.register
     def _(self, event: ev.ChannelParted) -> None:
@@ -131,6 +155,8 @@ class ClientAnnouncer:
 
     @announce.register
     def _(self, event: ev.ChannelModesChanged) -> None:
+        if not event.channel.local_members:
+            return  # nobody here to tell (most channels of a link burst)
         self._modes(event.source, event.channel, list(event.changes))
 
     def _modes(self, source: User | Server, channel: Any, changes: list[Any]) -> None:

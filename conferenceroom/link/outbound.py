@@ -86,6 +86,8 @@ def uid_line(user: User) -> Message:
 
 def member_token(user: User, status: Iterable[str], owner: bool) -> str:
     """A member of an SJOIN: status prefixes (``~@+``) and the UID."""
+    if not status:
+        return user.uid  # most members of a burst
     shown = peer_status(frozenset(status), owner)
     return "".join(TS6_PREFIX[m] for m in "qov" if m in shown) + user.uid
 

@@ -391,6 +391,37 @@ def test_lost_channel_ts_is_shown_to_local_members() -> None:
     ]
 
 
+def test_netjoin_of_several_members_shows_each_join_in_order() -> None:
+    """A burst SJOIN of three users shows a local member three JOINs in SJOIN order, extended and with AWAY."""
+    core = make_core()
+    alice = register(core, "alice", caps="extended-join away-notify")
+    core.network.join(alice.user, "#c", ts=1000)
+    sent(alice)
+    server = make_remote_server(core)
+    rems = [make_remote_user(core, server, nick) for nick in ("r1", "r2", "r3")]
+    rems[1].away = "gone"
+    core.network.netjoin(server, "#c", 1000, [], [(r, "") for r in rems], origin=server.route)
+    lines = [(m.source, m.command, m.params) for m in sent(alice)]
+    assert lines == [
+        (rems[0].mask, "JOIN", ("#c", "*", rems[0].realname)),
+        (rems[1].mask, "JOIN", ("#c", "*", rems[1].realname)),
+        (rems[1].mask, "AWAY", ("gone",)),
+        (rems[2].mask, "JOIN", ("#c", "*", rems[2].realname)),
+    ]
+
+
+def test_netjoin_into_a_channel_without_local_members_tells_nobody() -> None:
+    """A burst SJOIN into a channel with no local members sends local clients nothing."""
+    core = make_core()
+    alice = register(core, "alice")
+    core.network.join(alice.user, "#mine")
+    sent(alice)
+    server = make_remote_server(core)
+    rem = make_remote_user(core, server, "rem")
+    core.network.netjoin(server, "#theirs", 1000, [ModeChange(True, "n")], [(rem, "o")], origin=server.route)
+    assert sent(alice) == [] and core.network.find_channel("#theirs").members[rem].status == {"o"}
+
+
 def test_remote_helpers_build_servers_behind_servers() -> None:
     """make_remote_server with an uplink puts the server behind it, on the same link route."""
     core = make_core()

@@ -39,6 +39,7 @@ def test_folded_dict_lookup_any_case() -> None:
     assert d["{alice}"] == 1 and d["[ALICE]"] == 1
     assert "{ALICE}" in d and "alice" not in d
     assert d.get("{aLiCe}") == 1
+    assert d.get("bob") is None and d.get("bob", 7) == 7
 
 
 def test_folded_dict_overwrite_and_delete() -> None:
@@ -78,7 +79,7 @@ def test_valid_nicks(nick: str) -> None:
 @pytest.mark.parametrize(
     "nick",
     ["", "1abc", "-abc", "a b", "a!b", "a@b", "a,b", "#chan", ":x", "a*", "a?", "x" * 31,
-     "caf\u00e9", "a.b", "&a"],
+     "caf\u00e9", "a.b", "&a", "a\n", "\u212a", "a\u0661"],
 )
 def test_invalid_nicks(nick: str) -> None:
     """Digits or ``-`` first, spaces, ``!@,:*?.``, non-ASCII and overlong nicks are refused."""

@@ -272,7 +272,19 @@ def test_netjoin_with_higher_ts_ignores_their_modes() -> None:
     assert not result.lowered and not result.kept_theirs
     assert channel.ts == 1000 and channel.flags == {"i", "m"} and channel.key == "secret"
     assert channel.members[rem1].status == set() and channel.members[alice].status == {"o", "v"}
-    assert [type(e) for e in seen] == [ev.ChannelJoined, ev.ChannelNetjoined]
+    assert [type(e) for e in seen] == [ev.MembersNetjoined, ev.ChannelNetjoined]
+
+
+def test_netjoin_of_many_members_is_one_event_in_sjoin_order() -> None:
+    """An SJOIN of several new members emits one MembersNetjoined listing them in its order, then the modes."""
+    network, seen = make_network()
+    peer, rem1, rem2 = their_side(network)
+    seen.clear()
+    result = network.netjoin(peer, "#new", 1000, THEIR_MODES, [(rem2, ""), (rem1, "o")], origin=peer.route)
+    assert [type(e) for e in seen] == [ev.MembersNetjoined, ev.ChannelModesChanged, ev.ChannelNetjoined]
+    event = seen[0]
+    assert [m.user for m in event.joined] == [rem2, rem1] and event.created and event.netjoin
+    assert result.joined == event.joined
 
 
 def snapshot(network: Network) -> Any:
