@@ -137,3 +137,17 @@ def test_kline_of_a_bare_host_bans_every_user_there() -> None:
     assert [e.mask for e in core.settings.klines] == ["*@spam.example"]
     feed(oper, "KLINE 10 2001:db8::7 :one address")
     assert [e.mask for e in core.settings.klines] == ["*@spam.example", "*@2001:db8::7"]
+
+
+def test_dline_by_nick_bans_its_address() -> None:
+    """DLINE <nick> Z-lines that user's IP (and disconnects it); an unknown nick is 401."""
+    core = _core()
+    oper = _admin(core)
+    register(core, "victim", ip="192.0.2.77")
+    feed(oper, "DLINE victim :bye")
+    assert [e.mask for e in core.settings.zlines] == ["192.0.2.77"]
+    core.clock.advance(0)
+    assert core.network.find_user("victim") is None
+    sent(oper)
+    feed(oper, "DLINE nobody :bye")
+    assert [m.command for m in sent(oper)] == ["401"]

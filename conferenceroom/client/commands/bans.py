@@ -55,6 +55,15 @@ def _run(conn: "ClientConnection", kind: str, verb: str, mask: str, extra: list[
     return run_admin_command(conn, ["security", kind, verb, mask, *extra])
 
 
+def _of_nick(conn: "ClientConnection", nick: str, attribute: str) -> str | None:
+    """The real host or IP (``attribute``) of the user ``nick``; 401 and None if there is none."""
+    user = conn.core.network.find_user(nick)
+    if user is None:
+        conn.reply("ERR_NOSUCHNICK", nick)
+        return None
+    return str(getattr(user, attribute))
+
+
 def _reason_words(duration: str, reason: str) -> list[str]:
     # The reason is marked with ':' so one starting like a duration stays a reason.
     return [duration, *(":" + reason).split()] if reason else [duration]
@@ -73,11 +82,10 @@ def handle_kline(conn: "ClientConnection", msg: Message) -> Any:
     if "@" not in target and ("." in target or ":" in target):
         target = f"*@{target}"  # a bare host, as other servers read it
     elif "@" not in target:
-        user = conn.core.network.find_user(target)
-        if user is None:
-            conn.reply("ERR_NOSUCHNICK", target)
+        host = _of_nick(conn, target, "realhost")
+        if host is None:
             return None
-        target = f"*@{user.realhost}"
+        target = f"*@{host}"
     return _run(conn, "kline", "add", target, _reason_words(duration, reason))
 
 
@@ -100,11 +108,10 @@ def handle_dline(conn: "ClientConnection", msg: Message) -> Any:
         return None
     duration, target, reason = parts
     if "." not in target and ":" not in target:
-        user = conn.core.network.find_user(target)
-        if user is None:
-            conn.reply("ERR_NOSUCHNICK", target)
+        address = _of_nick(conn, target, "ip")
+        if address is None:
             return None
-        target = user.ip
+        target = address
     return _run(conn, "zline", "add", target, _reason_words(duration, reason))
 
 
