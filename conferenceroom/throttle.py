@@ -65,6 +65,8 @@ class Throttle:
         now = self.clock.seconds()
         self._expire(now)
         strikes = self._table.pop(ip, None)
+        if strikes is not None and now - strikes.until >= self.forget:
+            strikes = None  # forgotten, even if it was not at the front of the table
         count = strikes.count + 1 if strikes is not None else 1
         wait = min(self.cap, self.base * 2 ** min(count - 1, 16)) * (1 + self.jitter * self.rng.random())
         self._table[ip] = _Strikes(count, max(now + wait, strikes.until if strikes else 0.0))

@@ -183,3 +183,17 @@ def test_refused_connection_that_never_goes_away_is_aborted() -> None:
     gone, gone_transport = accept(core)
     gone.connectionLost(None)
     assert len(core.clock.getDelayedCalls()) == before
+
+
+def test_an_address_quiet_for_long_starts_again_even_behind_a_longer_wait() -> None:
+    """An address whose last wait ended FORGET_AFTER ago starts again from BASE_WAIT, even
+    when an entry with a longer wait stands before it in the table."""
+    clock = task.Clock()
+    throttle = Throttle(clock, jitter=0.0)
+    for _ in range(6):  # a repeat offender: a long wait, first in the table
+        throttle.abused("192.0.2.1")
+    throttle.abused("192.0.2.2")
+    for _ in range(3):
+        throttle.abused("192.0.2.2")  # a 80 s wait, behind the long one
+    clock.advance(80 + 600)
+    assert throttle.abused("192.0.2.2") == BASE_WAIT

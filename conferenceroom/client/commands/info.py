@@ -22,6 +22,7 @@ from ...admin.types import format_duration
 from ...casemap import match
 from ...dispatch import command
 from ...network import Server
+from ...sendq import queued_bytes
 from ...wire import Message
 from ..welcome import send_isupport, send_lusers, send_motd
 
@@ -257,7 +258,7 @@ def _stats_links(conn: "ClientConnection", show_ip: bool) -> None:
         host = other.ip if show_ip else other.realhost
         route = other.route
         transport = getattr(route, "transport", None)
-        sendq = len(getattr(transport, "dataBuffer", b"") or b"")
+        sendq = queued_bytes(transport)
         conn.reply(
             "RPL_STATSLINKINFO", f"{other.nick}[{other.ident}@{host}]", sendq,
             getattr(route, "lines_out", 0), getattr(route, "bytes_out", 0) // 1024,
@@ -271,7 +272,7 @@ def _stats_server_links(conn: "ClientConnection") -> None:
     now = conn.core.clock.seconds()
     for link in getattr(conn.core, "links", ()):
         transport = getattr(link, "transport", None)
-        sendq = len(getattr(transport, "dataBuffer", b"") or b"")
+        sendq = queued_bytes(transport)
         conn.reply(
             "RPL_STATSLINKINFO", f"{link.name}[{link.ip}]", sendq, link.lines_out, link.bytes_out // 1024,
             link.lines_in, link.bytes_in // 1024, int(now - link.connected_at), int(now - link.last_input),
