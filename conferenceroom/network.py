@@ -290,16 +290,12 @@ class Network:
         return event
 
     def _local_peers(self, users: Iterable[User]) -> dict[User, frozenset[User]]:
-        """For each of ``users``, the local users sharing a channel with it (each channel walked once)."""
-        local_members: dict[Channel, frozenset[User]] = {}
+        """For each of ``users``, the local users sharing a channel with it."""
         result = {}
         for user in users:
             peers: set[User] = set()
             for channel in user.channels:
-                members = local_members.get(channel)
-                if members is None:
-                    members = local_members[channel] = frozenset(m for m in channel.members if m.is_local)
-                peers.update(members)
+                peers.update(channel.local_members)
             result[user] = frozenset(peers)
         return result
 

@@ -109,7 +109,7 @@ class Router:
         """Each server link's route once (not ``origin``, nor any already in ``seen``, which it fills)."""
         for server in self.network.servers.values():
             route = server.route
-            if route is None or route is origin or getattr(route, "is_client", True) or id(route) in seen:
+            if route is None or route is origin or getattr(route, "is_client", False) or id(route) in seen:
                 continue
             seen.add(id(route))
             yield route

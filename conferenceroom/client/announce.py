@@ -236,7 +236,7 @@ class ClientAnnouncer:
         self.router.to_local(others, Message("QUIT", ("Changing host",), event.old_mask),
                              without_cap="chghost")
         for channel, membership in user.channels.items():
-            members = [m for m in channel.members if m is not user]
+            members = [m for m in channel.local_members if m is not user]
             self.router.to_local(members, Message("JOIN", (channel.name,), user.mask), without_cap="chghost")
             status = "".join(mode for mode, _ in STATUS_PREFIXES if mode in membership.status)
             if status:

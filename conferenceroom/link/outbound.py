@@ -198,7 +198,7 @@ def render_relay(relay: Relay, link: Any) -> list[Message]:
             params[0] = target.uid
         return [Message(command, tuple(params), source)]
     if isinstance(target, Channel):
-        prefix = TS6_PREFIX.get(relay.status or "", "") if relay.status else ""
+        prefix = TS6_PREFIX.get(relay.status or "", "")
         if relay.status == "q" and not has_owner(link):
             prefix = "@"
         if params:

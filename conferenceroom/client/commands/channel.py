@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
-from ...limits import MAX_TARGETS, TOPICLEN
+from ...limits import KICKLEN, MAX_TARGETS, TOPICLEN
 from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 CHANNELLEN = 50
 CHANLIMIT = 50  # ISUPPORT CHANLIMIT=#&:50
-KICKLEN = 300
 KEYLEN = 23
 MASKLEN = 195  # longest list mask (b, e, I): its RPL_BANLIST line always fits in 512 bytes
 LINE_BYTES = 510  # a line without CR LF

@@ -15,7 +15,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match
-from ...limits import MAX_TARGETS
+from ...limits import AWAYLEN, MAX_TARGETS
 from ...dispatch import command
 from ...modes import MODE_OF_PREFIX, STATUS_PREFIXES, STATUS_RANK
 from ...network import Channel, User
@@ -24,7 +24,6 @@ from ...wire import Message, cut_to_bytes
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
 
-AWAYLEN = 300
 USERHOST_MAX = 5
 STATUSMSG_PREFIXES = "".join(prefix for _, prefix in STATUS_PREFIXES)
 
