@@ -122,8 +122,7 @@ def parse(line: str | bytes) -> Message:
 
 
 _UNSENDABLE = re.compile("[\r\n\x00]")
-_UNSENDABLE_MIDDLE = re.compile("[ \r\n\x00]")
-_UNSENDABLE_SOURCE = re.compile("[ \r\n\x00]")
+_UNSENDABLE_WORD = re.compile("[ \r\n\x00]")  # in a source or a middle parameter
 _UNSENDABLE_COMMAND = re.compile("[ :\r\n\x00]")
 _UNSENDABLE_TAG_KEY = re.compile("[=; \r\n\x00]")
 
@@ -151,7 +150,7 @@ def format_message(msg: Message) -> str:
             items.append(f"{key}={escape_tag_value(value)}" if value else key)
         parts.append("@" + ";".join(items))
     if msg.source:
-        if _UNSENDABLE_SOURCE.search(msg.source):
+        if _UNSENDABLE_WORD.search(msg.source):
             raise ValueError(f"source cannot be sent: {msg.source!r}")
         parts.append(":" + msg.source)
     if not msg.command or _UNSENDABLE_COMMAND.search(msg.command):
@@ -163,7 +162,7 @@ def format_message(msg: Message) -> str:
         # check_param only runs to raise with the reason.
         middle = params[:-1]
         for param in middle:
-            if not param or param[0] == ":" or _UNSENDABLE_MIDDLE.search(param):
+            if not param or param[0] == ":" or _UNSENDABLE_WORD.search(param):
                 check_param(param, False)
         last = params[-1]
         if _UNSENDABLE.search(last):

@@ -23,7 +23,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from conferenceroom.casemap import fold
 from conferenceroom.link import ts6
-from conferenceroom.wire import Message
+from conferenceroom.wire import Message, ascii_number
 
 MAX_TS_DELTA = 60  # seconds the peer's clock may differ from ours
 REGISTRATION_TIMEOUT = 30  # seconds to complete the handshake, as hybrid
@@ -240,7 +240,7 @@ class Handshake:
         self._peer_password = params[0]
         # The TS6 proposal's form, PASS <password> TS <version> :<SID>; hybrid sends the password only.
         if len(params) >= 3 and params[1].upper() == "TS":
-            version = _int(params[2])
+            version = ascii_number(params[2], max_digits=20)
             if version is None or version < ts6.TS_MIN:
                 raise HandshakeError(_ts_text(params[2], params[2]))
             if len(params) >= 4:
@@ -324,7 +324,7 @@ class Handshake:
             raise HandshakeError(
                 f"SVINFO from {msg.source}, but the peer introduced itself as {peer.name} ({peer.sid})"
             )
-        numbers = [_int(p) for p in msg.params[:4]]
+        numbers = [ascii_number(p, max_digits=20) for p in msg.params[:4]]
         if len(numbers) < 4 or None in numbers:
             raise HandshakeError("Malformed SVINFO: expected SVINFO <current TS> <minimum TS> 0 :<unix time>")
         current, minimum, _, their_time = numbers
@@ -352,11 +352,6 @@ class Handshake:
     def _expect(self, state: State) -> None:
         if self.state is not state:
             raise RuntimeError(f"handshake is in state {self.state.value}, not {state.value}")
-
-
-def _int(text: str) -> int | None:
-    """*text* as a non-negative integer of ASCII digits, or None."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
 
 
 def _sid_text(sid: str) -> str:
