@@ -545,7 +545,7 @@ def handle_notice(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
 @command("WALLOPS", min_params=1, origin="server")
 def handle_wallops(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """``:<source> WALLOPS :<text>``: to every user with +w, and on to the other links."""
-    readers = [u for u in side.network.users_by_uid.values() if "w" in u.modes]
+    readers = [u for u in side.network.local_users() if "w" in u.modes]  # links: all get a broadcast
     # A broadcast: also passed on to links with no +w reader behind them (a hub relays it).
     side.router.deliver(source, "*", "WALLOPS", (msg.params[-1],), origin=link.route, recipients=readers)
 

@@ -220,7 +220,7 @@ def handle_wallops(conn: "ClientConnection", msg: Message) -> None:
     """WALLOPS :<text>: operators to every user with user mode +w."""
     user = conn.user
     assert user is not None
-    readers = [u for u in conn.core.network.users_by_uid.values() if "w" in u.modes]
+    readers = [u for u in conn.core.network.local_users() if "w" in u.modes]  # links: all get a broadcast
     conn.core.router.deliver(user, "*", "WALLOPS", (msg.params[0],), recipients=readers)
 
 
