@@ -114,8 +114,12 @@ def test_oper_refusals_look_alike(shared_server, irc_client):
     """A wrong password, an unknown operator name, a disabled entry, a
     TLS-only entry on a plain connection and a host outside the access masks
     all get the same single 464 (no NOTICE saying why); none changes the
-    user's modes, and a matching access mask still logs in (after the back-off
-    these five failures started: the attempt made during it gets 464 unchecked)."""
+    user's modes, and a matching access mask still logs in.  The back-off these
+    five failures start answers an attempt made during it with 464 unchecked;
+    whether the next attempt still falls inside that one-second wait depends on
+    how fast bcrypt ran, so the exact sequence is pinned by the unit tests on a
+    task.Clock (tests/unit/test_client_oper.py) and here the right login must
+    succeed at the latest on its second try."""
     c = irc_client(shared_server, unique_nick("wp"))
     for name, password in (("admin", "not-the-password"), ("nosuchoper", "whatever"),
                            ("disabled", "disabledpass"), ("tlsonly", "tlspass"),
@@ -126,8 +130,10 @@ def test_oper_refusals_look_alike(shared_server, irc_client):
         assert lines[0].trailing == "Password incorrect"
     c.send(f"MODE {c.nick}")
     assert "o" not in c.expect("221").params[1]
-    assert _oper_result(c, "nearby", "nearpass").command == "464"
-    assert _oper_result(c, "nearby", "nearpass").command == "381"
+    first = _oper_result(c, "nearby", "nearpass").command
+    assert first in ("464", "381"), first
+    if first == "464":
+        assert _oper_result(c, "nearby", "nearpass").command == "381"
 
 
 def test_oper_sets_server_notices(shared_server, irc_client):
