@@ -36,6 +36,16 @@ EXAMPLES = [
     "general ssl port 6697",
     "general ssl cert certs/server.pem",
     "general ssl key certs/server.key",
+    "general websocket enable",
+    "general websocket disable",
+    "general websocket port 8097",
+    "general websocket secure on",
+    "general websocket origin add https://chat.example.org",
+    "general websocket origin del https://chat.example.org",
+    "general websocket origin list",
+    "general websocket proxy add 10.0.0.1",
+    "general websocket proxy del 10.0.0.1",
+    "general websocket proxy list",
     "general set secureonly on",
     "general set securenetwork on",
     "general set manhole on",
@@ -108,6 +118,8 @@ BASE = Settings().apply([
     "security kline add *@old.example 1d old",
     "security akill add *@old.example",
     "security zline add 198.51.100.7 proxy",
+    "general websocket origin add https://chat.example.org",
+    "general websocket proxy add 10.0.0.1",
 ], tree=TREE)
 
 
