@@ -56,6 +56,27 @@ CLOSE_NORMAL, CLOSE_INVALID_UTF8, CLOSE_TOO_BIG = 1000, 1007, 1009
 ONE_LINE = "A WebSocket message must hold exactly one IRC line"
 
 
+_log = Logger(namespace="conferenceroom.client.websocket")
+
+
+class _LibraryLog:
+    """What autobahn logs about each connection, kept at debug level.
+
+    Its info and warning lines repeat for every refused handshake or failed
+    connection, each naming the peer's port (so they never collapse as
+    repeats); this module logs the events that matter once, in its own
+    words.  ``failure`` (an exception inside the library) stays an error.
+    """
+
+    def __init__(self) -> None:
+        self._logger = Logger(namespace="autobahn.websocket")
+
+    def __getattr__(self, level: str) -> Any:
+        if level in ("failure", "critical"):
+            return getattr(self._logger, level)
+        return self._logger.debug
+
+
 def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile(".*?".join(".".join(map(re.escape, part.split("?"))) for part in pattern.split("*")))
 
@@ -184,7 +205,7 @@ class FrameTransport:
 class IRCWebSocket(WebSocketServerProtocol):
     """One WebSocket client: the handshake checks, then a ClientConnection over frames."""
 
-    log = Logger()
+    log = _LibraryLog()
 
     def __init__(self, core: Any) -> None:
         super().__init__()
@@ -214,7 +235,7 @@ class IRCWebSocket(WebSocketServerProtocol):
     def dataReceived(self, data: bytes) -> None:
         """Refuse an oversized handshake request; the rest is autobahn's."""
         if self.state == self.STATE_CONNECTING and len(self.data) + len(data) > MAX_HANDSHAKE:
-            self.log.info("WebSocket handshake from {ip} refused: request too large", ip=self._socket_ip())
+            _log.info("WebSocket handshake from {ip} refused: request too large", ip=self._socket_ip())
             self.failHandshake("Request header too large", 431)
             return
         super().dataReceived(data)
@@ -240,7 +261,7 @@ class IRCWebSocket(WebSocketServerProtocol):
     def _handshake_timeout(self) -> None:
         self._deadline = None
         if self.state == self.STATE_CONNECTING and self.transport is not None:
-            self.log.info("WebSocket handshake from {ip} timed out", ip=self._socket_ip())
+            _log.info("WebSocket handshake from {ip} timed out", ip=self._socket_ip())
             self.transport.abortConnection()
 
     @staticmethod
@@ -258,11 +279,11 @@ class IRCWebSocket(WebSocketServerProtocol):
         try:
             ip = client_address(socket_ip, headers.get("x-forwarded-for"), settings.proxies)
         except ValueError as exc:
-            self.log.info("WebSocket handshake from {ip} refused: {why}", ip=socket_ip, why=exc)
+            _log.info("WebSocket handshake from {ip} refused: {why}", ip=socket_ip, why=exc)
             raise ConnectionDeny(400, str(exc)) from None
         origin = headers.get("origin")
         if not origin_allowed(origin, headers.get("host"), settings.origins):
-            self.log.info("WebSocket handshake from {ip} refused: origin {origin} not allowed",
+            _log.info("WebSocket handshake from {ip} refused: origin {origin} not allowed",
                           ip=ip, origin=origin[:100])
             raise ConnectionDeny(403, "This web page's origin may not connect to this server")
         if self.core.throttled(ip):
@@ -346,8 +367,10 @@ class IRCWebSocket(WebSocketServerProtocol):
             self.transport.abortConnection()
 
     def _fail(self, code: int, why: str) -> None:
-        """End the client with ERROR ``why`` and close code ``code``."""
-        self.log.info("WebSocket client {ip} dropped: {why}", ip=self.client_ip, why=why)
+        """End the client with ERROR ``why`` and close code ``code`` (once)."""
+        if self.failedByMe:
+            return
+        _log.info("WebSocket client {ip} dropped: {why}", ip=self.client_ip, why=why)
         self.failedByMe = True  # autobahn delivers nothing more of this message
         if self.conn is not None and not self.conn.closing:
             self._close_code, self._close_reason = code, why
