@@ -81,7 +81,7 @@ def test_non_opers_and_opers_without_a_or_c_get_481(shared_server, irc_client, o
 MALFORMED = [
     # (command, what the NOTICE says was wrong, the syntax it shows)
     ("BOGUS LIST", "Unknown family 'BOGUS'", "GENERAL|OPER|SERVICES|SERVER|SECURITY|HELP"),
-    ("GENERAL FROB", "Unknown GENERAL keyword 'FROB'", "GENERAL SET|SSL|LIST"),
+    ("GENERAL FROB", "Unknown GENERAL keyword 'FROB'", "GENERAL SET|SSL|WEBSOCKET|LIST"),
     ("GENERAL SET COLOUR blue", "Unknown GENERAL SET keyword 'COLOUR'", "GENERAL SET NAME|DESCRIPTION|"),
     ("OPER admin FROB", "Unknown OPER <name> keyword 'FROB'", "OPER <name> ADD|DEL|LIST|PASSWORD|ACCESS|FLAG"),
     ("SECURITY KLINE FROB *@x", "Unknown SECURITY KLINE keyword 'FROB'", "SECURITY KLINE ADD|DEL|LIST"),

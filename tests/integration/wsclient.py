@@ -57,7 +57,7 @@ class WSClient:
     def connect(cls, host: str, port: int, protocols: tuple[str, ...] = ("text.ircv3.net",),
                 origin: Optional[str] = None, headers: tuple[str, ...] = (),
                 timeout: float = DEFAULT_TIMEOUT, rcvbuf: Optional[int] = None,
-                tls: bool = False) -> "WSClient":
+                tls: bool = False, path: str = "/") -> "WSClient":
         """Open a socket (TLS without certificate checks when ``tls``) and shake hands;
         :class:`HandshakeRefused` unless the answer is 101."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -71,7 +71,7 @@ class WSClient:
             context.verify_mode = ssl.CERT_NONE
             sock = context.wrap_socket(sock, server_hostname=host)
         key = base64.b64encode(os.urandom(16)).decode()
-        lines = ["GET / HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket", "Connection: Upgrade",
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
         if protocols:
             lines.append("Sec-WebSocket-Protocol: " + ", ".join(protocols))
