@@ -52,7 +52,7 @@ HANDSHAKE_TIMEOUT = 10.0
 #: Bytes of framing a client message costs at least (header and mask), charged to the flood budget
 #: like the CR LF of a plain line, so empty messages are not free.
 FRAME_OVERHEAD = 6
-CLOSE_NORMAL, CLOSE_INVALID_UTF8, CLOSE_TOO_BIG = 1000, 1007, 1009
+CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, CLOSE_INVALID_UTF8, CLOSE_TOO_BIG = 1000, 1002, 1007, 1009
 ONE_LINE = "A WebSocket message must hold exactly one IRC line"
 
 
@@ -381,6 +381,11 @@ class IRCWebSocket(WebSocketServerProtocol):
     def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
         """A message over MAX_MESSAGE: ERROR and close code 1009."""
         self._fail(CLOSE_TOO_BIG, f"WebSocket message too big (over {MAX_MESSAGE} bytes)")
+
+    def _protocol_violation(self, reason: str) -> bool:
+        """Broken framing (an unmasked frame, a bad opcode, ...): ERROR and close code 1002."""
+        self._fail(CLOSE_PROTOCOL_ERROR, f"WebSocket protocol error: {reason}")
+        return False
 
     def _invalid_payload(self, reason: str) -> bool:
         """Text that is not UTF-8: ERROR and close code 1007; only the close reply is read after it."""

@@ -380,3 +380,35 @@ def test_pings_answered_and_charged() -> None:
         client.proto.dataReceived(frame(b"x" * 100, opcode=9))
     assert client.proto.conn.closing
     assert core.network.find_user("pinger") is None
+
+
+def test_unmasked_frame_is_a_protocol_error() -> None:
+    """An unmasked client frame (not WebSocket) ends the client with ERROR and close code 1002."""
+    core = ws_core()
+    client = register_ws(core, "raw")
+    client.proto.dataReceived(b"\x81\x04PING")  # no mask bit
+    frames = client.read()
+    assert frames[0][1].startswith(b"ERROR :Closing Link: 203.0.113.5 (WebSocket protocol error: ")
+    assert close_code(frames) == 1002
+    assert core.network.find_user("raw") is None
+
+
+def test_fragmented_message_is_one_line() -> None:
+    """A message sent in several frames is reassembled into one line."""
+    core = ws_core()
+    client = register_ws(core, "frag")
+    client.proto.dataReceived(frame(b"PING :in ", opcode=1, fin=False) + frame(b"two parts", opcode=0))
+    assert client.lines() == [":test.local PONG test.local :in two parts"]
+
+
+def test_huge_declared_frame_closed_at_once() -> None:
+    """A frame header announcing 2**40 bytes ends the client before any of it is read."""
+    core = ws_core()
+    client = register_ws(core, "huge")
+    import struct as _struct
+
+    client.proto.dataReceived(b"\x82\xff" + _struct.pack("!Q", 2 ** 40) + b"mask" + b"x" * 100)
+    frames = client.read()
+    assert b"WebSocket message too big" in frames[0][1] and close_code(frames) == 1009
+    core.clock.advance(6)  # the client never answers the close: dropped after the grace period
+    assert client.transport.disconnecting
