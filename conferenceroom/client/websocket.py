@@ -36,7 +36,7 @@ from zope.interface import alsoProvides, implementer
 
 from ..casemap import ip_matches
 from ..throttle import REASON as THROTTLED
-from .protocol import CLOSE_GRACE, READ_SIZE, ClientConnection
+from .protocol import CLOSE_GRACE, ClientConnection, _bound_reads
 
 BINARY = "binary.ircv3.net"
 TEXT = "text.ircv3.net"
@@ -223,11 +223,7 @@ class IRCWebSocket(WebSocketServerProtocol):
 
     def connectionMade(self) -> None:
         """Bound reads, start the handshake deadline."""
-        transport = self.transport
-        while transport is not None:  # the TCP transport, under TLS too
-            if getattr(transport, "bufferSize", 0) > READ_SIZE:
-                transport.bufferSize = READ_SIZE
-            transport = getattr(transport, "transport", None)
+        _bound_reads(self.transport)  # the handshake too is read 16 KiB at a time
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
         super().connectionMade()
         self._deadline = self.core.clock.callLater(HANDSHAKE_TIMEOUT, self._handshake_timeout)

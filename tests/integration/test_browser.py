@@ -103,7 +103,7 @@ class Chromium:
              "--remote-debugging-address=127.0.0.1", f"--user-data-dir={profile}", url],
             stdout=subprocess.DEVNULL, stderr=self.stderr, start_new_session=True)
 
-    def devtools_port(self, timeout: float = 30.0) -> int:
+    def devtools_port(self, timeout: float = 60.0) -> int:
         """The DevTools port Chromium wrote into its profile."""
         path = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
@@ -114,7 +114,7 @@ class Chromium:
             time.sleep(0.1)
         raise AssertionError("chromium did not open its DevTools port")
 
-    def page(self, url: str, timeout: float = 30.0) -> "DevToolsPage":
+    def page(self, url: str, timeout: float = 60.0) -> "DevToolsPage":
         """The DevTools connection to the tab showing ``url``."""
         port = self.devtools_port()
         deadline = time.monotonic() + timeout
