@@ -301,7 +301,6 @@ class IRCWebSocket(WebSocketServerProtocol):
         conn = ClientConnection(self.core)
         conn.accepts_links = False
         conn.pace = self.core.registration_pace
-        conn.factory = self.factory
         self.conn = conn
         conn.makeConnection(FrameTransport(self, address("TCP", ip, port), self.secure))
 
