@@ -72,7 +72,7 @@ def _list_verbs(kind: str, attr: str, argtype: ArgType, label: str, plural: str,
     return (
         Verb(("general", "websocket", kind, "add"), add_help, add, (arg,), write=write, listing=lines,
              slot=slot, key_args=1),
-        Verb(("general", "websocket", kind, "del"), f"remove a {label.lower()}", delete, (arg,),
+        Verb(("general", "websocket", kind, "del"), f"remove {'an' if label[0] in 'AEIOU' else 'a'} {label.lower()}", delete, (arg,),
              slot=slot, key_args=1),
         Verb(("general", "websocket", kind, "list"), f"list the {plural.lower()}", show),
     )
