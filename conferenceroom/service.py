@@ -24,6 +24,7 @@ from twisted.logger import Logger
 
 from .admin import AdminError, ConfigError, ConfigFile, LoadedConfig, changed_lines
 from .client.protocol import ClientFactory
+from .client.websocket import WebSocketFactory
 from . import client, logs, tls
 from .core import ServerCore
 from .link import wiring
@@ -82,11 +83,19 @@ class Listener(service.Service):
             self.ready = endpoint.listen(self.factory)
         self.ready.addCallbacks(self._listening, self._failed)
 
+    #: what the log and notices call this listener's clients
+    kind = ""
+
+    @property
+    def label(self) -> str:
+        """``TLS``, ``plain``, ``WebSocket`` or ``WebSocket TLS``."""
+        return " ".join(filter(None, (self.kind, "TLS" if self.tls else ("" if self.kind else "plain"))))
+
     def _listening(self, port: Any) -> Any:
         self.listening = port
         self.log.info(
             "listening for {kind} clients on {addr}:{port}",
-            kind="TLS" if self.tls else "plain", addr=self.bindip or "*", port=self.port,
+            kind=self.label, addr=self.bindip or "*", port=self.port,
         )
         return port
 
@@ -113,6 +122,16 @@ class Listener(service.Service):
             port, self.listening = self.listening, None
             return defer.maybeDeferred(port.stopListening)
         return None
+
+
+class WebSocketListener(Listener):
+    """The WebSocket client listener (plain, or TLS with the server's certificate)."""
+
+    kind = "WebSocket"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name = f"websocket:{self.bindip or '*'}:{self.port}"
 
 
 class NoClientPort(SystemExit):
@@ -163,6 +182,7 @@ class ConferenceRoomService(service.MultiService):
         self.core.reconfigure = self.reconfigure
         self.core.password_pool.setServiceParent(self)
         self.factory = ClientFactory(self.core)
+        self.ws_factory = WebSocketFactory(self.core)
         self._link_identity: Any = None  # our certificate, presented on outgoing TLS links
         self.link_manager = LinkManager(
             loaded.settings, lambda definition: LinkConnection(self.core, definition), clock=reactor,
@@ -175,6 +195,8 @@ class ConferenceRoomService(service.MultiService):
             Listener(reactor, self.factory, port, loaded.settings.bindip).setServiceParent(self)
         if loaded.settings.ssl.enabled:
             self._open_tls_now(loaded.settings)
+        if loaded.settings.websocket.enabled:
+            self._open_websocket_now(loaded.settings)
         if loaded.settings.manhole.enabled:
             ManholeService(self.core, self, loaded.settings.manhole.port, reactor).setServiceParent(self)
 
@@ -226,8 +248,8 @@ class ConferenceRoomService(service.MultiService):
         ports = [child for child in self if isinstance(child, Listener)]
         if any(child.failure is None for child in ports):
             return  # listening, or still opening
-        reasons = [f"{'TLS ' if child.tls else ''}port {child.port} on {child.bindip or '*'}: {child.reason}"
-                   for child in ports]
+        reasons = [f"{child.label + ' ' if child.kind or child.tls else ''}port {child.port} on "
+                   f"{child.bindip or '*'}: {child.reason}" for child in ports]
         if self._tls_failure is not None:
             reasons.append(self._tls_failure)
         if reasons:
@@ -315,6 +337,7 @@ class ConferenceRoomService(service.MultiService):
                     f" (the file says {getattr(new, attr)})"
                 )
         self._reconcile_listeners(old, new, report)
+        self._reconcile_websocket(old, new, report)
         self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
         self._recheck_opers(new)
@@ -348,6 +371,7 @@ class ConferenceRoomService(service.MultiService):
         old = self.settings
         report = RehashReport()
         self._reconcile_listeners(old, new, report)
+        self._reconcile_websocket(old, new, report)
         self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
         self._recheck_opers(new)
@@ -388,7 +412,7 @@ class ConferenceRoomService(service.MultiService):
         tls_changed = (old.ssl.cert, old.ssl.key) != (new.ssl.cert, new.ssl.key)
         if new.ssl.enabled:
             wanted.add((new.ssl.port, new.bindip, True))
-        current = {child.key: child for child in self if isinstance(child, Listener)}
+        current = {child.key: child for child in self if type(child) is Listener}
         for key, child in list(current.items()):
             if child.failure is not None:  # never listened: forget it, try again below
                 child.disownServiceParent()
@@ -422,6 +446,81 @@ class ConferenceRoomService(service.MultiService):
                     report.changes.append(f"opened port {port}")
                 else:
                     report.changes.append(f"opening port {port}")
+
+    def _reconcile_websocket(self, old: Any, new: Any, report: RehashReport) -> None:
+        """Open, close or move the WebSocket listener; an unchanged one stays (the settings it reads
+        at each handshake, origins and proxies, apply at once)."""
+        ws = new.websocket
+        wanted = (ws.port, new.bindip, ws.secure) if ws.enabled else None
+        tls_changed = ws.secure and (old.ssl.cert, old.ssl.key) != (new.ssl.cert, new.ssl.key)
+        current = next((child for child in self if isinstance(child, WebSocketListener)), None)
+        if self._ws_opening != wanted:
+            self._ws_opening = None  # a TLS opening still under way for other settings is dropped
+        after = None
+        if current is not None and (current.failure is not None or current.key != wanted or tls_changed):
+            stopped = current.disownServiceParent()
+            if current.failure is None:
+                report.changes.append(f"closed {current.label} port {current.port}")
+            after = stopped if isinstance(stopped, defer.Deferred) else None
+            current = None
+        if wanted is None or current is not None or self._ws_opening == wanted:
+            return
+        if ws.secure:
+            report.changes.append(f"opening WebSocket TLS port {ws.port}")
+            self._ws_opening = wanted
+            d = self.core.defer_to_thread(self._tls_context, new)
+            if after is not None:
+                d.addCallback(lambda context: after.addCallback(lambda _: context))
+
+            def opened(context: Any) -> None:
+                if self._ws_opening == wanted:
+                    self._ws_opening = None
+                    self._add_websocket_listener(new, context)
+
+            d.addCallbacks(opened, lambda failure: self._websocket_tls_failed(new, failure))
+        else:
+            listener = self._add_websocket_listener(new, None, after)
+            if listener.failure is not None:
+                report.changes.append(f"could not open WebSocket port {ws.port}: {listener.failure}")
+            else:
+                report.changes.append(f"{'opened' if listener.listening else 'opening'} WebSocket port {ws.port}")
+
+    _ws_opening: tuple[int, str, bool] | None = None
+
+    def _open_websocket_now(self, settings: Any) -> None:
+        """At start-up: a TLS problem is logged and the other ports still open."""
+        context = None
+        if settings.websocket.secure:
+            try:
+                context = self._tls_context(settings)
+            except (tls.TLSError, OSError) as exc:
+                self.log.error("WebSocket TLS port {port} not opened: {why}", port=settings.websocket.port, why=exc)
+                return
+        WebSocketListener(self.reactor, self.ws_factory, settings.websocket.port, settings.bindip,
+                          tls=context.options if context is not None else None).setServiceParent(self)
+
+    def _add_websocket_listener(self, settings: Any, context: Any, after: Any = None) -> "Listener":
+        """Listen for web clients; operators are told once it really listens."""
+        listener = WebSocketListener(self.reactor, self.ws_factory, settings.websocket.port, settings.bindip,
+                                     tls=context.options if context is not None else None, after=after)
+        listener.setServiceParent(self)
+
+        def announce(result: Any) -> Any:
+            if listener.listening is not None:
+                extra = f"; certificate fingerprint {context.fingerprint}" if context is not None else ""
+                self.core.notice_opers(f"{listener.label} port {listener.port} open{extra}", snomask=False)
+            return result
+
+        ready = getattr(listener, "ready", None)
+        if ready is not None:
+            ready.addCallback(announce)
+        return listener
+
+    def _websocket_tls_failed(self, settings: Any, failure: Any) -> None:
+        self._ws_opening = None
+        why = failure.getErrorMessage()
+        self.log.error("WebSocket TLS port {port} not opened: {why}", port=settings.websocket.port, why=why)
+        self.core.notice_opers(f"WebSocket TLS port {settings.websocket.port} not opened: {why}", snomask=False)
 
     def _reconcile_manhole(self, new: Any, report: RehashReport) -> None:
         """Open, close or move the manhole; an unchanged one stays the same object."""

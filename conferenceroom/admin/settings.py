@@ -106,6 +106,23 @@ class SSLSettings:
 
 
 @dataclass(frozen=True)
+class WebSocketSettings:
+    """The WebSocket client listener (IRCv3 WebSocket: browsers and web clients).
+
+    ``origins`` are the allowed ``Origin`` headers (globs, lower case); none
+    listed admits only clients without one and pages from the listener's own
+    host.  ``proxies`` are the reverse proxies (IP, CIDR or glob) whose
+    ``X-Forwarded-For`` names the client; any other peer is its own address.
+    """
+
+    enabled: bool = False
+    port: int = 8067
+    secure: bool = False
+    origins: tuple[str, ...] = ()
+    proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ManholeSettings:
     """The SSH manhole for live inspection (always bound to 127.0.0.1).
 
@@ -261,6 +278,7 @@ class Settings:
     opers: FrozenMap[str, OperEntry] = field(default_factory=FrozenMap)
     flood: FloodSettings = field(default_factory=FloodSettings)
     manhole: ManholeSettings = field(default_factory=ManholeSettings)
+    websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
     deftrigger: int = 5
     triggers: tuple[tuple[str, int], ...] = ()
     cps: int = 0
@@ -340,6 +358,9 @@ class Settings:
         out = []
         if self.ssl.enabled and self.ssl.port in self.ports:
             out.append(f"SSL port {self.ssl.port} is also listed as a plain port")
+        if self.websocket.enabled and (self.websocket.port in self.ports
+                                       or (self.ssl.enabled and self.websocket.port == self.ssl.port)):
+            out.append(f"WebSocket port {self.websocket.port} is also a plain or TLS client port")
         if self.secureonly and not self.ssl.enabled:
             out.append("SECUREONLY is on but SSL is disabled: no client can connect")
         if self.opers and not any(not o.disabled and o.flags & {"a", "c"} for o in self.opers.values()):

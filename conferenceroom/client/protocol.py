@@ -30,7 +30,7 @@ from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
 from .caps import visible_tags
-from .flood import FloodGate, byte_cost
+from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, byte_cost
 from .output import ReplyStream
 from .pacing import TurnBudget
 
@@ -74,6 +74,8 @@ class ClientConnection(Protocol):
     """One client's connection; the route of its :class:`User`."""
 
     is_client = True
+    #: False for connections that can never become a server link (WebSocket clients).
+    accepts_links = True
     log = Logger()
     #: Shares out the lines of unregistered clients over reactor turns (set by
     #: the listener's factory; None: every line at once).
@@ -231,6 +233,23 @@ class ClientConnection(Protocol):
         self._buffer = rest
         self._pause_if_waiting()
 
+    def charge_input(self, size: int) -> None:
+        """``size`` bytes of input that carry no line (a framing adapter's overhead): charged, counted."""
+        if self.closing or self.dead:
+            return
+        self.bytes_in += size
+        self._last_input = self.core.clock.seconds()
+        self._ping_sent = False
+        self.gate.charge(byte_cost(size))
+        self._pause_if_waiting()
+
+    def reject_input(self, size: int, why: str) -> None:
+        """Input of ``size`` bytes a framing adapter could not use: charged (at least one line), answered with 400."""
+        self.junk_lines += 1
+        self.charge_input(max(size, BYTES_PER_LINE))
+        if not self.closing and not self.dead:
+            self.reply("ERR_UNKNOWNERROR", "*", why)
+
     def _pause_if_waiting(self) -> None:
         """Stop reading while lines wait in the gate (over budget, or held)."""
         if self.gate.waiting and not self.closing and not self._input_paused:
@@ -256,7 +275,7 @@ class ClientConnection(Protocol):
         A PASS before it is kept, to be handed over with the link's lines.
         """
         pending = self.pending
-        if pending is None or pending.nick or pending.ident or pending.cap_negotiating:
+        if not self.accepts_links or pending is None or pending.nick or pending.ident or pending.cap_negotiating:
             return False
         verb = _verb(piece)
         if verb == "PASS" and len(self._prelude) < 2:

@@ -81,7 +81,7 @@ def test_non_opers_and_opers_without_a_or_c_get_481(shared_server, irc_client, o
 MALFORMED = [
     # (command, what the NOTICE says was wrong, the syntax it shows)
     ("BOGUS LIST", "Unknown family 'BOGUS'", "GENERAL|OPER|SERVICES|SERVER|SECURITY|HELP"),
-    ("GENERAL FROB", "Unknown GENERAL keyword 'FROB'", "GENERAL SET|SSL|LIST"),
+    ("GENERAL FROB", "Unknown GENERAL keyword 'FROB'", "GENERAL SET|SSL|WEBSOCKET|LIST"),
     ("GENERAL SET COLOUR blue", "Unknown GENERAL SET keyword 'COLOUR'", "GENERAL SET NAME|DESCRIPTION|"),
     ("OPER admin FROB", "Unknown OPER <name> keyword 'FROB'", "OPER <name> ADD|DEL|LIST|PASSWORD|ACCESS|FLAG"),
     ("SECURITY KLINE FROB *@x", "Unknown SECURITY KLINE keyword 'FROB'", "SECURITY KLINE ADD|DEL|LIST"),
@@ -329,6 +329,57 @@ def test_general_manhole_settings(shared_server, op, tmp_path):
     assert "general set manhole on" not in op.lines()
     assert op("GENERAL SET MANHOLEKEYS none") == ["Manhole keys set to none"]
     assert not any("manholekeys" in l for l in op.lines())
+
+
+def test_general_websocket_settings(shared_server, op):
+    """GENERAL WEBSOCKET PORT/ENABLE open a WebSocket port a web client registers on; ORIGIN and
+    PROXY lists apply to the next handshake; SECURE on moves it to TLS (a notice gives the
+    fingerprint); DISABLE closes it.  Each is listed and saved."""
+    from tests.integration.wsclient import HandshakeRefused, WSClient
+
+    port = free_port()
+    assert op(f"GENERAL WEBSOCKET PORT {port}") == [f"WebSocket port set to {port}"]
+    assert op("GENERAL WEBSOCKET ENABLE") == ["WebSocket set to enabled", f"opened WebSocket port {port}"]
+    try:
+        op.notice(f"WebSocket port {port} open")
+        ws = WSClient.connect("127.0.0.1", port)
+        assert ws.register(unique_nick("ws"))[0].split()[1] == "001"
+        ws.close()
+        assert op("GENERAL WEBSOCKET ORIGIN ADD https://Chat.Example.org") == [
+            "Allowed origin https://chat.example.org added"]
+        assert op("GENERAL WEBSOCKET ORIGIN LIST") == ["Allowed origins: https://chat.example.org"]
+        WSClient.connect("127.0.0.1", port, origin="https://chat.example.org").close()
+        with pytest.raises(HandshakeRefused):
+            WSClient.connect("127.0.0.1", port, origin="https://evil.example")
+        assert "general websocket origin add https://chat.example.org" in op.lines()
+        assert op("GENERAL WEBSOCKET ORIGIN DEL https://chat.example.org") == [
+            "Allowed origin https://chat.example.org removed"]
+        assert op("GENERAL WEBSOCKET PROXY ADD 127.0.0.1") == ["Trusted proxy 127.0.0.1 added"]
+        assert op("GENERAL WEBSOCKET PROXY LIST") == ["Trusted proxies: 127.0.0.1"]
+        ws = WSClient.connect("127.0.0.1", port, headers=("X-Forwarded-For: 192.0.2.55",))
+        nick = unique_nick("px")
+        ws.register(nick)
+        ws.send("JOIN #wsadmin")
+        assert ws.lines(lambda line: " JOIN " in line)[-1].startswith(f":{nick}!~{nick}@192.0.2.55 JOIN")
+        ws.close()
+        assert op("GENERAL WEBSOCKET PROXY DEL 127.0.0.1") == ["Trusted proxy 127.0.0.1 removed"]
+        assert op("GENERAL WEBSOCKET SECURE on") == ["WebSocket TLS set to on", f"closed WebSocket port {port}",
+                                                     f"opening WebSocket TLS port {port}"]
+        op.notice(f"WebSocket TLS port {port} open; certificate fingerprint ")
+        wait_port(port)
+        ws = WSClient.connect("127.0.0.1", port, tls=True)
+        ws.register(unique_nick("wss"))
+        ws.close()
+        listing = op("GENERAL LIST")
+        assert "  WebSocket: enabled" in listing and f"  WebSocket port: {port}" in listing, listing
+        assert "  WebSocket TLS: on" in listing
+        assert "general websocket secure on" in op.lines()
+        assert op("GENERAL WEBSOCKET SECURE off")[0] == "WebSocket TLS set to off"
+    finally:
+        reply = op("GENERAL WEBSOCKET DISABLE")
+    assert reply == ["WebSocket set to disabled", f"closed WebSocket port {port}"]
+    wait_port(port, up=False)
+    assert not any(line.startswith("general websocket enable") for line in op.lines())
 
 
 def _make_cert(directory: Path, name: str) -> tuple[Path, Path]:

@@ -36,6 +36,16 @@ EXAMPLES = [
     "general ssl port 6697",
     "general ssl cert certs/server.pem",
     "general ssl key certs/server.key",
+    "general websocket enable",
+    "general websocket disable",
+    "general websocket port 8097",
+    "general websocket secure on",
+    "general websocket origin add https://chat.example.org",
+    "general websocket origin del https://chat.example.org",
+    "general websocket origin list",
+    "general websocket proxy add 10.0.0.1",
+    "general websocket proxy del 10.0.0.1",
+    "general websocket proxy list",
     "general set secureonly on",
     "general set securenetwork on",
     "general set manhole on",
@@ -108,6 +118,8 @@ BASE = Settings().apply([
     "security kline add *@old.example 1d old",
     "security akill add *@old.example",
     "security zline add 198.51.100.7 proxy",
+    "general websocket origin add https://chat.example.org",
+    "general websocket proxy add 10.0.0.1",
 ], tree=TREE)
 
 
@@ -455,7 +467,7 @@ SERVER_AND_BAN_COMMANDS = (
 
 #: Refusals that depend on the state reached (unknown oper, duplicate entry...).
 STATEFUL_REFUSALS = ("No oper", "Oper ", "No trigger", "No server", "Server ", "No K-line", "No AKILL",
-                     "No Z-line")
+                     "No Z-line", "Allowed origin ", "Trusted proxy ")
 
 
 COMMANDS = st.one_of(
@@ -476,6 +488,12 @@ COMMANDS = st.one_of(
     _text.map(lambda t: f"general ssl key {t}"),
     _onoff.map(lambda v: f"general set secureonly {v}"),
     _onoff.map(lambda v: f"general set securenetwork {v}"),
+    st.sampled_from(["general websocket enable", "general websocket disable"]),
+    _port.map(lambda p: f"general websocket port {p}"),
+    _onoff.map(lambda v: f"general websocket secure {v}"),
+    st.builds(lambda verb, o: f"general websocket origin {verb} {o}", st.sampled_from(["add", "del"]),
+              st.sampled_from(["https://a.example.org", "http://*.example.net:8080", "*"])),
+    st.builds(lambda verb, m: f"general websocket proxy {verb} {m}", st.sampled_from(["add", "del"]), _ipmask),
     st.builds(lambda n, f: f"oper {n} add {HASH} {f}", _name, _flags),
     _name.map(lambda n: f"oper {n} add {HASH}"),
     _name.map(lambda n: f"oper {n} del"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from conferenceroom.admin.tree import Family, Option, choice, setting
 from conferenceroom.admin.types import BindIP, Int, OnOff, Path, Ports, Text, Token, hostname
 
+from . import websocket
+
 _RESTART = "{what} takes effect after a restart"
 
 
@@ -21,7 +23,7 @@ class _OptionalPath(Path):
 
 def family() -> Family:
     """Declare the GENERAL family."""
-    return Family("general", "server identity, ports, hub/leaf role, TLS listener, files", listing=True, verbs=(
+    return Family("general", "server identity, ports, hub/leaf role, TLS and WebSocket listeners, files", listing=True, verbs=(
         setting("general set name", "name", hostname("name"), label="Server name", always=True,
                 help="this server's name, a host name with at least one dot (needs a restart)",
                 restart=_RESTART.format(what="A new server name")),
@@ -60,6 +62,7 @@ def family() -> Family:
         setting("general ssl key", "ssl.key", _OptionalPath("path"), label="SSL key",
                 help="PEM private key file (none: the certificate file holds the key too, "
                      "or the generated one)", unset="(self-signed, generated)"),
+        *websocket.verbs(),
         setting("general set secureonly", "secureonly", OnOff(), label="Secure only",
                 help="accept clients only over TLS"),
         setting("general set securenetwork", "securenetwork", OnOff(), label="Secure network",
