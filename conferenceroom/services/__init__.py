@@ -154,15 +154,15 @@ class ServicesControl:
             return [f"services {name} removed from the network"]
         return []
 
-    def shutdown(self) -> defer.Deferred:
-        """At server stop: close the store (the links are already told by the split of our own server)."""
+    def shutdown(self) -> None:
+        """At server stop: no more commands; the store finishes its commits and closes in the reactor's
+        shutdown (its own trigger), so the process never waits on a worker thread left running."""
         host = self.host
-        if host is None:
-            return self.closing or defer.succeed(None)
-        self.host = None
-        self.core.services = None
-        host.running = False
-        return host.store.close()
+        if host is not None:
+            host.running = False
+            for cleanup in host.stopped:
+                cleanup()
+            host.stopped.clear()
 
 
 def attach(core: "ServerCore", store_path: str | None = None, start: bool = True) -> ServicesControl:
