@@ -144,6 +144,8 @@ class ServicesControl:
 
     def settings_changed(self, new: Any) -> list[str]:
         """Put ``services enable|disable`` of ``new`` into force; sentences about what happened."""
+        if self.host is not None:
+            self.host.accounts.rounds = getattr(new, "services_password_cost", self.host.accounts.rounds)
         if new.services_enabled and self.host is None:
             if not self.enable():
                 return [self.refusal or "services not started"]

@@ -202,3 +202,14 @@ def test_squit_services_needs_an_operator(tmp_path):
     feed(alice, "SQUIT services")
     assert codes(sent(alice)) == ["481"]
     assert core.services is not None
+
+
+def test_password_cost_applies_live(tmp_path):
+    """AS SERVICES SET PASSWORDCOST applies to the next registration without a restart."""
+    from dataclasses import replace
+
+    core = services_core(tmp_path)
+    core.services_control.settings_changed(replace(core.settings, services_password_cost=5))
+    alice = register(core, "alice")
+    ask(alice, "NickServ", "REGISTER s3cret!")
+    assert core.services.accounts.get("alice").password.startswith("$2b$05$")
