@@ -213,3 +213,16 @@ def test_password_cost_applies_live(tmp_path):
     alice = register(core, "alice")
     ask(alice, "NickServ", "REGISTER s3cret!")
     assert core.services.accounts.get("alice").password.startswith("$2b$05$")
+
+
+def test_a_killed_bot_comes_back(tmp_path):
+    """An operator's KILL of NickServ removes it; it is introduced again at once and still answers."""
+    core = services_core(tmp_path)
+    oper = register(core, "oper")
+    make_oper(oper, "o")
+    old = core.network.find_user("NickServ")
+    feed(oper, "KILL NickServ :testing")
+    core.clock.advance(0)
+    again = core.network.find_user("NickServ")
+    assert again is not None and again is not old and again.uid != old.uid
+    assert ask(oper, "NickServ", "HELP")[0].startswith("NickServ: ")
