@@ -149,11 +149,15 @@ class ServicesControl:
         if new.services_enabled and self.host is None:
             if not self.enable():
                 return [self.refusal or "services not started"]
-            return [f"services {self.host.name} introduced" if self.host else "services not started"]
+            host = self.host
+            if host is None:
+                return ["services not started"]
+            bots = ", ".join(bot.nick for bot in host.by_name.values())
+            return [f"Services server {host.name} introduced with {bots}"]
         if not new.services_enabled and self.host is not None:
             name = self.host.name
             self.disable("services disabled by an operator (AS SERVICES DISABLE)")
-            return [f"services {name} removed from the network"]
+            return [f"Services server {name} removed from the network"]
         return []
 
     def shutdown(self) -> None:
