@@ -467,6 +467,11 @@ def test_services_enable_disable_list(op):
     assert "services enable" in op.lines() and "services disable" not in op.lines()
     assert op("services disable") == ["Services set to disabled",
                                       "Services server services.conferenceroom.local removed from the network"]
+    assert op("services set passwordcost 10") == ["Password cost set to 10"]
+    assert op("services set enforcedelay 30") == ["Enforce delay set to 30"]
+    assert "services set passwordcost 10" in op.lines() and "services set enforcedelay 30" in op.lines()
+    assert op("services set passwordcost 12") == ["Password cost set to 12"]
+    assert op("services set enforcedelay 60") == ["Enforce delay set to 60"]
 
 
 # -- SERVER ------------------------------------------------------------------------------
