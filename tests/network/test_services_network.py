@@ -108,6 +108,7 @@ def test_squit_services_from_the_leaf_and_enable_again(network) -> None:
     tenor.operator().send(f"SQUIT {SERVICES} :maintenance")
     soprano.server_notice(r"SQUIT services\.webmaster\.com from op")
     soprano.server_notice(r"Services server services\.webmaster\.com leaves the network")
+    tenor.server_notice(r"^Server services\.webmaster\.com split from soprano\.webmaster\.com")
     wait_until(lambda: SERVICES not in links(bob), "services gone from tenor")
     bob.send("PRIVMSG NickServ :HELP")
     assert bob.expect("401").params[1] == "NickServ"
