@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from .admin import AdminError, ConfigError, ConfigFile, LoadedConfig, changed_lines
 from .client.protocol import ClientFactory
 from .client.websocket import WebSocketFactory
-from . import client, logs, tls
+from . import client, logs, services, tls
 from .core import ServerCore
 from .link import wiring
 from .link.connector import string_endpoints
@@ -190,6 +190,7 @@ class ConferenceRoomService(service.MultiService):
         )
         self.core.link_manager = self.link_manager
         self.link_manager.setServiceParent(self)
+        services.attach(self.core, start=False)  # started with the service
         self._load_motd()
         for port in loaded.settings.ports:
             Listener(reactor, self.factory, port, loaded.settings.bindip).setServiceParent(self)
@@ -229,6 +230,7 @@ class ConferenceRoomService(service.MultiService):
                 self.log.error("{why}", why=why)
         super().startService()
         self._check_client_ports()
+        self.core.services_control.start()
         self.log.info(
             "{name} ({serial}, {role}) started with {path}",
             name=self.settings.name, serial=self.settings.serial,
@@ -268,6 +270,7 @@ class ConferenceRoomService(service.MultiService):
         write pending "repeated" log lines."""
         for link in list(getattr(self.core, "links", ())):
             link.drop("Server shutting down")
+        self.core.services_control.shutdown()
         result = super().stopService()
         if self.log_observer is not None:
             self.log_observer.flush()
@@ -342,6 +345,7 @@ class ConferenceRoomService(service.MultiService):
         self.core.apply_settings(new)
         self._recheck_opers(new)
         report.changes.extend(self.link_manager.reconfigure(new))
+        report.changes.extend(self.core.services_control.settings_changed(new))
         self.loaded = loaded
         if loaded.needs_rewrite:
             why = self._rewrite()
@@ -376,6 +380,7 @@ class ConferenceRoomService(service.MultiService):
         self.core.apply_settings(new)
         self._recheck_opers(new)
         report.changes.extend(self.link_manager.reconfigure(new))
+        report.changes.extend(self.core.services_control.settings_changed(new))
         if new.motd != old.motd:
             self._load_motd()
         return report.changes
