@@ -9,7 +9,7 @@ MGR      5 manager: may change the access list up to SOP, SET, AKICK; +o
 SOP      4 super op: may change the access list up to AOP, AKICK; +o
 AOP      3 auto op: +o on join; OP/DEOP, topic under TOPICLOCK
 VOP      2 auto voice: +v on join; VOICE/DEVOICE themselves
-UOP      1 user: no mode, may INVITE themselves past +i/+k/+l and UNBAN themselves
+UOP      1 user: no mode, may INVITE themselves past +i/+l/bans and UNBAN themselves
 ======== == ==================================================================
 
 An entry is an account name (matches a user logged in to it) or a
@@ -114,11 +114,17 @@ def entry_matches(entry: str, account: str | None, masks: Iterable[str]) -> bool
     return account is not None and fold(entry) == fold(account)
 
 
+def user_masks(nick: str, ident: str, host: str, realhost: str, ip: str) -> tuple[str, ...]:
+    """The ``nick!ident@host`` forms an entry or ban may match: shown host, real host and IP."""
+    base = f"{nick}!{ident}@"
+    return tuple(dict.fromkeys((base + host, base + realhost, base + ip)))
+
+
 def level_of(
     founder: str, entries: Iterable[tuple[str, Level]], account: str | None, masks: Iterable[str]
 ) -> Level:
     """A user's level in a channel founded by ``founder`` with access ``entries``."""
-    if account is not None and fold(account) == fold(founder):
+    if account is not None and founder and fold(account) == fold(founder):
         return Level.FOUNDER
     masks = tuple(masks)
     return max((level for entry, level in entries if entry_matches(entry, account, masks)),
