@@ -127,8 +127,9 @@ class ChanServCommands:
         if user.account is None:
             raise CommandError("You must be logged in to register a channel: "
                                "/msg NickServ IDENTIFY <password> first.")
-        if name in self.cs.registry or fold(name) in self.cs.pending:
-            raise CommandError(f"{name} is already registered.")
+        existing = self.cs.registry.get(name)
+        if existing is not None or fold(name) in self.cs.pending:
+            raise CommandError(f"{existing.name if existing else name} is already registered.")
         channel = self.network.find_channel(name)
         membership = channel.members.get(user) if channel is not None else None
         if channel is None or membership is None:
