@@ -72,6 +72,7 @@ class ChanServ:
         self.route = route
         self.registry = Registry()
         self.pending: set[str] = set()  # folded names being registered
+        self.watching = False
         self._queue: list[Callable[[], None]] = []
         self._flush_call: Any = None
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -94,11 +95,19 @@ class ChanServ:
         self.registry.clear()
         for record in records:
             self.registry[record.name] = record
-        self.network.events.subscribe(self)
+        if not self.watching:
+            self.watching = True
+            self.network.events.subscribe(self)
+        # Channels that lived on while services were away: their members as if they just joined.
+        for record in records:
+            channel = self.network.find_channel(record.name)
+            if channel is not None:
+                self._later(lambda channel=channel: self.joined(channel, list(channel.members), False))
 
     def stop(self) -> None:
         """Stop watching the network (the records stay in the store)."""
-        if self in self.network.events._subscribers:
+        if self.watching:
+            self.watching = False
             self.network.events.unsubscribe(self)
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
@@ -259,10 +268,15 @@ class ChanServ:
         self._later(lambda: self.joined(event.channel, [event.user], event.created))
 
     def _on_netjoined(self, event: ev.ChannelNetjoined) -> None:
-        if fold(event.channel.name) not in self.registry or not event.result.joined:
+        result = event.result
+        if fold(event.channel.name) not in self.registry or not (result.joined or result.lowered):
             return
-        users = [membership.user for membership in event.result.joined]
-        self._later(lambda: self.joined(event.channel, users, event.result.created))
+        if result.lowered:
+            # Our side lost on channel TS: its modes, statuses and topic were wiped; set them again.
+            users = list(event.channel.members)
+        else:
+            users = [membership.user for membership in result.joined]
+        self._later(lambda: self.joined(event.channel, users, result.created or result.lowered))
 
     def joined(self, channel: Channel, users: list[User], created: bool) -> None:
         """``users`` joined registered ``channel`` (``created``: it was empty before)."""

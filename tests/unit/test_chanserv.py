@@ -506,3 +506,30 @@ def test_messages_seen_as_from_chanserv(net: Net) -> None:
     notice = [m for m in sent(eve) if m.command == "NOTICE"][0]
     assert notice == Message("NOTICE", ("eve", "#x is not registered."), notice.source)
     assert notice.source.startswith("ChanServ!services@services.")
+
+
+def test_channel_ts_lost_founder_gets_owner_back(net: Net) -> None:
+    """An SJOIN with an older channel TS wipes our modes and statuses; ChanServ sets +q and the lock again."""
+    alice = net.registered("alice")
+    server = make_remote_server(net.core, "leaf.test", "2LF")
+    remote = make_remote_user(net.core, server, "rem")
+    net.network.netjoin(server, "#c", net.chan().ts - 100, [], [(remote, "")], origin=server.route)
+    assert net.status(alice) == set() and net.chan().flags == set()
+    net.turn()
+    assert net.status(alice) == {"q"}
+    assert {"n", "t"} <= net.chan().flags
+
+
+def test_services_back_give_modes_to_those_present(net: Net) -> None:
+    """A user with access who joined while services were away gets its mode when they come back."""
+    alice = net.registered("alice")
+    net.account("bob")
+    net.cs_say(alice, "ACCESS #c ADD bob AOP")
+    net.control.disable("test")
+    bob = net.user("bob", "bob")
+    feed(bob, "JOIN #c")
+    net.turn()
+    assert net.status(bob) == set()
+    net.control.enable()
+    net.turn()
+    assert net.status(bob) == {"o"}
