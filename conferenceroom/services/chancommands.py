@@ -14,10 +14,10 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from ..casemap import fold, is_channel, match, normalize_mask, valid_channel, valid_nick
+from ..casemap import fold, match, normalize_mask, valid_channel, valid_nick
 from ..limits import KICKLEN
 from ..modes import ModeChange, rank
-from ..network import Channel, User
+from ..network import Channel
 from . import chandb
 from .bot import CommandError, Request, ServiceBot
 from .chandb import AccessEntry, AkickEntry, ChannelRecord

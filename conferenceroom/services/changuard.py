@@ -283,10 +283,9 @@ class ChanServ:
         record = self._current(channel)
         if record is None:
             return
-        if created:
-            self.enforce_lock(record, channel)
-            if not channel.topic:
-                self.restore_topic(record, channel)
+        self.enforce_lock(record, channel)  # a netjoin may have merged other modes in
+        if created and not channel.topic:
+            self.restore_topic(record, channel)
         for user in users:
             if user not in channel.members or self._is_service(user):
                 continue
