@@ -36,12 +36,18 @@ def login(client: IRCClient, password: str = PASSWORD) -> str:
     client.send(f"PRIVMSG NickServ :REGISTER {password}")
     client.expect(lambda m: m.command == "NOTICE" and (m.nick or "") == "NickServ", timeout=15.0)
     client.drain(0.3)
+    identify(client, password)
+    return client.nick
+
+
+def identify(client: IRCClient, password: str = PASSWORD) -> None:
+    """IDENTIFY to NickServ and wait until logged in (900, or NickServ saying so)."""
     client.send(f"PRIVMSG NickServ :IDENTIFY {password}")
     client.expect(lambda m: m.command == "900" or (
-        m.command == "NOTICE" and (m.nick or "") == "NickServ" and "already" in (m.trailing or "")),
+        m.command == "NOTICE" and (m.nick or "") == "NickServ"
+        and any(word in (m.trailing or "").lower() for word in ("identified", "logged in"))),
         timeout=15.0)
     client.drain(0.3)
-    return client.nick
 
 
 def cs(client: IRCClient, text: str, until: str, timeout: float = 10.0) -> list[str]:
@@ -240,7 +246,7 @@ def test_mlock_and_topic_restored_when_recreated(shared_server, irc_client):
     topic = other.expect(lambda m: m.command == "TOPIC" and (m.nick or "") == "ChanServ")
     assert topic.params == [chan, "Remember me"]
     other.send(f"MODE {chan}")
-    assert other.expect("324").params[2:] == ["+knt", "sekrit"]
+    assert other.expect("324").params[2:] == ["+ntk", "sekrit"]
     assert cs(founder, f"SET {chan} MLOCK +o", "cannot")[-1] == "Mode o cannot be locked (lockable: imnpstkl)."
 
 
@@ -296,8 +302,7 @@ def test_registration_survives_kill_and_restart(irc_server, irc_client):
     server.kill()
     server.start(write_config=False)
     again = irc_client(server, founder.nick)
-    again.send(f"PRIVMSG NickServ :IDENTIFY {PASSWORD}")
-    again.expect("900", timeout=15.0)
+    identify(again)
     again.join(chan)
     chanserv_mode(again, chan, "+q", founder.nick)
     info = cs(again, f"INFO {chan}", "End of information")
