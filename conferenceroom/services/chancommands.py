@@ -18,6 +18,7 @@ from ..casemap import fold, match, normalize_mask, valid_channel, valid_nick
 from ..limits import KICKLEN
 from ..modes import ModeChange, rank
 from ..network import Channel
+from ..wire import cut_to_bytes
 from . import chandb
 from .bot import CommandError, Request, ServiceBot
 from .chandb import AccessEntry, AkickEntry, ChannelRecord
@@ -298,7 +299,7 @@ class ChanServCommands:
             raise CommandError(f"{mask} is already on the AKICK list of {record.name}.")
         if len(record.akicks) >= MAX_AKICK:
             raise CommandError(f"The AKICK list of {record.name} is full ({MAX_AKICK} entries).")
-        entry = AkickEntry(mask, (reason or DEFAULT_AKICK_REASON)[:KICKLEN],
+        entry = AkickEntry(mask, cut_to_bytes(reason or DEFAULT_AKICK_REASON, KICKLEN),
                            request.user.account or request.user.nick, int(self.cs.clock.seconds()))
 
         def done(_: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from conferenceroom import services
+from conferenceroom.limits import KICKLEN
 from conferenceroom.services.chanrules import Level, ModeLock
 from conferenceroom.wire import Message
 from tests.helpers import (
@@ -533,3 +534,44 @@ def test_services_back_give_modes_to_those_present(net: Net) -> None:
     net.control.enable()
     net.turn()
     assert net.status(bob) == {"o"}
+
+
+class FakeLink:
+    """A registered link with owner support that records the TS6 lines sent to it."""
+
+    registered = True
+    capabilities = frozenset({"CR-OWNER"})
+
+    def __init__(self) -> None:
+        self.route = object()
+        self.lines: list[Message] = []
+
+    def send(self, msg: Message) -> None:
+        """Record ``msg``."""
+        self.lines.append(msg)
+
+
+def test_links_see_chanserv_changes_from_the_services_server(net: Net) -> None:
+    """ChanServ's +q and KICK go to the links as TMODE and KICK from ChanServ's UID."""
+    from conferenceroom.link.outbound import LinkAnnouncer
+
+    link = FakeLink()
+    net.network.events.subscribe(LinkAnnouncer(net.network, lambda: [link]))
+    alice = net.registered("alice")
+    uid = net.host.bot("chanserv").user.uid
+    assert uid[:3] == net.host.server.sid
+    tmode = [m for m in link.lines if m.command == "TMODE"]
+    assert tmode[-1].source == uid and tmode[-1].params[1:] == ("#c", "+q", alice.user.uid)
+    net.cs_say(alice, "AKICK #c ADD spam!*@* " + "x" * 400)
+    spam = net.user("spam")
+    feed(spam, "JOIN #c")
+    net.turn()
+    kick = [m for m in link.lines if m.command == "KICK"][-1]
+    assert kick.source == uid and kick.params[:2] == ("#c", spam.user.uid)
+    assert kick.params[2] == "x" * KICKLEN  # a reason longer than KICKLEN is cut
+    feed(alice, "PART #c")
+    bob = net.user("bob")
+    feed(bob, "JOIN #c")
+    net.turn()
+    topic = [m for m in link.lines if m.command == "TOPIC"]
+    assert not topic  # nothing remembered, nothing restored
