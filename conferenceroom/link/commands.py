@@ -169,6 +169,12 @@ def handle_squit(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     if target.route is link.route:
         network.remove_server(target, reason, origin=link.route)
         return
+    by = getattr(source, "nick", None) or source.name
+    squit_here = getattr(target.route, "squit", None)
+    if squit_here is not None:  # our services pseudo-server: we drop it ourselves
+        side.notice(f"Remote SQUIT {target.name} from {by} ({reason})")
+        squit_here(reason, by)
+        return
     # A remote SQUIT of a server on our side: pass it toward that server.
     src = source.uid if isinstance(source, User) else source.sid
     side.notice(f"Remote SQUIT {target.name} from {getattr(source, 'nick', None) or source.name} ({reason})")

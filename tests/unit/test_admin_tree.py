@@ -56,6 +56,7 @@ EXAMPLES = [
     "services enable",
     "services disable",
     "services list",
+    "services set passwordcost 10",
     "security set flood off",
     "security set flood penalties 5",
     "security set flood seconds 20",

@@ -1,15 +1,24 @@
 # -*- test-case-name: tests.unit.test_admin_services -*-
-"""SERVICES: whether this server runs the built-in services."""
+"""SERVICES: whether this server runs the built-in services, and their password cost."""
 
 from __future__ import annotations
 
-from conferenceroom.admin.tree import Family, Option, choice
+from conferenceroom.admin.tree import Family, Option, choice, setting
+from conferenceroom.admin.types import Int
 
 
 def family() -> Family:
     """Declare the SERVICES family."""
     return Family("services", "run the built-in services on this server (one server per network)",
-                  listing=True, verbs=choice("services_enabled", (
-                      Option(True, "services enable", "run NickServ, ChanServ, MemoServ and OperServ here", "enabled"),
-                      Option(False, "services disable", "do not run services here (another server does)", "disabled"),
-                  ), label="Services", always=True))
+                  listing=True, verbs=(
+                      *choice("services_enabled", (
+                          Option(True, "services enable", "run NickServ, ChanServ, MemoServ and OperServ here",
+                                 "enabled"),
+                          Option(False, "services disable", "do not run services here (another server does)",
+                                 "disabled"),
+                      ), label="Services", always=True),
+                      setting("services set passwordcost", "services_password_cost", Int("cost", 4, 16),
+                              label="Password cost",
+                              help="bcrypt cost of new account passwords (12 by default; each step doubles "
+                                   "the work of a login)"),
+                  ))
