@@ -575,3 +575,13 @@ def test_links_see_chanserv_changes_from_the_services_server(net: Net) -> None:
     net.turn()
     topic = [m for m in link.lines if m.command == "TOPIC"]
     assert not topic  # nothing remembered, nothing restored
+
+
+def test_cs_and_chanserv_aliases(net: Net) -> None:
+    """``CS <command>`` and ``CHANSERV <command>`` reach ChanServ like a PRIVMSG."""
+    eve = net.user("eve")
+    for verb in ("CS", "CHANSERV"):
+        feed(eve, f"{verb} INFO #nowhere")
+        net.turn()
+        notices = [m for m in sent(eve) if m.command == "NOTICE"]
+        assert notices[0].source.startswith("ChanServ!") and notices[0].params[-1] == "#nowhere is not registered."
