@@ -429,7 +429,9 @@ class ChanServCommands:
         record = self.record(request.args[0])
         reply = request.reply
         reply(f"Information for {record.name}:")
-        reply(f"  Founder:    {record.founder}")
+        gone = "" if self.cs.account_valid(record.founder, record.registered) else \
+            " (account dropped: only a services administrator may DROP the channel)"
+        reply(f"  Founder:    {record.founder}{gone}")
         reply(f"  Registered: {when(record.registered)}")
         channel = self.network.find_channel(record.name)
         hidden = channel is not None and ("s" in channel.flags or "p" in channel.flags) \

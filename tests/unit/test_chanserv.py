@@ -585,3 +585,15 @@ def test_cs_and_chanserv_aliases(net: Net) -> None:
         net.turn()
         notices = [m for m in sent(eve) if m.command == "NOTICE"]
         assert notices[0].source.startswith("ChanServ!") and notices[0].params[-1] == "#nowhere is not registered."
+
+
+def test_dropped_founder_account_is_founder_no_more(net: Net) -> None:
+    """A founder whose account was dropped (and registered again by someone) has no founder rights; INFO says so."""
+    alice = net.registered("alice")
+    net.host.accounts.drop("alice")
+    net.core.clock.advance(10)
+    net.account("alice")
+    assert net.cs_say(alice, "SET #c TOPICLOCK on") == [
+        "Permission denied: SET TOPICLOCK in #c needs MGR access or more (yours: none)."]
+    info = net.cs_say(alice, "INFO #c")
+    assert "  Founder:    alice (account dropped: only a services administrator may DROP the channel)" in info
