@@ -263,13 +263,13 @@ class ChanServ:
         return me is not None and user.server is me.server
 
     def _on_joined(self, event: ev.ChannelJoined) -> None:
-        if event.netjoin or fold(event.channel.name) not in self.registry:
+        if event.netjoin or event.channel.name not in self.registry:
             return
         self._later(lambda: self.joined(event.channel, [event.user], event.created))
 
     def _on_netjoined(self, event: ev.ChannelNetjoined) -> None:
         result = event.result
-        if fold(event.channel.name) not in self.registry or not (result.joined or result.lowered):
+        if event.channel.name not in self.registry or not (result.joined or result.lowered):
             return
         if result.lowered:
             # Our side lost on channel TS: its modes, statuses and topic were wiped; set them again.
@@ -293,7 +293,7 @@ class ChanServ:
                 self.auto_mode(record, channel, user)
 
     def _on_modes(self, event: ev.ChannelModesChanged) -> None:
-        if event.netjoin or event.source is self.me or fold(event.channel.name) not in self.registry:
+        if event.netjoin or event.source is self.me or event.channel.name not in self.registry:
             return
         self._later(lambda: self.modes_changed(event.channel, event.changes))
 
@@ -315,7 +315,7 @@ class ChanServ:
             self.set_modes(channel, undo)
 
     def _on_topic(self, event: ev.TopicChanged) -> None:
-        if event.netjoin or event.source is self.me or fold(event.channel.name) not in self.registry:
+        if event.netjoin or event.source is self.me or event.channel.name not in self.registry:
             return
         self._later(lambda: self.topic_changed(event.channel, event.source))
 
