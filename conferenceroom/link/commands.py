@@ -266,6 +266,34 @@ def handle_nick(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     side.network.change_nick(source, new, origin=link.route, ts=side.network.now() if ts is None else ts)
 
 
+@command("SVSNICK", min_params=4, origin="server")
+def handle_svsnick(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+    """``:<services> SVSNICK <UID> <old TS> <new nick> <new TS>``: services rename a user (hybrid's form).
+
+    Only a services server (or a user on one) may; a user here is renamed
+    by this server (every link sees the NICK), one elsewhere is passed on
+    toward its server.  A nick taken by someone else, a bad nick or a stale
+    old TS changes nothing.
+    """
+    if not _server_of(source).name.lower().startswith("services."):
+        log.info("SVSNICK from {source}, not a services server, ignored", source=_server_of(source).name)
+        return
+    target = _user(side.network, msg.params[0])
+    new, old_ts, new_ts = msg.params[2], _int(msg.params[1]), _int(msg.params[3])
+    if target is None or not valid_nick(new):
+        return
+    if old_ts and old_ts != int(target.nick_ts):
+        return
+    if not target.is_local:
+        if target.route is not link.route:
+            side.toward(target, msg)
+        return
+    if not side.network.nick_available(new, target):
+        log.info("SVSNICK {old} -> {new} refused: the nick is taken", old=target.nick, new=new)
+        return
+    side.network.change_nick(target, new, ts=float(new_ts) if new_ts else None)
+
+
 @command("QUIT", origin="server")
 def handle_quit(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """``:<UID> QUIT :<reason>``."""

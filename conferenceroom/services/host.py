@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from ..casemap import fold
 from ..core import SID_CHARS
 from ..network import Server, User
 from ..routing import Relay
@@ -103,6 +104,10 @@ class ServicesHost:
         self.ready: defer.Deferred = defer.Deferred()
         self.running = False
         self.stopped: list[Callable[[], None]] = []  # module clean-ups (timers) at stop
+        #: called as hook(user, account) after a login (MemoServ's new-memo notice, ...)
+        self.login_hooks: list[Callable[[User, Any], None]] = []
+        #: called as hook(account) once a dropped account is gone from the store
+        self.drop_hooks: list[Callable[[Any], None]] = []
         for module_name in SERVICE_MODULES:
             module = _import(module_name)
             if module is None:
@@ -183,6 +188,36 @@ class ServicesHost:
             bot.user = None
         self.bots.clear()
         return self.store.close()
+
+    # -- logins -----------------------------------------------------------------------------
+
+    def log_in(self, user: User, account: Any, reply: Callable[[], None] | None = None) -> None:
+        """Log ``user`` in to ``account`` (network.set_account with our route), ``reply()``, run the login hooks."""
+        self.core.network.set_account(user, account.name, origin=self.route)
+        if reply is not None:
+            reply()
+        self.logged_in(user, account)
+
+    def logged_in(self, user: User, account: Any) -> None:
+        """Record the login time and run the login hooks (``user`` is already logged in)."""
+        self.accounts.seen(account).addErrback(
+            lambda f: log.failure("recording the login of {name}", f, name=account.name))
+        for hook in list(self.login_hooks):
+            try:
+                hook(user, account)
+            except Exception:
+                log.failure("login hook {hook} for {name}", hook=hook, name=account.name)
+
+    def dropped(self, account: Any) -> None:
+        """``account`` was dropped: log out everyone logged in to it, run the drop hooks."""
+        for user in list(self.core.network.users_by_uid.values()):
+            if user.account is not None and fold(user.account) == fold(account.name):
+                self.core.network.set_account(user, None, origin=self.route)
+        for hook in list(self.drop_hooks):
+            try:
+                hook(account)
+            except Exception:
+                log.failure("drop hook {hook} for {name}", hook=hook, name=account.name)
 
     # -- messages -------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ def test_services_disable_enable():
 def test_services_list():
     """SERVICES LIST says whether services run here and the password cost of new accounts."""
     assert TREE.execute_line(Settings(), "services list").replies == [
-        "SERVICES settings:", "  Services: enabled", "  Password cost: 12"]
+        "SERVICES settings:", "  Services: enabled", "  Password cost: 12", "  Enforce delay: 60"]
 
 
 def test_services_password_cost():

@@ -57,6 +57,7 @@ EXAMPLES = [
     "services disable",
     "services list",
     "services set passwordcost 10",
+    "services set enforcedelay 30",
     "security set flood off",
     "security set flood penalties 5",
     "security set flood seconds 20",

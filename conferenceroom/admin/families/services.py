@@ -21,4 +21,8 @@ def family() -> Family:
                               label="Password cost",
                               help="bcrypt cost of new account passwords (12 by default; each step doubles "
                                    "the work of a login)"),
+                      setting("services set enforcedelay", "services_enforce_delay", Int("seconds", 5, 3600),
+                              label="Enforce delay",
+                              help="seconds a user has to identify before a protected nick is changed "
+                                   "(60 by default)"),
                   ))
