@@ -153,6 +153,30 @@ class ChanServ:
             return Level.FOUNDER
         return self.level(record, user)
 
+    # -- accounts dropped -------------------------------------------------------------------
+
+    def account_dropped(self, account: Any) -> None:
+        """An account was dropped: the channels it founded are dropped, its access entries removed."""
+        key = fold(account.name)
+        for record in list(self.registry.values()):
+            if fold(record.founder) == key:
+                d = self.store.run(chandb.delete_channel, record.folded)
+                d.addCallback(lambda _, record=record: self._forget(record, account.name))
+            elif key in record.access and not is_mask(record.access[key].entry):
+                d = self.store.run(chandb.delete_access, record.folded, key)
+                d.addCallback(lambda _, record=record: record.access.pop(key, None))
+            else:
+                continue
+            d.addErrback(lambda failure, name=record.name: self.log.failure(
+                "ChanServ: forgetting the dropped account {account} in {channel}", failure,
+                account=account.name, channel=name))
+
+    def _forget(self, record: ChannelRecord, account: str) -> None:
+        if self.registry.get(record.name) is record:
+            del self.registry[record.name]
+        self.log.info("ChanServ: {channel} dropped with its founder's account {account}",
+                      channel=record.name, account=account)
+
     # -- acting on the network ------------------------------------------------------------
 
     def set_modes(self, channel: Channel, changes: list[ModeChange]) -> None:

@@ -4,7 +4,8 @@
 The services host calls :func:`setup` to make the bot and declare its
 commands (:mod:`.chancommands`), then :func:`start` once the store is open:
 the tables are migrated, every registered channel is loaded and ChanServ
-starts watching the network (:mod:`.changuard`).  It stops watching when
+starts watching the network (:mod:`.changuard`).  When NickServ drops an
+account, the channels it founded are dropped and its access entries go.  It stops watching when
 the services server leaves the network; the records stay in the store.
 """
 
@@ -41,4 +42,5 @@ def start(host: "ServicesHost") -> Deferred:
     service: Any = getattr(bot, "service", None)
     assert service is not None
     host.stopped.append(service.stop)
+    host.drop_hooks.append(service.account_dropped)
     return service.start()

@@ -597,3 +597,21 @@ def test_dropped_founder_account_is_founder_no_more(net: Net) -> None:
         "Permission denied: SET TOPICLOCK in #c needs MGR access or more (yours: none)."]
     info = net.cs_say(alice, "INFO #c")
     assert "  Founder:    alice (account dropped: only a services administrator may DROP the channel)" in info
+
+
+def test_nickserv_drop_drops_founded_channels_and_entries(net: Net) -> None:
+    """NickServ DROP of a founder's account drops its channels; of an AOP's account, its entries."""
+    alice = net.registered("alice")
+    bob = net.user("bob", "bob")
+    net.cs_say(alice, "ACCESS #c ADD bob AOP")
+    net.registered("carol", "#d")
+    feed(bob, "PRIVMSG NickServ :DROP secret-pw")
+    net.turn()
+    assert "bob" not in net.cs.registry["#c"].access
+    feed(alice, "PRIVMSG NickServ :DROP secret-pw")
+    net.turn()
+    assert "#c" not in net.cs.registry and "#d" in net.cs.registry
+    net.control.disable("test")
+    net.control.enable()
+    assert "#c" not in net.cs.registry and "#d" in net.cs.registry
+    assert net.cs.registry["#d"].access == {}
