@@ -615,3 +615,20 @@ def test_nickserv_drop_drops_founded_channels_and_entries(net: Net) -> None:
     net.control.enable()
     assert "#c" not in net.cs.registry and "#d" in net.cs.registry
     assert net.cs.registry["#d"].access == {}
+
+
+@pytest.mark.parametrize("text", [
+    "REGISTER #", "REGISTER &local", "REGISTER " + "#" + "x" * 300, "ACCESS #c ADD", "ACCESS #c ADD x",
+    "ACCESS #c ADD " + "a" * 400 + " AOP", "ACCESS #c ADD *!*@* 0", "ACCESS #c ADD *!*@* 9", "ACCESS #c DEL",
+    "AKICK #c ADD", "AKICK #c DEL", "AKICK #c ADD :x", "SET #c", "SET #c MLOCK", "SET #c MLOCK +l",
+    "SET #c MLOCK +kl a", "SET #c SECUREOPS", "OP", "OP #c " + "n" * 400, "INVITE", "UNBAN #nope", "INFO",
+    "DROP", "HELP NOTHING", "HELP ACCESS ADD", "\x01VERSION\x01", "   ",
+])
+def test_bad_input_gets_a_sentence_never_an_internal_error(net: Net, text: str) -> None:
+    """Malformed or hostile commands get a plain reply (or none for CTCP); never the internal-error notice."""
+    alice = net.registered("alice")
+    replies = net.cs_say(alice, text)
+    assert not any("internal error" in r for r in replies), replies
+    assert all(len(r.encode()) <= 400 for r in replies)
+    if not text.startswith("\x01"):
+        assert replies, text
