@@ -29,7 +29,8 @@ from ..network import Channel, Network, Server, User
 from ..wire import Message
 from . import queries
 from .outbound import status_of_prefixes
-from .ts6 import valid_sid, valid_server_name
+from .policy import two_services
+from .ts6 import looks_like_services, valid_sid, valid_server_name
 
 log = Logger()
 
@@ -144,6 +145,12 @@ def handle_sid(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     if sid in network.servers_by_sid:
         link.protocol_error(f"Server ID {sid} is already in use in this network")
         return
+    if looks_like_services(name):
+        ours = next((s.name for s in network.servers.values()
+                     if s is not network.me and looks_like_services(s.name)), None)
+        if ours is not None:
+            link.protocol_error(two_services(name, link.peer.name if link.peer is not None else name, ours))
+            return
     server = Server(name, sid, description, uplink=source, route=link.route,
                     hopcount=_int(hops) or source.hopcount + 1)
     network.add_server(server, origin=link.route)

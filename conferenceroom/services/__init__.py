@@ -45,6 +45,18 @@ class ServicesControl:
         self.host: "ServicesHost | None" = None
         self.squitted = False  # dropped by SQUIT while the setting says enabled
         self.closing: defer.Deferred | None = None  # the last host's store closing
+        self.refusal: str | None = None  # why the last enable() did not start services
+
+    def elsewhere(self) -> Any:
+        """A services server of another server already on the network, or None."""
+        from ..link.ts6 import looks_like_services
+
+        network = self.core.network
+        for server in network.servers.values():
+            if server is not network.me and server.route is not None and looks_like_services(server.name) \
+                    and not getattr(server.route, "decides_here", False):
+                return server
+        return None
 
     @property
     def store_path(self) -> str:
@@ -74,6 +86,15 @@ class ServicesControl:
 
         if self.host is not None:
             return False
+        elsewhere = self.elsewhere()
+        if elsewhere is not None:
+            self.refusal = (f"services not started: {elsewhere.name} already serves this network (behind "
+                            f"{elsewhere.uplink.name if elsewhere.uplink else '?'}); only one server of a "
+                            "network may run services")
+            log.warn("{why}", why=self.refusal)
+            self.core.notice_opers(self.refusal.capitalize(), snomask=False)
+            return False
+        self.refusal = None
         self.squitted = False
         host = ServicesHost(self.core, self, self.store_path, self.rounds)
         self.host = host
@@ -124,23 +145,24 @@ class ServicesControl:
     def settings_changed(self, new: Any) -> list[str]:
         """Put ``services enable|disable`` of ``new`` into force; sentences about what happened."""
         if new.services_enabled and self.host is None:
-            self.enable()
-            return [f"services {self.host.name if self.host else ''} introduced".replace("  ", " ")]
+            if not self.enable():
+                return [self.refusal or "services not started"]
+            return [f"services {self.host.name} introduced" if self.host else "services not started"]
         if not new.services_enabled and self.host is not None:
             name = self.host.name
             self.disable("services disabled by an operator (AS SERVICES DISABLE)")
             return [f"services {name} removed from the network"]
         return []
 
-    def shutdown(self) -> defer.Deferred:
-        """At server stop: close the store (the links are already told by the split of our own server)."""
+    def shutdown(self) -> None:
+        """At server stop: no more commands; the store finishes its commits and closes in the reactor's
+        shutdown (its own trigger), so the process never waits on a worker thread left running."""
         host = self.host
-        if host is None:
-            return self.closing or defer.succeed(None)
-        self.host = None
-        self.core.services = None
-        host.running = False
-        return host.store.close()
+        if host is not None:
+            host.running = False
+            for cleanup in host.stopped:
+                cleanup()
+            host.stopped.clear()
 
 
 def attach(core: "ServerCore", store_path: str | None = None, start: bool = True) -> ServicesControl:

@@ -62,6 +62,7 @@ class Request:
     user: User
     name: str  # the command (with the subcommand: "SET PASSWORD")
     args: list[str]
+    nick: str = ""  # the user's nick when the command arrived (it may change while earlier ones run)
 
     def reply(self, text: str) -> None:
         """A NOTICE from the bot to the user."""
@@ -83,7 +84,7 @@ class ServiceBot:
         self.description = description
         self.commands: dict[str, BotCommand] = {}
         self.user: User | None = None  # set by the host when introduced
-        self._queues: dict[User, list[Any]] = {}
+        self._queues: dict[User, list[tuple[str, str]]] = {}
         self.add("HELP", self._help, "show the commands, or how to use one", "HELP [<command> [<subcommand>]]",
                  ("Without a command: every command with a line about it.",
                   f"HELP <command>: how to use that command, e.g. /msg {nick} HELP REGISTER."))
@@ -121,17 +122,14 @@ class ServiceBot:
         queue = self._queues.get(user)
         if queue is None:
             self._queues[user] = []
-            self._run(user, text)
+            self._run(user, text, user.nick)
         elif len(queue) >= MAX_QUEUED:
             self.notice(user, "Slow down: wait for the replies to your earlier commands.")
         else:
-            queue.append(text)
+            queue.append((text, user.nick))
 
-    def _run(self, user: User, text: str) -> None:
-        try:
-            d = defer.maybeDeferred(self.dispatch, user, text)
-        except Exception:  # pragma: no cover - maybeDeferred catches
-            d = defer.fail()
+    def _run(self, user: User, text: str, nick: str) -> None:
+        d = defer.maybeDeferred(self.dispatch, user, text, nick)
         d.addErrback(self._failed, user, text)
         d.addBoth(lambda _: self._next(user))
 
@@ -140,7 +138,7 @@ class ServiceBot:
         if not queue:
             self._queues.pop(user, None)
             return
-        self._run(user, queue.pop(0))
+        self._run(user, *queue.pop(0))
 
     def _failed(self, failure: Any, user: User, text: str) -> None:
         if failure.check(CommandError):
@@ -151,8 +149,11 @@ class ServiceBot:
         self.notice(user, f"{verb} failed: an internal error on the services server; nothing was changed. "
                           "Try again later.")
 
-    def dispatch(self, user: User, text: str) -> Any:
-        """Look the command up, check its arguments and privileges, run its handler."""
+    def dispatch(self, user: User, text: str, nick: str | None = None) -> Any:
+        """Look the command up, check its arguments and privileges, run its handler.
+
+        ``nick`` is the user's nick when the command arrived (default: now).
+        """
         words = text.split()
         if not words:
             self.notice(user, f"Type /msg {self.nick} HELP for a list of commands.")
@@ -184,7 +185,7 @@ class ServiceBot:
             self.notice(user, f"Type /msg {self.nick} HELP {name} for more.")
             return None
         assert spec.handler is not None
-        return spec.handler(Request(self, user, name, args))
+        return spec.handler(Request(self, user, name, args, nick or user.nick))
 
     # -- HELP -----------------------------------------------------------------------
 

@@ -156,7 +156,7 @@ class NickServ:
 
     def register(self, request: Request) -> Any:
         user = request.user
-        nick = user.nick
+        nick = request.nick  # the nick it was sent from, even if a NICK came in meanwhile
         password = request.args[0]
         email = request.args[1] if len(request.args) > 1 else None
         if user.account is not None:

@@ -146,3 +146,20 @@ def test_failed_passwords_back_off(tmp_path):
     assert results == []
     clock.advance(1.0)
     assert results == ["Alice"]
+
+
+def test_a_batch_commits_together_and_a_failing_job_alone_is_rolled_back(tmp_path):
+    """The worker's batch: jobs share one COMMIT; a job that fails is undone alone, the others are kept."""
+    store = _store(tmp_path)
+    _run(store.migrate("demo", ["CREATE TABLE t (a INTEGER PRIMARY KEY)"]))
+
+    def insert(conn, value):
+        conn.execute("INSERT INTO t VALUES (?)", (value,))
+        return value
+
+    results = store._work([(True, insert, (1,)), (True, insert, (1,)), (True, insert, (2,)),
+                           (False, lambda conn: "raw", ())])
+    assert [ok for ok, _ in results] == [True, False, True, True]
+    assert results[1][1].check(sqlite3.IntegrityError)
+    assert _run(store.read(lambda c: [r[0] for r in c.execute("SELECT a FROM t ORDER BY a")])) == [1, 2]
+    assert store.batches == 1 and store.jobs == 3
