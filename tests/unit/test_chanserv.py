@@ -162,6 +162,9 @@ def test_registration_survives_restart(net: Net, tmp_path: Path) -> None:
     net.cs_say(alice, "ACCESS #c ADD bob SOP")
     net.cs_say(alice, "AKICK #c ADD *!*@bad.example go away")
     net.cs_say(alice, "SET #c MLOCK +ntk-s sekrit")
+    net.cs_say(alice, "SET #c SECUREOPS on")
+    feed(alice, "TOPIC #c :kept on disk")
+    net.turn()
     net.control.disable("test")
     net.control.enable()
     record = net.cs.registry["#c"]
@@ -169,6 +172,8 @@ def test_registration_survives_restart(net: Net, tmp_path: Path) -> None:
     assert record.access["bob"].level is Level.SOP
     assert record.akicks["*!*@bad.example"].reason == "go away"
     assert record.mlock == ModeLock("nt", "s", "sekrit")
+    assert record.secureops and not record.topiclock
+    assert (record.topic, record.topic_setter.split("!")[0]) == ("kept on disk", "alice")
 
 
 # -- auto-modes -----------------------------------------------------------------------------
