@@ -34,6 +34,7 @@ from .chanrules import (
     ModeLock,
     ModeLockError,
     entry_key,
+    entry_matches,
     highest_grantable,
     is_mask,
     may_change,
@@ -231,6 +232,11 @@ class ChanServCommands:
                 request.reply(f"{entry} added to the access list of {record.name} at {level.name}.")
             else:
                 request.reply(f"{entry} changed from {old.level.name} to {level.name} in {record.name}.")
+            channel = self.network.find_channel(record.name)
+            if live is not None and channel is not None and self.cs._current(channel) is live:
+                for member in list(channel.members):  # those the entry matches get their mode now
+                    if not self.cs._is_service(member) and entry_matches(entry, member.account, masks_of(member)):
+                        self.cs.auto_mode(live, channel, member)
 
         return self.saved(self.cs.store.run(chandb.put_access, record.folded, new), request, done)
 
@@ -512,7 +518,8 @@ def add_commands(bot: ServiceBot, cs: ChanServ) -> ChanServCommands:
                 "An entry is an account name (matches whoever is logged in to it) or a",
                 "nick!user@host mask. Who may change what: the founder adds and removes up to MGR,",
                 "a MGR up to SOP, a SOP up to AOP; anyone may DEL their own account's entry.",
-                "LIST needs UOP access or more. ADD on an existing entry changes its level.",
+                "LIST needs UOP access or more. ADD on an existing entry changes its level;",
+                "members the entry matches get their mode at once.",
                 *LEVELS_HELP,
                 f"Example: /msg {nick} ACCESS #chat ADD bob AOP",
             ), min_args=2)

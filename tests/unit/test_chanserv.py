@@ -637,3 +637,16 @@ def test_bad_input_gets_a_sentence_never_an_internal_error(net: Net, text: str) 
     assert all(len(r.encode()) <= 400 for r in replies)
     if not text.startswith("\x01"):
         assert replies, text
+
+
+def test_access_add_gives_the_mode_to_a_matching_member_at_once(net: Net) -> None:
+    """Adding an entry for someone already in the channel gives its level's mode without a rejoin."""
+    alice = net.registered("alice")
+    bob = net.user("bob", "bob")
+    feed(bob, "JOIN #c")
+    net.turn()
+    assert net.status(bob) == set()
+    net.cs_say(alice, "ACCESS #c ADD bob VOP")
+    assert net.status(bob) == {"v"}
+    net.cs_say(alice, "ACCESS #c ADD bob AOP")
+    assert net.status(bob) == {"o", "v"}
