@@ -157,6 +157,10 @@ class ConferenceRoomService(service.MultiService):
         self.config_path = loaded.path
         self.loaded = loaded
         self.core = build_core(loaded.settings, reactor, loaded.path)
+        #: the client TLS certificate in force, renewed in place by REHASH
+        self.tls_keeper = TLSKeeper(reactor, self._tls_context, self.core.defer_to_thread,
+                                    lambda text: self.core.notice_opers(text))
+        self.core.admin_tree = self.core.admin_tree.with_context(live=self._live_status)
         #: The file as last read or written: AS edits it in place, REHASH re-reads it.
         self.config_file = ConfigFile.from_loaded(loaded, self.core.admin_tree)
         self.core.config_file = self.config_file
@@ -165,10 +169,6 @@ class ConferenceRoomService(service.MultiService):
         self.core.password_pool.setServiceParent(self)
         self.factory = ClientFactory(self.core)
         self._link_identity: Any = None  # our certificate, presented on outgoing TLS links
-        #: the client TLS certificate in force, renewed in place by REHASH
-        self.tls_keeper = TLSKeeper(reactor, self._tls_context, self.core.defer_to_thread,
-                                    lambda text: self.core.notice_opers(text))
-        self.core.tls_status = self.tls_keeper.status
         self.link_manager = LinkManager(
             loaded.settings, lambda definition: LinkConnection(self.core, definition), clock=reactor,
             endpoints=string_endpoints(reactor), client_tls=self._client_tls, notify=self._link_notice,
@@ -256,6 +256,10 @@ class ConferenceRoomService(service.MultiService):
         if self.log_observer is not None:
             self.log_observer.flush()
         return result
+
+    def _live_status(self, topic: str) -> list[str]:
+        """Lines about the running server for an AS LIST (``ssl``: the certificate in force)."""
+        return self.tls_keeper.status() if topic == "ssl" else []
 
     def _link_notice(self, text: str) -> None:
         """The link manager's sentences, as server notices about links."""

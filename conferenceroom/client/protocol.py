@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet import error, interfaces
 from twisted.internet.protocol import Factory, Protocol
+from zope.interface import implementer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ..numerics import numeric
+from ..tls import peer_fingerprint
 from ..sendq import queued_bytes
 from ..throttle import REASON as THROTTLED
 from ..wire import (
@@ -70,6 +72,7 @@ class Registration:
         self.cap_negotiating = False
 
 
+@implementer(interfaces.IHandshakeListener)
 class ClientConnection(Protocol):
     """One client's connection; the route of its :class:`User`."""
 
@@ -90,6 +93,7 @@ class ClientConnection(Protocol):
         self.host = "0"
         self.port = 0
         self.secure = False
+        self.certfp: str | None = None  # the client certificate's SHA-256 (hex), once TLS is up
         self.closing = False
         self.dead = False  # SendQ exceeded: nothing more is written; closing on the next turn
         self._buffer = b""
@@ -135,6 +139,15 @@ class ClientConnection(Protocol):
             self.close(refusal)
             return
         self._timer = self.core.clock.callLater(REGISTRATION_TIMEOUT, self._registration_timeout)
+
+    def handshakeCompleted(self) -> None:
+        """TLS is up: note the client certificate's fingerprint (asked for, never required)."""
+        get = getattr(self.transport, "getPeerCertificate", None)
+        try:
+            self.certfp = peer_fingerprint(get() if get is not None else None)
+        except Exception:  # an unreadable certificate is no certificate, never a lost client
+            self.log.info("{ip}: client certificate unreadable", ip=self.ip)
+            self.certfp = None
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """Stop the timers and, for a registered user, quit the network."""
