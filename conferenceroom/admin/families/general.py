@@ -26,7 +26,7 @@ class _Seconds(ArgType):
     """A duration like ``1d``, ``30d`` or ``12h`` (a plain number is minutes); 0 allowed."""
 
     placeholder = "duration"
-    _UNITS = (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60))
+    _UNITS = (("d", 86400), ("h", 3600), ("m", 60))  # days, not weeks: 7d stays 7d
 
     def parse(self, text: str) -> int:
         return parse_duration(text)
