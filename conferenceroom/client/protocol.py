@@ -133,7 +133,9 @@ class ClientConnection(Protocol):
         _bound_reads(self.transport)
         self._last_input = self.core.clock.seconds()
         self.core.add_connection(self)
-        refusal = self.core.admission_refusal(self.ip, self.secure)
+        # SECUREONLY waits for the first line: a server may link in on any client port
+        # (the link rules decide about TLS for it); a client is refused there.
+        refusal = self.core.admission_refusal(self.ip, secure=None)
         if refusal is not None:
             self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=refusal)
             self.close(refusal)
@@ -219,6 +221,8 @@ class ClientConnection(Protocol):
             if self.user is None and self._server_opening(piece):
                 self._become_link(buf[start:])  # this line, the rest of the input, the partial line
                 return
+            if self.pending is not None and self._refused_as_plain(piece):
+                return
             cost = byte_cost(end - start + 2)
             if too_long(piece):
                 self.junk_lines += 1
@@ -275,6 +279,17 @@ class ClientConnection(Protocol):
         if verb == "PASS" and len(self._prelude) < 2:
             self._prelude += (piece,)
         return verb in ("CAPAB", "SERVER") and getattr(self.core, "link_acceptor", None) is not None
+
+    def _refused_as_plain(self, piece: bytes) -> bool:
+        """SECUREONLY: close a plain connection at its first client line (a PASS may still open a link)."""
+        if self.secure or _verb(piece) == "PASS":
+            return False
+        why = self.core.secureonly_refusal(self.secure)
+        if why is None:
+            return False
+        self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=why)
+        self.close(why)
+        return True
 
     def _become_link(self, unread: bytes) -> None:
         """Hand this connection to a server link with what it sent so far; this object only forwards now."""

@@ -53,3 +53,23 @@ def test_tls_users_and_their_fingerprints_cross_the_link(network, tmp_path) -> N
     assert seen_by_plain["671"] == ["is using a secure connection"] and "276" not in seen_by_plain
     bob.close()
     alice.close()
+
+
+def test_secureonly_is_for_clients_a_server_still_links_on_the_plain_port(network) -> None:
+    """GENERAL SET SECUREONLY on refuses plain-text clients, but a server dialling
+    the plain port is a link, judged by the link rules (SECURENETWORK, the
+    definition's SECUREONLY): tenor links in over plain TCP while a plain client
+    on the same port is refused with the ERROR."""
+    from tests.integration.adminlive import attempt, refused
+
+    soprano: Node = network.server("soprano.webmaster.com", SOPRANO_SERIAL, hub=True)
+    tenor: Node = network.server("tenor.webmaster.com", TENOR_SERIAL, hub=False)
+    soprano_tls, _ = enable_ssl(soprano)
+    soprano.as_("general set secureonly on")
+    soprano.define("tenor", name="tenor.*", serial=TENOR_SERIAL)
+    tenor.define("soprano", name="soprano.webmaster.com", host="127.0.0.1", port=soprano.port,
+                 serial=SOPRANO_SERIAL, auto=True)
+    soprano.server_notice(r"^Link with tenor\.webmaster\.com\[127\.0\.0\.1\] established")
+    _client, lines = attempt(soprano.port, "plainuser")
+    assert refused(lines), [m.raw for m in lines]
+    assert f"This server accepts only TLS connections (port {soprano_tls})" in lines[-1].params[-1]

@@ -186,3 +186,36 @@ def test_sts_off_by_default_and_not_offered() -> None:
 
     core = _sts_core(False)
     assert "sts" not in _ls(connect(core))
+
+
+def test_secureonly_refuses_a_plain_client_at_its_first_line_with_an_error() -> None:
+    """SECUREONLY on: a plain client's first line (CAP, NICK, ...) gets
+    ERROR naming the TLS port and the connection closes; nothing registers."""
+    from tests.helpers import connect, sent_lines
+
+    core = make_core(make_settings(secureonly=True, ssl=SSLSettings(enabled=True, port=6697)))
+    conn = connect(core)
+    feed(conn, "CAP LS 302", "NICK alice", "USER alice 0 * :Alice")
+    lines = sent_lines(conn)
+    assert lines == ["ERROR :Closing Link: 127.0.0.1 (This server accepts only TLS connections (port 6697))"]
+    assert conn.user is None and conn.closing
+
+
+def test_secureonly_leaves_a_server_link_on_a_plain_port_to_the_link_rules() -> None:
+    """SECUREONLY is about clients: a server opening with PASS/CAPAB/SERVER on a
+    plain port is handed to the link layer (whose SECURENETWORK and per-definition
+    SECUREONLY decide), not refused as a client."""
+    from tests.helpers import connect, sent_lines
+
+    core = make_core(make_settings(secureonly=True, ssl=SSLSettings(enabled=True, port=6697)))
+    conn = connect(core)
+    feed(conn, "PASS secret", "CAPAB :QS EX IE ENCAP TBURST SVS EOB", "SERVER tenor.test 1 2BB + :Tenor")
+    assert conn.link is not None
+    assert not any("accepts only TLS" in line for line in sent_lines(conn))
+
+
+def test_secureonly_admits_tls_clients() -> None:
+    """SECUREONLY on: a TLS client registers as usual."""
+    core = make_core(make_settings(secureonly=True, ssl=SSLSettings(enabled=True, port=6697)))
+    conn = tls_register(core, "alice")
+    assert conn.user is not None and conn.user.secure
