@@ -415,6 +415,8 @@ class ConferenceRoomService(service.MultiService):
                 if isinstance(stopped, defer.Deferred):
                     closing.append(stopped)
                 report.changes.append(f"closed {'TLS ' if key[2] else ''}port {key[0]}")
+        if not new.ssl.enabled:
+            self.tls_keeper.forget()
         # New listeners wait until the closed ones have let go of their
         # sockets (the same port on another address cannot be bound before).
         after = defer.DeferredList(closing) if closing else None

@@ -108,6 +108,11 @@ class TLSKeeper:
             self._timer.clock = self.clock
             self._timer.start(CHECK_EVERY, now=False)
 
+    def forget(self) -> None:
+        """No TLS port any more (SSL DISABLE): nothing in force, no daily check."""
+        self.current = None
+        self.stop()
+
     def stop(self) -> None:
         """Stop the daily check (the service stops)."""
         if self._timer is not None and self._timer.running:

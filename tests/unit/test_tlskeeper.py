@@ -124,3 +124,14 @@ def test_status_lines_show_fingerprint_and_expiry(tmp_path) -> None:
         f"Expires: {cur.not_after:%Y-%m-%d %H:%M} UTC (in 40 days)",
     ]
     assert TLSKeeper(clock, None, None, None).status() == ["Certificate in use: none (the TLS port is not open)"]
+
+
+def test_forget_when_the_tls_port_closes(tmp_path) -> None:
+    """SSL DISABLE: the keeper forgets the certificate (SSL LIST says none is in use)
+    and its daily check stops warning about a certificate nobody is served."""
+    keeper, clock, notices, _files = _install(tmp_path, 3)
+    notices.clear()
+    keeper.forget()
+    assert keeper.status() == ["Certificate in use: none (the TLS port is not open)"]
+    clock.advance(CHECK_EVERY * 3)
+    assert notices == []
