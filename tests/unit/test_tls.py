@@ -150,6 +150,7 @@ def _client(maximum=None, minimum=None, ciphers=None) -> stdlib_ssl.SSLContext:
     return ctx
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 def test_tls_1_2_and_1_3_accepted_older_versions_refused(tmp_path) -> None:
     """A client speaking TLS 1.3 or 1.2 gets in; one that offers at most TLS 1.1 is refused."""
     server = tls.load_or_create("a.test", str(tmp_path), None, None, NOW)
