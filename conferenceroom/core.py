@@ -157,7 +157,7 @@ class ServerCore:
 
     def myinfo(self) -> tuple[str, str, str, str]:
         """RPL_MYINFO fields after the server name: version, user, channel, param modes."""
-        return (self.version, "Aaiosw", "beIiklmnopqstv", "beIklqov")
+        return (self.version, "Aaioswz", "beIiklmnopqstv", "beIklqov")
 
     # -- configuration ---------------------------------------------------
 
@@ -229,18 +229,20 @@ class ServerCore:
             else:
                 self.connections_by_ip.pop(conn.ip, None)
 
-    def admission_refusal(self, ip: str, secure: bool = False) -> str | None:
+    def admission_refusal(self, ip: str, secure: bool | None = False) -> str | None:
         """Why a new connection from ``ip`` is refused (None: admitted).
 
-        Applies SECUREONLY, the per-IP connection trigger (counting every
-        connection from ``ip`` not yet gone, closing ones too, this one
-        included) and the connections-per-second limit of SECURITY settings.
+        Applies SECUREONLY (unless ``secure`` is None: the caller applies
+        :meth:`secureonly_refusal` itself, later), the per-IP connection
+        trigger (counting every connection from ``ip`` not yet gone, closing
+        ones too, this one included) and the connections-per-second limit of
+        SECURITY settings.
         """
         settings = self.settings
         if self.throttled(ip):
             return THROTTLED
-        if settings.secureonly and not secure:
-            return f"This server accepts only TLS connections (port {settings.ssl.port})"
+        if secure is not None and (why := self.secureonly_refusal(secure)) is not None:
+            return why
         found = self.find_ban("", ip, ip)
         if found is not None and found.kind == "zline":
             return f"Banned ({found.label}: {found.entry.reason or 'no reason given'})"
@@ -256,6 +258,13 @@ class ServerCore:
         return None
 
     _recent_connects: list[float] = []
+
+    def secureonly_refusal(self, secure: bool) -> str | None:
+        """The ERROR reason for a plain-text client under SECUREONLY (None: TLS, or SECUREONLY off)."""
+        settings = self.settings
+        if settings.secureonly and not secure:
+            return f"This server accepts only TLS connections (port {settings.ssl.port})"
+        return None
 
     def throttled(self, ip: str) -> bool:
         """True while ``ip`` is refused for recent abuse (cheap: checked at accept)."""

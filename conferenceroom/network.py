@@ -95,7 +95,8 @@ class User:
         self.account: str | None = None
         self.oper_name: str | None = None
         self.oper_flags: frozenset[str] = frozenset()
-        self.secure = False
+        #: SHA-256 of the client certificate (lower-case hex), shown in WHOIS 276; None without one
+        self.certfp: str | None = None
         self.channels: dict[Channel, Membership] = {}
         self.invited: set[str] = set()  # folded channel names
 
@@ -113,6 +114,11 @@ class User:
     def is_local(self) -> bool:
         """True if this user's route is a client connection on this server."""
         return getattr(self.route, "is_client", False)
+
+    @property
+    def secure(self) -> bool:
+        """True if the user is connected over TLS (user mode +z, set by its server)."""
+        return "z" in self.modes
 
     @property
     def is_oper(self) -> bool:

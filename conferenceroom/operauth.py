@@ -174,10 +174,16 @@ class Backoff:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome of one login: ``entry`` when accepted, else the reason (never shown to the client)."""
+    """The outcome of one login: ``entry`` when accepted, else the reason (never shown to the client).
+
+    ``needs_tls`` is True only when the right password was given and the
+    entry's flag e (TLS only) is all that stands in the way: the one refusal
+    a client may be told about, since it already knows the password.
+    """
 
     entry: OperEntry | None
     reason: str | None
+    needs_tls: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -265,6 +271,8 @@ class OperAuthenticator:
                 refusal: str | None = "wrong password"
             else:
                 refusal = entry_refusal(entry, who, secure, need)
-            return LoginResult(entry if refusal is None else None, refusal)
+            needs_tls = (ok and refusal is not None and not secure
+                         and entry_refusal(entry, who, True, need) is None)
+            return LoginResult(entry if refusal is None else None, refusal, needs_tls)
 
         return d.addCallback(decide)

@@ -26,6 +26,7 @@ from .admin import AdminError, ConfigError, ConfigFile, LoadedConfig, changed_li
 from .client.protocol import ClientFactory
 from .client.websocket import WebSocketFactory
 from . import client, logs, services, tls
+from .tlskeeper import TLSKeeper
 from .core import ServerCore
 from .link import wiring
 from .link.connector import string_endpoints
@@ -175,6 +176,10 @@ class ConferenceRoomService(service.MultiService):
         self.config_path = loaded.path
         self.loaded = loaded
         self.core = build_core(loaded.settings, reactor, loaded.path)
+        #: the client TLS certificate in force, renewed in place by REHASH
+        self.tls_keeper = TLSKeeper(reactor, self._tls_context, self.core.defer_to_thread,
+                                    lambda text: self.core.notice_opers(text))
+        self.core.admin_tree = self.core.admin_tree.with_context(live=self._live_status)
         #: The file as last read or written: AS edits it in place, REHASH re-reads it.
         self.config_file = ConfigFile.from_loaded(loaded, self.core.admin_tree)
         self.core.config_file = self.config_file
@@ -271,10 +276,15 @@ class ConferenceRoomService(service.MultiService):
         for link in list(getattr(self.core, "links", ())):
             link.drop("Server shutting down")
         self.core.services_control.shutdown()
+        self.tls_keeper.stop()
         result = super().stopService()
         if self.log_observer is not None:
             self.log_observer.flush()
         return result
+
+    def _live_status(self, topic: str) -> list[str]:
+        """Lines about the running server for an AS LIST (``ssl``: the certificate in force)."""
+        return self.tls_keeper.status() if topic == "ssl" else []
 
     def _link_notice(self, text: str) -> None:
         """The link manager's sentences, as server notices about links."""
@@ -339,7 +349,7 @@ class ConferenceRoomService(service.MultiService):
                     f"{what} stays {getattr(old, attr)} until a restart"
                     f" (the file says {getattr(new, attr)})"
                 )
-        self._reconcile_listeners(old, new, report)
+        self._reconcile_listeners(old, new, report, reload_tls=True)
         self._reconcile_websocket(old, new, report)
         self._reconcile_manhole(new, report)
         self.core.apply_settings(new)
@@ -409,8 +419,13 @@ class ConferenceRoomService(service.MultiService):
             self.log.info("{nick} is no longer an operator: oper entry {name} {why}",
                           nick=user.nick, name=name, why=why)
 
-    def _reconcile_listeners(self, old: Any, new: Any, report: RehashReport) -> None:
-        """Open and close listeners so they match ``new``; unchanged ones stay."""
+    def _reconcile_listeners(self, old: Any, new: Any, report: RehashReport, reload_tls: bool = False) -> None:
+        """Open and close listeners so they match ``new``; unchanged ones stay.
+
+        A TLS port stays open when its certificate files change: the pair is
+        loaded again and used for new handshakes (also on every REHASH,
+        ``reload_tls``: certbot renews at the same path).
+        """
         if old.bindip != new.bindip:
             report.changes.append(f"listeners move to {new.bindip or 'all interfaces'}")
         wanted = {(port, new.bindip, False) for port in new.ports}
@@ -424,20 +439,25 @@ class ConferenceRoomService(service.MultiService):
                 del current[key]
         closing = []
         for key, child in current.items():
-            if key not in wanted or (key[2] and tls_changed):
+            if key not in wanted:
                 stopped = child.disownServiceParent()
                 if isinstance(stopped, defer.Deferred):
                     closing.append(stopped)
                 report.changes.append(f"closed {'TLS ' if key[2] else ''}port {key[0]}")
+        if not new.ssl.enabled:
+            self.tls_keeper.forget()
         # New listeners wait until the closed ones have let go of their
         # sockets (the same port on another address cannot be bound before).
         after = defer.DeferredList(closing) if closing else None
         for port, bindip, secure in sorted(wanted):
             key = (port, bindip, secure)
-            if key in current and not (secure and tls_changed):
+            if key in current:
+                if secure and (tls_changed or reload_tls):
+                    report.changes.append("reloading the TLS certificate")
+                    self.tls_keeper.reload(new).addCallback(self._tls_reloaded)
                 continue
-            if secure and self._tls_opening == key and not tls_changed:
-                continue
+            if secure and self._tls_opening == key:
+                continue  # opening: it checks the files it loaded are still the configured ones
             if secure:
                 report.changes.append(f"opening TLS port {port}")
                 self._tls_opening = key
@@ -562,6 +582,8 @@ class ConferenceRoomService(service.MultiService):
             self._tls_opening = None
             if self.settings.ssl.enabled and self.settings.ssl.port == settings.ssl.port:
                 listener = self._add_tls_listener(settings, context)
+                if self.settings.ssl_files != settings.ssl_files:  # changed while loading
+                    self.tls_keeper.reload(self.settings).addCallback(self._tls_reloaded)
 
                 def announce(result: Any) -> Any:
                     # Only once it really listens (a failure is noticed by the listener).
@@ -584,14 +606,22 @@ class ConferenceRoomService(service.MultiService):
 
         d.addCallbacks(opened, failed)
 
+    def _tls_reloaded(self, _sentence: str) -> None:
+        """A reload finished: outgoing links present the certificate now in force."""
+        current = self.tls_keeper.current
+        if current is not None:
+            self.tls_fingerprint = current.fingerprint
+            self._link_identity = _identity(current.options)
+
     def _add_tls_listener(self, settings: Any, context: Any) -> "Listener":
         if context.generated:
             self.log.info("generated a self-signed certificate {path}", path=context.cert_path)
-        self.log.info("TLS certificate fingerprint (SHA-256): {fp}", fp=context.fingerprint)
-        self.tls_fingerprint = context.fingerprint
-        self._link_identity = _identity(context.options)
+        self.log.info("TLS certificate fingerprint (SHA-256): {fp}, expires {when}",
+                      fp=context.fingerprint, when=context.not_after)
+        creator = self.tls_keeper.install(context)
+        self._tls_reloaded("")
         listener = Listener(
-            self.reactor, self.factory, settings.ssl.port, settings.bindip, tls=context.options
+            self.reactor, self.factory, settings.ssl.port, settings.bindip, tls=creator
         )
         listener.setServiceParent(self)
         return listener

@@ -5,6 +5,14 @@ When ``GENERAL SSL CERT``/``KEY`` are not set, a self-signed certificate for
 the server name is generated on first use in DATADIR and reused after; its
 SHA-256 fingerprint is logged so peers can pin it.  Generation is blocking
 work: callers run :func:`load_or_create` off the reactor thread.
+
+Every server context is graded the same way: TLS 1.2 at least, over TLS 1.2
+only forward-secret AEAD suites (ECDHE/DHE with AES-GCM or ChaCha20-Poly1305;
+TLS 1.3 suites are all of that kind), no compression, no renegotiation.  A
+peer's certificate is asked for and never required (:class:`AskPeerCertificate`).
+A listener hands connections out through a :class:`ServerCreator`, whose
+certificate :meth:`~ServerCreator.swap` replaces for new handshakes only
+(a renewed certificate picked up by REHASH drops nobody).
 """
 
 from __future__ import annotations
@@ -19,13 +27,19 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from OpenSSL import SSL
-from twisted.internet import ssl
+from OpenSSL import SSL, crypto
+from twisted.internet import interfaces, ssl
+from zope.interface import implementer
 
 from .atomicfile import write_atomically
 
 GENERATED_CERT = "server-cert.pem"
 GENERATED_KEY = "server-key.pem"
+
+#: Over TLS 1.2: forward-secret key exchange and AEAD ciphers only (TLS 1.3 has no other kind).
+CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
+#: Operators are warned this long before the certificate expires.
+EXPIRY_WARNING = datetime.timedelta(days=14)
 
 #: Held while checking for and generating the self-signed pair: callers run
 #: in the reactor's thread pool, possibly several at once.
@@ -44,6 +58,9 @@ class ServerTLS:
     cert_path: str
     fingerprint: str
     generated: bool
+    not_after: datetime.datetime | None = None
+    #: What listeners hand connections out with; :meth:`ServerCreator.swap` renews it.
+    creator: "ServerCreator | None" = None
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -114,8 +131,66 @@ def load_or_create(
     if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
         raise TLSError(f"{key_path} is not the key of {cert_path}")
     pem = ssl.PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem)
-    options = AskPeerCertificate(privateKey=pem.privateKey.original, certificate=pem.original)
-    return ServerTLS(options, cert_path, fingerprint(cert), generated)
+    options = graded_options(pem.privateKey.original, pem.original)
+    not_after = cert.not_valid_after_utc
+    return ServerTLS(options, cert_path, fingerprint(cert), generated, not_after, ServerCreator(options))
+
+
+def graded_options(key: crypto.PKey, cert: crypto.X509) -> "AskPeerCertificate":
+    """Server options with our grade: TLS 1.2+, forward-secret AEAD ciphers, peer certificate asked."""
+    return AskPeerCertificate(
+        privateKey=key, certificate=cert,
+        raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+        acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString(CIPHERS),
+    )
+
+
+def peer_fingerprint(cert: crypto.X509 | None) -> str | None:
+    """A peer certificate's SHA-256 fingerprint as lower-case hex (WHOIS 276, CERTFP), or None."""
+    if cert is None:
+        return None
+    return cert.to_cryptography().fingerprint(hashes.SHA256()).hex()
+
+
+def expiry_warning(loaded: ServerTLS, now: datetime.datetime) -> str | None:
+    """The sentence for operators when ``loaded`` expires within :data:`EXPIRY_WARNING` (or has), else None."""
+    end = loaded.not_after
+    if end is None or end - now > EXPIRY_WARNING:
+        return None
+    when = f"({end:%Y-%m-%d %H:%M} UTC)"
+    if end <= now:
+        days = (now - end).days
+        return f"TLS certificate {loaded.cert_path} EXPIRED {_days(days)} ago {when}: renew it, then REHASH"
+    return f"TLS certificate {loaded.cert_path} expires in {_days((end - now).days)} {when}: renew it, then REHASH"
+
+
+def _days(n: int) -> str:
+    return "less than a day" if n == 0 else f"{n} day{'s' if n != 1 else ''}"
+
+
+@implementer(interfaces.IOpenSSLServerConnectionCreator)
+class ServerCreator:
+    """What a TLS listener makes its connections with: the current options, swappable.
+
+    A connection keeps the context it was made with, so swapping in a
+    renewed certificate changes only the handshakes that follow.
+    """
+
+    def __init__(self, options: ssl.CertificateOptions) -> None:
+        self.options = options
+
+    @property
+    def context(self) -> SSL.Context:
+        """The context new connections get."""
+        return self.options.getContext()
+
+    def swap(self, options: ssl.CertificateOptions) -> None:
+        """Use ``options`` for every handshake from now on."""
+        self.options = options
+
+    def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        """A server-side connection with the current context."""
+        return SSL.Connection(self.context, None)
 
 
 def _accept_any(connection: object, cert: object, errno: int, depth: int, ok: int) -> bool:
@@ -137,5 +212,6 @@ class AskPeerCertificate(ssl.CertificateOptions):
         if self._asking is None:
             context = super().getContext()
             context.set_verify(SSL.VERIFY_PEER, _accept_any)
+            context.set_options(SSL.OP_NO_RENEGOTIATION)
             self._asking = context
         return self._asking

@@ -103,6 +103,10 @@ class SSLSettings:
     port: int = 994
     cert: str | None = None
     key: str | None = None
+    #: advertise the IRCv3 ``sts`` policy: plain clients move to ``port``, TLS clients keep to TLS
+    sts: bool = False
+    #: seconds a client keeps to TLS after seeing the policy (0: forget it)
+    sts_duration: int = 86400
 
 
 @dataclass(frozen=True)
@@ -365,6 +369,11 @@ class Settings:
             out.append(f"WebSocket port {self.websocket.port} is also a plain or TLS client port")
         if self.secureonly and not self.ssl.enabled:
             out.append("SECUREONLY is on but SSL is disabled: no client can connect")
+        if self.ssl.sts and not self.ssl.enabled:
+            out.append("STS is on but SSL is disabled: no sts policy is advertised")
+        elif self.ssl.sts and self.ssl.cert is None:
+            out.append("STS is on with the generated self-signed certificate: clients that honour STS "
+                       "check the certificate and will refuse it (GENERAL SSL CERT/KEY: a CA-signed pair)")
         if self.opers and not any(not o.disabled and o.flags & {"a", "c"} for o in self.opers.values()):
             out.append("no enabled oper has flag a or c: nobody can use AS commands")
         for key in sorted(self.servers):

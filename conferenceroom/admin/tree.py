@@ -167,12 +167,14 @@ class Context:
     ``clock`` returns the current unix time (the reactor's ``seconds``);
     None when the tree has no clock, and then verbs that need the time (a
     ban duration) refuse.  ``actor`` names who runs the command ("" for
-    the config file).
+    the config file).  ``live(topic)`` gives lines about the running server
+    for a LIST (``"ssl"``: the certificate in force); None outside one.
     """
 
     hash_password: Callable[[str], str]
     clock: Callable[[], float] | None = None
     actor: str = ""
+    live: Callable[[str], Sequence[str]] | None = None
 
     def now(self) -> int | None:
         """The current unix time in whole seconds, or None without a clock."""

@@ -9,6 +9,7 @@ other tag needs message-tags.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,20 @@ def default_capabilities() -> dict[str, Capability]:
         "chghost", "invite-notify", "batch",
     ]
     return {name: Capability(name) for name in names}
+
+
+def sts_capability(settings: Any, secure: bool) -> Capability | None:
+    """The IRCv3 ``sts`` policy for a connection, when ``GENERAL SSL STS`` is on (else None).
+
+    Plain connections learn the TLS port (and the duration, which they
+    ignore until they reconnect over TLS); TLS connections the duration the
+    policy lasts.  It is only ever listed, never requested (CAP REQ sts gets NAK).
+    """
+    ssl = settings.ssl
+    if not (ssl.enabled and ssl.sts):
+        return None
+    duration = f"duration={ssl.sts_duration}"
+    return Capability("sts", duration if secure else f"port={ssl.port},{duration}")
 
 
 # Which capability lets a client see each tag; others need message-tags.

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet import error, interfaces
 from twisted.internet.protocol import Factory, Protocol
+from zope.interface import implementer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ..numerics import numeric
+from ..tls import peer_fingerprint
 from ..sendq import queued_bytes
 from ..throttle import REASON as THROTTLED
 from ..wire import (
@@ -70,6 +72,7 @@ class Registration:
         self.cap_negotiating = False
 
 
+@implementer(interfaces.IHandshakeListener)
 class ClientConnection(Protocol):
     """One client's connection; the route of its :class:`User`."""
 
@@ -92,6 +95,7 @@ class ClientConnection(Protocol):
         self.host = "0"
         self.port = 0
         self.secure = False
+        self.certfp: str | None = None  # the client certificate's SHA-256 (hex), once TLS is up
         self.closing = False
         self.dead = False  # SendQ exceeded: nothing more is written; closing on the next turn
         self._buffer = b""
@@ -131,12 +135,23 @@ class ClientConnection(Protocol):
         _bound_reads(self.transport)
         self._last_input = self.core.clock.seconds()
         self.core.add_connection(self)
-        refusal = self.core.admission_refusal(self.ip, self.secure)
+        # SECUREONLY waits for the first line: a server may link in on any client port
+        # (the link rules decide about TLS for it); a client is refused there.
+        refusal = self.core.admission_refusal(self.ip, secure=None)
         if refusal is not None:
             self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=refusal)
             self.close(refusal)
             return
         self._timer = self.core.clock.callLater(REGISTRATION_TIMEOUT, self._registration_timeout)
+
+    def handshakeCompleted(self) -> None:
+        """TLS is up: note the client certificate's fingerprint (asked for, never required)."""
+        get = getattr(self.transport, "getPeerCertificate", None)
+        try:
+            self.certfp = peer_fingerprint(get() if get is not None else None)
+        except Exception:  # an unreadable certificate is no certificate, never a lost client
+            self.log.info("{ip}: client certificate unreadable", ip=self.ip)
+            self.certfp = None
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """Stop the timers and, for a registered user, quit the network."""
@@ -207,6 +222,8 @@ class ClientConnection(Protocol):
             piece = match.group()
             if self.user is None and self._server_opening(piece):
                 self._become_link(buf[start:])  # this line, the rest of the input, the partial line
+                return
+            if self.pending is not None and self._refused_as_plain(piece):
                 return
             cost = byte_cost(end - start + 2)
             if too_long(piece):
@@ -281,6 +298,17 @@ class ClientConnection(Protocol):
         if verb == "PASS" and len(self._prelude) < 2:
             self._prelude += (piece,)
         return verb in ("CAPAB", "SERVER") and getattr(self.core, "link_acceptor", None) is not None
+
+    def _refused_as_plain(self, piece: bytes) -> bool:
+        """SECUREONLY: close a plain connection at its first client line (a PASS may still open a link)."""
+        if self.secure or _verb(piece) == "PASS":
+            return False
+        why = self.core.secureonly_refusal(self.secure)
+        if why is None:
+            return False
+        self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=why)
+        self.close(why)
+        return True
 
     def _become_link(self, unread: bytes) -> None:
         """Hand this connection to a server link with what it sent so far; this object only forwards now."""

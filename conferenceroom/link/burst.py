@@ -15,7 +15,7 @@ from typing import Any
 
 from ..network import Network, Server
 from ..wire import Message
-from .outbound import behind, bmask_lines, has_owner, sid_line, sjoin_lines, tburst_line, uid_line
+from .outbound import behind, bmask_lines, certfp_lines, has_owner, sid_line, sjoin_lines, tburst_line, uid_line
 
 
 def servers_in_tree_order(network: Network) -> list[Server]:
@@ -44,6 +44,8 @@ def burst_messages(network: Network, link: Any) -> Iterator[Message]:
         if behind(user, link):
             continue
         yield uid_line(user)
+        if user.certfp:
+            yield from certfp_lines(user)
         if user.away:
             yield Message("AWAY", (user.away,), user.uid)
     for channel in list(network.channels.values()):

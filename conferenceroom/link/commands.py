@@ -15,6 +15,7 @@ others, EOB, PING, numerics, queries for other servers) are forwarded here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -38,7 +39,11 @@ log = Logger()
 #: and halfop (``h``, taken as voice).
 PEER_CHANNEL_MODES = dict(CHANNEL_MODES, a=ModeKind.STATUS, h=ModeKind.STATUS)
 PEER_STATUS = {"a": "o", "h": "v"}
-USER_MODE_LETTERS = "iowsAa"
+USER_MODE_LETTERS = "iowsAaz"
+#: hybrid 8.2 marks a TLS user with both +S and +z: both mean our +z
+PEER_USER_MODES = {"S": "z"}
+#: a certificate fingerprint as peers send it (hex; hybrid upper-case, others lower-case)
+_CERTFP = re.compile(r"[0-9A-Fa-f]{40,128}")
 
 
 @dataclass
@@ -254,7 +259,7 @@ def handle_uid(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         return
     user = User(uid, nick, ident, host, gecos, source, link.route, ip=ip, signon=when)
     user.realhost = realhost
-    user.modes = {m for m in umodes.lstrip("+") if m in USER_MODE_LETTERS}
+    user.modes = {PEER_USER_MODES.get(m, m) for m in umodes.lstrip("+")} & set(USER_MODE_LETTERS)
     user.account = None if account in ("*", "0", "") else account
     collision = network.add_user(user, origin=link.route)
     if collision is not None and not collision.accepted:
@@ -326,6 +331,20 @@ def handle_kill(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         return
     path, reason = split_kill_text(msg.params[1] if len(msg.params) > 1 else "")
     side.network.kill_user(target, source, reason or "No reason", path=path or None, origin=link.route)
+
+
+def _set_certfp(side: LinkSide, link: Any, user: Any, fp: str) -> None:
+    """Record a user's client certificate fingerprint (lower-case hex); junk is ignored."""
+    if isinstance(user, User) and _CERTFP.fullmatch(fp):
+        user.certfp = fp.lower()
+
+
+@command("CERTFP", min_params=1, origin="server")
+def handle_certfp(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+    """``:<UID> CERTFP <fingerprint>`` (hybrid 8.2, after UID): the user's client certificate; passed on."""
+    if isinstance(source, User) and _CERTFP.fullmatch(msg.params[0]):
+        _set_certfp(side, link, source, msg.params[0])
+        side.forward(link, msg)
 
 
 @command("AWAY", origin="server")
@@ -648,8 +667,15 @@ def _encap_login(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]) 
         side.network.set_account(user, account, origin=link.route)
 
 
+def _encap_certfp(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]) -> None:
+    """``:<UID> ENCAP * CERTFP :<fingerprint>`` (charybdis family)."""
+    if args:
+        _set_certfp(side, link, source, args[-1])
+
+
 ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
     "CHGHOST": _encap_chghost,
+    "CERTFP": _encap_certfp,
     "GLOBOPS": _encap_wall("GLOBOPS"),
     "OPERWALL": _encap_wall("OPERWALL"),
     "SU": _encap_login,
@@ -731,7 +757,6 @@ def handle_whois(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
 
 # Lines of a hybrid burst we have no use for.
 @command("MLOCK", origin="server")
-@command("CERTFP", origin="server")
 @command("METADATA", origin="server")
 @command("SVSTAG", origin="server")
 def handle_ignored(side: LinkSide, link: Any, source: Any, msg: Message) -> None:

@@ -84,6 +84,11 @@ def uid_line(user: User) -> Message:
     ), user.server.sid)
 
 
+def certfp_lines(user: User) -> list[Message]:
+    """``:<UID> CERTFP <fingerprint>`` after a TLS user's UID (hybrid 8.2), when it has a certificate."""
+    return [Message("CERTFP", (user.certfp,), user.uid)] if user.certfp else []
+
+
 def member_token(user: User, status: Iterable[str], owner: bool) -> str:
     """A member of an SJOIN: status prefixes (``~@+``) and the UID."""
     if not status:
@@ -290,7 +295,7 @@ class LinkAnnouncer:
         user = event.user
         if behind(user, link):
             return []
-        lines = [uid_line(user)]
+        lines = [uid_line(user), *certfp_lines(user)]
         if user.away:
             lines.append(Message("AWAY", (user.away,), user.uid))
         return lines

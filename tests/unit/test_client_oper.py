@@ -115,9 +115,9 @@ def test_oper_password_check_goes_through_the_password_pool() -> None:
 
 
 def test_oper_refusals_all_look_alike() -> None:
-    """Unknown name, wrong password, disabled entry, TLS-only entry and wrong
-    host all get exactly one 464 and nothing else; operators with +s learn
-    the real reason."""
+    """Unknown name, wrong password (a TLS-only entry's too), disabled entry
+    and wrong host all get exactly one 464 and nothing else; operators with
+    +s learn the real reason."""
     core = _core(
         OperEntry("God", HASH, frozenset("a")),
         OperEntry("Off", HASH, frozenset("ad")),
@@ -129,7 +129,7 @@ def test_oper_refusals_all_look_alike() -> None:
         f"OPER nobody {PASSWORD}": "no such operator name",
         "OPER God wrong": "wrong password",
         f"OPER Off {PASSWORD}": "operator entry is disabled (flag d)",
-        f"OPER Tls {PASSWORD}": "operator entry requires a TLS connection (flag e)",
+        "OPER Tls wrong": "wrong password",
         f"OPER Far {PASSWORD}": "host does not match the operator entry",
     }
     for i, (line, reason) in enumerate(attempts.items()):
@@ -250,11 +250,14 @@ def test_parallel_guesses_during_a_back_off_are_answered_when_it_ends() -> None:
 
 
 def test_oper_tls_only_entry() -> None:
-    """Flag e: a plain connection gets the same 464 as any other mistake (no
-    notice saying why); a TLS connection is accepted."""
+    """Flag e: a plain connection with the right password gets 491 and a
+    notice saying TLS is needed (a wrong one gets 464 like any mistake); a
+    TLS connection is accepted."""
     core = _core(OperEntry("God", HASH, frozenset("ae")))
     conn = register(core, "alice")
     feed(conn, f"OPER God {PASSWORD}")
+    assert [m.command for m in sent(conn)] == ["491", "NOTICE"]
+    feed(conn, "OPER God wrong")
     assert [m.command for m in sent(conn)] == ["464"]
     secure = register(core, "bob")
     secure.secure = True

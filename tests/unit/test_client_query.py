@@ -218,7 +218,7 @@ def test_whois_away_oper_account_secure() -> None:
     core.network.set_oper(alice.user, "admin", frozenset("a"))
     feed(alice, "AWAY :on a break")
     alice.user.account = "alacct"
-    alice.user.secure = True
+    alice.user.modes.add("z")  # a TLS client
     feed(bob, "WHOIS alice")
     by_code = {m.command: m for m in sent(bob)}
     assert by_code["301"].params == ("bob", "alice", "on a break")

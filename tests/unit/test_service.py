@@ -316,3 +316,49 @@ def test_start_up_names_the_tls_port_too_when_nothing_opens(tmp_path, monkeypatc
         "no client port could be opened (port 7000 on 127.0.0.1: Address already in use; TLS port 7001: ")
     assert "missing.pem" in raised.value.message
 
+
+
+def test_rehash_puts_a_renewed_certificate_in_force_without_closing_the_port(tmp_path, monkeypatch) -> None:
+    """Certbot-style renewal (new contents, same paths) then REHASH: the TLS
+    listener is the very same one (nobody dropped, the port never closes),
+    new handshakes get the new certificate, and the report says so."""
+    import datetime
+    import shutil
+
+    from conferenceroom import tls
+    from conferenceroom.admin import load_config
+
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    first = tls.load_or_create("test.local", str(tmp_path / "one"), None, None, when)
+    second = tls.load_or_create("test.local", str(tmp_path / "two"), None, None, when)
+    live = tmp_path / "live"
+    live.mkdir()
+    shutil.copy(first.cert_path, live / "cert.pem")
+    shutil.copy(tmp_path / "one" / tls.GENERATED_KEY, live / "key.pem")
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    path = tmp_path / "c.conf"
+    path.write_text("general set name test.local\ngeneral set ports 7000\ngeneral set bindip 127.0.0.1\n"
+                    "general ssl enable\ngeneral ssl port 7001\n"
+                    f"general ssl cert {live / 'cert.pem'}\ngeneral ssl key {live / 'key.pem'}\n")
+    reactor = MemoryReactorClock()
+    svc = ConferenceRoomService(load_config(str(path)), reactor)
+    svc.startService()
+    before = listeners(svc)[7001]
+    assert fingerprint_served(before) == first.fingerprint
+    shutil.copy(second.cert_path, live / "cert.pem")
+    shutil.copy(tmp_path / "two" / tls.GENERATED_KEY, live / "key.pem")
+    report = svc.rehash()
+    assert "reloading the TLS certificate" in report.changes
+    after = listeners(svc)[7001]
+    assert after is before and after.listening is not None
+    assert fingerprint_served(after) == second.fingerprint == svc.tls_fingerprint
+    assert len(reactor.sslServers) == 1  # never listened again
+
+
+def fingerprint_served(listener: Listener) -> str:
+    """The SHA-256 fingerprint of the certificate a new handshake on ``listener`` would present."""
+    from cryptography.hazmat.primitives import hashes
+
+    cert = listener.tls.options.certificate.to_cryptography()
+    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))

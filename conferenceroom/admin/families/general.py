@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
-from conferenceroom.admin.tree import Family, Option, choice, setting
-from conferenceroom.admin.types import BindIP, Int, OnOff, Path, Ports, Text, Token, hostname
+from typing import Any, Mapping
+
+from conferenceroom.admin.tree import Context, Family, Option, Outcome, Verb, choice, setting
+from conferenceroom.admin.settings import Settings
+from conferenceroom.admin.types import ArgType, BindIP, Int, OnOff, Path, Ports, Text, Token, hostname, parse_duration
 
 from . import websocket
 
@@ -21,8 +24,69 @@ class _OptionalPath(Path):
         return "none" if value is None else value
 
 
+class _Seconds(ArgType):
+    """A duration like ``1d``, ``30d`` or ``12h`` (a plain number is minutes); 0 allowed."""
+
+    placeholder = "duration"
+    _UNITS = (("d", 86400), ("h", 3600), ("m", 60))  # days, not weeks: 7d stays 7d
+
+    def parse(self, text: str) -> int:
+        return parse_duration(text)
+
+    def format(self, value: int) -> str:
+        for unit, size in self._UNITS:
+            if value and value % size == 0:
+                return f"{value // size}{unit}"
+        return str(value // 60)
+
+    def display(self, value: int) -> str:
+        return f"{self.format(value)} ({value} seconds)"
+
+
+def _ssl_verbs() -> tuple[Verb, ...]:
+    """The client TLS listener: on/off, port, files, the IRCv3 sts policy."""
+    return (
+        *choice("ssl.enabled", (
+            Option(True, "general ssl enable", "open the TLS client listener", "enabled"),
+            Option(False, "general ssl disable", "close the TLS client listener", "disabled"),
+        ), label="SSL"),
+        setting("general ssl port", "ssl.port", Int("port", 1, 65535), label="SSL port",
+                help="TLS client port (994 by default)"),
+        setting("general ssl cert", "ssl.cert", _OptionalPath("path"), label="SSL certificate",
+                help="PEM certificate file (none: a self-signed one, generated in the data folder); "
+                     "a renewed file at the same path is used after REHASH",
+                unset="(self-signed, generated)"),
+        setting("general ssl key", "ssl.key", _OptionalPath("path"), label="SSL key",
+                help="PEM private key file (none: the certificate file holds the key too, "
+                     "or the generated one)", unset="(self-signed, generated)"),
+        setting("general ssl sts", "ssl.sts", OnOff(), label="STS",
+                help="advertise the IRCv3 sts policy: plain clients move to the TLS port and keep to TLS "
+                     "(needs a certificate clients trust)"),
+        setting("general ssl stsduration", "ssl.sts_duration", _Seconds(), label="STS duration",
+                help="how long clients keep to TLS after seeing the policy, e.g. 1d or 30d "
+                     "(0 tells them to forget it)"),
+    )
+
+
+def _ssl_list(verbs: tuple[Verb, ...]) -> Verb:
+    """``GENERAL SSL LIST``: the TLS settings and the certificate in force."""
+    listers = [v.listing for v in verbs if v.listing is not None]
+
+    def apply(ctx: Context, s: Settings, values: Mapping[str, Any]) -> Outcome:
+        lines = ["GENERAL SSL settings:"]
+        for lister in listers:
+            lines.extend(f"  {line}" for line in lister(s))
+        if ctx.live is not None:
+            lines.extend(f"  {line}" for line in ctx.live("ssl"))
+        return Outcome(s, tuple(lines))
+
+    return Verb(("general", "ssl", "list"),
+                "list the TLS settings and the certificate in use (fingerprint, expiry)", apply)
+
+
 def family() -> Family:
     """Declare the GENERAL family."""
+    ssl = _ssl_verbs()
     return Family("general", "server identity, ports, hub/leaf role, TLS and WebSocket listeners, files", listing=True, verbs=(
         setting("general set name", "name", hostname("name"), label="Server name", always=True,
                 help="this server's name, a host name with at least one dot (needs a restart)",
@@ -50,18 +114,8 @@ def family() -> Family:
                 restart=_RESTART.format(what="A new data folder"), unset="(default: data beside the config file)"),
         setting("general set motd", "motd_file", Path("path"), label="MOTD file",
                 help="message of the day file (default: motd.txt beside the config file)"),
-        *choice("ssl.enabled", (
-            Option(True, "general ssl enable", "open the TLS client listener", "enabled"),
-            Option(False, "general ssl disable", "close the TLS client listener", "disabled"),
-        ), label="SSL"),
-        setting("general ssl port", "ssl.port", Int("port", 1, 65535), label="SSL port",
-                help="TLS client port (994 by default)"),
-        setting("general ssl cert", "ssl.cert", _OptionalPath("path"), label="SSL certificate",
-                help="PEM certificate file (none: a self-signed one, generated in the data folder)",
-                unset="(self-signed, generated)"),
-        setting("general ssl key", "ssl.key", _OptionalPath("path"), label="SSL key",
-                help="PEM private key file (none: the certificate file holds the key too, "
-                     "or the generated one)", unset="(self-signed, generated)"),
+        *ssl,
+        _ssl_list(ssl),
         *websocket.verbs(),
         setting("general set secureonly", "secureonly", OnOff(), label="Secure only",
                 help="accept clients only over TLS"),

@@ -51,6 +51,7 @@ EXCEPTION_OF = {"b": "e"}
 
 # User modes a user may only remove (they come from OPER).
 OPER_ONLY_USER_MODES = "oAa"
+SERVER_ONLY_USER_MODES = "z"  # +z says the connection is TLS: neither set nor removed by the user
 
 
 # -- shared checks -----------------------------------------------------------
@@ -602,6 +603,8 @@ def _user_mode(conn: "ClientConnection", msg: Message) -> None:
     for change in parsed.changes:
         if change.adding and change.mode in OPER_ONLY_USER_MODES:
             continue  # +o, +A and +a only come from OPER
+        if change.mode in SERVER_ONLY_USER_MODES:
+            continue
         changes.append(change)
         if change.mode == "o" and not change.adding:
             changes.extend(ModeChange(False, m) for m in "Aa")

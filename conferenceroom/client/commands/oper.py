@@ -39,6 +39,19 @@ def _fail(conn: "ClientConnection", user: User, name: str, reason: str) -> None:
     conn.core.notice_opers(f"Failed OPER attempt as {name} by {who}: {reason}")
 
 
+def _needs_tls(conn: "ClientConnection", user: User, name: str, reason: str) -> None:
+    """The right password over plain text for a TLS-only entry (flag e): 491 and a NOTICE saying why."""
+    conn.reply("ERR_NOOPERHOST")
+    ssl = conn.core.settings.ssl
+    where = f"connect to port {ssl.port} with TLS" if ssl.enabled else "connect with TLS (no TLS port is open yet)"
+    conn.notice(f"*** OPER {name} needs a TLS connection (oper flag e): {where} and try again; "
+                "the password just crossed the network unencrypted, consider changing it")
+    who = f"{user.nick} ({user.ident}@{user.realhost}) [{user.ip}]"
+    log.warn("failed OPER {name} by {who}: {reason} (right password, plain connection)",
+             name=name, who=who, reason=reason)
+    conn.core.notice_opers(f"Failed OPER attempt as {name} by {who}: {reason} (right password sent in plain text)")
+
+
 @command("OPER", min_params=2, penalty=5, syntax="OPER <name> <password>")
 def handle_oper(conn: "ClientConnection", msg: Message) -> None:
     """OPER <name> <password>: become an IRC operator.
@@ -57,6 +70,9 @@ def handle_oper(conn: "ClientConnection", msg: Message) -> None:
     def checked(result: LoginResult) -> None:
         if conn.user is not user or conn.closing:
             log.info("OPER {name}: {nick} left before the password was checked", name=name, nick=user.nick)
+            return
+        if result.needs_tls:
+            _needs_tls(conn, user, name, result.reason or "requires TLS")
             return
         if result.entry is None:
             _fail(conn, user, name, result.reason or "refused")

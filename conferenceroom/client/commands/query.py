@@ -218,6 +218,8 @@ def send_whois(conn: "ClientConnection", user: User) -> None:
         conn.reply("RPL_WHOISACCOUNT", user.nick, user.account)
     if user.secure:
         conn.reply("RPL_WHOISSECURE", user.nick)
+    if user.certfp and (asker is user or asker.is_oper):
+        conn.reply("RPL_WHOISCERTFP", user.nick, user.certfp)
     if asker is user or asker.is_oper:
         conn.reply("RPL_WHOISHOST", user.nick, user.ident, user.realhost, user.ip)
         conn.reply("RPL_WHOISACTUALLY", user.nick, user.ip)

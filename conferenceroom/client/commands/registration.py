@@ -10,6 +10,7 @@ from ...limits import NICKLEN
 from ...dispatch import command
 from ...network import User
 from ...wire import Message, ascii_number
+from ..caps import sts_capability
 from ..welcome import send_welcome
 
 if TYPE_CHECKING:
@@ -28,12 +29,15 @@ def _cap_reply(conn: "ClientConnection", sub: str, text: str) -> None:
 
 
 def _cap_ls(conn: "ClientConnection", version: int) -> None:
-    caps = conn.core.capabilities
+    caps = list(conn.core.capabilities.values())
     if version >= 302:
         conn.cap_version = max(conn.cap_version, 302)
         conn.caps = conn.caps | {"cap-notify"}
+    sts = sts_capability(conn.core.settings, conn.secure) if conn.cap_version >= 302 else None
+    if sts is not None:  # a policy needs its value: only 302 clients see it
+        caps.append(sts)
     items = []
-    for cap in caps.values():
+    for cap in caps:
         items.append(f"{cap.name}={cap.value}" if cap.value and conn.cap_version >= 302 else cap.name)
     # Split long lists over several lines; "*" marks that more follow (302 only).
     lines: list[list[str]] = [[]]
@@ -163,12 +167,16 @@ def try_register(conn: "ClientConnection") -> None:
         network.next_uid(), pending.nick, pending.ident, conn.host, pending.realname or "",
         network.me, conn, ip=conn.ip, signon=now,
     )
-    user.secure = conn.secure
+    if conn.secure:
+        user.modes.add("z")
+        user.certfp = conn.certfp
     conn.pending = None
     conn.user = user
     network.add_user(user)
     conn.start_ping_timer()
     send_welcome(conn)
+    if user.modes:
+        conn.send(Message("MODE", (user.nick, "+" + "".join(sorted(user.modes))), user.nick))
 
 
 # -- PING / PONG / QUIT ---------------------------------------------------------
