@@ -24,7 +24,9 @@ from .admin import build_tree
 from .bans import BanMatch
 from .dispatch import CommandTable, ServerCommandTable
 from .lifecycle import Lifecycle
-from .limits import AWAYLEN, CHANNELLEN, HOSTLEN, KEYLEN, KICKLEN, MAX_TARGETS, NICKLEN, TOPICLEN, USERLEN
+from .limits import (
+    AWAYLEN, CHANNELLEN, HOSTLEN, KEYLEN, KICKLEN, MAX_TARGETS, MONITOR_LIMIT, NICKLEN, TOPICLEN, USERLEN,
+)
 from .network import Network, Server, User
 from .operauth import OperAuthenticator
 from .passwords import PasswordPool
@@ -141,6 +143,7 @@ class ServerCore:
             f"MAXLIST=beI:{modes.MAX_LIST_ENTRIES}",
             f"MAXTARGETS={MAX_TARGETS}",
             f"MODES={modes.MAX_PARAM_MODES}",
+            f"MONITOR={MONITOR_LIMIT}",
             f"NETWORK={s.network}",
             f"NICKLEN={NICKLEN}",
             f"PREFIX={modes.isupport_prefix()}",
