@@ -128,6 +128,7 @@ class ServerCore:
     def _isupport_tokens(s: Any) -> list[str]:
         return [
             f"AWAYLEN={AWAYLEN}",
+            f"BOT={modes.BOT_MODE}",
             "CASEMAPPING=rfc1459",
             "CHANLIMIT=#&:50",
             f"CHANMODES={modes.isupport_chanmodes()}",
@@ -160,7 +161,7 @@ class ServerCore:
 
     def myinfo(self) -> tuple[str, str, str, str]:
         """RPL_MYINFO fields after the server name: version, user, channel, param modes."""
-        return (self.version, "Aaiosw", "beIiklmnopqstv", "beIklqov")
+        return (self.version, "ABaiosw", "beIiklmnopqstv", "beIklqov")
 
     # -- configuration ---------------------------------------------------
 

@@ -37,7 +37,7 @@ log = Logger()
 #: and halfop (``h``, taken as voice).
 PEER_CHANNEL_MODES = dict(CHANNEL_MODES, a=ModeKind.STATUS, h=ModeKind.STATUS)
 PEER_STATUS = {"a": "o", "h": "v"}
-USER_MODE_LETTERS = "iowsAa"
+USER_MODE_LETTERS = "iowsAaB"  # B: IRCv3 bot mode, kept across CR links
 
 
 @dataclass
