@@ -24,13 +24,13 @@ def default_capabilities() -> dict[str, Capability]:
     names = [
         "cap-notify", "multi-prefix", "userhost-in-names", "server-time",
         "message-tags", "echo-message", "away-notify", "extended-join",
-        "chghost", "invite-notify", "batch", "extended-monitor",
+        "chghost", "invite-notify", "batch", "extended-monitor", "labeled-response",
     ]
     return {name: Capability(name) for name in names}
 
 
 # Which capability lets a client see each tag; others need message-tags.
-TAG_CAPS = {"time": "server-time", "account": "account-tag", "batch": "batch"}
+TAG_CAPS = {"time": "server-time", "account": "account-tag", "batch": "batch", "label": "labeled-response"}
 
 
 def visible_tags(tags: dict[str, str], caps: set[str] | frozenset[str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from ...dispatch import command
 from ...modes import MODE_OF_PREFIX, STATUS_PREFIXES, STATUS_RANK
 from ...network import Channel, User
 from ...wire import Message, cut_to_bytes
+from ..labels import not_a_reply
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -140,8 +141,12 @@ def _deliver_one(
     recipient = core.network.find_user(target)
     if recipient is None:
         raise _Refused("ERR_NOSUCHNICK", target)
-    out = router.deliver(user, recipient, verb, (recipient.nick, *params[1:]), tags=tags, cap=cap)
-    if echo and recipient is not user:
+    if recipient is user:
+        with not_a_reply(conn):  # a message to oneself: only the echo answers a labeled command
+            out = router.deliver(user, recipient, verb, (recipient.nick, *params[1:]), tags=tags, cap=cap)
+    else:
+        out = router.deliver(user, recipient, verb, (recipient.nick, *params[1:]), tags=tags, cap=cap)
+    if echo:
         conn.send(out)
     if verb == "PRIVMSG" and recipient.away:
         conn.reply("RPL_AWAY", recipient.nick, recipient.away)
