@@ -233,6 +233,14 @@ class HostChanged(Event):
 
 
 @dataclass(frozen=True)
+class RealnameChanged(Event):
+    """``user`` changed its real name (SETNAME) to ``user.realname``; ``peers`` share a channel."""
+
+    user: "User"
+    peers: frozenset["User"]
+
+
+@dataclass(frozen=True)
 class ServerIntroduced(Event):
     """A server joined the network."""
 

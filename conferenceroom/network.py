@@ -446,6 +446,11 @@ class Network:
         user.ident, user.host = ident, host
         self.events.emit(ev.HostChanged(user, old_mask, frozenset(self.peers_of(user)), origin=origin))
 
+    def set_realname(self, user: User, realname: str, origin: Any = HERE) -> None:
+        """Change ``user``'s real name (SETNAME)."""
+        user.realname = realname
+        self.events.emit(ev.RealnameChanged(user, frozenset(self.peers_of(user)), origin=origin))
+
     def apply_user_modes(
         self, source: User | Server, user: User, changes: Iterable[ModeChange], origin: Any = HERE
     ) -> list[ModeChange]:

@@ -214,6 +214,13 @@ class ClientAnnouncer:
         self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify")
 
     @announce.register
+    def _(self, event: ev.RealnameChanged) -> None:
+        # The user itself (its confirmation) and its peers, if they took setname.
+        user = event.user
+        msg = Message("SETNAME", (user.realname,), user.mask)
+        self.router.to_local(event.peers | {user}, msg, cap="setname")
+
+    @announce.register
     def _(self, event: ev.UserInvited) -> None:
         msg = Message("INVITE", (event.target.nick, event.channel.name), event.source.mask)
         if self.router.is_local(event.target):

@@ -23,6 +23,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from ..casemap import fold, is_channel, match, valid_channel, valid_nick
+from ..limits import REALNAMELEN
 from ..dispatch import CommandSpec, ServerCommandTable, command
 from ..modes import CHANNEL_MODES, STATUS_RANK, ModeChange, ModeKind, parse_mode_string
 from ..network import Channel, Network, Server, User
@@ -605,8 +606,15 @@ def _encap_login(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]) 
         side.network.set_account(user, account, origin=link.route)
 
 
+def _encap_setname(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]) -> None:
+    """``:<UID> ENCAP * SETNAME :<real name>`` (IRCv3 setname between ConferenceRoom servers)."""
+    if isinstance(source, User) and args and args[-1] != source.realname:
+        side.network.set_realname(source, args[-1][:REALNAMELEN], origin=link.route)
+
+
 ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
     "CHGHOST": _encap_chghost,
+    "SETNAME": _encap_setname,
     "GLOBOPS": _encap_wall("GLOBOPS"),
     "OPERWALL": _encap_wall("OPERWALL"),
     "SU": _encap_login,
@@ -615,7 +623,7 @@ ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
 
 
 #: ENCAP commands that change network state: the announcer passes the change on.
-STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN"})
+STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN", "SETNAME"})
 
 
 @command("ENCAP", min_params=2, origin="server")

@@ -247,6 +247,7 @@ class LinkAnnouncer:
             ev.AccountChanged: self._account,
             ev.UserInvited: self._invited,
             ev.HostChanged: self._host,
+            ev.RealnameChanged: self._realname,
             ev.ServerIntroduced: self._server,
             ev.NetSplit: self._split,
         }
@@ -330,6 +331,11 @@ class LinkAnnouncer:
     def _host(self, event: ev.HostChanged, link: Any) -> list[Message]:
         user = event.user
         return [Message("ENCAP", ("*", "CHGHOST", user.uid, user.host), self.me.sid)]
+
+    def _realname(self, event: ev.RealnameChanged, link: Any) -> list[Message]:
+        # ENCAP: a ConferenceRoom server applies it; hybrid (no SETNAME) passes it on unread.
+        user = event.user
+        return [Message("ENCAP", ("*", "SETNAME", user.realname), user.uid)]
 
     def _invited(self, event: ev.UserInvited, link: Any) -> list[Message]:
         if not behind(event.target, link):
