@@ -157,7 +157,7 @@ class ServerCore:
             f"TOPICLEN={TOPICLEN}",
             f"USERLEN={USERLEN}",
             "WHOX",
-        ]
+        ] + (["UTF8ONLY"] if s.utf8only else [])
 
     def myinfo(self) -> tuple[str, str, str, str]:
         """RPL_MYINFO fields after the server name: version, user, channel, param modes."""

@@ -257,6 +257,7 @@ class Settings:
     ssl: SSLSettings = field(default_factory=SSLSettings)
     secureonly: bool = False
     securenetwork: bool = False
+    utf8only: bool = False  # refuse lines that are not UTF-8 (ISUPPORT UTF8ONLY)
     services_enabled: bool = True
     opers: FrozenMap[str, OperEntry] = field(default_factory=FrozenMap)
     flood: FloodSettings = field(default_factory=FloodSettings)

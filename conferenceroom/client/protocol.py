@@ -320,7 +320,11 @@ class ClientConnection(Protocol):
         if label is not None:
             self.label = LabeledReply(self, label)
         try:
-            self.core.commands.dispatch(self, msg)
+            if self.core.settings.utf8only and not _is_utf8(raw):
+                self.send(Message("FAIL", (msg.command, "INVALID_UTF8", "Message rejected: not valid UTF-8"),
+                                  self.core.name))
+            else:
+                self.core.commands.dispatch(self, msg)
         except Exception:
             # Only the verb is logged: the line may carry a password (OPER, AS).
             self.log.failure("error handling {command} from {ip}", command=msg.command, ip=self.ip)
@@ -548,6 +552,17 @@ def _bound_reads(transport: Any) -> None:
             transport.bufferSize = READ_SIZE
         transport = getattr(transport, "transport", None)
 
+
+
+def _is_utf8(raw: bytes) -> bool:
+    """True if ``raw`` is valid UTF-8 (plain ASCII, the usual case, is checked fastest)."""
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _line_break(data: bytes) -> int:

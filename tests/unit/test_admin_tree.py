@@ -38,6 +38,7 @@ EXAMPLES = [
     "general ssl key certs/server.key",
     "general set secureonly on",
     "general set securenetwork on",
+    "general set utf8only on",
     "general set manhole on",
     "general set manholeport 6023",
     "general set manholekeys data/manhole_keys",

@@ -54,3 +54,57 @@ def test_setname_and_bot_mode_cross_a_chain_of_servers() -> None:
     assert far.realname == "Alice Liddell" and "B" in far.modes
     assert beta.user("alice").realname == "Alice Liddell"
     assert not gamma.wrong_direction and not alpha.wrong_direction
+
+
+# -- UTF8ONLY -------------------------------------------------------------------------
+
+
+def _utf8only_core():
+    from tests.helpers import make_settings
+
+    return make_core(make_settings(utf8only=True))
+
+
+def test_utf8only_off_by_default_keeps_the_latin1_fallback() -> None:
+    """By default UTF8ONLY is not advertised and a Latin-1 message is delivered (as UTF-8)."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    assert "UTF8ONLY" not in core.isupport()
+    alice.dataReceived(b"PRIVMSG bob :caf\xe9\r\n")
+    assert [m.params[1] for m in sent(bob)] == ["caf\u00e9"]
+
+
+def test_utf8only_refuses_invalid_utf8_with_fail() -> None:
+    """With general set utf8only on: 005 has UTF8ONLY; a line with invalid UTF-8 gets
+    FAIL <command> INVALID_UTF8 (with the label) and reaches nobody; valid UTF-8 passes."""
+    core = _utf8only_core()
+    assert "UTF8ONLY" in core.isupport()
+    alice = register(core, "alice", caps="labeled-response batch")
+    bob = register(core, "bob")
+    alice.dataReceived(b"@label=u1 PRIVMSG bob :hi\xaa\r\n")
+    (fail,) = sent(alice)
+    assert (fail.command, fail.params[:2], fail.tags.get("label")) == ("FAIL", ("PRIVMSG", "INVALID_UTF8"), "u1")
+    assert sent(bob) == []
+    alice.dataReceived("PRIVMSG bob :caf\u00e9 \u2615\r\n".encode())
+    assert [m.params[1] for m in sent(bob)] == ["caf\u00e9 \u2615"]
+
+
+def test_utf8only_realname_refused_at_registration() -> None:
+    """A USER line with a Latin-1 real name is refused with FAIL; the client can send it again."""
+    from tests.helpers import connect
+
+    core = _utf8only_core()
+    conn = connect(core)
+    conn.dataReceived(b"NICK bar\r\nUSER u * * :i\xe8rc\xe9\r\n")
+    assert [(m.command, m.params[:2]) for m in sent(conn)] == [("FAIL", ("USER", "INVALID_UTF8"))]
+    assert conn.user is None
+    feed(conn, "USER u * * :irc")
+    assert conn.user is not None
+
+
+def test_utf8only_setting_in_the_admin_grammar() -> None:
+    """AS GENERAL SET UTF8ONLY ON is a setting of its own, said back like the others."""
+    from conferenceroom.admin import Settings, build_tree
+
+    result = build_tree(bcrypt_rounds=4).execute_line(Settings(), "general set utf8only on")
+    assert result.settings.utf8only is True and result.replies == ["UTF-8 only set to on"]
