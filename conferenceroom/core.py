@@ -136,6 +136,7 @@ class ServerCore:
             "CHANTYPES=#&",
             "ELIST=CMNTU",
             "EXCEPTS=e",
+            "EXTBAN=,m",
             f"HOSTLEN={HOSTLEN}",
             "INVEX=I",
             f"KEYLEN={KEYLEN}",
