@@ -500,15 +500,25 @@ def handle_invite(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
 
 
 def _message(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
-    verb, target, text = msg.command, msg.params[0], msg.params[1]
+    verb, target = msg.command, msg.params[0]
+    text = msg.params[1] if verb != "TAGMSG" else None
     network, router = side.network, side.router
+    # From a ConferenceRoom peer: client-only tags and msgid (hybrid sends none); TAGMSG
+    # goes only to clients with message-tags.
+    tags = {k: v for k, v in msg.tags.items() if k[:1] == "+" or k == "msgid"} if msg.tags else {}
+    if isinstance(source, User) and source.account:
+        tags["account"] = source.account
+    cap = "message-tags" if verb == "TAGMSG" else None
+    rest = (text,) if text is not None else ()
     if target.startswith("$"):
+        if text is None:
+            return
         mask = target[2:] if target[:2] in ("$$", "$#") else target[1:]
         if target.startswith("$#"):
             readers = [u for u in network.users_by_uid.values() if match(mask, u.host)]
         else:
             readers = [u for u in network.users_by_uid.values() if match(mask, u.server.name)]
-        router.deliver(source, target, verb, (target, text), origin=link.route, recipients=readers)
+        router.deliver(source, target, verb, (target, text), origin=link.route, recipients=readers, tags=tags)
         return
     prefixes = ""
     name = target
@@ -521,14 +531,15 @@ def _message(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         status = status_of_prefixes(prefixes)
         lowest = min(status, key=lambda m: STATUS_RANK[m]) if status else None
         shown = prefixes + channel.name
-        router.deliver(source, channel, verb, (shown, text), origin=link.route, status=lowest)
+        router.deliver(source, channel, verb, (shown, *rest), origin=link.route, status=lowest,
+                       tags=tags, cap=cap)
         return
     recipient = _user(network, target.split("@", 1)[0])
     if recipient is None:
         if verb == "PRIVMSG" and isinstance(source, User):
             link.send(Message("401", (source.uid, target, "No such nick/channel"), side.me.sid))
         return
-    router.deliver(source, recipient, verb, (recipient.nick, text), origin=link.route)
+    router.deliver(source, recipient, verb, (recipient.nick, *rest), origin=link.route, tags=tags, cap=cap)
 
 
 @command("PRIVMSG", min_params=2, origin="server")
@@ -540,6 +551,12 @@ def handle_privmsg(side: LinkSide, link: Any, source: Any, msg: Message) -> None
 @command("NOTICE", min_params=2, origin="server")
 def handle_notice(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """``:<source> NOTICE <UID | channel | @channel | $$mask> :<text>``."""
+    _message(side, link, source, msg)
+
+
+@command("TAGMSG", min_params=1, origin="server")
+def handle_tagmsg(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+    """``@<tags> :<source> TAGMSG <UID | channel>`` (between ConferenceRoom servers)."""
     _message(side, link, source, msg)
 
 

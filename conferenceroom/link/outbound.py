@@ -179,15 +179,34 @@ def tmode_lines(source: str, channel: Channel, changes: Sequence[ModeChange]) ->
 # -- relays ---------------------------------------------------------------------------
 
 
+#: Message tags a ConferenceRoom peer is given with a PRIVMSG, NOTICE or TAGMSG (and
+#: client-only ``+`` tags): hybrid gets none, and no TAGMSG (it has no message tags).
+RELAYED_TAGS = frozenset({"msgid"})
+TAGGED_COMMANDS = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
+
+
 def render_relay(relay: Relay, link: Any) -> list[Message]:
-    """The TS6 lines that carry ``relay`` over ``link`` (none if the peer has no use for it)."""
+    """The TS6 lines that carry ``relay`` over ``link`` (none if the peer has no use for it).
+
+    A ConferenceRoom peer also gets the message's client-only tags and msgid, and TAGMSG.
+    """
+    msg = relay.message
+    ours = is_conferenceroom(link)
+    if msg.command == "TAGMSG" and not ours:
+        return []
+    lines = _render_relay(relay, link)
+    if not ours or not msg.tags or msg.command not in TAGGED_COMMANDS:
+        return lines
+    tags = {k: v for k, v in msg.tags.items() if k[:1] == "+" or k in RELAYED_TAGS}
+    return [line.with_tags(tags) for line in lines] if tags else lines
+
+
+def _render_relay(relay: Relay, link: Any) -> list[Message]:
     msg = relay.message
     sender, target = relay.sender, relay.target
     source = wire_id(sender)
     command = msg.command
     params = list(msg.params)
-    if command == "TAGMSG":
-        return []  # TS6 peers know no TAGMSG
     if command.isdigit():
         # A numeric reply from a server to a user behind this link: first parameter is its UID.
         if isinstance(target, User):

@@ -108,3 +108,41 @@ def test_utf8only_setting_in_the_admin_grammar() -> None:
 
     result = build_tree(bcrypt_rounds=4).execute_line(Settings(), "general set utf8only on")
     assert result.settings.utf8only is True and result.replies == ["UTF-8 only set to on"]
+
+
+# -- message-tags across links ------------------------------------------------------------
+
+
+def test_client_tags_and_tagmsg_cross_conferenceroom_links_only() -> None:
+    """A TAGMSG and a PRIVMSG with +tags from alpha reach a message-tags client on gamma
+    (through beta) with the tags and msgid; a hybrid peer gets the PRIVMSG without tags and
+    no TAGMSG; a client without message-tags gets no TAGMSG."""
+    from tests.unit.linknet import HYBRID_CAPS
+
+    mesh = Mesh()
+    alpha, beta, gamma = (mesh.node(n, s) for n, s in (("alpha.lab", "1AA"), ("beta.lab", "2BB"),
+                                                        ("gamma.lab", "3CC")))
+    mesh.link(alpha, beta)
+    mesh.link(beta, gamma)
+    hybrid = mesh.node("hybrid.lab", "4DD")
+    to_hybrid, _ = mesh.link(alpha, hybrid, a_caps=HYBRID_CAPS)
+    hybrid.network.join(hybrid.add_user("hank"), "#c")
+    alice = alpha.add_user("alice")
+    gus, plain = gamma.add_user("gus"), gamma.add_user("plain")
+    gus.route.caps = frozenset({"message-tags"})
+    for node, user in ((alpha, alice), (gamma, gus), (gamma, plain)):
+        node.network.join(user, "#c")
+    mesh.pump()
+    to_hybrid.lines()
+    channel = alpha.network.find_channel("#c")
+    alpha.router.deliver(alice, channel, "TAGMSG", ("#c",), tags={"+typing": "active", "msgid": "m1"},
+                         exclude=alice, cap="message-tags")
+    alpha.router.deliver(alice, channel, "PRIVMSG", ("#c", "hi"), tags={"+react": "x", "msgid": "m2"},
+                         exclude=alice)
+    mesh.pump()
+    got = [(m.command, m.tags) for m in gus.route.received if m.command in ("TAGMSG", "PRIVMSG")]
+    assert got == [("TAGMSG", {"+typing": "active", "msgid": "m1"}),
+                   ("PRIVMSG", {"+react": "x", "msgid": "m2"})]
+    assert [m.command for m in plain.route.received if m.command in ("TAGMSG", "PRIVMSG")] == ["PRIVMSG"]
+    hybrid_lines = [line for line in to_hybrid.lines() if "PRIVMSG" in line or "TAGMSG" in line]
+    assert hybrid_lines == [f":{alice.uid} PRIVMSG #c hi"]
