@@ -24,7 +24,7 @@ def default_capabilities() -> dict[str, Capability]:
     names = [
         "cap-notify", "multi-prefix", "userhost-in-names", "server-time",
         "message-tags", "echo-message", "away-notify", "extended-join",
-        "chghost", "invite-notify", "batch", "extended-monitor", "labeled-response", "setname",
+        "chghost", "invite-notify", "batch", "extended-monitor", "labeled-response", "setname", "draft/channel-rename",
     ]
     return {name: Capability(name) for name in names}
 

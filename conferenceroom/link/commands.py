@@ -629,8 +629,29 @@ def _encap_setname(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]
         side.network.set_realname(source, args[-1][:REALNAMELEN], origin=link.route)
 
 
+def _encap_rename(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]) -> None:
+    """``:<source> ENCAP * RENAME <channel TS> <old> <new> :<reason>`` (draft/channel-rename).
+
+    Applied when the channel has that TS and the new name is free (or the same name folded).
+    """
+    if len(args) < 3:
+        return
+    network = side.network
+    channel = network.find_channel(args[1])
+    new = args[2]
+    taken = network.find_channel(new)
+    if channel is None or str(channel.ts) != args[0] or not valid_channel(new) or (
+        taken is not None and taken is not channel
+    ):
+        side.notice(f"RENAME of {args[1]} to {new} from {getattr(source, 'name', None) or source.nick} "
+                    "does not fit this server's channels; ignored")
+        return
+    network.rename_channel(source, channel, new, args[3] if len(args) > 3 else "", origin=link.route)
+
+
 ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
     "CHGHOST": _encap_chghost,
+    "RENAME": _encap_rename,
     "SETNAME": _encap_setname,
     "GLOBOPS": _encap_wall("GLOBOPS"),
     "OPERWALL": _encap_wall("OPERWALL"),
@@ -640,7 +661,7 @@ ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
 
 
 #: ENCAP commands that change network state: the announcer passes the change on.
-STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN", "SETNAME"})
+STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN", "SETNAME", "RENAME"})
 
 
 @command("ENCAP", min_params=2, origin="server")

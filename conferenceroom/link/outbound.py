@@ -267,6 +267,7 @@ class LinkAnnouncer:
             ev.UserInvited: self._invited,
             ev.HostChanged: self._host,
             ev.RealnameChanged: self._realname,
+            ev.ChannelRenamed: self._renamed,
             ev.ServerIntroduced: self._server,
             ev.NetSplit: self._split,
         }
@@ -350,6 +351,12 @@ class LinkAnnouncer:
     def _host(self, event: ev.HostChanged, link: Any) -> list[Message]:
         user = event.user
         return [Message("ENCAP", ("*", "CHGHOST", user.uid, user.host), self.me.sid)]
+
+    def _renamed(self, event: ev.ChannelRenamed, link: Any) -> list[Message]:
+        # Only ConferenceRoom peers can rename (RENAME refuses while a hybrid is linked).
+        channel = event.channel
+        return [Message("ENCAP", ("*", "RENAME", str(channel.ts), event.old, channel.name, event.reason),
+                        wire_id(event.source))]
 
     def _realname(self, event: ev.RealnameChanged, link: Any) -> list[Message]:
         # ENCAP: a ConferenceRoom server applies it; hybrid (no SETNAME) passes it on unread.

@@ -146,3 +146,66 @@ def test_client_tags_and_tagmsg_cross_conferenceroom_links_only() -> None:
     assert [m.command for m in plain.route.received if m.command in ("TAGMSG", "PRIVMSG")] == ["PRIVMSG"]
     hybrid_lines = [line for line in to_hybrid.lines() if "PRIVMSG" in line or "TAGMSG" in line]
     assert hybrid_lines == [f":{alice.uid} PRIVMSG #c hi"]
+
+
+# -- RENAME (draft/channel-rename) -------------------------------------------------------
+
+
+def test_rename_seen_as_rename_or_as_part_and_join() -> None:
+    """An op's RENAME: members with the cap see RENAME; others see PART of the old name,
+    JOIN of the new one and its names; the channel keeps modes, ops and topic."""
+    core = make_core()
+    op = register(core, "op", caps="draft/channel-rename")
+    legacy = register(core, "legacy")
+    join_channel(core, op, "#bar", "o")
+    join_channel(core, legacy, "#bar")
+    feed(op, "TOPIC #bar :the topic", "MODE #bar +k beer")
+    sent(op), sent(legacy)
+    feed(op, "RENAME #bar #qux :tidy up")
+    assert [(m.command, m.params) for m in sent(op)] == [("RENAME", ("#bar", "#qux", "tidy up"))]
+    got = sent(legacy)
+    assert [m.command for m in got[:2]] == ["PART", "JOIN"]
+    assert got[0].params[0] == "#bar" and got[1].params == ("#qux",)
+    assert "332" in [m.command for m in got] and got[-1].command == "366"
+    channel = core.network.find_channel("#qux")
+    assert core.network.find_channel("#bar") is None and channel.key == "beer"
+    assert channel.topic == "the topic"
+
+
+def test_rename_refusals() -> None:
+    """Not an op: 482; a taken name: FAIL CHANNEL_NAME_IN_USE; # to &: FAIL CANNOT_RENAME;
+    a bad name: FAIL CHANNEL_NAME_INVALID; no such channel: 403; a case change is allowed."""
+    core = make_core()
+    op = register(core, "op", caps="draft/channel-rename")
+    other = register(core, "other")
+    join_channel(core, op, "#a", "o")
+    join_channel(core, op, "#b", "o")
+    join_channel(core, other, "#a")
+    sent(op), sent(other)
+    feed(other, "RENAME #a #c")
+    assert [m.command for m in sent(other)] == ["482"]
+    feed(op, "RENAME #a #B", "RENAME #a &a", "RENAME #a #no,comma", "RENAME #zz #y")
+    got = sent(op)
+    assert [m.params[:2] if m.command == "FAIL" else m.command for m in got] == [
+        ("RENAME", "CHANNEL_NAME_IN_USE"), ("RENAME", "CANNOT_RENAME"), ("RENAME", "CHANNEL_NAME_INVALID"), "403"]
+    feed(op, "RENAME #a #A")
+    assert [m.command for m in sent(op)] == ["RENAME"] and core.network.find_channel("#a").name == "#A"
+
+
+def test_rename_crosses_conferenceroom_links() -> None:
+    """A rename on alpha reaches gamma through beta (ENCAP * RENAME with the channel TS):
+    the channel is found there by its new name only."""
+    mesh = Mesh()
+    alpha, beta, gamma = (mesh.node(n, s) for n, s in (("alpha.lab", "1AA"), ("beta.lab", "2BB"),
+                                                        ("gamma.lab", "3CC")))
+    mesh.link(alpha, beta)
+    mesh.link(beta, gamma)
+    alice = alpha.add_user("alice")
+    alpha.network.join(alice, "#old")
+    gamma.network.join(gamma.add_user("gus"), "#old")
+    mesh.pump()
+    alpha.network.rename_channel(alice, alpha.network.find_channel("#old"), "#new", "why")
+    mesh.pump()
+    for node in (beta, gamma):
+        assert node.network.find_channel("#old") is None
+        assert {u.nick for u in node.network.find_channel("#new").members} == {"alice", "gus"}
