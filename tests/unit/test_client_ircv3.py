@@ -209,3 +209,39 @@ def test_rename_crosses_conferenceroom_links() -> None:
     for node in (beta, gamma):
         assert node.network.find_channel("#old") is None
         assert {u.nick for u in node.network.find_channel("#new").members} == {"alice", "gus"}
+
+
+# -- MARKREAD (draft/read-marker) ------------------------------------------------------------
+
+
+def test_markread_set_get_never_backwards_and_on_join() -> None:
+    """MARKREAD stores a timestamp per target and only moves it forward; a get without one
+    is ``*``; JOIN sends MARKREAD before 366; mistakes are FAIL standard replies."""
+    core = make_core()
+    alice = register(core, "alice", caps="draft/read-marker")
+    feed(alice, "JOIN #test")
+    got = sent(alice)
+    cmds = [m.command for m in got]
+    assert cmds.index("MARKREAD") < cmds.index("366")
+    assert got[cmds.index("MARKREAD")].params == ("#test", "*")
+    feed(alice, "MARKREAD #test timestamp=2020-01-01T00:00:00.000Z",
+         "MARKREAD #test timestamp=2019-01-01T00:00:00.000Z", "MARKREAD #TEST")
+    assert [m.params for m in sent(alice)] == [("#test", "timestamp=2020-01-01T00:00:00.000Z")] * 2 + [
+        ("#TEST", "timestamp=2020-01-01T00:00:00.000Z")]
+    feed(alice, "MARKREAD", "MARKREAD #test timestamp=soon", "MARKREAD #test *")
+    assert [m.params[:2] for m in sent(alice)] == [
+        ("MARKREAD", "NEED_MORE_PARAMS"), ("MARKREAD", "INVALID_PARAMS"), ("MARKREAD", "INVALID_PARAMS")]
+
+
+def test_markread_shared_by_the_sessions_of_an_account() -> None:
+    """Two sessions logged in to one account share markers; a set is told to the other one."""
+    core = make_core()
+    one = register(core, "one", caps="draft/read-marker")
+    two = register(core, "two", caps="draft/read-marker")
+    for conn in (one, two):
+        core.network.set_account(conn.user, "acct")
+    sent(one), sent(two)
+    feed(one, "MARKREAD bob timestamp=2023-07-04T00:00:00.000Z")
+    assert [m.params for m in sent(two)] == [("bob", "timestamp=2023-07-04T00:00:00.000Z")]
+    feed(two, "MARKREAD bob")
+    assert sent(two)[0].params[1] == "timestamp=2023-07-04T00:00:00.000Z"

@@ -272,6 +272,10 @@ def _join_one(conn: "ClientConnection", user: User, name: str, key: str | None) 
     membership = network.join(user, channel.name if channel is not None else name)
     if membership.channel.topic:
         send_topic(conn, membership.channel)
+    if "draft/read-marker" in conn.caps:  # before 366, as draft/read-marker asks
+        from .ircv3 import send_read_marker
+
+        send_read_marker(conn, membership.channel.name)
     send_names(conn, membership.channel)
 
 

@@ -1,11 +1,13 @@
 # -*- test-case-name: tests.unit.test_client_ircv3 -*-
-"""IRCv3 commands of their own: SETNAME (setname) and RENAME (draft/channel-rename).
+"""IRCv3 commands of their own: SETNAME (setname), RENAME (draft/channel-rename), MARKREAD
+(draft/read-marker: kept per account when logged in, else for the connection's life).
 
 Errors are IRCv3 standard replies (``FAIL <command> <code> ... :<text>``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, valid_channel
@@ -71,3 +73,53 @@ def handle_rename(conn: "ClientConnection", msg: Message) -> None:
              text="A server linked to this network cannot rename channels")
     else:
         network.rename_channel(user, channel, new, reason)
+
+
+# -- MARKREAD (draft/read-marker) -----------------------------------------------------------
+
+READ_MARKER = "draft/read-marker"
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+
+
+def _markers(conn: "ClientConnection") -> dict[str, str]:
+    """Read markers of ``conn``'s user: per account when logged in, else per connection."""
+    user = conn.user
+    if user is not None and user.account:
+        store: dict[str, dict[str, str]] = conn.core.__dict__.setdefault("read_markers", {})
+        return store.setdefault(fold(user.account), {})
+    return conn.__dict__.setdefault("read_markers", {})
+
+
+def send_read_marker(conn: "ClientConnection", target: str) -> None:
+    """``MARKREAD <target> timestamp=<ts>`` (or ``*`` when none is stored)."""
+    stamp = _markers(conn).get(fold(target))
+    conn.send(Message("MARKREAD", (target, f"timestamp={stamp}" if stamp else "*"), conn.core.name))
+
+
+@command("MARKREAD", syntax="MARKREAD <target> [timestamp=<YYYY-MM-DDThh:mm:ss.sssZ>]")
+def handle_markread(conn: "ClientConnection", msg: Message) -> None:
+    """MARKREAD <target>: what was read last; with a timestamp, move it forward (never back)."""
+    if not msg.params or not msg.params[0]:
+        fail(conn, "MARKREAD", "NEED_MORE_PARAMS", text="MARKREAD needs a target")
+        return
+    target = msg.params[0]
+    if len(msg.params) > 1:
+        stamp = msg.params[1].partition("timestamp=")[2] if msg.params[1].startswith("timestamp=") else ""
+        if not _TIMESTAMP.fullmatch(stamp):
+            fail(conn, "MARKREAD", "INVALID_PARAMS", target,
+                 text="The timestamp must be timestamp=YYYY-MM-DDThh:mm:ss.sssZ")
+            return
+        markers = _markers(conn)
+        key = fold(target)
+        if stamp > markers.get(key, ""):
+            markers[key] = stamp
+        # Every session of the same account with the capability is told.
+        user = conn.user
+        sessions = [conn]
+        if user is not None and user.account:
+            sessions += [u.route for u in conn.core.network.local_users()
+                         if u is not user and u.account == user.account and READ_MARKER in u.route.caps]
+        for session in sessions:
+            send_read_marker(session, target)
+        return
+    send_read_marker(conn, target)
