@@ -245,3 +245,70 @@ def test_markread_shared_by_the_sessions_of_an_account() -> None:
     assert [m.params for m in sent(two)] == [("bob", "timestamp=2023-07-04T00:00:00.000Z")]
     feed(two, "MARKREAD bob")
     assert sent(two)[0].params[1] == "timestamp=2023-07-04T00:00:00.000Z"
+
+
+# -- REDACT (draft/message-redaction) -------------------------------------------------------
+
+REDACT_CAPS = "message-tags echo-message draft/message-redaction"
+
+
+def _said(conn, text):
+    feed(conn, text)
+    return sent(conn)[-1].tags["msgid"]
+
+
+def test_redact_own_and_as_operator_told_to_capable_members() -> None:
+    """A sender redacts its message, a channel operator anyone's; members with the cap see
+    REDACT (with the reason), a member without it sees nothing."""
+    core = make_core()
+    alice = register(core, "alice", caps=REDACT_CAPS)
+    bob = register(core, "bob", caps=REDACT_CAPS)
+    plain = register(core, "plain", caps="message-tags")
+    join_channel(core, alice, "#c", "o")
+    join_channel(core, bob, "#c")
+    join_channel(core, plain, "#c")
+    sent(alice), sent(bob), sent(plain)
+    mine = _said(alice, "PRIVMSG #c :oops")
+    sent(bob), sent(plain)
+    feed(alice, f"REDACT #c {mine} :wrong channel")
+    for conn in (alice, bob):
+        assert [(m.command, m.source.split("!")[0], m.params) for m in sent(conn)] == [
+            ("REDACT", "alice", ("#c", mine, "wrong channel"))]
+    assert sent(plain) == []
+    theirs = _said(bob, "PRIVMSG #c :spam")
+    sent(alice)
+    feed(alice, f"REDACT #c {theirs}")
+    assert [m.params for m in sent(bob)] == [("#c", theirs)]
+
+
+def test_redact_refusals() -> None:
+    """A non-operator redacting another's message: FAIL REDACT_FORBIDDEN (nobody told); an
+    unknown msgid or the wrong target: FAIL UNKNOWN_MSGID."""
+    core = make_core()
+    alice = register(core, "alice", caps=REDACT_CAPS)
+    bob = register(core, "bob", caps=REDACT_CAPS)
+    join_channel(core, alice, "#c", "o")
+    join_channel(core, bob, "#c")
+    join_channel(core, bob, "#d")
+    sent(alice), sent(bob)
+    mine = _said(alice, "PRIVMSG #c :hello")
+    sent(bob)
+    feed(bob, f"REDACT #c {mine}", "REDACT #c nosuchid", f"REDACT #d {mine}")
+    assert [m.params[:4] for m in sent(bob)] == [
+        ("REDACT", "REDACT_FORBIDDEN", "#c", mine), ("REDACT", "UNKNOWN_MSGID", "#c", "nosuchid"),
+        ("REDACT", "UNKNOWN_MSGID", "#d", mine)]
+    assert sent(alice) == []
+
+
+def test_redact_private_message() -> None:
+    """The sender of a private message may redact it; both parties with the cap are told."""
+    core = make_core()
+    alice = register(core, "alice", caps=REDACT_CAPS)
+    bob = register(core, "bob", caps=REDACT_CAPS)
+    msgid = _said(alice, "PRIVMSG bob :psst")
+    sent(bob)
+    feed(alice, f"REDACT bob {msgid}")
+    assert [m.command for m in sent(alice)] == ["REDACT"]
+    assert [m.params for m in sent(bob)] == [("bob", msgid)]
+    feed(bob, f"REDACT alice {msgid}")
+    assert sent(bob)[0].params[1] == "REDACT_FORBIDDEN"

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.unit.test_client_ircv3 -*-
 """IRCv3 commands of their own: SETNAME (setname), RENAME (draft/channel-rename), MARKREAD
-(draft/read-marker: kept per account when logged in, else for the connection's life).
+(draft/read-marker: kept per account when logged in, else for the connection's life) and
+REDACT (draft/message-redaction, for the last messages sent on this server).
 
 Errors are IRCv3 standard replies (``FAIL <command> <code> ... :<text>``).
 """
@@ -8,12 +9,14 @@ Errors are IRCv3 standard replies (``FAIL <command> <code> ... :<text>``).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 from ...casemap import fold, valid_channel
 from ...dispatch import command
 from ...limits import CHANNELLEN, REALNAMELEN
 from ...modes import STATUS_RANK, rank
+from ...network import Channel, User
 from ...wire import Message
 
 if TYPE_CHECKING:
@@ -123,3 +126,69 @@ def handle_markread(conn: "ClientConnection", msg: Message) -> None:
             send_read_marker(session, target)
         return
     send_read_marker(conn, target)
+
+
+# -- REDACT (draft/message-redaction) ------------------------------------------------------
+
+REDACTION = "draft/message-redaction"
+RECENT_MESSAGES = 20_000  # msgids remembered for REDACT, oldest forgotten first
+
+
+class RecentMessages:
+    """The last messages sent here, by msgid: who sent them to which channel or user."""
+
+    def __init__(self, size: int = RECENT_MESSAGES) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, tuple[User, Channel | User]] = OrderedDict()
+
+    def add(self, msgid: str, sender: User, target: Channel | User) -> None:
+        """Remember that ``sender`` sent ``msgid`` to ``target``."""
+        self.entries[msgid] = (sender, target)
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    def get(self, msgid: str) -> tuple[User, Channel | User] | None:
+        """(sender, target) of ``msgid``, if it is still remembered."""
+        return self.entries.get(msgid)
+
+
+def recent_messages(core: Any) -> RecentMessages:
+    """The server's :class:`RecentMessages` (made on first use)."""
+    recent = core.__dict__.get("recent_messages")
+    if recent is None:
+        recent = core.__dict__["recent_messages"] = RecentMessages()
+    return recent
+
+
+@command("REDACT", min_params=2, penalty=2, syntax="REDACT <target> <msgid> [:<reason>]")
+def handle_redact(conn: "ClientConnection", msg: Message) -> None:
+    """REDACT <target> <msgid> [:<reason>]: withdraw a message one sent (or, as a channel
+    operator, anyone's message in the channel); clients with the capability are told."""
+    user = conn.user
+    assert user is not None
+    target, msgid = msg.params[0], msg.params[1]
+    reason = msg.params[2:3]
+    found = recent_messages(conn.core).get(msgid)
+    sender, where = found if found is not None else (None, None)
+    if isinstance(where, Channel):
+        if fold(where.name) != fold(target):
+            found = None
+    elif where is not None:  # a private message: named by either party's nick
+        if user not in (sender, where) or fold(target) not in (fold(sender.nick), fold(where.nick)):
+            found = None
+    if found is None:
+        fail(conn, "REDACT", "UNKNOWN_MSGID", target, msgid, text="No such message to redact")
+        return
+    if isinstance(where, Channel):
+        membership = where.members.get(user)
+        allowed = sender is user or (membership is not None and rank(membership.status) >= STATUS_RANK["o"])
+        readers = [u for u in where.local_members]
+    else:
+        allowed = sender is user
+        readers = [u for u in (sender, where) if u.is_local]
+    if not allowed:
+        fail(conn, "REDACT", "REDACT_FORBIDDEN", target, msgid, text="You may not redact that message")
+        return
+    shown = where.name if isinstance(where, Channel) else target
+    out = Message("REDACT", (shown, msgid, *reason), user.mask)
+    conn.core.router.to_local(readers, out, cap=REDACTION)  # local only: links carry no REDACT

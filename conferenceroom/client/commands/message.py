@@ -21,6 +21,7 @@ from ...modes import MODE_OF_PREFIX, STATUS_PREFIXES, STATUS_RANK
 from ...network import Channel, User
 from ...wire import Message, cut_to_bytes
 from ..labels import not_a_reply
+from .ircv3 import recent_messages
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -133,6 +134,7 @@ def _deliver_one(
         if reason is not None:
             raise _Refused("ERR_CANNOTSENDTOCHAN", channel.name, reason)
         shown = target[: len(target) - len(name)] + channel.name
+        recent_messages(core).add(tags["msgid"], user, channel)
         out = router.deliver(user, channel, verb, (shown, *params[1:]), tags=tags, exclude=user,
                              status=status, cap=cap)
         if echo:
@@ -141,6 +143,7 @@ def _deliver_one(
     recipient = core.network.find_user(target)
     if recipient is None:
         raise _Refused("ERR_NOSUCHNICK", target)
+    recent_messages(core).add(tags["msgid"], user, recipient)
     if recipient is user:
         with not_a_reply(conn):  # a message to oneself: only the echo answers a labeled command
             out = router.deliver(user, recipient, verb, (recipient.nick, *params[1:]), tags=tags, cap=cap)
