@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from itertools import count
 from typing import TYPE_CHECKING
 
-from ..wire import Message
+from ..wire import Message, ParseError, parse
 
 if TYPE_CHECKING:
     from .protocol import ClientConnection
@@ -55,6 +55,18 @@ def not_a_reply(conn: "ClientConnection") -> Iterator[None]:
         yield
     finally:
         label.suspended -= 1
+
+
+def raw_label(conn: "ClientConnection", raw: bytes) -> str | None:
+    """The label of a line that could not be parsed (an unknown command such as ``FOO_BAR``)."""
+    if "labeled-response" not in conn.caps or not raw.startswith(b"@"):
+        return None
+    tags = raw[1:].partition(b" ")[0].decode("utf-8", "replace")
+    try:
+        msg = parse(f"@{tags} PING")
+    except ParseError:
+        return None
+    return label_of(conn, msg)
 
 
 class LabeledReply:

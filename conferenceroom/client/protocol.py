@@ -31,7 +31,7 @@ from ..wire import (
 )
 from .caps import visible_tags
 from .flood import FloodGate, byte_cost
-from .labels import LabeledReply, label_of
+from .labels import LabeledReply, label_of, raw_label
 from .output import ReplyStream
 from .pacing import TurnBudget
 
@@ -314,7 +314,9 @@ class ClientConnection(Protocol):
             if word and word.isalnum():
                 return
             if self.registered:
-                self.reply("ERR_UNKNOWNCOMMAND", word)
+                reply = self.numeric("ERR_UNKNOWNCOMMAND", word)
+                label = raw_label(self, raw)
+                self.send(reply.with_tags({"label": label}) if label else reply)
             return
         label = label_of(self, msg)
         if label is not None:

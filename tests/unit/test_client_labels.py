@@ -135,3 +135,14 @@ def test_oper_checked_off_thread_answers_in_one_labeled_batch() -> None:
     assert [m.command for m in got[1:3]] == ["381", "MODE"]
     assert all(m.tags.get("batch") == ident for m in got[1:-1])
     assert got[-1].params == ("-" + ident,)
+
+
+def test_unreadable_command_reply_is_labeled() -> None:
+    """A command word that is not a word (NONEXISTENT_COMMAND) still gets its 421 labeled."""
+    core = make_core()
+    conn = register(core, "alice", caps=CAPS)
+    feed(conn, "@label=deadbeef NONEXISTENT_COMMAND")
+    (reply,) = sent(conn)
+    assert reply.command == "421" and reply.tags == {"label": "deadbeef"}
+    feed(conn, "NONEXISTENT_COMMAND")
+    assert sent(conn)[0].tags == {}
