@@ -143,7 +143,7 @@ class Monitors:
         elif kind is ev.AccountChanged:
             user = event.user
             self._extended(user, "account-notify", Message("ACCOUNT", (user.account or "*",), user.mask))
-        elif kind is getattr(ev, "RealnameChanged", None):
+        elif kind is ev.RealnameChanged:
             user = event.user
             self._extended(user, "setname", Message("SETNAME", (user.realname,), user.mask))
 

@@ -162,3 +162,16 @@ def test_extended_monitor_away_and_no_duplicates() -> None:
     sent(alice)
     feed(bob, "AWAY")
     assert [(m.command, m.params) for m in sent(alice)] == [("AWAY", ())]
+
+
+def test_extended_monitor_setname_and_chghost() -> None:
+    """extended-monitor watchers with setname / chghost see SETNAME and CHGHOST of the nick."""
+    core = make_core()
+    alice = register(core, "alice", caps="extended-monitor setname chghost")
+    feed(alice, "MONITOR + bob")
+    bob = register(core, "bob", caps="setname")
+    sent(alice)
+    feed(bob, "SETNAME :Robert")
+    assert [(m.command, m.params) for m in sent(alice)] == [("SETNAME", ("Robert",))]
+    core.network.set_host(bob.user, "~bob", "new.host")
+    assert [(m.command, m.params) for m in sent(alice)] == [("CHGHOST", ("~bob", "new.host"))]
