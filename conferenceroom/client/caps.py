@@ -27,7 +27,14 @@ def default_capabilities() -> dict[str, Capability]:
         "chghost", "invite-notify", "batch", "extended-monitor", "labeled-response", "setname", "draft/channel-rename",
         "draft/read-marker", "draft/message-redaction",
     ]
-    return {name: Capability(name) for name in names}
+    caps = {name: Capability(name) for name in names}
+    caps[MULTILINE] = Capability(MULTILINE, f"max-bytes={MULTILINE_MAX_BYTES},max-lines={MULTILINE_MAX_LINES}")
+    return caps
+
+
+MULTILINE = "draft/multiline"
+MULTILINE_MAX_BYTES = 4096  # of text in one multiline message
+MULTILINE_MAX_LINES = 100
 
 
 # Which capability lets a client see each tag; others need message-tags.

@@ -11,6 +11,6 @@ from types import ModuleType
 
 def all_modules() -> list[ModuleType]:
     """Every client command module, imported."""
-    from . import admin, bans, channel, info, ircv3, message, monitor, oper, operwall, query, registration
+    from . import admin, bans, channel, info, ircv3, message, monitor, multiline, oper, operwall, query, registration
 
-    return [registration, channel, message, query, info, oper, operwall, bans, admin, monitor, ircv3]
+    return [registration, channel, message, query, info, oper, operwall, bans, admin, monitor, ircv3, multiline]

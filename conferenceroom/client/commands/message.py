@@ -22,6 +22,7 @@ from ...network import Channel, User
 from ...wire import Message, cut_to_bytes
 from ..labels import not_a_reply
 from .ircv3 import recent_messages
+from .multiline import take_line
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -157,6 +158,8 @@ def _deliver_one(
 
 def _message(conn: "ClientConnection", msg: Message, verb: str) -> None:
     """The shared body of PRIVMSG, NOTICE and TAGMSG."""
+    if "batch" in msg.tags and verb != "TAGMSG" and take_line(conn, msg):
+        return  # a line of a draft/multiline batch, sent with the batch
     quiet = verb == "NOTICE"
     user = conn.user
     assert user is not None
