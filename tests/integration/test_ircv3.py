@@ -128,3 +128,31 @@ def test_rename_mute_and_tagmsg(shared_server, irc_client):
     got = tagged.expect("TAGMSG")
     assert got.tags.get("+typing") == "active"
     legacy.assert_silent(lambda m: m.command == "TAGMSG", timeout=0.5)
+
+
+def test_multiline_redact_and_markread(shared_server, irc_client):
+    """A multiline batch reaches a multiline client whole and a plain one line by line; its
+    sender redacts it (REDACT to clients with the cap); MARKREAD stores a timestamp."""
+    chan = _chan()
+    caps = ["message-tags", "batch", "echo-message", "draft/multiline", "draft/message-redaction",
+            "draft/read-marker"]
+    alice = irc_client(shared_server, unique_nick("ml"), caps=caps)
+    bob = irc_client(shared_server, unique_nick("mb"), caps=caps)
+    carl = irc_client(shared_server, unique_nick("mc"), caps=["message-tags"])
+    for c in (alice, bob, carl):
+        c.join(chan)
+    alice.send(f"BATCH +b1 draft/multiline {chan}")
+    alice.send(f"@batch=b1 PRIVMSG {chan} :line one")
+    alice.send(f"@batch=b1 PRIVMSG {chan} :line two")
+    alice.send("BATCH -b1")
+    start = bob.expect("BATCH")
+    msgid = start.tags["msgid"]
+    inner = bob.collect("BATCH")
+    assert [m.params[1] for m in inner[:-1]] == ["line one", "line two"]
+    assert [carl.expect("PRIVMSG").params[1] for _ in range(2)] == ["line one", "line two"]
+    alice.send(f"REDACT {chan} {msgid} :typo")
+    assert bob.expect("REDACT").params == [chan, msgid, "typo"]
+    carl.assert_silent(lambda m: m.command == "REDACT", timeout=0.5)
+    alice.send(f"MARKREAD {chan} timestamp=2024-01-01T00:00:00.000Z")
+    got = alice.expect("MARKREAD")
+    assert got.params == [chan, "timestamp=2024-01-01T00:00:00.000Z"]
