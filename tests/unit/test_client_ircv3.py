@@ -283,7 +283,8 @@ def test_redact_own_and_as_operator_told_to_capable_members() -> None:
 
 def test_redact_refusals() -> None:
     """A non-operator redacting another's message: FAIL REDACT_FORBIDDEN (nobody told); an
-    unknown msgid or the wrong target: FAIL UNKNOWN_MSGID."""
+    unknown msgid or the wrong target: FAIL UNKNOWN_MSGID; a channel one is not in or an
+    unknown nick: FAIL INVALID_TARGET."""
     core = make_core()
     alice = register(core, "alice", caps=REDACT_CAPS)
     bob = register(core, "bob", caps=REDACT_CAPS)
@@ -293,10 +294,12 @@ def test_redact_refusals() -> None:
     sent(alice), sent(bob)
     mine = _said(alice, "PRIVMSG #c :hello")
     sent(bob)
-    feed(bob, f"REDACT #c {mine}", "REDACT #c nosuchid", f"REDACT #d {mine}")
+    feed(bob, f"REDACT #c {mine}", "REDACT #c nosuchid", f"REDACT #d {mine}", f"REDACT #nowhere {mine}",
+         f"REDACT nobody {mine}")
     assert [m.params[:4] for m in sent(bob)] == [
         ("REDACT", "REDACT_FORBIDDEN", "#c", mine), ("REDACT", "UNKNOWN_MSGID", "#c", "nosuchid"),
-        ("REDACT", "UNKNOWN_MSGID", "#d", mine)]
+        ("REDACT", "UNKNOWN_MSGID", "#d", mine), ("REDACT", "INVALID_TARGET", "#nowhere", "You are not in that channel or no such nick"),
+        ("REDACT", "INVALID_TARGET", "nobody", "You are not in that channel or no such nick")]
     assert sent(alice) == []
 
 

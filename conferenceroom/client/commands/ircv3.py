@@ -12,7 +12,7 @@ import re
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from ...casemap import fold, valid_channel
+from ...casemap import fold, is_channel, valid_channel
 from ...dispatch import command
 from ...limits import CHANNELLEN, REALNAMELEN
 from ...modes import STATUS_RANK, rank
@@ -168,6 +168,11 @@ def handle_redact(conn: "ClientConnection", msg: Message) -> None:
     assert user is not None
     target, msgid = msg.params[0], msg.params[1]
     reason = msg.params[2:3]
+    network = conn.core.network
+    named = network.find_channel(target) if is_channel(target) else network.find_user(target)
+    if named is None or (isinstance(named, Channel) and user not in named.members):
+        fail(conn, "REDACT", "INVALID_TARGET", target, text="You are not in that channel or no such nick")
+        return
     found = recent_messages(conn.core).get(msgid)
     sender, where = found if found is not None else (None, None)
     if isinstance(where, Channel):
