@@ -1,13 +1,13 @@
 """Bot mode (IRCv3 bot-mode): ISUPPORT BOT=B, user mode +B, the bot tag, WHOIS 335, WHO flag."""
 
-from conferenceroom.wire import Message
+from conferenceroom.modes import ModeChange
 from tests.helpers import (
     feed, join_channel, make_core, make_remote_server, make_remote_user, register, sent,
 )
 
 
-
 def _bot(core, nick="botty", caps=""):
+    """A registered client that set +B on itself (the MODE echo checked and cleared)."""
     bot = register(core, nick, caps=caps)
     feed(bot, f"MODE {nick} +B")
     assert [(m.command, m.params) for m in sent(bot)] == [("MODE", (nick, "+B"))]
@@ -67,13 +67,14 @@ def test_whois_335_and_who_flag() -> None:
 
 
 def test_remote_bot_seen_through_a_link() -> None:
-    """A remote user whose modes say +B is a bot here too: the tag and 335."""
+    """A remote user whose modes say +B is a bot here too: the bot tag on its messages
+    (added here, whatever the link sent) and 335."""
     core = make_core()
     server = make_remote_server(core)
     rob = make_remote_user(core, server, "rob")
-    core.network.apply_user_modes(rob, rob, [__import__("conferenceroom.modes", fromlist=["ModeChange"]).ModeChange(True, "B")], origin=server.route)
+    core.network.apply_user_modes(rob, rob, [ModeChange(True, "B")], origin=server.route)
     alice = register(core, "alice", caps="message-tags")
     feed(alice, "WHOIS rob")
     assert any(m.command == "335" for m in sent(alice))
-    core.router.deliver(rob, alice.user, "PRIVMSG", ("alice", "hi"), tags={"bot": ""}, origin=server.route)
+    core.router.deliver(rob, alice.user, "PRIVMSG", ("alice", "hi"), origin=server.route)
     assert "bot" in sent(alice)[0].tags
