@@ -24,7 +24,9 @@ from .admin import build_tree
 from .bans import BanMatch
 from .dispatch import CommandTable, ServerCommandTable
 from .lifecycle import Lifecycle
-from .limits import AWAYLEN, CHANNELLEN, HOSTLEN, KEYLEN, KICKLEN, MAX_TARGETS, NICKLEN, TOPICLEN, USERLEN
+from .limits import (
+    AWAYLEN, CHANNELLEN, HOSTLEN, KEYLEN, KICKLEN, MAX_TARGETS, MONITOR_LIMIT, NICKLEN, TOPICLEN, USERLEN,
+)
 from .network import Network, Server, User
 from .operauth import OperAuthenticator
 from .passwords import PasswordPool
@@ -126,6 +128,7 @@ class ServerCore:
     def _isupport_tokens(s: Any) -> list[str]:
         return [
             f"AWAYLEN={AWAYLEN}",
+            f"BOT={modes.BOT_MODE}",
             "CASEMAPPING=rfc1459",
             "CHANLIMIT=#&:50",
             f"CHANMODES={modes.isupport_chanmodes()}",
@@ -133,6 +136,7 @@ class ServerCore:
             "CHANTYPES=#&",
             "ELIST=CMNTU",
             "EXCEPTS=e",
+            "EXTBAN=,m",
             f"HOSTLEN={HOSTLEN}",
             "INVEX=I",
             f"KEYLEN={KEYLEN}",
@@ -141,6 +145,7 @@ class ServerCore:
             f"MAXLIST=beI:{modes.MAX_LIST_ENTRIES}",
             f"MAXTARGETS={MAX_TARGETS}",
             f"MODES={modes.MAX_PARAM_MODES}",
+            f"MONITOR={MONITOR_LIMIT}",
             f"NETWORK={s.network}",
             f"NICKLEN={NICKLEN}",
             f"PREFIX={modes.isupport_prefix()}",
@@ -153,11 +158,11 @@ class ServerCore:
             f"TOPICLEN={TOPICLEN}",
             f"USERLEN={USERLEN}",
             "WHOX",
-        ]
+        ] + (["UTF8ONLY"] if s.utf8only else [])
 
     def myinfo(self) -> tuple[str, str, str, str]:
         """RPL_MYINFO fields after the server name: version, user, channel, param modes."""
-        return (self.version, "Aaioswz", "beIiklmnopqstv", "beIklqov")
+        return (self.version, "ABaioswz", "beIiklmnopqstv", "beIklqov")
 
     # -- configuration ---------------------------------------------------
 

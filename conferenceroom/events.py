@@ -233,6 +233,24 @@ class HostChanged(Event):
 
 
 @dataclass(frozen=True)
+class ChannelRenamed(Event):
+    """``source`` renamed ``channel`` from ``old`` to ``channel.name`` (draft/channel-rename)."""
+
+    source: "User | Server"
+    channel: "Channel"
+    old: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RealnameChanged(Event):
+    """``user`` changed its real name (SETNAME) to ``user.realname``; ``peers`` share a channel."""
+
+    user: "User"
+    peers: frozenset["User"]
+
+
+@dataclass(frozen=True)
 class ServerIntroduced(Event):
     """A server joined the network."""
 

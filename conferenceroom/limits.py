@@ -19,3 +19,5 @@ AWAYLEN = 300
 QUITLEN = 300
 USERLEN = 10
 HOSTLEN = 63
+REALNAMELEN = 150  # characters of a real name: USER cuts a longer one, SETNAME refuses it
+MONITOR_LIMIT = 100  # nicks one client may MONITOR (ISUPPORT MONITOR=)

@@ -452,6 +452,25 @@ class Network:
         user.ident, user.host = ident, host
         self.events.emit(ev.HostChanged(user, old_mask, frozenset(self.peers_of(user)), origin=origin))
 
+    def rename_channel(
+        self, source: User | Server, channel: Channel, new: str, reason: str, origin: Any = HERE
+    ) -> None:
+        """Give ``channel`` the name ``new`` (free, or the same name folded); members and invites follow."""
+        old = channel.name
+        del self.channels[old]
+        channel.name = new
+        self.channels[new] = channel
+        if fold(old) != fold(new):
+            for user in channel.invited:
+                user.invited.discard(fold(old))
+                user.invited.add(fold(new))
+        self.events.emit(ev.ChannelRenamed(source, channel, old, reason, origin=origin))
+
+    def set_realname(self, user: User, realname: str, origin: Any = HERE) -> None:
+        """Change ``user``'s real name (SETNAME)."""
+        user.realname = realname
+        self.events.emit(ev.RealnameChanged(user, frozenset(self.peers_of(user)), origin=origin))
+
     def apply_user_modes(
         self, source: User | Server, user: User, changes: Iterable[ModeChange], origin: Any = HERE
     ) -> list[ModeChange]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .events import HERE
+from .modes import BOT_MODE
 from .network import Channel, Network, Server, User
 from .wire import Message
 
@@ -90,6 +91,8 @@ class Router:
         capability); every other route gets one :class:`Relay`, never the
         ``origin`` route.
         """
+        if isinstance(sender, User) and BOT_MODE in sender.modes:
+            tags = {**(tags or {}), "bot": ""}  # IRCv3 bot mode: every message of a bot says so
         message = self.message_from(sender, command, params, tags)
         if isinstance(target, Channel):
             self.to_channel(

@@ -278,6 +278,7 @@ class Settings:
     ssl: SSLSettings = field(default_factory=SSLSettings)
     secureonly: bool = False
     securenetwork: bool = False
+    utf8only: bool = False  # refuse lines that are not UTF-8 (ISUPPORT UTF8ONLY)
     services_enabled: bool = True
     services_password_cost: int = 12
     services_enforce_delay: int = 60

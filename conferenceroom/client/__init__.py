@@ -23,3 +23,6 @@ def attach(core: "ServerCore") -> None:
     core.capabilities = default_capabilities()
     core.announcer = ClientAnnouncer(core)
     core.network.events.subscribe(core.announcer)
+    from .monitor import attach as attach_monitor
+
+    attach_monitor(core)

@@ -214,6 +214,33 @@ class ClientAnnouncer:
         self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify")
 
     @announce.register
+    def _(self, event: ev.ChannelRenamed) -> None:
+        # Members with draft/channel-rename see RENAME; the others see themselves leave
+        # the old name and join the new one, with its topic and names.
+        from .commands.channel import send_names, send_topic
+
+        channel = event.channel
+        rename = Message("RENAME", (event.old, channel.name, event.reason), source_of(event.source))
+        self.router.to_local(channel.local_members, rename, cap="draft/channel-rename")
+        for user in list(channel.local_members):
+            conn = user.route
+            if "draft/channel-rename" in conn.caps:
+                continue
+            conn.send(Message("PART", (event.old, f"Channel renamed to {channel.name}: {event.reason}"),
+                              user.mask))
+            conn.send(Message("JOIN", (channel.name,), user.mask))
+            if channel.topic:
+                send_topic(conn, channel)
+            send_names(conn, channel)
+
+    @announce.register
+    def _(self, event: ev.RealnameChanged) -> None:
+        # The user itself (its confirmation) and its peers, if they took setname.
+        user = event.user
+        msg = Message("SETNAME", (user.realname,), user.mask)
+        self.router.to_local(event.peers | {user}, msg, cap="setname")
+
+    @announce.register
     def _(self, event: ev.UserInvited) -> None:
         msg = Message("INVITE", (event.target.nick, event.channel.name), event.source.mask)
         if self.router.is_local(event.target):

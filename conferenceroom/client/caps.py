@@ -25,9 +25,17 @@ def default_capabilities() -> dict[str, Capability]:
     names = [
         "cap-notify", "multi-prefix", "userhost-in-names", "server-time",
         "message-tags", "echo-message", "away-notify", "extended-join",
-        "chghost", "invite-notify", "batch",
+        "chghost", "invite-notify", "batch", "extended-monitor", "labeled-response", "setname", "draft/channel-rename",
+        "draft/read-marker", "draft/message-redaction",
     ]
-    return {name: Capability(name) for name in names}
+    caps = {name: Capability(name) for name in names}
+    caps[MULTILINE] = Capability(MULTILINE, f"max-bytes={MULTILINE_MAX_BYTES},max-lines={MULTILINE_MAX_LINES}")
+    return caps
+
+
+MULTILINE = "draft/multiline"
+MULTILINE_MAX_BYTES = 4096  # of text in one multiline message
+MULTILINE_MAX_LINES = 100
 
 
 def sts_capability(settings: Any, secure: bool) -> Capability | None:
@@ -45,7 +53,7 @@ def sts_capability(settings: Any, secure: bool) -> Capability | None:
 
 
 # Which capability lets a client see each tag; others need message-tags.
-TAG_CAPS = {"time": "server-time", "account": "account-tag", "batch": "batch"}
+TAG_CAPS = {"time": "server-time", "account": "account-tag", "batch": "batch", "label": "labeled-response"}
 
 
 def visible_tags(tags: dict[str, str], caps: set[str] | frozenset[str]) -> dict[str, str]:

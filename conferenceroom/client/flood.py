@@ -60,6 +60,7 @@ class FloodGate:
         self._timer: Any = None
         self.closed = False
         self.held = 0
+        self.on_release: Callable[[], None] | None = None  # told after each release()
 
     def hold(self) -> None:
         """Keep later lines queued until :meth:`release` (a command still
@@ -70,6 +71,8 @@ class FloodGate:
         """Undo one :meth:`hold`; run what queued meanwhile once none remain."""
         if self.held:
             self.held -= 1
+        if self.on_release is not None:
+            self.on_release()
         if not self.held and self._timer is None and not self.closed:
             self._drain()
 

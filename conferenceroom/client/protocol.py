@@ -33,6 +33,7 @@ from ..wire import (
 )
 from .caps import visible_tags
 from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, byte_cost
+from .labels import LabeledReply, label_of, raw_label
 from .output import ReplyStream
 from .pacing import TurnBudget
 
@@ -118,6 +119,12 @@ class ClientConnection(Protocol):
             core.clock, self._flood_limits, self._run_line, self._excess_flood, self._resume_input
         )
         self.stream = ReplyStream(self, core.clock)
+        self.gate.on_release = self._gate_released
+
+    def _gate_released(self) -> None:
+        """A hold on the gate ended: a labeled command waiting on it may be done."""
+        if self.label is not None:
+            self.label.gate_released()
 
     # -- connection events -------------------------------------------------
 
@@ -354,14 +361,25 @@ class ClientConnection(Protocol):
             if word and word.isalnum():
                 return
             if self.registered:
-                self.reply("ERR_UNKNOWNCOMMAND", word)
+                reply = self.numeric("ERR_UNKNOWNCOMMAND", word)
+                label = raw_label(self, raw)
+                self.send(reply.with_tags({"label": label}) if label else reply)
             return
+        label = label_of(self, msg)
+        if label is not None:
+            self.label = LabeledReply(self, label)
         try:
-            self.core.commands.dispatch(self, msg)
+            if self.core.settings.utf8only and not _is_utf8(raw):
+                self.send(Message("FAIL", (msg.command, "INVALID_UTF8", "Message rejected: not valid UTF-8"),
+                                  self.core.name))
+            else:
+                self.core.commands.dispatch(self, msg)
         except Exception:
             # Only the verb is logged: the line may carry a password (OPER, AS).
             self.log.failure("error handling {command} from {ip}", command=msg.command, ip=self.ip)
             self.reply("ERR_UNKNOWNERROR", msg.command, "Internal error processing that command")
+        if label is not None and self.label is not None:
+            self.label.handler_returned()
 
     def _flood_limits(self) -> Any:
         return self.core.flood_limits(self.user)
@@ -390,7 +408,18 @@ class ClientConnection(Protocol):
 
     # -- output --------------------------------------------------------------
 
+    #: The labeled command whose replies are being gathered (labeled-response), if any.
+    label: LabeledReply | None = None
+
     def send(self, msg: Message) -> int:
+        """Write ``msg`` (to the labeled reply being gathered, if it is one); return the bytes written."""
+        label = self.label
+        if label is not None and label.take(msg):
+            # Held for the labeled reply: about its size, so a long reply is still paced.
+            return 16 + sum(len(p) for p in msg.params)
+        return self.write_message(msg)
+
+    def write_message(self, msg: Message) -> int:
         """Write ``msg`` with the tags this client may see; return the bytes written.
 
         The encoded line is cached on the message per tag profile, so a
@@ -421,6 +450,8 @@ class ClientConnection(Protocol):
         ``messages`` is consumed lazily, a chunk per reactor turn while the
         transport's buffer has room; input lines wait until it is done.
         """
+        if self.label is not None:
+            messages = self.label.stream(messages)
         self.stream.add(messages)
 
     def numeric(self, name: str, *args: object) -> Message:
@@ -453,7 +484,8 @@ class ClientConnection(Protocol):
         self._caps = caps
         # What decides which tags this client sees; lines are cached per profile.
         self._profile = (
-            ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps)
+            ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps,
+             "labeled-response" in caps)
             if caps else None
         )
 
@@ -569,6 +601,17 @@ def _bound_reads(transport: Any) -> None:
             transport.bufferSize = READ_SIZE
         transport = getattr(transport, "transport", None)
 
+
+
+def _is_utf8(raw: bytes) -> bool:
+    """True if ``raw`` is valid UTF-8 (plain ASCII, the usual case, is checked fastest)."""
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _line_break(data: bytes) -> int:

@@ -24,6 +24,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from ..casemap import fold, is_channel, match, valid_channel, valid_nick
+from ..limits import REALNAMELEN
 from ..dispatch import CommandSpec, ServerCommandTable, command
 from ..modes import CHANNEL_MODES, STATUS_RANK, ModeChange, ModeKind, parse_mode_string
 from ..network import Channel, Network, Server, User
@@ -39,7 +40,7 @@ log = Logger()
 #: and halfop (``h``, taken as voice).
 PEER_CHANNEL_MODES = dict(CHANNEL_MODES, a=ModeKind.STATUS, h=ModeKind.STATUS)
 PEER_STATUS = {"a": "o", "h": "v"}
-USER_MODE_LETTERS = "iowsAaz"
+USER_MODE_LETTERS = "iowsAazB"  # B: IRCv3 bot mode, kept across CR links
 #: hybrid 8.2 marks a TLS user with both +S and +z: both mean our +z
 PEER_USER_MODES = {"S": "z"}
 #: a certificate fingerprint as peers send it (hex; hybrid upper-case, others lower-case)
@@ -561,15 +562,25 @@ def handle_invite(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
 
 
 def _message(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
-    verb, target, text = msg.command, msg.params[0], msg.params[1]
+    verb, target = msg.command, msg.params[0]
+    text = msg.params[1] if verb != "TAGMSG" else None
     network, router = side.network, side.router
+    # From a ConferenceRoom peer: client-only tags and msgid (hybrid sends none); TAGMSG
+    # goes only to clients with message-tags.
+    tags = {k: v for k, v in msg.tags.items() if k[:1] == "+" or k == "msgid"} if msg.tags else {}
+    if isinstance(source, User) and source.account:
+        tags["account"] = source.account
+    cap = "message-tags" if verb == "TAGMSG" else None
+    rest = (text,) if text is not None else ()
     if target.startswith("$"):
+        if text is None:
+            return
         mask = target[2:] if target[:2] in ("$$", "$#") else target[1:]
         if target.startswith("$#"):
             readers = [u for u in network.users_by_uid.values() if match(mask, u.host)]
         else:
             readers = [u for u in network.users_by_uid.values() if match(mask, u.server.name)]
-        router.deliver(source, target, verb, (target, text), origin=link.route, recipients=readers)
+        router.deliver(source, target, verb, (target, text), origin=link.route, recipients=readers, tags=tags)
         return
     prefixes = ""
     name = target
@@ -582,14 +593,15 @@ def _message(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         status = status_of_prefixes(prefixes)
         lowest = min(status, key=lambda m: STATUS_RANK[m]) if status else None
         shown = prefixes + channel.name
-        router.deliver(source, channel, verb, (shown, text), origin=link.route, status=lowest)
+        router.deliver(source, channel, verb, (shown, *rest), origin=link.route, status=lowest,
+                       tags=tags, cap=cap)
         return
     recipient = _user(network, target.split("@", 1)[0])
     if recipient is None:
         if verb == "PRIVMSG" and isinstance(source, User):
             link.send(Message("401", (source.uid, target, "No such nick/channel"), side.me.sid))
         return
-    router.deliver(source, recipient, verb, (recipient.nick, text), origin=link.route)
+    router.deliver(source, recipient, verb, (recipient.nick, *rest), origin=link.route, tags=tags, cap=cap)
 
 
 @command("PRIVMSG", min_params=2, origin="server")
@@ -601,6 +613,12 @@ def handle_privmsg(side: LinkSide, link: Any, source: Any, msg: Message) -> None
 @command("NOTICE", min_params=2, origin="server")
 def handle_notice(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """``:<source> NOTICE <UID | channel | @channel | $$mask> :<text>``."""
+    _message(side, link, source, msg)
+
+
+@command("TAGMSG", min_params=1, origin="server")
+def handle_tagmsg(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+    """``@<tags> :<source> TAGMSG <UID | channel>`` (between ConferenceRoom servers)."""
     _message(side, link, source, msg)
 
 
@@ -673,9 +691,37 @@ def _encap_certfp(side: LinkSide, link: Any, source: Any, args: tuple[str, ...])
         _set_certfp(side, link, source, args[-1])
 
 
+def _encap_setname(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]) -> None:
+    """``:<UID> ENCAP * SETNAME :<real name>`` (IRCv3 setname between ConferenceRoom servers)."""
+    if isinstance(source, User) and args and args[-1] != source.realname:
+        side.network.set_realname(source, args[-1][:REALNAMELEN], origin=link.route)
+
+
+def _encap_rename(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]) -> None:
+    """``:<source> ENCAP * RENAME <channel TS> <old> <new> :<reason>`` (draft/channel-rename).
+
+    Applied when the channel has that TS and the new name is free (or the same name folded).
+    """
+    if len(args) < 3:
+        return
+    network = side.network
+    channel = network.find_channel(args[1])
+    new = args[2]
+    taken = network.find_channel(new)
+    if channel is None or str(channel.ts) != args[0] or not valid_channel(new) or (
+        taken is not None and taken is not channel
+    ):
+        side.notice(f"RENAME of {args[1]} to {new} from {getattr(source, 'name', None) or source.nick} "
+                    "does not fit this server's channels; ignored")
+        return
+    network.rename_channel(source, channel, new, args[3] if len(args) > 3 else "", origin=link.route)
+
+
 ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
     "CHGHOST": _encap_chghost,
     "CERTFP": _encap_certfp,
+    "RENAME": _encap_rename,
+    "SETNAME": _encap_setname,
     "GLOBOPS": _encap_wall("GLOBOPS"),
     "OPERWALL": _encap_wall("OPERWALL"),
     "SU": _encap_login,
@@ -684,7 +730,7 @@ ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
 
 
 #: ENCAP commands that change network state: the announcer passes the change on.
-STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN"})
+STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN", "SETNAME", "RENAME"})
 
 
 @command("ENCAP", min_params=2, origin="server")

@@ -184,15 +184,34 @@ def tmode_lines(source: str, channel: Channel, changes: Sequence[ModeChange]) ->
 # -- relays ---------------------------------------------------------------------------
 
 
+#: Message tags a ConferenceRoom peer is given with a PRIVMSG, NOTICE or TAGMSG (and
+#: client-only ``+`` tags): hybrid gets none, and no TAGMSG (it has no message tags).
+RELAYED_TAGS = frozenset({"msgid"})
+TAGGED_COMMANDS = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
+
+
 def render_relay(relay: Relay, link: Any) -> list[Message]:
-    """The TS6 lines that carry ``relay`` over ``link`` (none if the peer has no use for it)."""
+    """The TS6 lines that carry ``relay`` over ``link`` (none if the peer has no use for it).
+
+    A ConferenceRoom peer also gets the message's client-only tags and msgid, and TAGMSG.
+    """
+    msg = relay.message
+    ours = is_conferenceroom(link)
+    if msg.command == "TAGMSG" and not ours:
+        return []
+    lines = _render_relay(relay, link)
+    if not ours or not msg.tags or msg.command not in TAGGED_COMMANDS:
+        return lines
+    tags = {k: v for k, v in msg.tags.items() if k[:1] == "+" or k in RELAYED_TAGS}
+    return [line.with_tags(tags) for line in lines] if tags else lines
+
+
+def _render_relay(relay: Relay, link: Any) -> list[Message]:
     msg = relay.message
     sender, target = relay.sender, relay.target
     source = wire_id(sender)
     command = msg.command
     params = list(msg.params)
-    if command == "TAGMSG":
-        return []  # TS6 peers know no TAGMSG
     if command.isdigit():
         # A numeric reply from a server to a user behind this link: first parameter is its UID.
         if isinstance(target, User):
@@ -252,6 +271,8 @@ class LinkAnnouncer:
             ev.AccountChanged: self._account,
             ev.UserInvited: self._invited,
             ev.HostChanged: self._host,
+            ev.RealnameChanged: self._realname,
+            ev.ChannelRenamed: self._renamed,
             ev.ServerIntroduced: self._server,
             ev.NetSplit: self._split,
         }
@@ -335,6 +356,17 @@ class LinkAnnouncer:
     def _host(self, event: ev.HostChanged, link: Any) -> list[Message]:
         user = event.user
         return [Message("ENCAP", ("*", "CHGHOST", user.uid, user.host), self.me.sid)]
+
+    def _renamed(self, event: ev.ChannelRenamed, link: Any) -> list[Message]:
+        # Only ConferenceRoom peers can rename (RENAME refuses while a hybrid is linked).
+        channel = event.channel
+        return [Message("ENCAP", ("*", "RENAME", str(channel.ts), event.old, channel.name, event.reason),
+                        wire_id(event.source))]
+
+    def _realname(self, event: ev.RealnameChanged, link: Any) -> list[Message]:
+        # ENCAP: a ConferenceRoom server applies it; hybrid (no SETNAME) passes it on unread.
+        user = event.user
+        return [Message("ENCAP", ("*", "SETNAME", user.realname), user.uid)]
 
     def _invited(self, event: ev.UserInvited, link: Any) -> list[Message]:
         if not behind(event.target, link):

@@ -268,6 +268,26 @@ def test_general_bindip_moves_listeners(shared_server, op):
     assert not op.client.closed
 
 
+def test_general_utf8only_takes_effect_live(shared_server, irc_client, op):
+    """GENERAL SET UTF8ONLY on is answered, listed and saved; at once a new client sees
+    UTF8ONLY in 005 and a Latin-1 line is refused with FAIL; off puts the fallback back."""
+    from tests.integration.ircclient import isupport_tokens
+
+    assert op("GENERAL SET UTF8ONLY on") == ["UTF-8 only set to on"]
+    assert "  UTF-8 only: on" in op("GENERAL LIST")
+    assert "general set utf8only on" in op.lines()
+    try:
+        client = irc_client(shared_server)
+        assert "UTF8ONLY" in isupport_tokens(client.register(unique_nick("u8")))
+        client.send_raw(b"PRIVMSG nobody :caf\xe9\r\n")
+        assert client.expect("FAIL").params[:2] == ["PRIVMSG", "INVALID_UTF8"]
+    finally:
+        assert op("GENERAL SET UTF8ONLY off") == ["UTF-8 only set to off"]
+    assert not any("utf8only" in line for line in op.lines())
+    client = irc_client(shared_server)
+    assert "UTF8ONLY" not in isupport_tokens(client.register(unique_nick("u8")))
+
+
 def test_general_role_securenetwork_datadir(op):
     """HUB/LEAF, SECURENETWORK and DATADIR are answered, listed and saved
     (DATADIR says it needs a restart); putting them back restores the file."""

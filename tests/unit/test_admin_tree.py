@@ -51,6 +51,7 @@ EXAMPLES = [
     "general websocket proxy list",
     "general set secureonly on",
     "general set securenetwork on",
+    "general set utf8only on",
     "general set manhole on",
     "general set manholeport 6023",
     "general set manholekeys data/manhole_keys",

@@ -737,3 +737,34 @@ def test_targmax_matches_what_commands_accept() -> None:
         if limit and verb in over:
             feed(conn, over[verb])
             assert "407" in codes(sent(conn)), verb
+
+
+# -- the mute extban ---------------------------------------------------------------
+
+
+def test_mute_extban_lets_join_but_not_speak() -> None:
+    """+b m:<mask> (EXTBAN=,m): the muted user joins and reads but gets 404 when speaking;
+    voice, an +e m:<mask> or -b lifts it; the list shows the entry as set."""
+    from tests.helpers import joined, sent
+    core = make_core()
+    op = joined(core, "chanop", "#chan")
+    assert "EXTBAN=,m" in core.isupport()
+    feed(op, "MODE #chan +b m:bar")
+    assert [m.params for m in sent(op)][-1][-2:] == ("+b", "m:bar!*@*")
+    bar = joined(core, "bar", "#chan")
+    assert core.network.find_user("bar") in core.network.find_channel("#chan").members
+    feed(bar, "PRIVMSG #chan :hi")
+    (refused,) = sent(bar)
+    assert refused.command == "404" and "muted" in refused.params[-1]
+    assert [m for m in sent(op) if m.command == "PRIVMSG"] == []
+    feed(bar, "MODE #chan +b")
+    assert [m.params[2] for m in sent(bar) if m.command == "367"] == ["m:bar!*@*"]
+    feed(op, "MODE #chan +e m:*!*bar@*")
+    feed(bar, "PRIVMSG #chan :excepted")
+    assert [m.params[-1] for m in sent(op) if m.command == "PRIVMSG"] == ["excepted"]
+    feed(op, "MODE #chan -e m:*!*bar@*", "MODE #chan +v bar")
+    feed(bar, "PRIVMSG #chan :voiced")
+    assert [m.params[-1] for m in sent(op) if m.command == "PRIVMSG"] == ["voiced"]
+    feed(op, "MODE #chan -v bar", "MODE #chan -b m:bar!*@*")
+    feed(bar, "PRIVMSG #chan :free")
+    assert [m.params[-1] for m in sent(op) if m.command == "PRIVMSG"] == ["free"]

@@ -238,12 +238,17 @@ def test_echo_message_to_channel_and_user() -> None:
     assert sent(bob) == [echoes[1]]
 
 
-def test_echo_message_to_self_is_sent_once() -> None:
-    """Messaging oneself with echo-message gives one copy, not two."""
+def test_echo_message_to_self_is_delivery_and_echo() -> None:
+    """Messaging oneself with echo-message gives the delivered message and its echo (as
+    Ergo and InspIRCd do, and as labeled-response needs: only the echo is the reply);
+    without echo-message, one copy."""
     core = make_core()
     alice = register(core, "alice", caps="echo-message")
     feed(alice, "PRIVMSG alice :note to self")
-    assert len(sent(alice)) == 1
+    assert [m.params for m in sent(alice)] == [("alice", "note to self")] * 2
+    bob = register(core, "bob")
+    feed(bob, "PRIVMSG bob :note to self")
+    assert len(sent(bob)) == 1
 
 
 def test_client_tags_relayed_to_message_tags_clients() -> None:

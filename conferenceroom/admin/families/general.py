@@ -121,6 +121,9 @@ def family() -> Family:
                 help="accept clients only over TLS"),
         setting("general set securenetwork", "securenetwork", OnOff(), label="Secure network",
                 help="accept and make server links only over TLS"),
+        setting("general set utf8only", "utf8only", OnOff(), label="UTF-8 only",
+                help="refuse client lines that are not valid UTF-8 with FAIL INVALID_UTF8 and advertise "
+                     "UTF8ONLY (off by default: other bytes are read as Latin-1)"),
         setting("general set manhole", "manhole.enabled", OnOff(), label="Manhole",
                 help="SSH manhole for live inspection, on 127.0.0.1 only (off by default)"),
         setting("general set manholeport", "manhole.port", Int("port", 1, 65535), label="Manhole port",

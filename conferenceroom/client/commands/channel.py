@@ -63,13 +63,30 @@ def user_masks(user: User) -> set[str]:
     return {base + user.host, base + user.realhost, base + user.ip}
 
 
-def matches_list(channel: Channel, user: User, list_mode: str) -> bool:
-    """True if ``user`` matches an entry of ``channel``'s list ``list_mode`` (b, e, I)."""
+MUTE = "m:"  # the mute extban (ISUPPORT EXTBAN=,m): +b m:<mask> may join but not speak
+
+
+def matches_list(channel: Channel, user: User, list_mode: str, extban: str = "") -> bool:
+    """True if ``user`` matches an entry of ``channel``'s list ``list_mode`` (b, e, I).
+
+    With ``extban`` (``m:``), only the entries of that extban are looked at, by their mask.
+    """
     entries = channel.lists.get(list_mode, ())
     if not entries:
         return False
     masks = user_masks(user)
+    if extban:
+        size = len(extban)
+        return any(entry.mask[:size].lower() == extban and match(entry.mask[size:], mask)
+                   for entry in entries for mask in masks)
     return any(match(entry.mask, mask) for entry in entries for mask in masks)
+
+
+def is_muted(channel: Channel, user: User) -> bool:
+    """True if ``user`` matches a ``+b m:<mask>`` of ``channel`` and no ``+e`` (plain or ``m:``)."""
+    return matches_list(channel, user, "b", MUTE) and not (
+        matches_list(channel, user, "e", MUTE) or matches_list(channel, user, "e")
+    )
 
 
 def is_banned(channel: Channel, user: User, list_mode: str = "b") -> bool:
@@ -98,6 +115,8 @@ def can_send(user: User, channel: Channel) -> str | None:
         return "Cannot send to channel (+m)"
     if level < VOICE_RANK and is_banned(channel, user):
         return "Cannot send to channel (you are banned)"
+    if level < VOICE_RANK and is_muted(channel, user):
+        return "Cannot send to channel (you are muted)"
     return None
 
 
@@ -254,6 +273,10 @@ def _join_one(conn: "ClientConnection", user: User, name: str, key: str | None) 
     membership = network.join(user, channel.name if channel is not None else name)
     if membership.channel.topic:
         send_topic(conn, membership.channel)
+    if "draft/read-marker" in conn.caps:  # before 366, as draft/read-marker asks
+        from .ircv3 import send_read_marker
+
+        send_read_marker(conn, membership.channel.name)
     send_names(conn, membership.channel)
 
 
@@ -533,7 +556,10 @@ class _ModeChecker:
         param = change.param or ""
         if not param or " " in param or param.startswith(":"):
             return None
-        mask = normalize_mask(param)
+        if change.mode in "be" and param[:2].lower() == MUTE and len(param) > 2:
+            mask = MUTE + normalize_mask(param[2:])  # the mute extban
+        else:
+            mask = normalize_mask(param)
         if change.adding and len(mask) > MASKLEN:
             self.conn.reply("ERR_INVALIDMODEPARAM", self.channel.name, change.mode, "*", "Mask too long")
             return None

@@ -20,6 +20,9 @@ from ...dispatch import command
 from ...modes import MODE_OF_PREFIX, STATUS_PREFIXES, STATUS_RANK
 from ...network import Channel, User
 from ...wire import Message, cut_to_bytes
+from ..labels import not_a_reply
+from .ircv3 import recent_messages
+from .multiline import take_line
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -132,6 +135,7 @@ def _deliver_one(
         if reason is not None:
             raise _Refused("ERR_CANNOTSENDTOCHAN", channel.name, reason)
         shown = target[: len(target) - len(name)] + channel.name
+        recent_messages(core).add(tags["msgid"], user, channel)
         out = router.deliver(user, channel, verb, (shown, *params[1:]), tags=tags, exclude=user,
                              status=status, cap=cap)
         if echo:
@@ -140,8 +144,13 @@ def _deliver_one(
     recipient = core.network.find_user(target)
     if recipient is None:
         raise _Refused("ERR_NOSUCHNICK", target)
-    out = router.deliver(user, recipient, verb, (recipient.nick, *params[1:]), tags=tags, cap=cap)
-    if echo and recipient is not user:
+    recent_messages(core).add(tags["msgid"], user, recipient)
+    if recipient is user:
+        with not_a_reply(conn):  # a message to oneself: only the echo answers a labeled command
+            out = router.deliver(user, recipient, verb, (recipient.nick, *params[1:]), tags=tags, cap=cap)
+    else:
+        out = router.deliver(user, recipient, verb, (recipient.nick, *params[1:]), tags=tags, cap=cap)
+    if echo:
         conn.send(out)
     if verb == "PRIVMSG" and recipient.away:
         conn.reply("RPL_AWAY", recipient.nick, recipient.away)
@@ -149,6 +158,8 @@ def _deliver_one(
 
 def _message(conn: "ClientConnection", msg: Message, verb: str) -> None:
     """The shared body of PRIVMSG, NOTICE and TAGMSG."""
+    if "batch" in msg.tags and verb != "TAGMSG" and take_line(conn, msg):
+        return  # a line of a draft/multiline batch, sent with the batch
     quiet = verb == "NOTICE"
     user = conn.user
     assert user is not None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match
 from ...dispatch import command
-from ...modes import prefix_string
+from ...modes import BOT_MODE, prefix_string
 from ...network import Channel, User
 from ...wire import Message, ascii_number
 
@@ -69,6 +69,8 @@ def _who_flags(conn: "ClientConnection", user: User, channel: Channel | None) ->
     flags = "G" if user.away else "H"
     if user.is_oper:
         flags += "*"
+    if BOT_MODE in user.modes:
+        flags += BOT_MODE
     if channel is not None:
         membership = channel.members.get(user)
         if membership is not None:
@@ -214,6 +216,8 @@ def send_whois(conn: "ClientConnection", user: User) -> None:
         conn.reply("RPL_WHOISOPERATOR", user.nick, text)
     if user.away:
         conn.reply("RPL_AWAY", user.nick, user.away)
+    if BOT_MODE in user.modes:
+        conn.reply("RPL_WHOISBOT", user.nick, core.settings.network)
     if user.account:
         conn.reply("RPL_WHOISACCOUNT", user.nick, user.account)
     if user.secure:

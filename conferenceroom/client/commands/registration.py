@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...casemap import valid_nick
-from ...limits import NICKLEN
+from ...limits import NICKLEN, REALNAMELEN
 from ...dispatch import command
 from ...network import User
 from ...wire import Message, ascii_number
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ..protocol import ClientConnection
 
 USERLEN = 10
-REALNAMELEN = 150
 QUITLEN = 300  # longer QUIT reasons are cut, so the QUIT line peers get still fits
 
 
