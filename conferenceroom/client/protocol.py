@@ -23,6 +23,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ..link.connector import not_tls
 from ..numerics import numeric
 from ..sendq import queued_bytes
 from ..throttle import REASON as THROTTLED
@@ -141,6 +142,12 @@ class ClientConnection(Protocol):
         if self.link is not None:
             self.link.connectionLost(reason)
             return
+        if self.secure and not self.bytes_in and reason is not None and not_tls(reason):
+            port = getattr(self.transport.getHost(), "port", 0)
+            self.core.notice_opers(
+                f"Plaintext connection from {self.ip} on TLS port {port} refused: it did not start a TLS "
+                "handshake (a server linking without TLS? SERVER <handle> SET SECURE ON on its side)",
+                topic="links")
         self.lost = True
         self.gate.close()
         self.stream.stop()
@@ -175,6 +182,9 @@ class ClientConnection(Protocol):
             self.link.dataReceived(data)
             return
         if self.closing or self.dead:
+            return
+        if not self.bytes_in and not self.secure and data[:1] == TLS_HANDSHAKE_RECORD:
+            self._tls_on_plain_port()
             return
         self.bytes_in += len(data)
         self._last_input = self.core.clock.seconds()
@@ -261,7 +271,19 @@ class ClientConnection(Protocol):
         verb = _verb(piece)
         if verb == "PASS" and len(self._prelude) < 2:
             self._prelude += (piece,)
+        if verb == "ERROR":  # a server we dialled us refusing over TLS (our certificate failed its check)
+            return self.secure and getattr(self.core, "link_acceptor", None) is not None
         return verb in ("CAPAB", "SERVER") and getattr(self.core, "link_acceptor", None) is not None
+
+    def _tls_on_plain_port(self) -> None:
+        """A TLS handshake on a plaintext port: refuse it in plain words (the peer's TLS reports it)."""
+        port = getattr(self.transport.getHost(), "port", 0)
+        settings = self.core.settings
+        where = f"TLS is on port {settings.ssl.port}" if settings.ssl.enabled else "this server has no TLS port open"
+        self.core.notice_opers(
+            f"TLS handshake from {self.ip} on plaintext port {port} refused: a server (or client) set to use TLS "
+            f"dialled a plaintext port; {where}", topic="links")
+        self.close(f"Port {port} does not speak TLS; {where}")
 
     def _become_link(self, unread: bytes) -> None:
         """Hand this connection to a server link with what it sent so far; this object only forwards now."""
@@ -545,6 +567,10 @@ def too_long(line: bytes) -> bool:
             return True
         rest = rest.lstrip(b" ")
     return len(rest) > MAX_LINE - 2
+
+
+#: The first byte of a TLS handshake record (a ClientHello).
+TLS_HANDSHAKE_RECORD = b"\x16"
 
 
 def _verb(line: bytes) -> str:

@@ -17,6 +17,7 @@ reported to the :class:`~conferenceroom.link.manager.LinkManager`.
 
 from __future__ import annotations
 
+import datetime
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdenti
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
+from conferenceroom.link.tlsclient import PeerCheck, check_peer, peer_chain, show_fingerprint
 from conferenceroom.link.ts6 import build_error
 from conferenceroom.network import Server
 from conferenceroom.sendq import queued_bytes
@@ -91,7 +93,7 @@ def identity(core: "ServerCore") -> LocalIdentity:
     return LocalIdentity(me.name, me.sid, s.description or me.name, s.serial, s.role)
 
 
-@implementer(ILinkConnection)
+@implementer(ILinkConnection, interfaces.IHandshakeListener)
 class LinkConnection(Protocol):
     """One server link: handshake, policy, burst, then server commands until it closes.
 
@@ -115,6 +117,8 @@ class LinkConnection(Protocol):
         self.handle: str | None = definition.handle if definition is not None else None
         self.role = "leaf"
         self.secure = False
+        self.tls_how = ""  # how the peer's certificate was verified ("" when not, or not TLS)
+        self._tls_pending = False  # active over TLS: our first line waits for check_peer
         self.ip = "0"
         self.handshake: Handshake | None = None
         self.keepalive: LinkKeepalive | None = None
@@ -143,10 +147,65 @@ class LinkConnection(Protocol):
         password = self.definition.password if self.definition is not None else None
         self.handshake = Handshake(identity(self.core), clock, active=self.active, password=password)
         self._timer = clock.callLater(self.handshake.timeout, self._handshake_timeout)
+        if self.active and self.secure:
+            # PASS carries the link password: nothing leaves before the peer's certificate is judged.
+            self._tls_pending = True
+            self.log.info("link to {who} at {ip}: TLS handshake started", who=self._who(), ip=self.ip)
+            return
         if self.active:
             self.log.info("link to {who} at {ip}: handshake started", who=self._who(), ip=self.ip)
+        self._start()
+
+    def _start(self) -> None:
+        assert self.handshake is not None
         for msg in self.handshake.start():
             self.send(msg)
+
+    def handshakeCompleted(self) -> None:
+        """TLS is up: on a link we dialled, judge the peer's certificate (off the reactor thread)."""
+        if not self._tls_pending or self.closing or self.definition is None:
+            return  # a link the peer dialled: its certificate is judged with its handshake (policy.decide)
+        try:
+            chain = peer_chain(self.transport)
+        except Exception:
+            self.log.failure("{who}: cannot read the peer's TLS certificates", who=self._who())
+            chain = []
+        now = datetime.datetime.fromtimestamp(self.core.clock.seconds(), datetime.timezone.utc)
+        d = self.core.defer_to_thread(
+            check_peer, self.definition, chain, cafile=self.core.settings.ssl_cafile, now=now
+        )
+        d.addCallback(self._tls_checked)
+        d.addErrback(self._tls_check_failed)
+
+    def _tls_checked(self, found: PeerCheck) -> None:
+        if self.closing:
+            return
+        self._tls_pending = False
+        if found.refusal is not None:
+            self._refuse(found.refusal)
+            return
+        self.tls_how = found.how
+        if found.learned_pin is not None:
+            self._learn_pin(found.learned_pin)
+        self.log.info("link to {who}: TLS peer verified ({how}); handshake started", who=self._who(), how=found.how)
+        self._start()
+
+    def _tls_check_failed(self, failure: Failure) -> None:
+        self.log.failure("{who}: error checking the TLS certificate", failure, who=self._who())
+        self._refuse("Internal error checking the peer's TLS certificate")
+
+    def _learn_pin(self, fingerprint: str) -> None:
+        """Trust on first use: tell the operators, and save the pin into the definition."""
+        assert self.definition is not None
+        handle = self.definition.handle
+        self._notice(
+            f"TLS certificate of {self._who()} is self-signed and definition {handle} pins none: pinned "
+            f"{show_fingerprint(fingerprint)} on first use; from now on only this certificate links "
+            f"(check it with {self.name}'s operator; SERVER {handle} SET FINGERPRINT changes it)"
+        )
+        save = getattr(self.core, "save_link_pin", None)
+        if save is not None:
+            save(handle, fingerprint)
 
     def dataReceived(self, data: bytes) -> None:
         """Queue complete lines and handle them, at most :data:`LINES_PER_TURN` per reactor turn."""
@@ -226,9 +285,18 @@ class LinkConnection(Protocol):
             text = "Remote host closed the connection"
         else:
             text = describe_tls_failure(reason) or f"Read error: {reason.getErrorMessage()}"
+        if self.active and not self.secure and not self.lines_in:
+            text = self._plain_to_tls(text)
         self._close_reason = text
         self._lost(text)
         self._finish(text)
+
+    def _plain_to_tls(self, text: str) -> str:
+        """Why a plaintext link we dialled ended before the peer's first line: a TLS port, likely."""
+        handle = self.handle or "<handle>"
+        if self._buffer[:1] in (b"\x15", b"\x16"):  # a TLS alert or handshake record
+            return f"the peer answered in TLS: that port is a TLS port (SERVER {handle} SET SECURE ON)"
+        return f"{text} before saying anything (a TLS port? then SERVER {handle} SET SECURE ON)"
 
     _close_reason = "Connection closed"
     _peer_error: str | None = None
@@ -320,6 +388,8 @@ class LinkConnection(Protocol):
         self.role = verdict.role
         self.capabilities = peer.capabilities
         self.accepted_at = core.clock.seconds()
+        if self.secure and not self.active and verdict.definition.fingerprint:
+            self.tls_how = "pinned certificate"
         for line in hs.accept(verdict.definition.password):
             self.send(line)
         links = self._links()
@@ -358,10 +428,12 @@ class LinkConnection(Protocol):
             self.core.clock, self.definition.ping, send_ping=self._send_ping, timeout=self._ping_timeout
         )
         self.keepalive.start()
-        self._notice(
-            f"Link with {self._who()} established ({self.role}, definition {self.handle}); "
-            f"sent a burst of {self.burst_lines} lines"
-        )
+        if self.secure:
+            how = f"; {self.tls_how}" if self.tls_how else ""
+            state = f"established over TLS ({self.role}, definition {self.handle}{how})"
+        else:
+            state = f"established ({self.role}, definition {self.handle})"
+        self._notice(f"Link with {self._who()} {state}; sent a burst of {self.burst_lines} lines")
         manager = self._manager()
         if manager is not None:
             manager.link_established(self)
@@ -399,7 +471,11 @@ class LinkConnection(Protocol):
 
     def _closed_by_peer(self, text: str) -> None:
         self.log.warn("link with {who} closed by the peer: {text}", who=self._who(), text=text)
-        self._notice(f"Link with {self._who()} closed by the peer: {text}")
+        if self.active or self.name != "*":
+            self._notice(f"Link with {self._who()} closed by the peer: {text}")
+        else:  # the peer dialled us and gave up before introducing itself (its TLS check of us failed)
+            self._notice(f"Link attempt from {self.ip}{' over TLS' if self.secure else ''} "
+                         f"ended by the peer: {text}")
         self._close(f"Closed by the peer: {text}", error_line=False, notice=False)
 
     # -- ILinkConnection and the contract with the TS6 handlers ---------------------

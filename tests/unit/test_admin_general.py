@@ -159,6 +159,7 @@ def test_general_list():
         "SSL port: 994",
         "SSL certificate: (self-signed, generated)",
         "SSL key: (self-signed, generated)",
+        "SSL CA file: (the system's CAs; self-signed peers pinned on first use)",
         "Secure only: off",
         "Secure network: off",
         "Manhole: off",

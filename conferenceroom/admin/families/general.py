@@ -60,6 +60,10 @@ def family() -> Family:
         setting("general ssl key", "ssl.key", _OptionalPath("path"), label="SSL key",
                 help="PEM private key file (none: the certificate file holds the key too, "
                      "or the generated one)", unset="(self-signed, generated)"),
+        setting("general ssl cafile", "ssl.cafile", _OptionalPath("path"), label="SSL CA file",
+                help="PEM file of the CAs that sign peer servers' certificates, for secure links without "
+                     "a fingerprint pin (none: the system's CAs, and a self-signed peer is pinned on first use)",
+                unset="(the system's CAs; self-signed peers pinned on first use)"),
         setting("general set secureonly", "secureonly", OnOff(), label="Secure only",
                 help="accept clients only over TLS"),
         setting("general set securenetwork", "securenetwork", OnOff(), label="Secure network",
