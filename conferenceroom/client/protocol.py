@@ -123,6 +123,7 @@ class ClientConnection(Protocol):
         self.port = getattr(peer, "port", 0)
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
+        self.local_port = getattr(self.transport.getHost(), "port", 0)  # told when TLS and plain are mixed up
         # Replies are small and interactive: no Nagle delay (~40 ms per round trip otherwise).
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if no_delay is not None:
@@ -143,7 +144,7 @@ class ClientConnection(Protocol):
             self.link.connectionLost(reason)
             return
         if self.secure and not self.bytes_in and reason is not None and not_tls(reason):
-            port = getattr(self.transport.getHost(), "port", 0)
+            port = self.local_port
             self.core.notice_opers(
                 f"Plaintext connection from {self.ip} on TLS port {port} refused: it did not start a TLS "
                 "handshake (a server linking without TLS? SERVER <handle> SET SECURE ON on its side)",
@@ -277,7 +278,7 @@ class ClientConnection(Protocol):
 
     def _tls_on_plain_port(self) -> None:
         """A TLS handshake on a plaintext port: refuse it in plain words (the peer's TLS reports it)."""
-        port = getattr(self.transport.getHost(), "port", 0)
+        port = self.local_port
         settings = self.core.settings
         where = f"TLS is on port {settings.ssl.port}" if settings.ssl.enabled else "this server has no TLS port open"
         self.core.notice_opers(

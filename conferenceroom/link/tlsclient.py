@@ -181,10 +181,10 @@ def check_peer(
         if errno == _SELF_SIGNED and not cafile:
             return _first_use(definition, leaf, presented, now)
         return PeerCheck(_verify_failure(host, errno, failed, leaf, presented, exc, trusted, definition))
-    mismatch = _name_mismatch(definition, host, leaf)
-    if mismatch is not None:
-        return PeerCheck(mismatch)
-    return PeerCheck(how=f"certificate for {host} signed by a trusted CA")
+    named = _name_check(definition, host, leaf)
+    if named.refusal is not None:
+        return named
+    return PeerCheck(how=f"certificate for {named.how} signed by a trusted CA")
 
 
 def _first_use(definition: ServerDef, leaf: x509.Certificate, presented: str, now: datetime.datetime) -> PeerCheck:
@@ -222,8 +222,8 @@ def _verify_failure(
     return f"TLS certificate of {host} failed verification: {exc}"
 
 
-def _name_mismatch(definition: ServerDef, host: str, cert: x509.Certificate) -> str | None:
-    """None if *cert* is for *host* (or, dialling an address, for the definition's exact name)."""
+def _name_check(definition: ServerDef, host: str, cert: x509.Certificate) -> PeerCheck:
+    """Is *cert* for *host* (or, dialling an address, for the definition's exact name)?  ``how``: the name."""
     from service_identity import CertificateError, VerificationError
     from service_identity.cryptography import verify_certificate_hostname, verify_certificate_ip_address
 
@@ -236,11 +236,11 @@ def _name_mismatch(definition: ServerDef, host: str, cert: x509.Certificate) -> 
                 verify_certificate_ip_address(cert, ref)
             else:
                 verify_certificate_hostname(cert, ref)
-            return None
+            return PeerCheck(how=ref)
         except (VerificationError, CertificateError, ValueError):
             continue
     names = ", ".join(_names(cert)) or "no name"
-    return f"TLS certificate name mismatch: it is for {names}, not {' or '.join(references)}"
+    return PeerCheck(f"TLS certificate name mismatch: it is for {names}, not {' or '.join(references)}")
 
 
 def _names(cert: x509.Certificate) -> list[str]:
