@@ -459,7 +459,11 @@ class LinkConnection(Protocol):
         try:
             hs.check_timeout()
         except HandshakeError as exc:
-            self._refuse(exc.reason)
+            reason = exc.reason
+            if self._tls_pending:
+                reason = (f"no TLS session within {hs.timeout:g} seconds of connecting "
+                          "(is that port a TLS port? the peer never finished the TLS handshake)")
+            self._refuse(reason)
 
     def _refuse(self, reason: str) -> None:
         """ERROR to the peer, notice and log naming it, close; an accepted peer is split off."""

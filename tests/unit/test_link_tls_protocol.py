@@ -141,3 +141,15 @@ def test_tls_handshake_on_a_plaintext_port_is_refused_in_plain_words() -> None:
     assert len(told) == 1 and told[0].startswith("TLS handshake from 127.0.0.2 on plaintext port ")
     assert told[0].endswith("refused: a server (or client) set to use TLS dialled a plaintext port; "
                             "this server has no TLS port open")
+
+
+def test_a_tls_handshake_that_never_finishes_times_out_saying_so() -> None:
+    """A secure link whose TLS handshake never completes (a silent port): after the registration timeout
+    the operators read that no TLS session came up, not a generic registration timeout."""
+    _s, tenor, pair, _ws, watch_t = tls_dial(SOPRANO_CERT, fingerprint=SOPRANO_CERT.fingerprint)
+    tenor.clock.advance(pair.active.handshake.timeout + 1)
+    told = notices(watch_t)
+    assert told == [f"Link with soprano.webmaster.com[127.0.0.3] refused: no TLS session within "
+                    f"{pair.active.handshake.timeout:g} seconds of connecting (is that port a TLS port? the peer "
+                    "never finished the TLS handshake)"]
+    assert b"PASS" not in pair.active.transport.value()
