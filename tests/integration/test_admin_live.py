@@ -152,7 +152,7 @@ def test_help_for_every_family_and_topic(op):
     ssl = op("help general ssl")
     assert [line.split(" - ")[0] for line in ssl] == [
         "GENERAL SSL ENABLE", "GENERAL SSL DISABLE", "GENERAL SSL PORT <port>",
-        "GENERAL SSL CERT <path>", "GENERAL SSL KEY <path>"]
+        "GENERAL SSL CERT <path>", "GENERAL SSL KEY <path>", "GENERAL SSL CAFILE <path>"]
     kline = op("HELP SECURITY KLINE")
     assert kline[0].startswith("SECURITY KLINE ADD <user@host> [duration] [reason] - ban user@host")
     server_set = "\n".join(op("HELP SERVER SET"))

@@ -20,7 +20,8 @@ def enable_ssl(node: Node) -> tuple[int, str]:
     port = free_port()
     node.as_(f"general ssl port {port}", "general ssl enable")
     text = node.server_notice(rf"^TLS port {port} open; certificate fingerprint ")
-    return port, text.rsplit(" ", 1)[1]
+    node.tls_fingerprint = text.rsplit(" ", 1)[1]  # type: ignore[attr-defined]
+    return port, node.tls_fingerprint  # type: ignore[attr-defined]
 
 
 def tls_pair(network, soprano_pin_of_tenor: str | None = None):
@@ -46,10 +47,13 @@ def test_tls_link_with_pinned_certificates_on_both_sides(network) -> None:
 
 def test_wrong_pin_of_the_peer_is_refused(network) -> None:
     """soprano pins a certificate tenor does not have: the link is refused, naming the definition."""
-    soprano, _ = tls_pair(network, soprano_pin_of_tenor=WRONG_PIN)
-    assert soprano.server_notice(r"^Link with tenor") == (
-        "Link with tenor.webmaster.com[127.0.0.1] refused: TLS certificate of tenor.webmaster.com does not match "
-        "the fingerprint pinned in definition tenor")
+    soprano, tenor = tls_pair(network, soprano_pin_of_tenor=WRONG_PIN)
+    tenor_fp = tenor.tls_fingerprint
+    reason = (f"TLS certificate fingerprint mismatch for tenor.webmaster.com (definition tenor): "
+              f"expected {':'.join(['AB'] * 32)}, got {tenor_fp}")
+    assert soprano.server_notice(r"^Link with tenor") == f"Link with tenor.webmaster.com[127.0.0.1] refused: {reason}"
+    assert tenor.server_notice(r"^Link with soprano") == (
+        f"Link with soprano.webmaster.com[127.0.0.1] closed by the peer: Closing Link: 127.0.0.1 ({reason})")
 
 
 def manual_pair(network) -> tuple[Node, Node]:
