@@ -268,7 +268,7 @@ def test_general_bindip_moves_listeners(shared_server, op):
 
 
 def test_general_role_securenetwork_datadir(op):
-    """HUB/LEAF, SECURENETWORK and DATADIR are answered, listed and saved
+    """HUB/LEAF, SECURENETWORK, SSL CAFILE and DATADIR are answered, listed and saved
     (DATADIR says it needs a restart); putting them back restores the file."""
     assert op("GENERAL SET LEAF") == ["Role set to leaf"]
     assert "  Role: leaf" in op("GENERAL LIST")
@@ -281,6 +281,12 @@ def test_general_role_securenetwork_datadir(op):
     assert "general set securenetwork on" in op.lines()
     assert op("GENERAL SET SECURENETWORK off") == ["Secure network set to off"]
     assert not any("securenetwork" in l for l in op.lines())
+
+    assert op("GENERAL SSL CAFILE certs/network-ca.pem") == ["SSL CA file set to certs/network-ca.pem"]
+    assert "  SSL CA file: certs/network-ca.pem" in op("GENERAL LIST")
+    assert "general ssl cafile certs/network-ca.pem" in op.lines()
+    assert op("GENERAL SSL CAFILE none") == ["SSL CA file set to none"]
+    assert not any("cafile" in l for l in op.lines())
 
     assert op("GENERAL SET DATADIR state") == [
         "Data folder set to state", "Saved; A new data folder takes effect after a restart"]

@@ -1,16 +1,22 @@
-"""The manual's security section: both servers enable SSL, tenor connects to soprano's TLS port.
+"""The manual's security section with real servers: secure links and every way they are refused.
 
-Each side pins the other's certificate (the fingerprint each server notices
-when its TLS port opens), soprano accepts tenor only over TLS
-(SECUREONLY), and a wrong pin is refused with a notice naming it.
+Both servers enable SSL and tenor dials soprano's TLS port: with both
+certificates pinned, or as the manual has it (no pins: soprano's self-signed
+certificate is pinned on first use and saved).  Refusals, each told to the
+operators of both sides: a wrong pin, another certificate after the first-use
+pin, a plaintext CONNECT to a SECUREONLY peer, TLS to a plaintext port and
+plaintext to a TLS port; SECURENETWORK switched on drops a plaintext link.
 """
 
 from __future__ import annotations
+
+import datetime
 
 from tests.integration.adminlive import SERVER_NOTICE
 from tests.integration.conftest import ADMIN_OPER, free_port
 from tests.network.conftest import Node, links, query, wait_until
 from tests.network.test_manual_pair import SOPRANO_SERIAL, TENOR_SERIAL
+from tests.tlscerts import self_signed
 
 WRONG_PIN = "ab" * 32
 
@@ -157,3 +163,29 @@ def test_securenetwork_switched_on_drops_the_plain_link_and_refuses_it_again(net
     assert soprano.server_notice(r"^Link with tenor.* refused", timeout=40) == (
         f"Link with tenor.webmaster.com[127.0.0.1] refused: {reason}")
     assert links(soprano.operator()) == ["soprano.webmaster.com"]
+
+
+def test_after_the_first_use_pin_another_certificate_is_refused(network) -> None:
+    """Trust on first use holds: once soprano's certificate is pinned, a server at that address presenting
+    another one (here soprano itself, given a new certificate) is refused with both fingerprints, and
+    soprano's operators read why."""
+    soprano, tenor = manual_pair(network)
+    soprano_tls, first_fp = enable_ssl(soprano)
+    tenor.as_("server soprano set secure on", f"server soprano set port {soprano_tls}")
+    tenor.operator().send("CONNECT soprano.*")
+    tenor.server_notice(r"^Link with soprano\.webmaster\.com\[127\.0\.0\.1\] established over TLS")
+    pin = first_fp.replace(":", "").lower()
+    wait_until(lambda: f"server soprano set fingerprint {pin}" in tenor.proc.config_path.read_text().lower(),
+               "the pin is saved in tenor's config file")
+    other = self_signed("soprano.webmaster.com", datetime.datetime.now(datetime.timezone.utc))
+    cert, key = other.write(network.root, "impostor")
+    tenor.operator().send("SQUIT soprano.webmaster.com :new certificate")
+    tenor.server_notice(r"^Link with soprano.* lost")
+    soprano.as_(f"general ssl cert {cert}", f"general ssl key {key}")
+    soprano.server_notice(rf"^TLS port {soprano_tls} open; certificate fingerprint {other.fingerprint}")
+    tenor.operator().send("CONNECT soprano.*")
+    reason = (f"TLS certificate fingerprint mismatch for definition soprano: expected {first_fp}, "
+              f"got {other.fingerprint}")
+    assert tenor.server_notice(r"^Link with soprano") == f"Link with soprano.webmaster.com[127.0.0.1] refused: {reason}"
+    assert soprano.server_notice(r"^Link attempt from") == (
+        f"Link attempt from 127.0.0.1 over TLS ended by the peer: Closing Link: 127.0.0.1 ({reason})")
