@@ -134,6 +134,14 @@ def describe_tls_failure(failure: Failure) -> str | None:
     return None
 
 
+def plain_to_tls_reason(text: str, received: bytes, handle: str | None) -> str:
+    """Why a plaintext link we dialled ended before the peer's first line (*received*: its bytes so far)."""
+    handle = handle or "<handle>"
+    if received[:1] in (b"\x15", b"\x16"):  # a TLS alert or handshake record
+        return f"the peer answered in TLS: that port is a TLS port (SERVER {handle} SET SECURE ON)"
+    return f"{text} before saying anything (a TLS port? then SERVER {handle} SET SECURE ON)"
+
+
 def describe_failure(failure: Failure) -> str:
     """A short phrase for why a connection attempt failed."""
     for kind, phrase in _PHRASES:

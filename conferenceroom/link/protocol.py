@@ -17,7 +17,6 @@ reported to the :class:`~conferenceroom.link.manager.LinkManager`.
 
 from __future__ import annotations
 
-import datetime
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,12 +29,12 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from conferenceroom.casemap import fold
-from conferenceroom.link.connector import describe_tls_failure
+from conferenceroom.link.connector import describe_tls_failure, plain_to_tls_reason
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
-from conferenceroom.link.tlsclient import PeerCheck, check_peer, peer_chain, show_fingerprint
+from conferenceroom.link.tlsclient import PeerCheck, first_use_notice, judge_peer
 from conferenceroom.link.ts6 import build_error
 from conferenceroom.network import Server
 from conferenceroom.sendq import queued_bytes
@@ -165,15 +164,7 @@ class LinkConnection(Protocol):
         """TLS is up: on a link we dialled, judge the peer's certificate (off the reactor thread)."""
         if not self._tls_pending or self.closing or self.definition is None:
             return  # a link the peer dialled: its certificate is judged with its handshake (policy.decide)
-        try:
-            chain = peer_chain(self.transport)
-        except Exception:
-            self.log.failure("{who}: cannot read the peer's TLS certificates", who=self._who())
-            chain = []
-        now = datetime.datetime.fromtimestamp(self.core.clock.seconds(), datetime.timezone.utc)
-        d = self.core.defer_to_thread(
-            check_peer, self.definition, chain, cafile=self.core.settings.ssl_cafile, now=now
-        )
+        d = judge_peer(self.core, self.definition, self.transport)
         d.addCallback(self._tls_checked)
         d.addErrback(self._tls_check_failed)
 
@@ -198,11 +189,7 @@ class LinkConnection(Protocol):
         """Trust on first use: tell the operators, and save the pin into the definition."""
         assert self.definition is not None
         handle = self.definition.handle
-        self._notice(
-            f"TLS certificate of {self._who()} is self-signed and definition {handle} pins none: pinned "
-            f"{show_fingerprint(fingerprint)} on first use; from now on only this certificate links "
-            f"(check it with {self.name}'s operator; SERVER {handle} SET FINGERPRINT changes it)"
-        )
+        self._notice(first_use_notice(self._who(), self.name, handle, fingerprint))
         save = getattr(self.core, "save_link_pin", None)
         if save is not None:
             save(handle, fingerprint)
@@ -286,17 +273,10 @@ class LinkConnection(Protocol):
         else:
             text = describe_tls_failure(reason) or f"Read error: {reason.getErrorMessage()}"
         if self.active and not self.secure and not self.lines_in:
-            text = self._plain_to_tls(text)
+            text = plain_to_tls_reason(text, self._buffer, self.handle)
         self._close_reason = text
         self._lost(text)
         self._finish(text)
-
-    def _plain_to_tls(self, text: str) -> str:
-        """Why a plaintext link we dialled ended before the peer's first line: a TLS port, likely."""
-        handle = self.handle or "<handle>"
-        if self._buffer[:1] in (b"\x15", b"\x16"):  # a TLS alert or handshake record
-            return f"the peer answered in TLS: that port is a TLS port (SERVER {handle} SET SECURE ON)"
-        return f"{text} before saying anything (a TLS port? then SERVER {handle} SET SECURE ON)"
 
     _close_reason = "Connection closed"
     _peer_error: str | None = None

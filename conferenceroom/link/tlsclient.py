@@ -42,9 +42,12 @@ from cryptography.hazmat.primitives import hashes
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from conferenceroom.admin.settings import ServerDef
+
+log = Logger()
 
 # OpenSSL verification error numbers (X509_V_ERR_*) that have their own sentence.
 _UNABLE_TO_GET_ISSUER = 2
@@ -112,6 +115,25 @@ def client_tls_factory(identity: ssl.PrivateCertificate | None = None) -> Callab
 
 
 # -- judging the peer ----------------------------------------------------------
+
+
+def judge_peer(core: Any, definition: ServerDef, transport: Any) -> Any:
+    """A Deferred :class:`PeerCheck` of the peer on *transport* (TLS up), judged in a thread."""
+    try:
+        chain = peer_chain(transport)
+    except Exception:
+        log.failure("cannot read the TLS certificates of {handle}'s peer", handle=definition.handle)
+        chain = []
+    now = datetime.datetime.fromtimestamp(core.clock.seconds(), datetime.timezone.utc)
+    return core.defer_to_thread(check_peer, definition, chain, cafile=core.settings.ssl_cafile, now=now)
+
+
+def first_use_notice(who: str, name: str, handle: str, fingerprint: str) -> str:
+    """What operators read when *fingerprint* becomes the pin of definition *handle* on first use."""
+    return (f"TLS certificate of {who} is self-signed and definition {handle} pins none: pinned "
+            f"{show_fingerprint(fingerprint)} on first use; from now on only this certificate links "
+            f"(check it with {name}'s operator; SERVER {handle} SET FINGERPRINT changes it)")
+
 
 
 @dataclass(frozen=True)
