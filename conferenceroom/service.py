@@ -194,6 +194,7 @@ class ConferenceRoomService(service.MultiService):
             endpoints=string_endpoints(reactor), client_tls=self._client_tls, notify=self._link_notice,
         )
         self.core.link_manager = self.link_manager
+        self.core.save_link_pin = self._save_link_pin
         self.link_manager.setServiceParent(self)
         services.attach(self.core, start=False)  # started with the service
         self._load_motd()
@@ -293,6 +294,25 @@ class ConferenceRoomService(service.MultiService):
     def _client_tls(self, definition: Any) -> Any:
         """The TLS client connection creator for an outgoing link (our certificate when we have one)."""
         return client_tls_factory(self._link_identity)(definition)
+
+    def _save_link_pin(self, handle: str, fingerprint: str) -> Any:
+        """Save a certificate trusted on first use as the definition's pin (``SERVER h SET FINGERPRINT``)."""
+        from .client.commands.admin import apply_admin_words
+
+        words = ["server", handle, "set", "fingerprint", fingerprint]
+        d = self.core.admin_lock.run(apply_admin_words, self.core, words, "TLS first use")
+
+        def saved(_: Any) -> None:
+            self.log.info("saved the TLS pin of definition {handle}: AS server {handle} set fingerprint {fp}",
+                          handle=handle, fp=fingerprint)
+
+        def failed(failure: Any) -> None:
+            why = failure.getErrorMessage()
+            self.log.error("cannot save the TLS pin of definition {handle}: {why}", handle=handle, why=why)
+            self.core.notice_opers(f"Could not save the TLS pin of definition {handle}: {why}; "
+                                   f"the next link to it is pinned on first use again", topic="links")
+
+        return d.addCallbacks(saved, failed)
 
     def _sighup(self, signum: int, frame: Any) -> None:
         self.reactor.callFromThread(self._rehash_from_signal)

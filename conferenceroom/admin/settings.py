@@ -107,6 +107,8 @@ class SSLSettings:
     sts: bool = False
     #: seconds a client keeps to TLS after seeing the policy (0: forget it)
     sts_duration: int = 86400
+    #: CAs for secure links without a pin (None: the system's CAs, self-signed peers pinned on first use)
+    cafile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,11 @@ class Settings:
         """The TLS certificate and key paths, relative ones resolved against ``config_dir``."""
         cert, key = self.ssl.cert, self.ssl.key
         return (None if cert is None else self._resolve(cert), None if key is None else self._resolve(key))
+
+    @property
+    def ssl_cafile(self) -> str | None:
+        """The CA file for secure links (``GENERAL SSL CAFILE``), resolved against ``config_dir``."""
+        return None if self.ssl.cafile is None else self._resolve(self.ssl.cafile)
 
     def oper(self, name: str) -> OperEntry | None:
         """Return the oper block called *name* (case-insensitive), or None."""

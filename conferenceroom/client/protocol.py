@@ -24,6 +24,7 @@ from zope.interface import implementer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ..link.connector import not_tls
 from ..numerics import numeric
 from ..tls import peer_fingerprint
 from ..sendq import queued_bytes
@@ -135,6 +136,7 @@ class ClientConnection(Protocol):
         self.port = getattr(peer, "port", 0)
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
+        self.local_port = getattr(self.transport.getHost(), "port", 0)  # told when TLS and plain are mixed up
         # Replies are small and interactive: no Nagle delay (~40 ms per round trip otherwise).
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if no_delay is not None:
@@ -165,6 +167,12 @@ class ClientConnection(Protocol):
         if self.link is not None:
             self.link.connectionLost(reason)
             return
+        if self.secure and not self.bytes_in and reason is not None and not_tls(reason):
+            port = self.local_port
+            self.core.notice_opers(
+                f"Plaintext connection from {self.ip} on TLS port {port} refused: it did not start a TLS "
+                "handshake (a server linking without TLS? SERVER <handle> SET SECURE ON on its side)",
+                topic="links")
         self.lost = True
         self.gate.close()
         self.stream.stop()
@@ -199,6 +207,9 @@ class ClientConnection(Protocol):
             self.link.dataReceived(data)
             return
         if self.closing or self.dead:
+            return
+        if not self.bytes_in and not self.secure and data[:1] == TLS_HANDSHAKE_RECORD:
+            self._tls_on_plain_port()
             return
         self.bytes_in += len(data)
         self._last_input = self.core.clock.seconds()
@@ -304,6 +315,8 @@ class ClientConnection(Protocol):
         verb = _verb(piece)
         if verb == "PASS" and len(self._prelude) < 2:
             self._prelude += (piece,)
+        if verb == "ERROR":  # a server we dialled us refusing over TLS (our certificate failed its check)
+            return self.secure and getattr(self.core, "link_acceptor", None) is not None
         return verb in ("CAPAB", "SERVER") and getattr(self.core, "link_acceptor", None) is not None
 
     def _refused_as_plain(self, piece: bytes) -> bool:
@@ -316,6 +329,16 @@ class ClientConnection(Protocol):
         self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=why)
         self.close(why)
         return True
+
+    def _tls_on_plain_port(self) -> None:
+        """A TLS handshake on a plaintext port: refuse it in plain words (the peer's TLS reports it)."""
+        port = self.local_port
+        settings = self.core.settings
+        where = f"TLS is on port {settings.ssl.port}" if settings.ssl.enabled else "this server has no TLS port open"
+        self.core.notice_opers(
+            f"TLS handshake from {self.ip} on plaintext port {port} refused: a server (or client) set to use TLS "
+            f"dialled a plaintext port; {where}", topic="links")
+        self.close(f"Port {port} does not speak TLS; {where}")
 
     def _become_link(self, unread: bytes) -> None:
         """Hand this connection to a server link with what it sent so far; this object only forwards now."""
@@ -635,6 +658,10 @@ def too_long(line: bytes) -> bool:
             return True
         rest = rest.lstrip(b" ")
     return len(rest) > MAX_LINE - 2
+
+
+#: The first byte of a TLS handshake record (a ClientHello).
+TLS_HANDSHAKE_RECORD = b"\x16"
 
 
 def _verb(line: bytes) -> str:

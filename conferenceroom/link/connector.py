@@ -102,20 +102,44 @@ _PHRASES: tuple[tuple[type[BaseException], str], ...] = (
 )
 
 
-def describe_tls_failure(failure: Failure) -> str | None:
-    """A sentence for a TLS handshake that failed on the peer's certificate, else None."""
-    from OpenSSL.SSL import Error as SSLError
-    from service_identity import VerificationError
+#: What OpenSSL says when the other side of a connection does not speak TLS at all.
+_NOT_TLS = ("wrong version number", "packet length too long", "http request", "unknown protocol",
+            "record layer failure", "wrong ssl version", "unexpected eof", "bad record type")
 
-    if failure.check(VerificationError):
-        return ("TLS certificate of the peer is not for its host name or address "
-                "(pin its fingerprint with SERVER <handle> SET FINGERPRINT, or give it a certificate for that name)")
+
+def not_tls(failure: Failure) -> bool:
+    """True if *failure* is a TLS handshake that failed because the other side spoke no TLS."""
+    from OpenSSL.SSL import Error as SSLError
+
+    return bool(failure.check(SSLError)) and any(words in str(failure.value).lower() for words in _NOT_TLS)
+
+
+def describe_tls_failure(failure: Failure) -> str | None:
+    """A sentence for a TLS handshake that failed, else None."""
+    from OpenSSL.SSL import Error as SSLError
+
+    if not_tls(failure):
+        return "the peer does not speak TLS on that port (a plaintext port? dial its TLS port, or SET SECURE OFF)"
     if failure.check(SSLError):
-        if "certificate verify failed" in str(failure.value):
-            return ("TLS certificate of the peer was refused: not the pinned fingerprint, "
-                    "or not signed by a trusted authority")
-        return "TLS handshake failed"
+        text = str(failure.value).lower()
+        for alert, meaning in (("unknown ca", "it does not trust our certificate (unknown CA)"),
+                               ("bad certificate", "it refused our certificate"),
+                               ("certificate expired", "it says our certificate has expired"),
+                               ("certificate required", "it requires a certificate and we have none"),
+                               ("handshake failure", "no TLS version or cipher in common"),
+                               ("protocol version", "no TLS version in common")):
+            if alert in text:
+                return f"TLS handshake refused by the peer: {meaning}"
+        return f"TLS handshake failed ({failure.getErrorMessage()})"
     return None
+
+
+def plain_to_tls_reason(text: str, received: bytes, handle: str | None) -> str:
+    """Why a plaintext link we dialled ended before the peer's first line (*received*: its bytes so far)."""
+    handle = handle or "<handle>"
+    if received[:1] in (b"\x15", b"\x16"):  # a TLS alert or handshake record
+        return f"the peer answered in TLS: that port is a TLS port (SERVER {handle} SET SECURE ON)"
+    return f"{text} before saying anything (a TLS port? then SERVER {handle} SET SECURE ON)"
 
 
 def describe_failure(failure: Failure) -> str:

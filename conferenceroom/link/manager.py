@@ -297,6 +297,9 @@ class LinkManager(service.MultiService):
             )
         if d.secure and self._client_tls is None:
             raise ConnectError(f"Definition {d.handle} uses TLS, but TLS is not available for outgoing links")
+        plain = _plain_to_secureonly(d)
+        if plain is not None:
+            raise ConnectError(plain)
         if self.settings.role == "leaf":
             self._leaf_may_connect(child)
         attempt = self._dial(child, port, auto=False)
@@ -489,6 +492,9 @@ class LinkManager(service.MultiService):
         child.attempt = attempt
         self._say(f"Connecting to {label(d)} at {attempt.address}{' over TLS' if d.secure else ''}")
         try:
+            plain = _plain_to_secureonly(d)
+            if plain is not None:
+                raise ConnectError(plain)
             tls = self._tls_for(d) if d.secure else None
             endpoint = make_endpoint(self._endpoints, attempt.host, attempt.port, d.bindip, tls)
         except (ConnectError, TLSError, OSError, ValueError) as exc:
@@ -594,6 +600,14 @@ class LinkManager(service.MultiService):
         self.log.info("{text}", text=text)
         if self._notify is not None:
             self._notify(text)
+
+
+def _plain_to_secureonly(d: ServerDef) -> str | None:
+    """Why *d* must not be dialled without TLS (it would send its password in clear, then be refused)."""
+    if d.secureonly and not d.secure:
+        return (f"Definition {d.handle} accepts {d.name} only over TLS (SECUREONLY) but does not dial it over "
+                f"TLS: SERVER {d.handle} SET SECURE ON (and SET PORT to its TLS port)")
+    return None
 
 
 def _port(d: ServerDef, port: int | str | None) -> int | None:

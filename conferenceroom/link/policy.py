@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from conferenceroom.admin.settings import ServerDef
 from conferenceroom.casemap import fold
 from conferenceroom.link.handshake import PeerAnnouncement
+from conferenceroom.link.tlsclient import show_fingerprint
 from conferenceroom.link.ts6 import ROLES, looks_like_services
 
 
@@ -174,10 +175,12 @@ def _check(
             return _FINGERPRINT, Refuse(
                 f"Definition {d.handle} pins a TLS certificate, but {peer.name} linked without TLS"
             )
-        presented = (peer_fingerprint or "").replace(":", "").lower().encode("ascii", "replace")
-        if not hmac.compare_digest(presented, d.fingerprint.replace(":", "").lower().encode()):
+        presented = (peer_fingerprint or "").replace(":", "").lower()
+        if not hmac.compare_digest(presented.encode("ascii", "replace"), d.fingerprint.replace(":", "").lower().encode()):
+            got = show_fingerprint(presented) if presented else "no certificate"
             return _FINGERPRINT, Refuse(
-                f"TLS certificate of {peer.name} does not match the fingerprint pinned in definition {d.handle}"
+                f"TLS certificate fingerprint mismatch for {peer.name} (definition {d.handle}): "
+                f"expected {show_fingerprint(d.fingerprint)}, got {got}"
             )
     return None
 

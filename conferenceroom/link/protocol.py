@@ -29,11 +29,12 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from conferenceroom.casemap import fold
-from conferenceroom.link.connector import describe_tls_failure
+from conferenceroom.link.connector import describe_tls_failure, plain_to_tls_reason
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
+from conferenceroom.link.tlsclient import PeerCheck, first_use_notice, judge_peer
 from conferenceroom.link.ts6 import build_error, looks_like_services
 from conferenceroom.network import Server
 from conferenceroom.sendq import queued_bytes
@@ -100,7 +101,7 @@ def services_server(network: Any, besides: Any = None) -> str | None:
     return None
 
 
-@implementer(ILinkConnection)
+@implementer(ILinkConnection, interfaces.IHandshakeListener)
 class LinkConnection(Protocol):
     """One server link: handshake, policy, burst, then server commands until it closes.
 
@@ -124,6 +125,8 @@ class LinkConnection(Protocol):
         self.handle: str | None = definition.handle if definition is not None else None
         self.role = "leaf"
         self.secure = False
+        self.tls_how = ""  # how the peer's certificate was verified ("" when not, or not TLS)
+        self._tls_pending = False  # active over TLS: our first line waits for check_peer
         self.ip = "0"
         self.handshake: Handshake | None = None
         self.keepalive: LinkKeepalive | None = None
@@ -152,10 +155,53 @@ class LinkConnection(Protocol):
         password = self.definition.password if self.definition is not None else None
         self.handshake = Handshake(identity(self.core), clock, active=self.active, password=password)
         self._timer = clock.callLater(self.handshake.timeout, self._handshake_timeout)
+        if self.active and self.secure:
+            # PASS carries the link password: nothing leaves before the peer's certificate is judged.
+            self._tls_pending = True
+            self.log.info("link to {who} at {ip}: TLS handshake started", who=self._who(), ip=self.ip)
+            return
         if self.active:
             self.log.info("link to {who} at {ip}: handshake started", who=self._who(), ip=self.ip)
+        self._start()
+
+    def _start(self) -> None:
+        assert self.handshake is not None
         for msg in self.handshake.start():
             self.send(msg)
+
+    def handshakeCompleted(self) -> None:
+        """TLS is up: on a link we dialled, judge the peer's certificate (off the reactor thread)."""
+        if not self._tls_pending or self.closing or self.definition is None:
+            return  # a link the peer dialled: its certificate is judged with its handshake (policy.decide)
+        d = judge_peer(self.core, self.definition, self.transport)
+        d.addCallback(self._tls_checked)
+        d.addErrback(self._tls_check_failed)
+
+    def _tls_checked(self, found: PeerCheck) -> None:
+        if self.closing:
+            return
+        self._tls_pending = False
+        if found.refusal is not None:
+            self._refuse(found.refusal)
+            return
+        self.tls_how = found.how
+        if found.learned_pin is not None:
+            self._learn_pin(found.learned_pin)
+        self.log.info("link to {who}: TLS peer verified ({how}); handshake started", who=self._who(), how=found.how)
+        self._start()
+
+    def _tls_check_failed(self, failure: Failure) -> None:
+        self.log.failure("{who}: error checking the TLS certificate", failure, who=self._who())
+        self._refuse("Internal error checking the peer's TLS certificate")
+
+    def _learn_pin(self, fingerprint: str) -> None:
+        """Trust on first use: tell the operators, and save the pin into the definition."""
+        assert self.definition is not None
+        handle = self.definition.handle
+        self._notice(first_use_notice(self._who(), self.name, handle, fingerprint))
+        save = getattr(self.core, "save_link_pin", None)
+        if save is not None:
+            save(handle, fingerprint)
 
     def dataReceived(self, data: bytes) -> None:
         """Queue complete lines and handle them, at most :data:`LINES_PER_TURN` per reactor turn."""
@@ -235,6 +281,8 @@ class LinkConnection(Protocol):
             text = "Remote host closed the connection"
         else:
             text = describe_tls_failure(reason) or f"Read error: {reason.getErrorMessage()}"
+        if self.active and not self.secure and not self.lines_in:
+            text = plain_to_tls_reason(text, self._buffer, self.handle)
         self._close_reason = text
         self._lost(text)
         self._finish(text)
@@ -330,6 +378,8 @@ class LinkConnection(Protocol):
         self.role = verdict.role
         self.capabilities = peer.capabilities
         self.accepted_at = core.clock.seconds()
+        if self.secure and not self.active and verdict.definition.fingerprint:
+            self.tls_how = "pinned certificate"
         for line in hs.accept(verdict.definition.password):
             self.send(line)
         links = self._links()
@@ -368,10 +418,12 @@ class LinkConnection(Protocol):
             self.core.clock, self.definition.ping, send_ping=self._send_ping, timeout=self._ping_timeout
         )
         self.keepalive.start()
-        self._notice(
-            f"Link with {self._who()} established ({self.role}, definition {self.handle}); "
-            f"sent a burst of {self.burst_lines} lines"
-        )
+        if self.secure:
+            how = f"; {self.tls_how}" if self.tls_how else ""
+            state = f"established over TLS ({self.role}, definition {self.handle}{how})"
+        else:
+            state = f"established ({self.role}, definition {self.handle})"
+        self._notice(f"Link with {self._who()} {state}; sent a burst of {self.burst_lines} lines")
         manager = self._manager()
         if manager is not None:
             manager.link_established(self)
@@ -397,7 +449,11 @@ class LinkConnection(Protocol):
         try:
             hs.check_timeout()
         except HandshakeError as exc:
-            self._refuse(exc.reason)
+            reason = exc.reason
+            if self._tls_pending:
+                reason = (f"no TLS session within {hs.timeout:g} seconds of connecting "
+                          "(is that port a TLS port? the peer never finished the TLS handshake)")
+            self._refuse(reason)
 
     def _refuse(self, reason: str) -> None:
         """ERROR to the peer, notice and log naming it, close; an accepted peer is split off."""
@@ -409,7 +465,11 @@ class LinkConnection(Protocol):
 
     def _closed_by_peer(self, text: str) -> None:
         self.log.warn("link with {who} closed by the peer: {text}", who=self._who(), text=text)
-        self._notice(f"Link with {self._who()} closed by the peer: {text}")
+        if self.active or self.name != "*":
+            self._notice(f"Link with {self._who()} closed by the peer: {text}")
+        else:  # the peer dialled us and gave up before introducing itself (its TLS check of us failed)
+            self._notice(f"Link attempt from {self.ip}{' over TLS' if self.secure else ''} "
+                         f"ended by the peer: {text}")
         self._close(f"Closed by the peer: {text}", error_line=False, notice=False)
 
     # -- ILinkConnection and the contract with the TS6 handlers ---------------------

@@ -352,6 +352,10 @@ class Connect:
     host: str = HOST
     hub_mask: Optional[str] = "*"
     autoconn: bool = False
+    #: dial this peer over TLS (``flags = tls``)
+    tls: bool = False
+    #: the peer's certificate must have this SHA-256 (hex, any case, colons allowed)
+    fingerprint: Optional[str] = None
 
     def render(self) -> str:
         lines = [f'\tname = "{self.name}";', f'\thost = "{self.host}";', f"\tport = {self.port};",
@@ -359,8 +363,11 @@ class Connect:
                  "\tencrypted = no;", '\tclass = "server";', "\ttimeout = 10 seconds;"]
         if self.hub_mask is not None:
             lines.append(f'\thub_mask = "{self.hub_mask}";')
-        if self.autoconn:
-            lines.append("\tflags = autoconn;")
+        flags = [flag for flag, on in (("autoconn", self.autoconn), ("tls", self.tls)) if on]
+        if flags:
+            lines.append(f"\tflags = {', '.join(flags)};")
+        if self.fingerprint:
+            lines.append(f'\ttls_certificate_fingerprint = "{self.fingerprint.replace(":", "").upper()}";')
         return "connect {\n" + "\n".join(lines) + "\n};\n"
 
 
@@ -389,11 +396,19 @@ class HybridConfig:
     connectfreq: int = 10
     max_clients: int = 2000
     extra: str = ""
+    #: (certificate, key) PEM file names inside hybrid's directory: enables TLS and a TLS server port
+    tls_files: Optional[tuple[str, str]] = None
+    tls_port: int = 0
 
     def render(self, install: HybridInstall, directory: Path) -> str:
         hub = "yes" if self.hub else "no"
         oper_name, oper_password = self.oper
         connects = "".join(c.render() for c in self.connects)
+        tls_info = tls_listen = ""
+        if self.tls_files is not None:
+            cert, key = (directory / name for name in self.tls_files)
+            tls_info = f'\trsa_private_key_file = "{key}";\n\ttls_certificate_file = "{cert}";\n'
+            tls_listen = f'\tflags = tls, server;\n\thost = "{HOST}";\n\tport = {self.tls_port};\n'
         return f"""/* ircd-hybrid test config for {self.name} (written by tests/integration/hybrid.py) */
 serverinfo {{
 \tname = "{self.name}";
@@ -405,7 +420,7 @@ serverinfo {{
 \tdefault_max_clients = {self.max_clients};
 \tmax_nick_length = 15;
 \tmax_topic_length = 300;
-}};
+{tls_info}}};
 admin {{ name = "test"; description = "test"; email = "<test@localhost>"; }};
 class {{
 \tname = "users";
@@ -432,7 +447,7 @@ listen {{
 \tflags = server;
 \thost = "{HOST}";
 \tport = {self.server_port};
-}};
+{tls_listen}}};
 auth {{
 \tuser = "*@{HOST}";
 \tclass = "users";
@@ -557,6 +572,8 @@ class HybridProcess:
             self.config.client_port = free_port()
         if not self.config.server_port:
             self.config.server_port = free_port()
+        if self.config.tls_files is not None and not self.config.tls_port:
+            self.config.tls_port = free_port()
         self.config_path.write_text(self.config.render(self.install, self.directory))
         user = run_user()
         if user is not None:

@@ -152,8 +152,8 @@ def test_help_for_every_family_and_topic(op):
     ssl = op("help general ssl")
     assert [line.split(" - ")[0] for line in ssl] == [
         "GENERAL SSL ENABLE", "GENERAL SSL DISABLE", "GENERAL SSL PORT <port>",
-        "GENERAL SSL CERT <path>", "GENERAL SSL KEY <path>", "GENERAL SSL STS on|off",
-        "GENERAL SSL STSDURATION <duration>", "GENERAL SSL LIST"]
+        "GENERAL SSL CERT <path>", "GENERAL SSL KEY <path>", "GENERAL SSL CAFILE <path>",
+        "GENERAL SSL STS on|off", "GENERAL SSL STSDURATION <duration>", "GENERAL SSL LIST"]
     kline = op("HELP SECURITY KLINE")
     assert kline[0].startswith("SECURITY KLINE ADD <user@host> [duration] [reason] - ban user@host")
     server_set = "\n".join(op("HELP SERVER SET"))
@@ -289,7 +289,7 @@ def test_general_utf8only_takes_effect_live(shared_server, irc_client, op):
 
 
 def test_general_role_securenetwork_datadir(op):
-    """HUB/LEAF, SECURENETWORK and DATADIR are answered, listed and saved
+    """HUB/LEAF, SECURENETWORK, SSL CAFILE and DATADIR are answered, listed and saved
     (DATADIR says it needs a restart); putting them back restores the file."""
     assert op("GENERAL SET LEAF") == ["Role set to leaf"]
     assert "  Role: leaf" in op("GENERAL LIST")
@@ -302,6 +302,12 @@ def test_general_role_securenetwork_datadir(op):
     assert "general set securenetwork on" in op.lines()
     assert op("GENERAL SET SECURENETWORK off") == ["Secure network set to off"]
     assert not any("securenetwork" in l for l in op.lines())
+
+    assert op("GENERAL SSL CAFILE certs/network-ca.pem") == ["SSL CA file set to certs/network-ca.pem"]
+    assert "  SSL CA file: certs/network-ca.pem" in op("GENERAL LIST")
+    assert "general ssl cafile certs/network-ca.pem" in op.lines()
+    assert op("GENERAL SSL CAFILE none") == ["SSL CA file set to none"]
+    assert not any("cafile" in l for l in op.lines())
 
     assert op("GENERAL SET DATADIR state") == [
         "Data folder set to state", "Saved; A new data folder takes effect after a restart"]

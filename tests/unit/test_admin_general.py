@@ -160,6 +160,7 @@ def test_general_list():
         "SSL port: 994",
         "SSL certificate: (self-signed, generated)",
         "SSL key: (self-signed, generated)",
+        "SSL CA file: (the system's CAs; self-signed peers pinned on first use)",
         "STS: off",
         "STS duration: 1d (86400 seconds)",
         "WebSocket: disabled",

@@ -100,15 +100,14 @@ def test_other_failures_keep_their_message() -> None:
     assert describe_failure(Failure(OSError("Address already in use."))) == "Address already in use"
 
 
-def test_tls_certificate_failures_are_sentences() -> None:
-    """A refused peer certificate (wrong pin, untrusted) or one for another name reads as a
-    sentence an operator acts on, not OpenSSL's tuple or service_identity's repr."""
+def test_tls_failures_are_sentences() -> None:
+    """A TLS handshake that failed reads as a sentence an operator acts on, not OpenSSL's tuple: a peer that
+    speaks no TLS on that port, a peer that refused our certificate, anything else with OpenSSL's words."""
     from OpenSSL.SSL import Error as SSLError
-    from service_identity import VerificationError
 
-    pin = describe_failure(Failure(SSLError([("SSL routines", "", "certificate verify failed")])))
-    assert pin == ("TLS certificate of the peer was refused: not the pinned fingerprint, "
-                   "or not signed by a trusted authority")
-    name = describe_failure(Failure(VerificationError(errors=["IPAddressMismatch"])))
-    assert name.startswith("TLS certificate of the peer is not for its host name or address")
-    assert describe_failure(Failure(SSLError([("SSL routines", "", "wrong version number")]))) == "TLS handshake failed"
+    plain = describe_failure(Failure(SSLError([("SSL routines", "", "wrong version number")])))
+    assert plain == "the peer does not speak TLS on that port (a plaintext port? dial its TLS port, or SET SECURE OFF)"
+    ca = describe_failure(Failure(SSLError([("SSL routines", "", "tlsv1 alert unknown ca")])))
+    assert ca == "TLS handshake refused by the peer: it does not trust our certificate (unknown CA)"
+    other = describe_failure(Failure(SSLError([("SSL routines", "", "sslv3 alert illegal parameter")])))
+    assert other.startswith("TLS handshake failed (") and "illegal parameter" in other

@@ -659,3 +659,19 @@ def test_connect_then_link_records_the_peer_role() -> None:
     assert [(v.name, v.role, v.handle) for v in h.manager.link_views()] == [
         ("soprano.webmaster.com", "leaf", "soprano")
     ]
+
+
+def test_secureonly_definition_is_never_dialled_in_plain_text() -> None:
+    """SECUREONLY without SECURE: CONNECT is refused, saying what to set, and auto-connect reports the same
+    reason instead of sending the link password in clear to a peer that must refuse it."""
+    plain_only = replace(SOPRANO, secureonly=True)
+    h = Harness(make_settings(replace(plain_only, auto=False))).start()
+    with pytest.raises(ConnectError) as refused:
+        h.manager.connect_now("soprano.*")
+    reason = ("Definition soprano accepts soprano.webmaster.com only over TLS (SECUREONLY) but does not dial it "
+              "over TLS: SERVER soprano SET SECURE ON (and SET PORT to its TLS port)")
+    assert refused.value.reason == reason
+    auto = Harness(make_settings(plain_only, role="leaf")).start()
+    assert auto.dials() == []
+    assert auto.notices[-1].startswith(f"Connection to soprano (soprano.webmaster.com) at 209.133.1.1:7000 "
+                                       f"failed: {reason}; retrying in ")

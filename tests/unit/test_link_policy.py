@@ -115,10 +115,12 @@ REFUSED = [
     pytest.param(cr_peer("bass.example.com", "104-0000-001"), {},
                  "Definition bass pins a TLS certificate, but bass.example.com linked without TLS", id="pin-no-tls"),
     pytest.param(cr_peer("bass.example.com", "104-0000-001"), {"secure_transport": True, "peer_fingerprint": "cd" * 32},
-                 "TLS certificate of bass.example.com does not match the fingerprint pinned in definition bass",
+                 "TLS certificate fingerprint mismatch for bass.example.com (definition bass): "
+                 "expected AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB, got CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD:CD",
                  id="pin-mismatch"),
     pytest.param(cr_peer("bass.example.com", "104-0000-001"), {"secure_transport": True},
-                 "TLS certificate of bass.example.com does not match the fingerprint pinned in definition bass",
+                 "TLS certificate fingerprint mismatch for bass.example.com (definition bass): "
+                 "expected AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB, got no certificate",
                  id="pin-no-certificate"),
     pytest.param(TENOR_PEER, {"server_exists": lambda n: n == "tenor.webmaster.com"},
                  "Server tenor.webmaster.com already exists in this network", id="name-exists"),

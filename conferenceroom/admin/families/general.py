@@ -59,6 +59,10 @@ def _ssl_verbs() -> tuple[Verb, ...]:
         setting("general ssl key", "ssl.key", _OptionalPath("path"), label="SSL key",
                 help="PEM private key file (none: the certificate file holds the key too, "
                      "or the generated one)", unset="(self-signed, generated)"),
+        setting("general ssl cafile", "ssl.cafile", _OptionalPath("path"), label="SSL CA file",
+                help="PEM file of the CAs that sign peer servers' certificates, for secure links without "
+                     "a fingerprint pin (none: the system's CAs, and a self-signed peer is pinned on first use)",
+                unset="(the system's CAs; self-signed peers pinned on first use)"),
         setting("general ssl sts", "ssl.sts", OnOff(), label="STS",
                 help="advertise the IRCv3 sts policy: plain clients move to the TLS port and keep to TLS "
                      "(needs a certificate clients trust)"),

@@ -69,6 +69,15 @@ def _help(conn: "ClientConnection", topic: list[str]) -> None:
         conn.notice(line)
 
 
+def apply_admin_words(core: Any, words: list[str], actor: str) -> Any:
+    """Apply ``AS <words>`` decided by the server itself (*actor* names why): saved, then in force.
+
+    The caller holds ``core.admin_lock``; the Deferred fires with the
+    result and the extra sentences, or fails with AdminError / OSError.
+    """
+    return _run(core, words, actor)
+
+
 @defer.inlineCallbacks
 def _run(core: Any, words: list[str], actor: str) -> Any:
     """Parse and apply in a thread, then put the result into force and save it."""
