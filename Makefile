@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= etc/conferenceroom.conf
 
-.PHONY: run test unit integration bench bench-link soak clean
+.PHONY: run test unit integration bench bench-link bench-services soak clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ soak: $(VENV)/.installed
 # Link burst (issue 8): hybrid->hybrid beside ours->ours; never part of `make test`.
 bench-link: $(VENV)/.installed
 	$(PY) benchmarks/linkburst.py $(BENCH_LINK_ARGS)
+
+# Services (issue 10): 10,000 REGISTERs and 10,000 IDENTIFYs, bystander PING; never part of `make test`.
+bench-services: $(VENV)/.installed
+	$(PY) benchmarks/services.py $(BENCH_SERVICES_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -64,8 +64,10 @@ class Server:
 
     @property
     def is_services(self) -> bool:
-        """True for the services pseudo-server: flagged by its link, or served by this process."""
-        return self.services or bool(getattr(self.route, "decides_here", False))
+        """True for the services pseudo-server: served by this process, flagged ``S`` by its link, or
+        named ``services.<domain>`` (the flag is lost behind a hybrid hub, which keeps only ``h``)."""
+        return (self.services or bool(getattr(self.route, "decides_here", False))
+                or (self.route is not None and self.name.lower().startswith("services.")))
 
     def __repr__(self) -> str:
         return f"<Server {self.name} {self.sid}>"

@@ -102,6 +102,7 @@ NUMERICS: dict[str, tuple[str, ...]] = {
     "ERR_CANNOTSENDTOCHAN": ("404", "{0}", "Cannot send to channel"),
     "ERR_TOOMANYCHANNELS": ("405", "{0}", "You have joined too many channels"),
     "ERR_WASNOSUCHNICK": ("406", "{0}", "There was no such nickname"),
+    "ERR_SERVICESDOWN": ("440", "{0}", "Services are currently unavailable"),
     "ERR_TOOMANYTARGETS": ("407", "{0}", "Too many targets: {1}"),
     "ERR_NOORIGIN": ("409", "No origin specified"),
     "ERR_INVALIDCAPCMD": ("410", "{0}", "Invalid CAP subcommand"),

@@ -24,7 +24,7 @@ from twisted.logger import Logger
 
 from .admin import AdminError, ConfigError, ConfigFile, LoadedConfig, changed_lines
 from .client.protocol import ClientFactory
-from . import client, logs, tls
+from . import client, logs, services, tls
 from .core import ServerCore
 from .link import wiring
 from .link.connector import string_endpoints
@@ -170,6 +170,7 @@ class ConferenceRoomService(service.MultiService):
         )
         self.core.link_manager = self.link_manager
         self.link_manager.setServiceParent(self)
+        services.attach(self.core, start=False)  # started with the service
         self._load_motd()
         for port in loaded.settings.ports:
             Listener(reactor, self.factory, port, loaded.settings.bindip).setServiceParent(self)
@@ -207,6 +208,7 @@ class ConferenceRoomService(service.MultiService):
                 self.log.error("{why}", why=why)
         super().startService()
         self._check_client_ports()
+        self.core.services_control.start()
         self.log.info(
             "{name} ({serial}, {role}) started with {path}",
             name=self.settings.name, serial=self.settings.serial,
@@ -246,6 +248,7 @@ class ConferenceRoomService(service.MultiService):
         write pending "repeated" log lines."""
         for link in list(getattr(self.core, "links", ())):
             link.drop("Server shutting down")
+        self.core.services_control.shutdown()
         result = super().stopService()
         if self.log_observer is not None:
             self.log_observer.flush()
@@ -319,6 +322,7 @@ class ConferenceRoomService(service.MultiService):
         self.core.apply_settings(new)
         self._recheck_opers(new)
         report.changes.extend(self.link_manager.reconfigure(new))
+        report.changes.extend(self.core.services_control.settings_changed(new))
         self.loaded = loaded
         if loaded.needs_rewrite:
             why = self._rewrite()
@@ -352,6 +356,7 @@ class ConferenceRoomService(service.MultiService):
         self.core.apply_settings(new)
         self._recheck_opers(new)
         report.changes.extend(self.link_manager.reconfigure(new))
+        report.changes.extend(self.core.services_control.settings_changed(new))
         if new.motd != old.motd:
             self._load_motd()
         return report.changes

@@ -258,6 +258,8 @@ class Settings:
     secureonly: bool = False
     securenetwork: bool = False
     services_enabled: bool = True
+    services_password_cost: int = 12
+    services_enforce_delay: int = 60
     opers: FrozenMap[str, OperEntry] = field(default_factory=FrozenMap)
     flood: FloodSettings = field(default_factory=FloodSettings)
     manhole: ManholeSettings = field(default_factory=ManholeSettings)

@@ -29,7 +29,8 @@ from ..network import ACCOUNT_MODE, Channel, Network, Server, User
 from ..wire import Message
 from . import queries
 from .outbound import SERVICES_FLAG, status_of_prefixes
-from .ts6 import valid_sid, valid_server_name
+from .policy import two_services
+from .ts6 import looks_like_services, valid_sid, valid_server_name
 
 log = Logger()
 
@@ -144,6 +145,12 @@ def handle_sid(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     if sid in network.servers_by_sid:
         link.protocol_error(f"Server ID {sid} is already in use in this network")
         return
+    if looks_like_services(name):
+        ours = next((s.name for s in network.servers.values()
+                     if s is not network.me and looks_like_services(s.name)), None)
+        if ours is not None:
+            link.protocol_error(two_services(name, link.peer.name if link.peer is not None else name, ours))
+            return
     server = Server(name, sid, description, uplink=source, route=link.route,
                     hopcount=_int(hops) or source.hopcount + 1)
     server.services = len(msg.params) > 4 and SERVICES_FLAG in msg.params[3]
@@ -169,6 +176,12 @@ def handle_squit(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         return
     if target.route is link.route:
         network.remove_server(target, reason, origin=link.route)
+        return
+    by = getattr(source, "nick", None) or source.name
+    squit_here = getattr(target.route, "squit", None)
+    if squit_here is not None:  # our services pseudo-server: we drop it ourselves
+        side.notice(f"Remote SQUIT {target.name} from {by} ({reason})")
+        squit_here(reason, by)
         return
     # A remote SQUIT of a server on our side: pass it toward that server.
     src = source.uid if isinstance(source, User) else source.sid
@@ -261,6 +274,34 @@ def handle_nick(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         side.network.kill_user(source, side.me, "Bad nickname")
         return
     side.network.change_nick(source, new, origin=link.route, ts=side.network.now() if ts is None else ts)
+
+
+@command("SVSNICK", min_params=4, origin="server")
+def handle_svsnick(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+    """``:<services> SVSNICK <UID> <old TS> <new nick> <new TS>``: services rename a user (hybrid's form).
+
+    Only a services server (or a user on one) may; a user here is renamed
+    by this server (every link sees the NICK), one elsewhere is passed on
+    toward its server.  A nick taken by someone else, a bad nick or a stale
+    old TS changes nothing.
+    """
+    if not _server_of(source).name.lower().startswith("services."):
+        log.info("SVSNICK from {source}, not a services server, ignored", source=_server_of(source).name)
+        return
+    target = _user(side.network, msg.params[0])
+    new, old_ts, new_ts = msg.params[2], _int(msg.params[1]), _int(msg.params[3])
+    if target is None or not valid_nick(new):
+        return
+    if old_ts and old_ts != int(target.nick_ts):
+        return
+    if not target.is_local:
+        if target.route is not link.route:
+            side.toward(target, msg)
+        return
+    if not side.network.nick_available(new, target):
+        log.info("SVSNICK {old} -> {new} refused: the nick is taken", old=target.nick, new=new)
+        return
+    side.network.change_nick(target, new, ts=float(new_ts) if new_ts else None)
 
 
 @command("QUIT", origin="server")

@@ -69,6 +69,7 @@ class LocalIdentity:
     serial: str
     role: str
     hidden: bool = False
+    services: str | None = None  # the services server our side of the network has
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class PeerAnnouncement:
     capabilities: frozenset[str] = frozenset()
     serial: str | None = None
     role: str | None = None
+    services: str | None = None  # CR-SERVICES: the services server the peer's side has
     ts_version: int | None = None
     ts_min: int | None = None
     clock_delta: int | None = None
@@ -255,7 +257,7 @@ class Handshake:
         for token in tokens:
             key, sep, value = token.partition("=")
             key = key.upper()
-            if sep and key in (ts6.CR_SERIAL, ts6.CR_ROLE):
+            if sep and key in (ts6.CR_SERIAL, ts6.CR_ROLE, ts6.CR_SERVICES):
                 self._read_cr_token(key, value)
             else:
                 self._tokens.add(token.upper())
@@ -265,6 +267,8 @@ class Handshake:
     def _read_cr_token(self, key: str, value: str) -> None:
         if key == ts6.CR_SERIAL and not ts6.valid_serial(value):
             raise HandshakeError(f"Invalid serial {value} in CAPAB: expected a serial like 102-0000-001")
+        if key == ts6.CR_SERVICES and not ts6.valid_server_name(value):
+            raise HandshakeError(f"Invalid services server name {value} in CAPAB CR-SERVICES")
         if key == ts6.CR_ROLE:
             value = value.lower()
             if value not in ts6.ROLES:
@@ -297,7 +301,7 @@ class Handshake:
             raise HandshakeError(f"The peer introduced itself with server ID {sid}, which is this server's ID")
         if self._pass_sid is not None and self._pass_sid != sid:
             raise HandshakeError(f"Server ID mismatch: PASS says {self._pass_sid} but SERVER says {sid}")
-        if len(self._cr) == 1:
+        if (ts6.CR_SERIAL in self._cr) != (ts6.CR_ROLE in self._cr):
             raise HandshakeError("A ConferenceRoom server must announce both CR-SERIAL and CR-ROLE in CAPAB")
         missing = sorted(ts6.REQUIRED_CAPABS - self._tokens)
         if missing:
@@ -315,6 +319,7 @@ class Handshake:
             capabilities=frozenset(self._tokens),
             serial=self._cr.get(ts6.CR_SERIAL),
             role=self._cr.get(ts6.CR_ROLE),
+            services=self._cr.get(ts6.CR_SERVICES),
         )
 
     def _read_svinfo(self, msg: Message) -> PeerAnnouncement:
@@ -345,7 +350,7 @@ class Handshake:
     def _introduction(self, password: str | None, extra: tuple[str, ...]) -> tuple[Message, ...]:
         me = self.me
         lines = [] if password is None else [ts6.build_pass(password)]
-        lines.append(ts6.build_capab(ts6.our_capab_tokens(me.serial, me.role, extra)))
+        lines.append(ts6.build_capab(ts6.our_capab_tokens(me.serial, me.role, extra, me.services)))
         lines.append(ts6.build_server(me.name, me.sid, me.description, me.hidden))
         return tuple(lines)
 

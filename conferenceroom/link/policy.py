@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from conferenceroom.admin.settings import ServerDef
 from conferenceroom.casemap import fold
 from conferenceroom.link.handshake import PeerAnnouncement
-from conferenceroom.link.ts6 import ROLES
+from conferenceroom.link.ts6 import ROLES, looks_like_services
+
+
+def two_services(theirs: str, peer: str, ours: str) -> str:
+    """The refusal when two services servers would meet (ERROR text and operator notice)."""
+    via = "" if theirs == peer else f" (through {peer})"
+    return (f"Two services servers would meet: this network has {ours} and {theirs} comes with the new "
+            f"link{via}. Only one server of a network may run services: type /as services disable on one "
+            f"of them, then link again")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ def decide(
     links: Sequence[LinkView],
     secure_network: bool = False,
     connecting_to: str | None = None,
+    our_services: str | None = None,
 ) -> Accept | Refuse:
     """Accept or refuse *peer*.
 
@@ -69,7 +78,10 @@ def decide(
     server already in our network, ourselves included.  *links* are our
     other links.  *secure_network* is GENERAL SET SECURENETWORK.
     *connecting_to* is the handle of the definition we dialled (active
-    side); the peer must then match that definition.
+    side); the peer must then match that definition.  *our_services* names
+    the services server our side of the network has: a peer that brings
+    another one (CR-SERVICES, or a peer that is itself a services server)
+    is refused, since one network holds one services server.
 
     Checks run in this order: TLS required network-wide, the definition
     (name mask, enabled, serial, password, SECUREONLY, fingerprint pin),
@@ -87,6 +99,9 @@ def decide(
         return Refuse(f"Server {peer.name} already exists in this network")
     if sid_exists(peer.sid):
         return Refuse(f"Server ID {peer.sid} is already in use in this network")
+    theirs = peer.services or (peer.name if looks_like_services(peer.name) else None)
+    if our_services and theirs:
+        return Refuse(two_services(theirs, peer.name, our_services))
     role = peer.role or found.role
     if our_role == "leaf":
         if links:

@@ -34,7 +34,7 @@ from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdenti
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
-from conferenceroom.link.ts6 import build_error
+from conferenceroom.link.ts6 import build_error, looks_like_services
 from conferenceroom.network import Server
 from conferenceroom.sendq import queued_bytes
 from conferenceroom.wire import MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, parse
@@ -88,7 +88,16 @@ def identity(core: "ServerCore") -> LocalIdentity:
     """Who this server is on a link, from the live settings."""
     s = core.settings
     me = core.network.me
-    return LocalIdentity(me.name, me.sid, s.description or me.name, s.serial, s.role)
+    return LocalIdentity(me.name, me.sid, s.description or me.name, s.serial, s.role,
+                         services=services_server(core.network))
+
+
+def services_server(network: Any, besides: Any = None) -> str | None:
+    """The name of a services server in ``network`` (ours or one behind a link; not ``besides``), or None."""
+    for server in network.servers.values():
+        if server is not besides and server is not network.me and looks_like_services(server.name):
+            return server.name
+    return None
 
 
 @implementer(ILinkConnection)
@@ -276,6 +285,7 @@ class LinkConnection(Protocol):
                    (crossed if winner else None)],
             secure_network=settings.securenetwork,
             connecting_to=self.definition.handle if self.definition is not None else None,
+            our_services=services_server(network, besides=ours),
         )
         if crossed is not None and not winner:
             self._refuse(self._crossed_reason())

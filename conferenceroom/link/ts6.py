@@ -28,6 +28,7 @@ MIRRORED_CAPABS: tuple[str, ...] = ("QOP", "AOP")
 CR_SERIAL = "CR-SERIAL"  # CR-SERIAL=102-0000-001: our serial
 CR_ROLE = "CR-ROLE"  # CR-ROLE=hub or CR-ROLE=leaf: our role
 CR_OWNER = "CR-OWNER"  # we carry channel owner (+q, '~' in SJOIN)
+CR_SERVICES = "CR-SERVICES"  # CR-SERVICES=services.example.org: the services server our side has
 ROLES = ("hub", "leaf")
 
 _SID = re.compile(r"[0-9][A-Z0-9]{2}")
@@ -63,14 +64,25 @@ def build_pass(password: str) -> Message:
     return Message("PASS", (password,))
 
 
-def our_capab_tokens(serial: str, role: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
-    """The CAPAB tokens we announce: standard ones, *extra* (mirrored QOP/AOP), then ours."""
+def our_capab_tokens(serial: str, role: str, extra: Iterable[str] = (), services: str | None = None
+                     ) -> tuple[str, ...]:
+    """The CAPAB tokens we announce: standard ones, *extra* (mirrored QOP/AOP), then ours.
+
+    *services* names the services server our side of the network has (ours
+    or one we learned from a link): one network may hold only one.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be hub or leaf, not {role!r}")
     if not valid_serial(serial):
         raise ValueError(f"serial must look like 102-0000-001, not {serial!r}")
     standard = list(OUR_CAPABS) + [t for t in extra if t not in OUR_CAPABS]
-    return (*standard, f"{CR_SERIAL}={serial}", f"{CR_ROLE}={role}", CR_OWNER)
+    tokens = (*standard, f"{CR_SERIAL}={serial}", f"{CR_ROLE}={role}", CR_OWNER)
+    return (*tokens, f"{CR_SERVICES}={services}") if services else tokens
+
+
+def looks_like_services(name: str) -> bool:
+    """True for a server name like a services server's (``services.<domain>``)."""
+    return name.lower().startswith("services.")
 
 
 def build_capab(tokens: Iterable[str]) -> Message:

@@ -15,7 +15,9 @@ Fixtures
     C{None} for no MOTD file), C{opers} (default C{True}: the admin and
     helper opers below), C{name}, C{description}, C{network}, C{serial},
     C{hub} (C{True} hub, C{False} leaf, C{None} nothing), C{port} (default:
-    a free one), C{start} (default C{True}; else call C{.start()}).
+    a free one), C{start} (default C{True}; else call C{.start()}),
+    C{services} (default C{False}: ``services disable`` is written; C{True}
+    runs services with bcrypt cost C{password_cost}, 4 unless given).
 
 ``server``
     Function-scoped started server with the default config; extra lines and
@@ -131,7 +133,9 @@ class ServerProcess:
                  motd: Optional[str] = MOTD_TEXT,
                  opers: bool = True,
                  serial: Optional[str] = None,
-                 port: Optional[int] = None):
+                 port: Optional[int] = None,
+                 services: bool = False,
+                 password_cost: Optional[int] = 4):
         self.host = HOST
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -144,6 +148,8 @@ class ServerProcess:
         self.motd = motd
         self.opers = opers
         self.serial = serial
+        self.services = services
+        self.password_cost = password_cost
         self.extra = list(extra)
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
@@ -186,6 +192,9 @@ class ServerProcess:
         if self.opers:
             for oper, password, flags in (ADMIN_OPER, HELPER_OPER):
                 lines.append(f"oper {oper} add {password} {flags}")
+        lines.append("services enable" if self.services else "services disable")
+        if self.services and self.password_cost is not None:
+            lines.append(f"services set passwordcost {self.password_cost}")
         lines.extend(self.extra)
         return lines
 

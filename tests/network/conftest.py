@@ -131,10 +131,11 @@ class Network:
         self.root = root
         self.nodes: list[Node] = []
 
-    def server(self, name: str, serial: str, hub: bool = True, extra: Iterable[str] = ()) -> Node:
-        """Start a server from a minimal bootstrap file."""
+    def server(self, name: str, serial: str, hub: bool = True, extra: Iterable[str] = (),
+               services: bool = False) -> Node:
+        """Start a server from a minimal bootstrap file (``services``: run services there)."""
         proc = ServerProcess(self.root / f"{len(self.nodes)}-{name}", extra, name=name, description=f"{name.split('.')[0]} test server",
-                             serial=serial, hub=hub)
+                             serial=serial, hub=hub, services=services)
         proc.reports_own_log = True
         node = Node(proc)
         self.nodes.append(node)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conferenceroom.admin import Settings, build_tree
+from conferenceroom.admin import AdminError, Settings, build_tree
 from tests.helpers import admin_refusal
 
 TREE = build_tree(bcrypt_rounds=4)
@@ -20,8 +20,18 @@ def test_services_disable_enable():
 
 
 def test_services_list():
-    """SERVICES LIST says whether services run here."""
-    assert TREE.execute_line(Settings(), "services list").replies == ["SERVICES settings:", "  Services: enabled"]
+    """SERVICES LIST says whether services run here and the password cost of new accounts."""
+    assert TREE.execute_line(Settings(), "services list").replies == [
+        "SERVICES settings:", "  Services: enabled", "  Password cost: 12", "  Enforce delay: 60"]
+
+
+def test_services_password_cost():
+    """SERVICES SET PASSWORDCOST takes 4 to 16, is written back, and refuses anything else."""
+    low = TREE.execute_line(Settings(), "services set passwordcost 4")
+    assert low.settings.services_password_cost == 4
+    assert "services set passwordcost 4" in TREE.write(low.settings)
+    with pytest.raises(AdminError):
+        TREE.execute_line(Settings(), "services set passwordcost 3")
 
 
 @pytest.mark.parametrize("line", ["services", "services maybe", "services enable now"])

@@ -56,6 +56,8 @@ EXAMPLES = [
     "services enable",
     "services disable",
     "services list",
+    "services set passwordcost 10",
+    "services set enforcedelay 30",
     "security set flood off",
     "security set flood penalties 5",
     "security set flood seconds 20",

@@ -11,6 +11,6 @@ from types import ModuleType
 
 def all_modules() -> list[ModuleType]:
     """Every client command module, imported."""
-    from . import admin, bans, channel, info, message, oper, operwall, query, registration
+    from . import admin, bans, channel, info, message, oper, operwall, query, registration, services
 
-    return [registration, channel, message, query, info, oper, operwall, bans, admin]
+    return [registration, channel, message, query, info, oper, operwall, bans, admin, services]

@@ -92,6 +92,11 @@ def _run(core: Any, words: list[str], actor: str) -> Any:
             for note in notes:
                 log.info("{note}", note=note)
         extra += core.reconfigure(result.settings)
+    elif [word.lower() for word in words[:2]] == ["services", "enable"]:
+        # Already enabled in the settings, but dropped by SQUIT: ENABLE brings them back.
+        control = getattr(core, "services_control", None)
+        if control is not None:
+            extra += control.settings_changed(result.settings)
     return result, extra
 
 

@@ -209,6 +209,16 @@ def _tell_other_opers(conn: "ClientConnection", text: str) -> None:
 # -- CONNECT / SQUIT ----------------------------------------------------------------
 
 
+def _services_server(conn: "ClientConnection") -> Any:
+    """The services server ``SQUIT services`` means: ours when running, else one elsewhere on the network."""
+    network = conn.core.network
+    host = getattr(conn.core, "services", None)
+    if host is not None:
+        return host.server
+    return next((s for _, s in sorted(network.servers.items())
+                 if s is not network.me and s.name.lower().startswith("services.")), None)
+
+
 @command("CONNECT", min_params=1, oper="", syntax="CONNECT <server mask> [<port>]")
 def handle_connect(conn: "ClientConnection", msg: Message) -> None:
     """CONNECT <server mask> [<port>]: link now to the server definition the
@@ -242,11 +252,24 @@ def handle_squit(conn: "ClientConnection", msg: Message) -> None:
     reason = msg.params[1] if len(msg.params) > 1 and msg.params[1] else f"SQUIT by {user.nick}"
     server = network.find_server(mask) or next(
         (s for _, s in sorted(network.servers.items()) if s is not network.me and match(mask, s.name)), None)
+    if server is None and mask.lower() == "services":
+        server = _services_server(conn)
+        if server is None:
+            control = getattr(conn.core, "services_control", None)
+            why = control.squit(user.nick, reason) if control is not None else "this server runs no services"
+            conn.notice(f"*** SQUIT services: {why}")
+            return
     if server is None:
         conn.reply("ERR_NOSUCHSERVER", mask)
         return
     if server is network.me:
         conn.notice(f"*** SQUIT: {server.name} is this server (DIE stops it)")
+        return
+    squit_here = getattr(server.route, "squit", None)
+    if squit_here is not None:  # our own services pseudo-server
+        conn.core.notice_opers(f"Received SQUIT {server.name} from {user.nick} ({reason})")
+        log.info("SQUIT {server} by {nick}: {reason}", server=server.name, nick=user.nick, reason=reason)
+        conn.notice(f"*** SQUIT {server.name}: {squit_here(reason, user.nick)}")
         return
     link = getattr(server.route, "link", None)
     if link is None:
