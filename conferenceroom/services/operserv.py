@@ -193,7 +193,7 @@ class OperServ:
             mask = BanMask().parse(args.pop(0))
         except ValueError as exc:
             raise CommandError(f"Bad mask: {exc}.")
-        expires = 0
+        expires = seconds = 0
         if args and args[0].startswith("+"):
             try:
                 seconds = parse_duration(args.pop(0)[1:])
@@ -213,7 +213,7 @@ class OperServ:
         def done(_: Any) -> None:
             self.akills[key] = entry
             killed = self.enforce(entry)
-            until = "permanent" if not expires else f"expires in {format_duration(expires - self.now())}"
+            until = "permanent" if not expires else f"expires in {format_duration(seconds)}"
             request.reply(f"AKILL {verb}: {mask} ({reason}) [{until}]; {killed} user"
                           f"{'s' if killed != 1 else ''} disconnected.")
             self.host.core.notice_opers(f"{request.user.nick} {verb} AKILL {mask} ({reason}) [{until}]")

@@ -152,3 +152,52 @@ def test_hybrid_leaf_sees_a_login(network, hybrid) -> None:
     bob.expect(lambda m: m.command == "NOTICE" and m.trailing.startswith("You are now identified"), timeout=15.0)
     wait_until(lambda: _whois_account(alice, "bob") == "bob", "our WHOIS shows hybrid's bob logged in")
     wait_until(lambda: _whois_account(bob, "bob") == "bob", "hybrid itself has bob logged in")
+
+
+def _os(client: IRCClient, text: str, last: str) -> list[str]:
+    """``/msg OperServ <text>``; OperServ's NOTICE texts up to the one starting with ``last``."""
+    client.send(f"PRIVMSG OperServ :{text}")
+    lines = client.collect(lambda m: m.command == "NOTICE" and m.nick == "OperServ" and m.trailing.startswith(last),
+                           timeout=15.0)
+    return [m.trailing for m in lines if m.command == "NOTICE" and m.nick == "OperServ"]
+
+
+def test_operserv_from_the_leaf(network) -> None:
+    """A services administrator on tenor (flag s) uses soprano's OperServ: AKILL ADD kills the matching
+    users of both servers and a later matching client on tenor, LIST and DEL; GLOBAL reaches users of
+    both servers; STATS; a plain operator and a user are refused."""
+    soprano, tenor = _pair(network)
+    tenor.as_("oper sadmin add sadminpw1 s")
+    boss = tenor.user("boss")
+    wait_until(lambda: SERVICES in links(boss), "tenor lists the services server")
+    boss.oper("sadmin", "sadminpw1")
+    joe = tenor.user("joe")
+    assert _os(joe, "STATS", "Permission denied") == [
+        "Permission denied: OperServ is for services administrators (IRC operators with flag s or a)."]
+    far = soprano.user("farjoe")
+    wait_until(lambda: "farjoe" in [m.params[1] for m in query(boss, "WHOIS farjoe", "318") if m.command == "311"],
+               "tenor sees farjoe")
+    assert _os(boss, "GLOBAL network maintenance", "Global notice sent")[-1].startswith("Global notice sent to ")
+    for c in (joe, far):
+        notice = c.expect(lambda m: m.command == "NOTICE" and m.nick == "OperServ", timeout=10.0)
+        assert notice.trailing == "[Global] network maintenance"
+    spam_soprano = soprano.proc.client("spam1")
+    spam_soprano.register("spam1", user="spammer")
+    spam_tenor = tenor.proc.client("spam2")
+    spam_tenor.register("spam2", user="spammer")
+    wait_until(lambda: any(m.command == "311" for m in query(boss, "WHOIS spam1", "318")), "tenor sees spam1")
+    reply = _os(boss, "AKILL ADD ~spammer@* +1h spam bots", "AKILL added")[-1]
+    assert reply == "AKILL added: ~spammer@* (spam bots) [expires in 1h]; 2 users disconnected."
+    for c in (spam_soprano, spam_tenor):
+        kill = c.expect("KILL", timeout=10.0)
+        assert "AKILLed: spam bots" in kill.trailing
+    again = tenor.proc.client("spam3")
+    again.send("NICK spam3")
+    again.send("USER spammer 0 * :back again")
+    assert "AKILLed: spam bots" in again.expect("KILL", timeout=10.0).trailing
+    listing = _os(boss, "AKILL LIST", "End of AKILL list")
+    assert listing[0] == "AKILLs (1):" and listing[1].startswith("1. ~spammer@* - spam bots [set by boss;")
+    stats = _os(boss, "STATS", "  Server uptime")
+    assert stats[0] == "Services statistics:" and stats[4].split() == ["AKILLs:", "1"]
+    assert _os(boss, "AKILL DEL ~spammer@*", "AKILL for") == ["AKILL for ~spammer@* removed."]
+    assert _os(boss, "AKILL LIST", "No AKILLs") == ["No AKILLs."]
