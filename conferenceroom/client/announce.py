@@ -218,7 +218,8 @@ class ClientAnnouncer:
         # A local user sees its +r/-r and 900/901; channel peers (and the
         # user) with account-notify see ACCOUNT.
         user = event.user
-        if self.router.is_local(user):
+        if self.router.is_local(user) and getattr(user.route, "sasl", None) is None:
+            # (a SASL exchange sends its own 900, 903 and MODE, in that order)
             core = self.core
             sign = "+" if user.account else "-"
             user.route.send(Message("MODE", (user.nick, sign + ACCOUNT_MODE), core.name))

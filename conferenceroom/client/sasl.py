@@ -103,14 +103,20 @@ def challenge_lines(data: str) -> list[str]:
 
 
 def logged_in(conn: "ClientConnection", account: str) -> None:
-    """Success: 900 (here only before registration: afterwards the login itself sends it) and 903."""
-    if conn.user is None:
+    """Success: 900 then 903 (clients expect them together), then +r for a registered user."""
+    user = conn.user
+    if user is None:
         conn.sasl_account = account  # type: ignore[attr-defined]
         pending = conn.pending
         nick = pending.nick if pending is not None and pending.nick else "*"
         ident = pending.ident if pending is not None and pending.ident else "*"
         conn.reply("RPL_LOGGEDIN", f"{nick}!{ident}@{conn.host}", account)
+        conn.reply("RPL_SASLSUCCESS")
+        return
+    conn.reply("RPL_LOGGEDIN", user.mask, user.account or account)
     conn.reply("RPL_SASLSUCCESS")
+    if user.account:  # logged in by the services already (here, or by SVSACCOUNT)
+        conn.send(Message("MODE", (user.nick, "+" + ACCOUNT_MODE), conn.core.name))
 
 
 def logged_in_account(conn: "ClientConnection") -> str | None:
