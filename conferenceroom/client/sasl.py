@@ -228,7 +228,7 @@ class SaslCapability:
             if "cap-notify" not in getattr(conn, "caps", ()) or getattr(conn, "closing", False):
                 continue
             if wanted:
-                shown = f"sasl={CAPABILITY.value}" if conn.cap_version >= 302 else "sasl"
+                shown = f"sasl={CAPABILITY.value}" if getattr(conn, "cap_version", 0) >= 302 else "sasl"
                 conn.send(Message("CAP", (conn.nick, "NEW", shown), core.name))
             else:
                 conn.send(Message("CAP", (conn.nick, "DEL", "sasl"), core.name))
