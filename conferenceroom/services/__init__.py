@@ -144,25 +144,31 @@ class ServicesControl:
 
     def settings_changed(self, new: Any) -> list[str]:
         """Put ``services enable|disable`` of ``new`` into force; sentences about what happened."""
+        if self.host is not None:
+            self.host.accounts.rounds = getattr(new, "services_password_cost", self.host.accounts.rounds)
         if new.services_enabled and self.host is None:
             if not self.enable():
                 return [self.refusal or "services not started"]
-            return [f"services {self.host.name} introduced" if self.host else "services not started"]
+            host = self.host
+            if host is None:
+                return ["services not started"]
+            bots = ", ".join(bot.nick for bot in host.by_name.values())
+            return [f"Services server {host.name} introduced with {bots}"]
         if not new.services_enabled and self.host is not None:
             name = self.host.name
             self.disable("services disabled by an operator (AS SERVICES DISABLE)")
-            return [f"services {name} removed from the network"]
+            return [f"Services server {name} removed from the network"]
         return []
 
-    def shutdown(self) -> defer.Deferred:
-        """At server stop: close the store (the links are already told by the split of our own server)."""
+    def shutdown(self) -> None:
+        """At server stop: no more commands; the store finishes its commits and closes in the reactor's
+        shutdown (its own trigger), so the process never waits on a worker thread left running."""
         host = self.host
-        if host is None:
-            return self.closing or defer.succeed(None)
-        self.host = None
-        self.core.services = None
-        host.running = False
-        return host.store.close()
+        if host is not None:
+            host.running = False
+            for cleanup in host.stopped:
+                cleanup()
+            host.stopped.clear()
 
 
 def attach(core: "ServerCore", store_path: str | None = None, start: bool = True) -> ServicesControl:

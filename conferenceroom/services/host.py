@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from .. import events as ev
 from ..casemap import fold
 from ..core import SID_CHARS
 from ..network import Server, User
@@ -144,14 +145,9 @@ class ServicesHost:
         self.running = True
         network.add_server(self.server, origin=self.route)
         for bot in self.by_name.values():
-            holder = network.find_user(bot.nick)
-            if holder is not None:
-                network.kill_user(holder, network.me, f"Nick {bot.nick} is reserved for services")
-            user = User(self._next_uid(), bot.nick, "services", self.name, bot.realname, self.server,
-                        self.route, ip="0", signon=now)
-            bot.user = user
-            self.bots[user] = bot
-            network.add_user(user, origin=self.route)
+            self._introduce(bot, now)
+        network.events.subscribe(self._watch)
+        self.stopped.append(lambda: network.events.unsubscribe(self._watch))
         d = self.store.start()
         d.addCallback(lambda _: self.accounts.start())
         for module in self.modules.values():
@@ -160,6 +156,31 @@ class ServicesHost:
                 d.addCallback(lambda _, start=start: start(self))
         d.addCallbacks(self._ready, self._broken)
         return d
+
+    def _introduce(self, bot: ServiceBot, now: float) -> None:
+        """Add ``bot``'s user to the network (a user holding its nick is killed: the nick is reserved)."""
+        network = self.core.network
+        holder = network.find_user(bot.nick)
+        if holder is not None:
+            network.kill_user(holder, network.me, f"Nick {bot.nick} is reserved for services")
+        user = User(self._next_uid(), bot.nick, "services", self.name, bot.realname, self.server,
+                    self.route, ip="0", signon=now)
+        bot.user = user
+        self.bots[user] = bot
+        network.add_user(user, origin=self.route)
+
+    def _watch(self, event: Any) -> None:
+        """A bot killed (an operator's KILL, a collision) comes back at once with a new UID."""
+        if isinstance(event, (ev.UserKilled, ev.UserQuit)) and event.user in self.bots:
+            bot = self.bots.pop(event.user)
+            bot.user = None
+            log.info("{nick} was removed ({why}); introducing it again", nick=bot.nick,
+                     why=getattr(event, "reason", ""))
+            self.core.clock.callLater(0, self._reintroduce, bot)
+
+    def _reintroduce(self, bot: ServiceBot) -> None:
+        if self.running and bot.user is None:
+            self._introduce(bot, self.core.clock.seconds())
 
     def _ready(self, _: Any) -> None:
         log.info("services {name} ({sid}) ready: {bots}; {n} accounts in {path}", name=self.name,

@@ -202,3 +202,27 @@ def test_squit_services_needs_an_operator(tmp_path):
     feed(alice, "SQUIT services")
     assert codes(sent(alice)) == ["481"]
     assert core.services is not None
+
+
+def test_password_cost_applies_live(tmp_path):
+    """AS SERVICES SET PASSWORDCOST applies to the next registration without a restart."""
+    from dataclasses import replace
+
+    core = services_core(tmp_path)
+    core.services_control.settings_changed(replace(core.settings, services_password_cost=5))
+    alice = register(core, "alice")
+    ask(alice, "NickServ", "REGISTER s3cret!")
+    assert core.services.accounts.get("alice").password.startswith("$2b$05$")
+
+
+def test_a_killed_bot_comes_back(tmp_path):
+    """An operator's KILL of NickServ removes it; it is introduced again at once and still answers."""
+    core = services_core(tmp_path)
+    oper = register(core, "oper")
+    make_oper(oper, "o")
+    old = core.network.find_user("NickServ")
+    feed(oper, "KILL NickServ :testing")
+    core.clock.advance(0)
+    again = core.network.find_user("NickServ")
+    assert again is not None and again is not old and again.uid != old.uid
+    assert ask(oper, "NickServ", "HELP")[0].startswith("NickServ: ")
