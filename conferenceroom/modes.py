@@ -4,8 +4,9 @@
 Channel modes: lists ``b e I``; ``k`` takes a parameter to set and unset;
 ``l`` takes one only to set; flags ``i m n p s t``; member status ``q o v``
 (``q`` is the ConferenceRoom channel owner).  User modes ``i o w s`` plus
-``A`` (server administrator), ``a`` (services administrator), ``B`` (bot) and
-``z`` (connected over TLS: set by the user's server, never by the user).
+``A`` (server administrator), ``a`` (services administrator), ``B`` (bot),
+``r`` (logged in to an account) and ``z`` (connected over TLS); ``r`` and ``z``
+are the server's to set and remove, never the user's.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ CHANNEL_MODES: dict[str, ModeKind] = {
     "v": ModeKind.STATUS,
 }
 
-USER_MODES: dict[str, ModeKind] = {ch: ModeKind.FLAG for ch in "iowsAazB"}
-USER_SETTABLE = "iwsB"  # what a user may set on themselves; o, A, a come from OPER; z from TLS
+USER_MODES: dict[str, ModeKind] = {ch: ModeKind.FLAG for ch in "iowsAaBrz"}
+USER_SETTABLE = "iwsB"  # what a user may set on themselves; o, A, a come from OPER
+SERVER_USER_MODES = "rz"  # set and removed by the server only (r: logged in; z: connected over TLS)
 BOT_MODE = "B"  # IRCv3 bot mode (ISUPPORT BOT=B): the bot tag, WHOIS 335, WHO flag
 
 # Member status, highest rank first, with the prefix shown in NAMES/WHO.

@@ -13,8 +13,8 @@ def all_modules() -> list[ModuleType]:
     """Every client command module, imported."""
     from . import (
         admin, bans, channel, info, ircv3, message, monitor, multiline, oper, operwall, query, registration,
-        services,
+        sasl, services,
     )
 
-    return [registration, channel, message, query, info, oper, operwall, bans, admin, services, monitor, ircv3,
-            multiline]
+    return [registration, channel, message, query, info, oper, operwall, bans, admin, services, sasl, monitor,
+            ircv3, multiline]

@@ -18,6 +18,7 @@ from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,
     MAX_LIST_ENTRIES,
+    SERVER_USER_MODES,
     USER_MODES,
     ModeChange,
     ModeKind,
@@ -51,7 +52,6 @@ EXCEPTION_OF = {"b": "e"}
 
 # User modes a user may only remove (they come from OPER).
 OPER_ONLY_USER_MODES = "oAa"
-SERVER_ONLY_USER_MODES = "z"  # +z says the connection is TLS: neither set nor removed by the user
 
 
 # -- shared checks -----------------------------------------------------------
@@ -629,8 +629,8 @@ def _user_mode(conn: "ClientConnection", msg: Message) -> None:
     for change in parsed.changes:
         if change.adding and change.mode in OPER_ONLY_USER_MODES:
             continue  # +o, +A and +a only come from OPER
-        if change.mode in SERVER_ONLY_USER_MODES:
-            continue
+        if change.mode in SERVER_USER_MODES:
+            continue  # r follows logging in and out, z the connection: never the user's to change
         changes.append(change)
         if change.mode == "o" and not change.adding:
             changes.extend(ModeChange(False, m) for m in "Aa")
