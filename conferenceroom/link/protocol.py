@@ -56,11 +56,14 @@ class TS6Output:
     """What links need from the TS6 modules: the burst and the rendering of relays.
 
     ``burst(network, link)`` gives every line of our burst for *link*;
-    ``render_relay(relay, link)`` the TS6 lines of one relayed message.
+    ``render_relay(relay, link)`` the TS6 lines of one relayed message;
+    ``burst_text(network, link)`` (optional) the burst's lines as checked text.
     """
 
     burst: Callable[[Any, Any], Iterable[Message]]
     render_relay: Callable[["Relay", Any], Iterable[Message]]
+    #: the same burst as lines without CR LF, each already fitting 512 bytes (faster to write)
+    burst_text: Callable[[Any, Any], list[str]] | None = None
 
 
 class LinkRoute:
@@ -336,17 +339,23 @@ class LinkConnection(Protocol):
     def _write_burst(self) -> None:
         """Write our whole burst in one go (a snapshot: live changes follow it in order)."""
         assert self.side is not None
-        chunks = []
-        for msg in self.side.burst(self.core.network, self):
-            data = self._encode(msg)
-            if data is not None:
-                chunks.append(data)
-        data = b"".join(chunks)
-        self.burst_lines = len(chunks)
+        if self.side.burst_text is not None:
+            lines = self.side.burst_text(self.core.network, self)
+            data = ("\r\n".join(lines) + "\r\n").encode("utf-8", "replace") if lines else b""
+            count = len(lines)
+        else:
+            chunks = []
+            for msg in self.side.burst(self.core.network, self):
+                encoded = self._encode(msg)
+                if encoded is not None:
+                    chunks.append(encoded)
+            data = b"".join(chunks)
+            count = len(chunks)
+        self.burst_lines = count
         self._sendq_limit = LINK_SENDQ + len(data)
         if data and self.transport is not None:
             self.transport.write(data)
-            self.lines_out += len(chunks)
+            self.lines_out += count
             self.bytes_out += len(data)
 
     def _complete(self) -> None:
