@@ -42,6 +42,7 @@ from conferenceroom.service import build_core  # noqa: E402
 from linkburst import FEEDER_NAME, FEEDER_SID, burst_lines  # noqa: E402
 
 NOW = 1_800_000_000
+FREEZE = True
 FEED_PASSWORD = "feed-secret"
 LINK_PASSWORD = "link-secret"
 
@@ -53,6 +54,7 @@ def _core(name: str, serial: str, role: str, clock: task.Clock, *defs: ServerDef
     )
     core = build_core(settings, clock)
     core.link_manager = None
+    core.freeze_bursts = FREEZE  # as the service sets it after its start-up gc.freeze()
     return core
 
 
@@ -137,6 +139,7 @@ def link_once(users: int, channels: int, seed: int, profile: str | None) -> dict
     _oper(x, "xoper")
     _oper(y, "yoper")
     gc.collect()
+    gc.freeze()  # as the service does after start-up (here: X's feed too)
     tx, ty = Timed(profile == "X"), Timed(profile == "Y")
     active = LinkConnection(x, x.settings.servers["beta"])
     passive = LinkConnection(y)
@@ -179,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=("X", "Y"))
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--check", action="store_true", help="compare X's and Y's state after the link")
+    p.add_argument("--no-freeze", action="store_true", help="collect garbage during the burst as usual")
     args = p.parse_args(argv)
+    global FREEZE
+    FREEZE = not args.no_freeze
     xs, ys = [], []
     for _ in range(args.repeat):
         run = link_once(args.users, args.channels, args.seed, args.profile)
@@ -193,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("STATE DIFFERS between X and Y")
                 return 1
             print(f"state identical: {len(sx['users'])} users, {len(sx['channels'])} channels")
+        gc.unfreeze()
         if "profile" in run:
             for order in ("cumulative", "tottime"):
                 buf = io.StringIO()

@@ -17,6 +17,7 @@ reported to the :class:`~conferenceroom.link.manager.LinkManager`.
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ LINES_PER_TURN = 2000
 #: Bytes a link may have queued for sending beyond its burst before it is closed.
 LINK_SENDQ = 32 * 1024 * 1024
 SENDQ_CHECK_EVERY = 63  # check the send queue on every 64th write (a bit mask)
+#: Seconds after the handshake during which the peer's burst is read without garbage collection.
+BURST_QUIET_SECONDS = 60.0
+_BLANK = frozenset(b" \t\n\r\x0b\x0c")  # bytes.strip() removes these: a line of only them is skipped
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ class LinkConnection(Protocol):
         self._writes = 0
         self._sendq_limit = LINK_SENDQ
         self._finished = False
+        self._peer_bursting = True  # until the peer's EOB
 
     # -- connection events -----------------------------------------------------
 
@@ -168,26 +173,63 @@ class LinkConnection(Protocol):
 
     def _drain(self) -> None:
         self._drain_call = None
+        pending = self._pending
+        line = self._line
         handled = 0
-        while self._pending and not self.closing:
+        quiet = self._quiet_burst()
+        if quiet:
+            gc.disable()
+        try:
+            handled = self._run_lines(pending, line)
+        finally:
+            if quiet:
+                # What the burst built lives as long as the link: out of the collector's
+                # sight, as start-up's objects are (service.py), not walked by every later
+                # full collection; cyclic garbage of this turn stays with it.
+                gc.freeze()
+                gc.enable()
+        if handled:
+            # the peer is alive: once per turn (the clock does not move within one)
+            self.last_input = self.core.clock.seconds()
+            if self.keepalive is not None:
+                self.keepalive.data_received()
+        if self._drain_call is None and self._paused and not self.closing:
+            self._paused = False
+            self.transport.resumeProducing()
+
+    def _quiet_burst(self) -> bool:
+        """True while the peer's burst comes in on a server that keeps long-lived objects frozen.
+
+        ``core.freeze_bursts`` is set by the service beside its start-up ``gc.freeze()``.
+        """
+        if not self._peer_bursting or not getattr(self.core, "freeze_bursts", False) or not gc.isenabled():
+            return False
+        if self.accepted_at is not None and self.core.clock.seconds() - self.accepted_at > BURST_QUIET_SECONDS:
+            self._peer_bursting = False  # a peer that never ends its burst: collected as usual
+            return False
+        return True
+
+    def _run_lines(self, pending: deque[bytes], line: Callable[[bytes], None]) -> int:
+        """Handle queued lines, at most :data:`LINES_PER_TURN`; the next turn is scheduled if more wait."""
+        handled = 0
+        while pending and not self.closing:
             if handled >= LINES_PER_TURN:
                 # A big burst: let the reactor breathe, and stop reading meanwhile.
                 if not self._paused:
                     self._paused = True
                     self.transport.pauseProducing()
                 self._drain_call = self.core.clock.callLater(0, self._drain)
-                return
+                break
             handled += 1
-            self._line(self._pending.popleft())
-        if self._paused and not self.closing:
-            self._paused = False
-            self.transport.resumeProducing()
+            line(pending.popleft())
+        return handled
 
     def _line(self, raw: bytes) -> None:
-        raw = raw.rstrip(b"\r")
-        if not raw.strip():
+        if raw[-1:] == b"\r":
+            raw = raw.rstrip(b"\r")
+        if not raw or raw[0] in _BLANK and not raw.strip():
             return
-        body = raw.partition(b" ")[2] if raw.startswith(b"@") else raw
+        body = raw.partition(b" ")[2] if raw[0] == 64 else raw  # 64: '@', tags
         if len(body) > MAX_LINE - 2:
             self.protocol_error(f"Line too long ({len(body)} bytes, at most {MAX_LINE - 2})")
             return
@@ -197,9 +239,6 @@ class LinkConnection(Protocol):
             self.protocol_error(f"Unreadable line ({exc})")
             return
         self.lines_in += 1
-        self.last_input = self.core.clock.seconds()
-        if self.keepalive is not None:
-            self.keepalive.data_received()
         if not self.registered:
             try:
                 self._handshake_line(msg)
@@ -437,6 +476,7 @@ class LinkConnection(Protocol):
 
     def end_of_burst(self) -> None:
         """The peer's EOB: how long its burst took and how many lines it had."""
+        self._peer_bursting = False
         started = self.accepted_at if self.accepted_at is not None else self.core.clock.seconds()
         took = self.core.clock.seconds() - started
         self._notice(f"End of burst from {self.name} ({self.lines_in} lines, {took:.2f} s)")

@@ -404,3 +404,71 @@ def test_a_failing_burst_closes_the_link_with_a_sentence() -> None:
     assert [m.params[0] for m in pair.lines("p>a") if m.command == "ERROR"] == [
         "Closing Link: 127.0.0.2 (Internal error handling SERVER during the handshake)"]
     assert soprano.network.find_server("tenor.webmaster.com") is None and soprano.links == []
+
+
+def _gc_during_uid(core) -> list[bool]:
+    """Record, for every UID line ``core`` handles, whether the garbage collector was enabled."""
+    import gc
+
+    seen: list[bool] = []
+    spec = core.server_commands.specs["UID"]
+    handler = spec.handler
+
+    def recording(link, source, msg):
+        seen.append(gc.isenabled())
+        return handler(link, source, msg)
+
+    core.server_commands.specs["UID"] = replace(spec, handler=recording)
+    return seen
+
+
+def test_peer_burst_is_read_without_garbage_collection_and_frozen() -> None:
+    """On a server that freezes start-up objects, the peer's burst runs with the collector off and ends frozen.
+
+    After the peer's EOB, lines are handled with the collector on again.
+    """
+    import gc
+
+    soprano, tenor = soprano_and_tenor()
+    soprano.freeze_bursts = True
+    for i in range(30):
+        register(tenor, f"user{i}", ip=f"10.0.{i}.1")
+    seen = _gc_during_uid(soprano)
+    frozen_before = gc.get_freeze_count()
+    try:
+        pair = linked(soprano, tenor)
+        assert len(seen) == 30 and not any(seen)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen_before
+        register(tenor, "latecomer")
+        pair.pump()
+        assert seen[-1] is True and soprano.network.find_user("latecomer") is not None
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_burst_collected_as_usual_without_freezing_or_after_a_minute() -> None:
+    """Without ``freeze_bursts`` (tests, tools) the collector stays on; a peer that never sends EOB gets it back too."""
+    import gc
+
+    soprano, tenor = soprano_and_tenor()
+    register(tenor, "early")
+    seen = _gc_during_uid(soprano)
+    linked(soprano, tenor)
+    assert seen == [True]
+    soprano2, tenor2 = soprano_and_tenor()
+    soprano2.freeze_bursts = True
+    seen2 = _gc_during_uid(soprano2)
+    try:
+        pair = dial(tenor2, tenor2.settings.servers["soprano"], soprano2)
+        pair.pump()
+        link = pair.passive
+        link._peer_bursting = True  # as if its EOB never came
+        soprano2.clock.advance(61)
+        register(tenor2, "late")
+        pair.pump()
+        assert seen2[-1] is True and gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
