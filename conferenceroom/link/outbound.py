@@ -222,8 +222,8 @@ def render_relay(relay: Relay, link: Any) -> list[Message]:
 class LinkAnnouncer:
     """Network events -> TS6 lines on every link except the event's origin (split horizon).
 
-    ``links`` returns the registered links now; each change is sent once per
-    link.  Subscribe it with ``network.events.subscribe(announcer)``.
+    ``links`` returns the registered links now (a new collection each call);
+    each change is sent once per link.  Subscribe it with ``network.events.subscribe(announcer)``.
     """
 
     log = Logger()
@@ -270,7 +270,7 @@ class LinkAnnouncer:
         handler = self._handlers.get(type(event))
         if handler is None:
             return
-        for link in list(self.links()):
+        for link in self.links():  # a fresh tuple or list each call
             if link.route is event.origin or not getattr(link, "registered", True):
                 continue
             try:

@@ -1,0 +1,67 @@
+"""A burst across a real link (text burst out, fast read path in, collector off): both sides end alike.
+
+Two servers with the real TS6 modules, users and channels on each made by
+client commands, nick and channel TS collisions between them; after the
+link every user, channel, mode, list, topic and status is the same on both
+sides, and the TS rules decided as they always do.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from conferenceroom.link.wiring import attach, load_ts6
+from tests.helpers import feed, register
+from tests.unit.linknet import snapshot
+from tests.unit.linkpair import RecordingManager, linked, soprano_and_tenor
+
+
+def _real_ts6(*cores) -> None:
+    for core in cores:
+        attach(core, load_ts6())
+        core.link_manager = RecordingManager()
+        core.network.default_channel_modes = "nt"
+        core.freeze_bursts = True  # as the service sets it
+
+
+def test_burst_with_collisions_leaves_both_sides_identical() -> None:
+    """Older nick and older channel win on both sides; everything else crosses whole and the same."""
+    soprano, tenor = soprano_and_tenor()
+    _real_ts6(soprano, tenor)
+    clock = soprano.clock
+    old_alice = register(soprano, "alice", ip="10.0.0.1")
+    clock.advance(5)
+    ops = register(soprano, "opsy", ip="10.0.0.2")
+    feed(old_alice, "JOIN #shared")
+    feed(ops, "JOIN #shared", "JOIN #Ünïcode", "TOPIC #Ünïcode ::colon topic", "AWAY :out to lunch")
+    feed(old_alice, "MODE #shared +kl sesame 25", "MODE #shared +b *!*@bad.example", "TOPIC #shared :older side topic")
+    feed(old_alice, "MODE #shared +v opsy")
+    clock.advance(60)
+    new_alice = register(tenor, "alice", ip="10.9.9.9")  # newer: loses the collision everywhere
+    bob = register(tenor, "bob", ip="10.9.9.8")
+    feed(bob, "JOIN #shared", "MODE #shared +m", "MODE #shared +e *!*@friend.example", "TOPIC #shared :newer",
+         "JOIN #bobs", "MODE #bobs +si", "MODE #bobs +I *!*@inv.example")
+    for i in range(40):
+        user = register(tenor, f"crowd{i}", ip=f"10.8.{i}.1")
+        feed(user, "JOIN #bobs" if i % 2 else "JOIN #shared")
+    clock.advance(1)
+    try:
+        linked(soprano, tenor)
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    ours, theirs = snapshot(soprano.network), snapshot(tenor.network)
+    assert ours == theirs
+    alice = tenor.network.find_user("alice")
+    assert alice is not None and alice.uid == old_alice.user.uid
+    assert new_alice.transport.disconnecting
+    shared = soprano.network.find_channel("#shared")
+    assert shared.topic == "older side topic" and shared.key == "sesame" and shared.limit == 25
+    assert "m" not in shared.flags and [e.mask for e in shared.lists["e"]] == []
+    assert {u.nick for u, m in shared.members.items() if "o" in m.status} == {"alice"}
+    assert sorted(u.nick for u in shared.members) == sorted(["alice", "opsy", "bob", *[f"crowd{i}" for i in range(0, 40, 2)]])
+    bobs = tenor.network.find_channel("#bobs")
+    assert bobs.flags == {"n", "t", "s", "i"} and [e.mask for e in bobs.lists["I"]] == ["*!*@inv.example"]
+    assert soprano.network.find_channel("#Ünïcode").topic == ":colon topic"
+    assert tenor.network.find_user("opsy").away == "out to lunch"
