@@ -631,12 +631,17 @@ class Network:
         local = channel.local_members
         name = None
         invited = channel.invited
+        route: Any = None
+        is_client = False
         for user, _ in members:
             if user in current:
                 continue
             membership = Membership(user, channel, set())
             current[user] = membership
-            if getattr(user.route, "is_client", False):
+            if user.route is not route:  # members of an SJOIN mostly share one route
+                route = user.route
+                is_client = getattr(route, "is_client", False)
+            if is_client:
                 local.add(user)
             user.channels[channel] = membership
             if user.invited:
