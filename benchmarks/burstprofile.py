@@ -42,7 +42,6 @@ from conferenceroom.service import build_core  # noqa: E402
 from linkburst import FEEDER_NAME, FEEDER_SID, burst_lines  # noqa: E402
 
 NOW = 1_800_000_000
-FREEZE = True
 FEED_PASSWORD = "feed-secret"
 LINK_PASSWORD = "link-secret"
 
@@ -54,7 +53,6 @@ def _core(name: str, serial: str, role: str, clock: task.Clock, *defs: ServerDef
     )
     core = build_core(settings, clock)
     core.link_manager = None
-    core.freeze_bursts = FREEZE  # as the service sets it after its start-up gc.freeze()
     return core
 
 
@@ -182,10 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=("X", "Y"))
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--check", action="store_true", help="compare X's and Y's state after the link")
-    p.add_argument("--no-freeze", action="store_true", help="collect garbage during the burst as usual")
     args = p.parse_args(argv)
-    global FREEZE
-    FREEZE = not args.no_freeze
     xs, ys = [], []
     for _ in range(args.repeat):
         run = link_once(args.users, args.channels, args.seed, args.profile)

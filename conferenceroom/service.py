@@ -218,10 +218,8 @@ class ConferenceRoomService(service.MultiService):
             pass
         # What start-up loaded (modules, settings, tables) lives as long as the
         # process: out of the collector's sight, a full collection under load
-        # walks only what clients made, and pauses everyone less.  A link's
-        # burst is read the same way (link/protocol.py).
+        # walks only what clients made, and pauses everyone less.
         gc.freeze()
-        self.core.freeze_bursts = True
 
     def _check_client_ports(self) -> None:
         """Stop start-up, naming every port and why, when no client listener opened."""

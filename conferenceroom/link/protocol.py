@@ -50,7 +50,7 @@ LINES_PER_TURN = 2000
 #: Bytes a link may have queued for sending beyond its burst before it is closed.
 LINK_SENDQ = 32 * 1024 * 1024
 SENDQ_CHECK_EVERY = 63  # check the send queue on every 64th write (a bit mask)
-#: Seconds after the handshake during which the peer's burst is read without garbage collection.
+#: Seconds after the handshake during which turns of the peer's burst run without garbage collection.
 BURST_QUIET_SECONDS = 60.0
 _BLANK = frozenset(b" \t\n\r\x0b\x0c")  # bytes.strip() removes these: a line of only them is skipped
 
@@ -178,15 +178,14 @@ class LinkConnection(Protocol):
         handled = 0
         quiet = self._quiet_burst()
         if quiet:
+            # The peer's burst builds many long-lived objects: collecting while they
+            # are made walks them again and again for nothing.  Collections resume
+            # after the turn (nothing is frozen: cyclic garbage is still found).
             gc.disable()
         try:
             handled = self._run_lines(pending, line)
         finally:
             if quiet:
-                # What the burst built lives as long as the link: out of the collector's
-                # sight, as start-up's objects are (service.py), not walked by every later
-                # full collection; cyclic garbage of this turn stays with it.
-                gc.freeze()
                 gc.enable()
         if handled:
             # the peer is alive: once per turn (the clock does not move within one)
@@ -198,11 +197,8 @@ class LinkConnection(Protocol):
             self.transport.resumeProducing()
 
     def _quiet_burst(self) -> bool:
-        """True while the peer's burst comes in on a server that keeps long-lived objects frozen.
-
-        ``core.freeze_bursts`` is set by the service beside its start-up ``gc.freeze()``.
-        """
-        if not self._peer_bursting or not getattr(self.core, "freeze_bursts", False) or not gc.isenabled():
+        """True while the peer's burst comes in (until its EOB, at most :data:`BURST_QUIET_SECONDS`)."""
+        if not self._peer_bursting or not gc.isenabled():
             return False
         if self.accepted_at is not None and self.core.clock.seconds() - self.accepted_at > BURST_QUIET_SECONDS:
             self._peer_bursting = False  # a peer that never ends its burst: collected as usual
