@@ -17,7 +17,6 @@ reported to the :class:`~conferenceroom.link.manager.LinkManager`.
 
 from __future__ import annotations
 
-import gc
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from conferenceroom.casemap import fold
 from conferenceroom.link.connector import describe_tls_failure
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
+from conferenceroom.link import quiet
 from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
 from conferenceroom.link.ts6 import build_error
@@ -50,7 +50,7 @@ LINES_PER_TURN = 2000
 #: Bytes a link may have queued for sending beyond its burst before it is closed.
 LINK_SENDQ = 32 * 1024 * 1024
 SENDQ_CHECK_EVERY = 63  # check the send queue on every 64th write (a bit mask)
-#: Seconds after the handshake during which turns of the peer's burst run without garbage collection.
+#: Seconds at most that the collector waits for an accepted peer's burst (see :mod:`.quiet`).
 BURST_QUIET_SECONDS = 60.0
 _BLANK = frozenset(b" \t\n\r\x0b\x0c")  # bytes.strip() removes these: a line of only them is skipped
 
@@ -137,7 +137,7 @@ class LinkConnection(Protocol):
         self._writes = 0
         self._sendq_limit = LINK_SENDQ
         self._finished = False
-        self._peer_bursting = True  # until the peer's EOB
+        self._quiet_call: Any = None  # the time bound of the collector's pause for the peer's burst
 
     # -- connection events -----------------------------------------------------
 
@@ -173,20 +173,7 @@ class LinkConnection(Protocol):
 
     def _drain(self) -> None:
         self._drain_call = None
-        pending = self._pending
-        line = self._line
-        handled = 0
-        quiet = self._quiet_burst()
-        if quiet:
-            # The peer's burst builds many long-lived objects: collecting while they
-            # are made walks them again and again for nothing.  Collections resume
-            # after the turn (nothing is frozen: cyclic garbage is still found).
-            gc.disable()
-        try:
-            handled = self._run_lines(pending, line)
-        finally:
-            if quiet:
-                gc.enable()
+        handled = self._run_lines(self._pending, self._line)
         if handled:
             # the peer is alive: once per turn (the clock does not move within one)
             self.last_input = self.core.clock.seconds()
@@ -196,14 +183,17 @@ class LinkConnection(Protocol):
             self._paused = False
             self.transport.resumeProducing()
 
-    def _quiet_burst(self) -> bool:
-        """True while the peer's burst comes in (until its EOB, at most :data:`BURST_QUIET_SECONDS`)."""
-        if not self._peer_bursting or not gc.isenabled():
-            return False
-        if self.accepted_at is not None and self.core.clock.seconds() - self.accepted_at > BURST_QUIET_SECONDS:
-            self._peer_bursting = False  # a peer that never ends its burst: collected as usual
-            return False
-        return True
+    def _pause_collector(self) -> None:
+        """The accepted peer's burst is coming: the collector waits (see :mod:`.quiet`), for a while at most."""
+        quiet.PAUSE.hold(self)
+        self._quiet_call = self.core.clock.callLater(BURST_QUIET_SECONDS, self._resume_collector)
+
+    def _resume_collector(self) -> None:
+        """The peer's burst ended (EOB), the link went or the time bound passed."""
+        call, self._quiet_call = self._quiet_call, None
+        if call is not None and call.active():
+            call.cancel()
+        quiet.PAUSE.release(self)
 
     def _run_lines(self, pending: deque[bytes], line: Callable[[bytes], None]) -> int:
         """Handle queued lines, at most :data:`LINES_PER_TURN`; the next turn is scheduled if more wait."""
@@ -360,6 +350,7 @@ class LinkConnection(Protocol):
         self.accepted_at = core.clock.seconds()
         for line in hs.accept(verdict.definition.password):
             self.send(line)
+        self._pause_collector()
         links = self._links()
         links.append(self)
         self._write_burst()
@@ -472,7 +463,7 @@ class LinkConnection(Protocol):
 
     def end_of_burst(self) -> None:
         """The peer's EOB: how long its burst took and how many lines it had."""
-        self._peer_bursting = False
+        self._resume_collector()
         started = self.accepted_at if self.accepted_at is not None else self.core.clock.seconds()
         took = self.core.clock.seconds() - started
         self._notice(f"End of burst from {self.name} ({self.lines_in} lines, {took:.2f} s)")
@@ -550,6 +541,7 @@ class LinkConnection(Protocol):
 
     def _finish(self, reason: str) -> None:
         """Tell the manager once."""
+        self._resume_collector()
         if self._finished:
             return
         self._finished = True
