@@ -7,7 +7,8 @@ server Y over in-memory transports (real ``LinkConnection`` on both ends, the
 real TS6 modules, an operator with +s on each side).  Reported: CPU seconds
 X spends writing its burst and Y spends reading it (``time.process_time``
 around each side's calls), lines and bytes; ``--profile X|Y`` prints the
-top functions of that side by cumulative and by own time; ``--check``
+top functions of that side by cumulative and by own time; ``--no-pause``
+leaves the garbage collector running (link/quiet.py off); ``--check``
 compares X's and Y's full state (users, channels, modes, lists, topics,
 statuses) and exits 1 if they differ.  Never part of ``make test``.
 
@@ -180,7 +181,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=("X", "Y"))
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--check", action="store_true", help="compare X's and Y's state after the link")
+    p.add_argument("--no-pause", action="store_true",
+                   help="leave the garbage collector running during the bursts (link/quiet.py off)")
     args = p.parse_args(argv)
+    if args.no_pause:
+        from conferenceroom.link import quiet
+
+        class Running:
+            """A collector that is never paused."""
+
+            def isenabled(self) -> bool:
+                return True
+
+            def disable(self) -> None:
+                pass
+
+            def enable(self) -> None:
+                pass
+
+        quiet.PAUSE = quiet.CollectorPause(Running())
     xs, ys = [], []
     for _ in range(args.repeat):
         run = link_once(args.users, args.channels, args.seed, args.profile)
