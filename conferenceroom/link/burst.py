@@ -18,8 +18,7 @@ from twisted.logger import Logger
 from ..network import Channel, Network, Server, User
 from ..wire import MAX_LINE, Message, format_message
 from .outbound import (
-    LINE_BUDGET, behind, bmask_lines, has_owner, sid_line, sjoin_lines, tburst_line,
-    uid_line,
+    LINE_BUDGET, behind, bmask_lines, has_owner, sid_line, sjoin_lines, tburst_line, uid_line, wire_ip,
 )
 
 log = Logger()
@@ -102,7 +101,7 @@ def _uid_text(user: User) -> str | None:
     server = user.server
     modes = "".join(sorted(user.modes)) if user.modes else ""
     middle = (f"{user.nick} {server.hopcount + 1} {int(user.nick_ts)} +{modes} "
-              f"{user.ident} {user.host} {user.realhost} {user.ip or '0'} {user.uid} {user.account or '*'}")
+              f"{user.ident} {user.host} {user.realhost} {wire_ip(user.ip)} {user.uid} {user.account or '*'}")
     if not _words_ok(middle, 10):
         return None
     return f":{server.sid} UID {middle} {_trailing(user.realname)}"

@@ -75,11 +75,18 @@ def sid_line(server: Server) -> Message:
                            server.description or server.name), uplink.sid)
 
 
+def wire_ip(ip: str) -> str:
+    """An IP address as a UID parameter: ``0`` if unknown, ``0::1`` for ``::1`` (a word cannot start with ':')."""
+    if not ip:
+        return "0"
+    return "0" + ip if ip[0] == ":" else ip
+
+
 def uid_line(user: User) -> Message:
     """``:<SID> UID <nick> <hops> <TS> +<umodes> <user> <host> <realhost> <ip> <UID> <account> :<gecos>``."""
     return Message("UID", (
         user.nick, str(user.server.hopcount + 1), str(int(user.nick_ts)),
-        "+" + "".join(sorted(user.modes)), user.ident, user.host, user.realhost, user.ip or "0",
+        "+" + "".join(sorted(user.modes)), user.ident, user.host, user.realhost, wire_ip(user.ip),
         user.uid, user.account or "*", user.realname,
     ), user.server.sid)
 

@@ -221,3 +221,20 @@ def test_burst_text_refuses_what_the_message_path_refuses():
     assert text == _message_lines(alpha, beta)
     assert any(alpha.user("fine").uid in line for line in text)
     assert not any(spaced.uid in line or broken.uid in line or "QUIT" in line for line in text)
+
+
+def test_a_user_on_ipv6_loopback_crosses_the_link():
+    """A user whose address starts with ':' (``::1``) is bursted and announced with ``0::1``, as hybrid writes it."""
+    from conferenceroom.link.burst import burst_text
+    from tests.unit.linknet import snapshot
+
+    mesh = Mesh()
+    alpha, beta = mesh.node("alpha.lab", "1AA"), mesh.node("beta.lab", "2BB")
+    early = alpha.add_user("early", ip="::1")
+    link = raw_link(alpha, "gamma.lab", "3CC", HYBRID_CAPS)
+    assert any(f" 0::1 {early.uid} " in line for line in burst_text(alpha.network, link))
+    mesh.link(alpha, beta)
+    late = alpha.add_user("late", ip="::1")
+    mesh.pump()
+    assert beta.user("early").ip == "0::1" and beta.user("late").uid == late.uid
+    assert snapshot(alpha.network)["channels"] == snapshot(beta.network)["channels"]
