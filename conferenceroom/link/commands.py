@@ -59,11 +59,11 @@ class LinkSide:
         return self.network.me
 
     def others(self, link: Any) -> list[Any]:
-        """Every registered link but ``link``."""
-        return [other for other in self.links() if other is not link and getattr(other, "registered", True)]
+        """Every link but ``link`` (accepted, its burst written: lines after it are in order there)."""
+        return [other for other in self.links() if other is not link]
 
     def link_of(self, route: Any) -> Any:
-        """The registered link whose route is ``route`` (None if none)."""
+        """The link whose route is ``route`` (None if none)."""
         return next((other for other in self.links() if other.route is route), None)
 
     def forward(self, link: Any, msg: Message) -> None:

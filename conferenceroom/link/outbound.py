@@ -4,7 +4,7 @@
 :func:`render_relay` turns one :class:`~conferenceroom.routing.Relay` (a
 message from a user or server on its way over a link) into TS6 lines with
 UID/SID sources and UID/channel targets.  :class:`LinkAnnouncer` subscribes
-to the network's events and sends each state change to every registered
+to the network's events and sends each state change to every accepted
 link except the one it came from (split horizon), once per link.  The line
 builders here are shared with :mod:`conferenceroom.link.burst`.
 
@@ -229,7 +229,8 @@ def render_relay(relay: Relay, link: Any) -> list[Message]:
 class LinkAnnouncer:
     """Network events -> TS6 lines on every link except the event's origin (split horizon).
 
-    ``links`` returns the registered links now (a new collection each call);
+    ``links`` returns the accepted links now, each with its burst written (a
+    new collection each call);
     each change is sent once per link.  Subscribe it with ``network.events.subscribe(announcer)``.
     """
 
@@ -278,7 +279,9 @@ class LinkAnnouncer:
         if handler is None:
             return
         for link in self.links():  # a fresh tuple or list each call
-            if link.route is event.origin or not getattr(link, "registered", True):
+            # Every link given here has had its burst written: a change made before its
+            # peer's SVINFO arrives is not in that burst and must follow it.
+            if link.route is event.origin:
                 continue
             try:
                 lines = handler(event, link)

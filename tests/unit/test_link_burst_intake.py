@@ -60,3 +60,26 @@ def test_burst_with_collisions_leaves_both_sides_identical() -> None:
     assert bobs.flags == {"n", "t", "s", "i"} and [e.mask for e in bobs.lists["I"]] == ["*!*@inv.example"]
     assert soprano.network.find_channel("#Ünïcode").topic == ":colon topic"
     assert tenor.network.find_user("opsy").away == "out to lunch"
+
+
+def test_changes_between_our_burst_and_the_peers_svinfo_reach_the_peer() -> None:
+    """A user arriving after our burst was written but before the peer registered still reaches it.
+
+    (Three leaves failing over to one hub at once lost each other's servers this way.)
+    """
+    from tests.unit.linkpair import dial
+
+    soprano, tenor = soprano_and_tenor()
+    _real_ts6(soprano, tenor)
+    register(soprano, "early", ip="10.0.0.1")
+    pair = dial(tenor, tenor.settings.servers["soprano"], soprano)
+    opening = pair.active.transport.value()  # tenor's PASS, CAPAB, SERVER
+    pair.active.transport.clear()
+    pair.passive.dataReceived(opening)  # soprano accepts and writes its burst; tenor not registered yet
+    assert pair.passive.peer is not None and not pair.passive.registered
+    late = register(soprano, "late", ip="10.0.0.2")
+    feed(late, "JOIN #late")
+    pair.pump()
+    assert pair.passive.registered and pair.active.registered
+    assert tenor.network.find_user("late") is not None
+    assert snapshot(soprano.network) == snapshot(tenor.network)
