@@ -6,7 +6,7 @@ channels from a fake feeder) is fed into a server X; X then links to a
 server Y over in-memory transports (real ``LinkConnection`` on both ends, the
 real TS6 modules, an operator with +s on each side).  Reported: CPU seconds
 X spends writing its burst and Y spends reading it (``time.process_time``
-around each side's calls), lines and bytes; ``--profile X|Y`` prints the
+around each side's calls), lines and bytes, garbage collections during the link; ``--profile X|Y`` prints the
 top functions of that side by cumulative and by own time; ``--no-pause``
 leaves the garbage collector running (link/quiet.py off); ``--check``
 compares X's and Y's full state (users, channels, modes, lists, topics,
@@ -144,9 +144,12 @@ def link_once(users: int, channels: int, seed: int, profile: str | None) -> dict
     passive = LinkConnection(y)
     ty.run(passive.makeConnection, _transport(40001))
     tx.run(active.makeConnection, _transport(7001))
+    before = [g["collections"] for g in gc.get_stats()]
     moved = pump(clock, [(active, passive, ty), (passive, active, tx)])
+    collections = [g["collections"] - b for g, b in zip(gc.get_stats(), before)]
     assert active.registered and passive.registered, "the link did not register"
-    out = {"cpu_x": tx.cpu, "cpu_y": ty.cpu, "bytes": moved, "lines": active.burst_lines, "x": x, "y": y}
+    out = {"cpu_x": tx.cpu, "cpu_y": ty.cpu, "bytes": moved, "lines": active.burst_lines, "x": x, "y": y,
+           "collections": collections}
     prof = tx.profiler or ty.profiler
     if prof is not None:
         out["profile"] = prof
@@ -206,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         xs.append(run["cpu_x"])
         ys.append(run["cpu_y"])
         print(f"CPU X {run['cpu_x']:.3f} s, CPU Y {run['cpu_y']:.3f} s "
-              f"({run['lines']} burst lines, {run['bytes']} bytes)")
+              f"({run['lines']} burst lines, {run['bytes']} bytes; "
+              f"garbage collections by generation {run['collections']})")
         if args.check:
             sx, sy = state(run["x"]), state(run["y"])
             if sx != sy:
