@@ -288,17 +288,19 @@ class EventBus:
     """An ordered list of subscribers; each event goes to each of them."""
 
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: tuple[Subscriber, ...] = ()  # replaced, never changed: emit needs no copy
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber(event)`` for every later event."""
-        self._subscribers.append(subscriber)
+        self._subscribers = (*self._subscribers, subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Stop calling ``subscriber``."""
-        self._subscribers.remove(subscriber)
+        subscribers = list(self._subscribers)
+        subscribers.remove(subscriber)
+        self._subscribers = tuple(subscribers)
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every subscriber in order."""
-        for subscriber in list(self._subscribers):
+        for subscriber in self._subscribers:
             subscriber(event)

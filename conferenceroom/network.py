@@ -154,7 +154,7 @@ class ListEntry:
     ts: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Membership:
     """A user's presence in a channel, with status modes (q, o, v)."""
 
@@ -346,12 +346,16 @@ class Network:
                 return collision
         self.users[user.nick] = user
         self.users_by_uid[user.uid] = user
-        user.server.users.add(user)
-        for mode, holders in self.by_mode.items():
-            if mode in user.modes:
-                holders.add(user)
-        self.max_local = max(self.max_local, len(self.me.users))
-        self.max_global = max(self.max_global, len(self.users))
+        server = user.server
+        server.users.add(user)
+        if user.modes:
+            for mode, holders in self.by_mode.items():
+                if mode in user.modes:
+                    holders.add(user)
+        if server is self.me and len(server.users) > self.max_local:
+            self.max_local = len(server.users)
+        if len(self.users_by_uid) > self.max_global:  # as many as by nick
+            self.max_global = len(self.users_by_uid)
         self.events.emit(ev.UserIntroduced(user, origin=origin))
         return collision
 
@@ -596,18 +600,17 @@ class Network:
             self._wipe_channel(source, channel, origin)
             channel.ts = ts
         kept_theirs = ts <= channel.ts
-        joined = []
         changes = tsrules.merge_simple_modes(channel, modes) if kept_theirs else []
-        for user, status in members:
-            membership = channel.members.get(user)
-            if membership is None:
-                membership = self._add_member(user, channel, ())
-                joined.append(membership)
-            if kept_theirs and status:
-                changes += [
-                    ModeChange(True, mode, user.nick, user)
-                    for mode, _ in STATUS_PREFIXES if mode in status and mode not in membership.status
-                ]
+        joined = self._add_members(channel, members)
+        if kept_theirs:
+            current = channel.members
+            for user, status in members:
+                if status:
+                    held = current[user].status
+                    changes += [
+                        ModeChange(True, mode, user.nick, user)
+                        for mode, _ in STATUS_PREFIXES if mode in status and mode not in held
+                    ]
         if joined:  # one event for the SJOIN's new members, not one per member
             self.events.emit(ev.MembersNetjoined(channel, tuple(joined), created, origin=origin, netjoin=True))
         applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
@@ -662,6 +665,38 @@ class Network:
     def ts_accepts(channel: Channel, ts: int) -> bool:
         """True if a TMODE/BMASK with channel TS ``ts`` applies to ``channel`` (not higher than ours)."""
         return tsrules.ts_accepts(channel.ts, ts)
+
+    def _add_members(self, channel: Channel, members: Sequence[tuple[User, str]]) -> list[Membership]:
+        """Put each of ``members`` not in ``channel`` yet in it, without status: the new memberships.
+
+        :meth:`_add_member` for a netjoin's many members at once (same state).
+        """
+        joined = []
+        current = channel.members
+        local = channel.local_members
+        name = None
+        invited = channel.invited
+        route: Any = None
+        is_client = False
+        for user, _ in members:
+            if user in current:
+                continue
+            membership = Membership(user, channel, set())
+            current[user] = membership
+            if user.route is not route:  # members of an SJOIN mostly share one route
+                route = user.route
+                is_client = getattr(route, "is_client", False)
+            if is_client:
+                local.add(user)
+            user.channels[channel] = membership
+            if user.invited:
+                if name is None:
+                    name = fold(channel.name)
+                user.invited.discard(name)
+            if invited:
+                invited.discard(user)
+            joined.append(membership)
+        return joined
 
     def _add_member(self, user: User, channel: Channel, status: Iterable[str]) -> Membership:
         membership = Membership(user, channel, set(status))

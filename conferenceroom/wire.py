@@ -83,6 +83,20 @@ def _parse_tags(section: str) -> dict[str, str]:
     return tags
 
 
+_new_object = object.__new__
+
+
+def _message(command: str, params: tuple[str, ...], source: str | None, tags: dict[str, str]) -> Message:
+    """A :class:`Message` without the frozen dataclass's per-field ``object.__setattr__`` (parse's hot path)."""
+    msg = _new_object(Message)
+    fields = msg.__dict__
+    fields["command"] = command
+    fields["params"] = params
+    fields["source"] = source
+    fields["tags"] = tags
+    return msg
+
+
 def parse(line: str | bytes) -> Message:
     """Parse one line (without its line ending) into a :class:`Message`.
 
@@ -90,35 +104,35 @@ def parse(line: str | bytes) -> Message:
     """
     if isinstance(line, bytes):
         line = decode(line)
-    line = line.rstrip("\r\n").replace("\x00", "")
+    line = line.rstrip("\r\n")
+    if "\x00" in line:
+        line = line.replace("\x00", "")
     tags: dict[str, str] = {}
     source = None
-    rest = line.lstrip(" ")
-    if rest.startswith("@"):
+    rest = line.lstrip(" ") if line[:1] == " " else line
+    if rest[:1] == "@":
         section, _, rest = rest[1:].partition(" ")
         tags = _parse_tags(section)
         rest = rest.lstrip(" ")
-    if rest.startswith(":"):
+    if rest[:1] == ":":
         source, _, rest = rest[1:].partition(" ")
-        rest = rest.lstrip(" ")
+        if rest[:1] == " ":
+            rest = rest.lstrip(" ")
         if not source:
             raise ParseError("empty source")
-    if not rest:
+    if not rest or rest[0] == ":" and " :" not in rest:
         raise ParseError("no command")
-    params: list[str] = []
-    trailing = None
-    if " :" in rest:
-        rest, trailing = rest.split(" :", 1)
-    elif rest.startswith(":"):
-        raise ParseError("no command")
-    words = [w for w in rest.split(" ") if w]
+    rest, colon, trailing = rest.partition(" :")
+    words = rest.split(" ")
+    if "" in words:
+        words = [w for w in words if w]
     command = words[0]
-    params = words[1:]
-    if trailing is not None:
-        params.append(trailing)
     if not command.isalnum():
         raise ParseError(f"invalid command {command!r}")
-    return Message(command.upper(), tuple(params), source, tags)
+    if colon:
+        words.append(trailing)
+    words[0] = command.upper()
+    return _message(words[0], tuple(words[1:]), source, tags)
 
 
 _UNSENDABLE = re.compile("[\r\n\x00]")

@@ -42,6 +42,7 @@ log = Logger()
 PEER_CHANNEL_MODES = dict(CHANNEL_MODES, a=ModeKind.STATUS, h=ModeKind.STATUS)
 PEER_STATUS = {"a": "o", "h": "v"}
 USER_MODE_LETTERS = "iowsAazB"  # B: IRCv3 bot mode, kept across CR links
+_USER_MODE_SET = frozenset(USER_MODE_LETTERS)
 #: hybrid 8.2 marks a TLS user with both +S and +z: both mean our +z
 PEER_USER_MODES = {"S": "z"}
 #: a certificate fingerprint as peers send it (hex; hybrid upper-case, others lower-case)
@@ -67,11 +68,11 @@ class LinkSide:
         return self.network.me
 
     def others(self, link: Any) -> list[Any]:
-        """Every registered link but ``link``."""
-        return [other for other in self.links() if other is not link and getattr(other, "registered", True)]
+        """Every link but ``link`` (accepted, its burst written: lines after it are in order there)."""
+        return [other for other in self.links() if other is not link]
 
     def link_of(self, route: Any) -> Any:
-        """The registered link whose route is ``route`` (None if none)."""
+        """The link whose route is ``route`` (None if none)."""
         return next((other for other in self.links() if other.route is route), None)
 
     def forward(self, link: Any, msg: Message) -> None:
@@ -262,9 +263,10 @@ def handle_uid(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         return
     user = User(uid, nick, ident, host, gecos, source, link.route, ip=ip, signon=when)
     user.realhost = realhost
-    user.modes = {PEER_USER_MODES.get(m, m) for m in umodes.lstrip("+")} & set(USER_MODE_LETTERS)
-    user.account = None if account in ("*", "0", "") else account
-    if user.account:
+    if umodes != "+":
+        user.modes = {PEER_USER_MODES.get(m, m) for m in umodes.lstrip("+")} & _USER_MODE_SET
+    if account not in ("*", "0", ""):
+        user.account = account
         user.modes.add(ACCOUNT_MODE)  # +r follows the account, whatever the umodes said
     collision = network.add_user(user, origin=link.route)
     if collision is not None and not collision.accepted:
@@ -422,16 +424,41 @@ def handle_svsmode(side: LinkSide, link: Any, source: Any, msg: Message) -> None
 # -- channels ------------------------------------------------------------------------
 
 
+_PREFIX_CHARS = frozenset("~&@%+.")
+
+
 def _members(side: LinkSide, link: Any, text: str) -> list[tuple[User, str]]:
     """SJOIN members (``@+UID``) that exist and live behind ``link``."""
     found = []
+    known = side.network.users_by_uid.get
+    route = link.route
     for token in text.split():
-        uid = token.lstrip("~&@%+.")
-        user = side.network.users_by_uid.get(uid)
-        if user is None or user.route is not link.route:
-            continue
-        found.append((user, status_of_prefixes(token[: len(token) - len(uid)])))
+        if token[0] in _PREFIX_CHARS:
+            uid = token.lstrip("~&@%+.")
+            status = status_of_prefixes(token[: len(token) - len(uid)])
+        else:  # most members of a burst: no status
+            uid, status = token, ""
+        user = known(uid)
+        if user is not None and user.route is route:
+            found.append((user, status))
     return found
+
+
+#: SJOIN mode words already read (most channels of a burst share a few): tuple of words -> flags, key, limit.
+_SJOIN_MODES: dict[tuple[str, ...], list[ModeChange]] = {}
+_SJOIN_MODES_MAX = 512
+
+
+def _sjoin_modes(args: tuple[str, ...]) -> list[ModeChange]:
+    """The flags, key and limit of an SJOIN's mode words (lists and statuses have no place there)."""
+    modes = _SJOIN_MODES.get(args)
+    if modes is None:
+        parsed = parse_mode_string(args, CHANNEL_MODES, 99)
+        modes = [c for c in parsed.changes if CHANNEL_MODES[c.mode] not in (ModeKind.LIST, ModeKind.STATUS)]
+        if len(_SJOIN_MODES) >= _SJOIN_MODES_MAX:
+            _SJOIN_MODES.clear()
+        _SJOIN_MODES[args] = modes
+    return list(modes)
 
 
 @command("SJOIN", min_params=4, origin="server")
@@ -441,8 +468,7 @@ def handle_sjoin(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     if ts is None or not valid_channel(name):
         log.info("SJOIN for {name} with TS {ts} ignored", name=name, ts=msg.params[0])
         return
-    parsed = parse_mode_string(msg.params[2:-1], CHANNEL_MODES, 99)
-    modes = [c for c in parsed.changes if CHANNEL_MODES[c.mode] not in (ModeKind.LIST, ModeKind.STATUS)]
+    modes = _sjoin_modes(msg.params[2:-1])
     members = _members(side, link, msg.params[-1])
     if not members:
         # Nobody it names is here (they lost nick collisions or left in flight): the

@@ -4,7 +4,7 @@
 :func:`render_relay` turns one :class:`~conferenceroom.routing.Relay` (a
 message from a user or server on its way over a link) into TS6 lines with
 UID/SID sources and UID/channel targets.  :class:`LinkAnnouncer` subscribes
-to the network's events and sends each state change to every registered
+to the network's events and sends each state change to every accepted
 link except the one it came from (split horizon), once per link.  The line
 builders here are shared with :mod:`conferenceroom.link.burst`.
 
@@ -78,11 +78,18 @@ def sid_line(server: Server) -> Message:
                            server.description or server.name), uplink.sid)
 
 
+def wire_ip(ip: str) -> str:
+    """An IP address as a UID parameter: ``0`` if unknown, ``0::1`` for ``::1`` (a word cannot start with ':')."""
+    if not ip:
+        return "0"
+    return "0" + ip if ip[0] == ":" else ip
+
+
 def uid_line(user: User) -> Message:
     """``:<SID> UID <nick> <hops> <TS> +<umodes> <user> <host> <realhost> <ip> <UID> <account> :<gecos>``."""
     return Message("UID", (
         user.nick, str(user.server.hopcount + 1), str(int(user.nick_ts)),
-        "+" + "".join(sorted(user.modes)), user.ident, user.host, user.realhost, user.ip or "0",
+        "+" + "".join(sorted(user.modes)), user.ident, user.host, user.realhost, wire_ip(user.ip),
         user.uid, user.account or "*", user.realname,
     ), user.server.sid)
 
@@ -249,8 +256,9 @@ def _render_relay(relay: Relay, link: Any) -> list[Message]:
 class LinkAnnouncer:
     """Network events -> TS6 lines on every link except the event's origin (split horizon).
 
-    ``links`` returns the registered links now; each change is sent once per
-    link.  Subscribe it with ``network.events.subscribe(announcer)``.
+    ``links`` returns the accepted links now, each with its burst written (a
+    new collection each call);
+    each change is sent once per link.  Subscribe it with ``network.events.subscribe(announcer)``.
     """
 
     log = Logger()
@@ -299,8 +307,10 @@ class LinkAnnouncer:
         handler = self._handlers.get(type(event))
         if handler is None:
             return
-        for link in list(self.links()):
-            if link.route is event.origin or not getattr(link, "registered", True):
+        for link in self.links():  # a fresh tuple or list each call
+            # Every link given here has had its burst written: a change made before its
+            # peer's SVINFO arrives is not in that burst and must follow it.
+            if link.route is event.origin:
                 continue
             try:
                 lines = handler(event, link)

@@ -32,6 +32,7 @@ from conferenceroom.casemap import fold
 from conferenceroom.link.connector import describe_tls_failure, plain_to_tls_reason
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
+from conferenceroom.link import quiet
 from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
 from conferenceroom.link.tlsclient import PeerCheck, first_use_notice, judge_peer
@@ -50,6 +51,9 @@ LINES_PER_TURN = 2000
 #: Bytes a link may have queued for sending beyond its burst before it is closed.
 LINK_SENDQ = 32 * 1024 * 1024
 SENDQ_CHECK_EVERY = 63  # check the send queue on every 64th write (a bit mask)
+#: Seconds at most that the collector waits for an accepted peer's burst (see :mod:`.quiet`).
+BURST_QUIET_SECONDS = 60.0
+_BLANK = frozenset(b" \t\n\r\x0b\x0c")  # bytes.strip() removes these: a line of only them is skipped
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,14 @@ class TS6Output:
     """What links need from the TS6 modules: the burst and the rendering of relays.
 
     ``burst(network, link)`` gives every line of our burst for *link*;
-    ``render_relay(relay, link)`` the TS6 lines of one relayed message.
+    ``render_relay(relay, link)`` the TS6 lines of one relayed message;
+    ``burst_text(network, link)`` (optional) the burst's lines as checked text.
     """
 
     burst: Callable[[Any, Any], Iterable[Message]]
     render_relay: Callable[["Relay", Any], Iterable[Message]]
+    #: the same burst as lines without CR LF, each already fitting 512 bytes (faster to write)
+    burst_text: Callable[[Any, Any], list[str]] | None = None
 
 
 class LinkRoute:
@@ -142,6 +149,7 @@ class LinkConnection(Protocol):
         self._writes = 0
         self._sendq_limit = LINK_SENDQ
         self._finished = False
+        self._quiet_call: Any = None  # the time bound of the collector's pause for the peer's burst
 
     # -- connection events -----------------------------------------------------
 
@@ -220,26 +228,49 @@ class LinkConnection(Protocol):
 
     def _drain(self) -> None:
         self._drain_call = None
+        handled = self._run_lines(self._pending, self._line)
+        if handled:
+            # the peer is alive: once per turn (the clock does not move within one)
+            self.last_input = self.core.clock.seconds()
+            if self.keepalive is not None:
+                self.keepalive.data_received()
+        if self._drain_call is None and self._paused and not self.closing:
+            self._paused = False
+            self.transport.resumeProducing()
+
+    def _pause_collector(self) -> None:
+        """The accepted peer's burst is coming: the collector waits (see :mod:`.quiet`), for a while at most."""
+        quiet.PAUSE.hold(self)
+        self._quiet_call = self.core.clock.callLater(BURST_QUIET_SECONDS, self._resume_collector)
+
+    def _resume_collector(self) -> None:
+        """The peer's burst ended (EOB), the link went or the time bound passed."""
+        call, self._quiet_call = self._quiet_call, None
+        if call is not None and call.active():
+            call.cancel()
+        quiet.PAUSE.release(self)
+
+    def _run_lines(self, pending: deque[bytes], line: Callable[[bytes], None]) -> int:
+        """Handle queued lines, at most :data:`LINES_PER_TURN`; the next turn is scheduled if more wait."""
         handled = 0
-        while self._pending and not self.closing:
+        while pending and not self.closing:
             if handled >= LINES_PER_TURN:
                 # A big burst: let the reactor breathe, and stop reading meanwhile.
                 if not self._paused:
                     self._paused = True
                     self.transport.pauseProducing()
                 self._drain_call = self.core.clock.callLater(0, self._drain)
-                return
+                break
             handled += 1
-            self._line(self._pending.popleft())
-        if self._paused and not self.closing:
-            self._paused = False
-            self.transport.resumeProducing()
+            line(pending.popleft())
+        return handled
 
     def _line(self, raw: bytes) -> None:
-        raw = raw.rstrip(b"\r")
-        if not raw.strip():
+        if raw[-1:] == b"\r":
+            raw = raw.rstrip(b"\r")
+        if not raw or raw[0] in _BLANK and not raw.strip():
             return
-        body = raw.partition(b" ")[2] if raw.startswith(b"@") else raw
+        body = raw.partition(b" ")[2] if raw[0] == 64 else raw  # 64: '@', tags
         if len(body) > MAX_LINE - 2:
             self.protocol_error(f"Line too long ({len(body)} bytes, at most {MAX_LINE - 2})")
             return
@@ -249,9 +280,6 @@ class LinkConnection(Protocol):
             self.protocol_error(f"Unreadable line ({exc})")
             return
         self.lines_in += 1
-        self.last_input = self.core.clock.seconds()
-        if self.keepalive is not None:
-            self.keepalive.data_received()
         if not self.registered:
             try:
                 self._handshake_line(msg)
@@ -382,6 +410,7 @@ class LinkConnection(Protocol):
             self.tls_how = "pinned certificate"
         for line in hs.accept(verdict.definition.password):
             self.send(line)
+        self._pause_collector()
         links = self._links()
         links.append(self)
         self._write_burst()
@@ -396,17 +425,23 @@ class LinkConnection(Protocol):
     def _write_burst(self) -> None:
         """Write our whole burst in one go (a snapshot: live changes follow it in order)."""
         assert self.side is not None
-        chunks = []
-        for msg in self.side.burst(self.core.network, self):
-            data = self._encode(msg)
-            if data is not None:
-                chunks.append(data)
-        data = b"".join(chunks)
-        self.burst_lines = len(chunks)
+        if self.side.burst_text is not None:
+            lines = self.side.burst_text(self.core.network, self)
+            data = ("\r\n".join(lines) + "\r\n").encode("utf-8", "replace") if lines else b""
+            count = len(lines)
+        else:
+            chunks = []
+            for msg in self.side.burst(self.core.network, self):
+                encoded = self._encode(msg)
+                if encoded is not None:
+                    chunks.append(encoded)
+            data = b"".join(chunks)
+            count = len(chunks)
+        self.burst_lines = count
         self._sendq_limit = LINK_SENDQ + len(data)
         if data and self.transport is not None:
             self.transport.write(data)
-            self.lines_out += len(chunks)
+            self.lines_out += count
             self.bytes_out += len(data)
 
     def _complete(self) -> None:
@@ -498,6 +533,7 @@ class LinkConnection(Protocol):
 
     def end_of_burst(self) -> None:
         """The peer's EOB: how long its burst took and how many lines it had."""
+        self._resume_collector()
         started = self.accepted_at if self.accepted_at is not None else self.core.clock.seconds()
         took = self.core.clock.seconds() - started
         self._notice(f"End of burst from {self.name} ({self.lines_in} lines, {took:.2f} s)")
@@ -575,6 +611,7 @@ class LinkConnection(Protocol):
 
     def _finish(self, reason: str) -> None:
         """Tell the manager once."""
+        self._resume_collector()
         if self._finished:
             return
         self._finished = True

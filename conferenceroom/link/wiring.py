@@ -41,7 +41,8 @@ def load_ts6() -> TS6Modules:
     """The real TS6 modules (raises ImportError while they are not installed)."""
     from conferenceroom.link import attach as attach_commands, burst, outbound
 
-    return TS6Modules(TS6Output(burst.burst_messages, outbound.render_relay), outbound.LinkAnnouncer,
+    return TS6Modules(TS6Output(burst.burst_messages, outbound.render_relay, burst.burst_text),
+                      outbound.LinkAnnouncer,
                       attach_commands)
 
 

@@ -404,3 +404,111 @@ def test_a_failing_burst_closes_the_link_with_a_sentence() -> None:
     assert [m.params[0] for m in pair.lines("p>a") if m.command == "ERROR"] == [
         "Closing Link: 127.0.0.2 (Internal error handling SERVER during the handshake)"]
     assert soprano.network.find_server("tenor.webmaster.com") is None and soprano.links == []
+
+
+def _gc_during_uid(core) -> list[bool]:
+    """Record, for every UID line ``core`` handles, whether the garbage collector was enabled."""
+    import gc
+
+    seen: list[bool] = []
+    spec = core.server_commands.specs["UID"]
+    handler = spec.handler
+
+    def recording(link, source, msg):
+        seen.append(gc.isenabled())
+        return handler(link, source, msg)
+
+    core.server_commands.specs["UID"] = replace(spec, handler=recording)
+    return seen
+
+
+def test_peer_burst_is_read_without_garbage_collection() -> None:
+    """From the link's acceptance to the peer's EOB the collector waits; then it runs again, nothing frozen."""
+    import gc
+
+    from conferenceroom.link import quiet
+
+    soprano, tenor = soprano_and_tenor()
+    for i in range(30):
+        register(tenor, f"user{i}", ip=f"10.0.{i}.1")
+    seen = _gc_during_uid(soprano)
+    frozen_before = gc.get_freeze_count()
+    try:
+        pair = linked(soprano, tenor)
+        assert len(seen) == 30 and not any(seen)
+        assert gc.isenabled() and quiet.PAUSE.holders == 0
+        assert gc.get_freeze_count() == frozen_before  # nothing kept from the collector
+        register(tenor, "latecomer")
+        pair.pump()
+        assert seen[-1] is True and soprano.network.find_user("latecomer") is not None
+    finally:
+        gc.enable()
+
+
+def _without_eob(core) -> None:
+    """``core`` never sees its peer's EOB (a peer that never ends its burst)."""
+    spec = core.server_commands.specs["EOB"]
+    core.server_commands.specs["EOB"] = replace(spec, handler=lambda link, source, msg: None)
+
+
+def test_collector_back_after_a_minute_or_when_the_link_goes() -> None:
+    """A peer without EOB holds the collector a minute at most; a link lost in its burst lets go at once."""
+    import gc
+
+    from conferenceroom.link import quiet
+
+    soprano, tenor = soprano_and_tenor()
+    _without_eob(soprano)
+    try:
+        pair = linked(soprano, tenor)
+        assert not gc.isenabled() and quiet.PAUSE.holders == 1
+        soprano.clock.advance(59)
+        assert not gc.isenabled()
+        soprano.clock.advance(2)
+        assert gc.isenabled() and quiet.PAUSE.holders == 0
+        soprano2, tenor2 = soprano_and_tenor()
+        _without_eob(soprano2)
+        pair = linked(soprano2, tenor2)
+        assert not gc.isenabled()
+        pair.close_tcp()
+        assert gc.isenabled() and quiet.PAUSE.holders == 0
+        assert not soprano2.clock.getDelayedCalls() or all(
+            call.func.__name__ != "_resume_collector" for call in soprano2.clock.getDelayedCalls())
+    finally:
+        gc.enable()
+
+
+def test_collector_pause_counts_holders_and_keeps_an_off_collector_off() -> None:
+    """Two bursts at once: the collector runs again after the second ends; one that was off stays off."""
+    from conferenceroom.link.quiet import CollectorPause
+
+    class FakeCollector:
+        def __init__(self, enabled: bool) -> None:
+            self.enabled = enabled
+
+        def isenabled(self) -> bool:
+            return self.enabled
+
+        def disable(self) -> None:
+            self.enabled = False
+
+        def enable(self) -> None:
+            self.enabled = True
+
+    collector = FakeCollector(True)
+    pause = CollectorPause(collector)
+    a, b = object(), object()
+    pause.hold(a)
+    pause.hold(b)
+    pause.hold(a)
+    assert not collector.enabled and pause.holders == 2
+    pause.release(a)
+    pause.release(a)
+    assert not collector.enabled
+    pause.release(b)
+    assert collector.enabled and pause.holders == 0
+    off = FakeCollector(False)
+    pause = CollectorPause(off)
+    pause.hold(a)
+    pause.release(a)
+    assert not off.enabled

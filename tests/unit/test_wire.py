@@ -355,3 +355,62 @@ def test_ascii_number_reads_only_ascii_digits(text: str, value: int | None) -> N
     digits, signs, spaces and underscores (all of which isdigit or int take)
     are not numbers."""
     assert ascii_number(text) == value
+
+
+def _reference_parse(line: str | bytes) -> Message:
+    """parse() as it was written before its fast path: the behaviour the fast path must keep."""
+    from conferenceroom.wire import ParseError, _parse_tags, decode
+
+    if isinstance(line, bytes):
+        line = decode(line)
+    line = line.rstrip("\r\n").replace("\x00", "")
+    tags: dict[str, str] = {}
+    source = None
+    rest = line.lstrip(" ")
+    if rest.startswith("@"):
+        section, _, rest = rest[1:].partition(" ")
+        tags = _parse_tags(section)
+        rest = rest.lstrip(" ")
+    if rest.startswith(":"):
+        source, _, rest = rest[1:].partition(" ")
+        rest = rest.lstrip(" ")
+        if not source:
+            raise ParseError("empty source")
+    if not rest:
+        raise ParseError("no command")
+    trailing = None
+    if " :" in rest:
+        rest, trailing = rest.split(" :", 1)
+    elif rest.startswith(":"):
+        raise ParseError("no command")
+    words = [w for w in rest.split(" ") if w]
+    command, params = words[0], words[1:]
+    if trailing is not None:
+        params.append(trailing)
+    if not command.isalnum():
+        raise ParseError(f"invalid command {command!r}")
+    return Message(command.upper(), tuple(params), source, tags)
+
+
+_LINE_PIECES = st.lists(st.sampled_from(
+    [" ", "  ", ":", " :", "@", "@a=b;c", "=", ";", "\r", "\n", "\x00", "x", "PRIVMSG", "uid", "9FD", "9FDAAAAAB",
+     "#chan", "é", "ü", "\\s", "SJOIN", "1", "+nt", "@+", "!"]), max_size=14).map("".join)
+
+
+@settings(max_examples=3000)
+@given(_LINE_PIECES)
+def test_parse_reads_every_line_as_the_reference_parser(line: str) -> None:
+    """Any line (spaces, colons, tags, NULs, line ends, non-ASCII) parses to the same Message or the same error."""
+    from conferenceroom.wire import ParseError
+
+    for raw in (line, line.encode("utf-8"), line.encode("latin-1", "replace")):
+        try:
+            expected = _reference_parse(raw)
+        except ParseError as exc:
+            with pytest.raises(ParseError) as got:
+                parse(raw)
+            assert str(got.value) == str(exc)
+            continue
+        got_msg = parse(raw)
+        assert (got_msg, got_msg.tags) == (expected, expected.tags)
+        assert hash(got_msg) == hash(expected)
