@@ -14,6 +14,8 @@ import struct
 import time
 from typing import Callable, Optional
 
+from tests.unit.wsclient import frame
+
 DEFAULT_TIMEOUT = 10.0
 TEXT, BINARY, CLOSE, PING, PONG = 1, 2, 8, 9, 10
 
@@ -28,18 +30,8 @@ class HandshakeRefused(AssertionError):
 
 
 def client_frame(payload: bytes, opcode: int) -> bytes:
-    """One masked, final client frame."""
-    n = len(payload)
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + masked
+    """One masked, final client frame (the unit tests' framing)."""
+    return frame(payload, opcode)
 
 
 class WSClient:
