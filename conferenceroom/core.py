@@ -157,7 +157,7 @@ class ServerCore:
 
     def myinfo(self) -> tuple[str, str, str, str]:
         """RPL_MYINFO fields after the server name: version, user, channel, param modes."""
-        return (self.version, "Aaiosw", "beIiklmnopqstv", "beIklqov")
+        return (self.version, "Aaiorsw", "beIiklmnopqstv", "beIklqov")
 
     # -- configuration ---------------------------------------------------
 

@@ -4,7 +4,8 @@
 Channel modes: lists ``b e I``; ``k`` takes a parameter to set and unset;
 ``l`` takes one only to set; flags ``i m n p s t``; member status ``q o v``
 (``q`` is the ConferenceRoom channel owner).  User modes ``i o w s`` plus
-``A`` (server administrator) and ``a`` (services administrator).
+``A`` (server administrator), ``a`` (services administrator) and ``r``
+(logged in to an account: the server's to set and remove).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ CHANNEL_MODES: dict[str, ModeKind] = {
     "v": ModeKind.STATUS,
 }
 
-USER_MODES: dict[str, ModeKind] = {ch: ModeKind.FLAG for ch in "iowsAa"}
+USER_MODES: dict[str, ModeKind] = {ch: ModeKind.FLAG for ch in "iowsAar"}
 USER_SETTABLE = "iws"  # what a user may set on themselves; o, A, a come from OPER
+SERVER_USER_MODES = "r"  # set and removed by the server only (r: logged in to an account)
 
 # Member status, highest rank first, with the prefix shown in NAMES/WHO.
 STATUS_PREFIXES: tuple[tuple[str, str], ...] = (("q", "."), ("o", "@"), ("v", "+"))

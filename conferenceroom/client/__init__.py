@@ -23,3 +23,8 @@ def attach(core: "ServerCore") -> None:
     core.capabilities = default_capabilities()
     core.announcer = ClientAnnouncer(core)
     core.network.events.subscribe(core.announcer)
+    from .sasl import SaslCapability
+
+    core.sasl_capability = SaslCapability(core)
+    core.network.events.subscribe(core.sasl_capability)
+    core.sasl_capability.update()

@@ -24,7 +24,7 @@ def default_capabilities() -> dict[str, Capability]:
     names = [
         "cap-notify", "multi-prefix", "userhost-in-names", "server-time",
         "message-tags", "echo-message", "away-notify", "extended-join",
-        "chghost", "invite-notify", "batch",
+        "chghost", "invite-notify", "batch", "account-notify", "account-tag",
     ]
     return {name: Capability(name) for name in names}
 

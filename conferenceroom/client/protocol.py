@@ -33,6 +33,7 @@ from .caps import visible_tags
 from .flood import FloodGate, byte_cost
 from .output import ReplyStream
 from .pacing import TurnBudget
+from . import sasl
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -145,6 +146,7 @@ class ClientConnection(Protocol):
         self.gate.close()
         self.stream.stop()
         self._cancel_timer()
+        sasl.connection_lost(self)
         if self._abort_timer is not None and self._abort_timer.active():
             self._abort_timer.cancel()
         self._abort_timer = None

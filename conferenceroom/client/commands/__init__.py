@@ -11,6 +11,6 @@ from types import ModuleType
 
 def all_modules() -> list[ModuleType]:
     """Every client command module, imported."""
-    from . import admin, bans, channel, info, message, oper, operwall, query, registration, services
+    from . import admin, bans, channel, info, message, oper, operwall, query, registration, sasl, services
 
-    return [registration, channel, message, query, info, oper, operwall, bans, admin, services]
+    return [registration, channel, message, query, info, oper, operwall, bans, admin, services, sasl]

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from ...casemap import valid_nick
 from ...limits import NICKLEN
 from ...dispatch import command
-from ...network import User
+from ...network import ACCOUNT_MODE, User
+from .. import sasl
 from ...wire import Message, ascii_number
 from ..welcome import send_welcome
 
@@ -158,17 +159,22 @@ def try_register(conn: "ClientConnection") -> None:
     if found is not None:
         core.refuse_banned(conn, found, pending.ident, pending.nick)
         return
+    uid, account = sasl.before_registration(conn)
     now = core.clock.seconds()
     user = User(
-        network.next_uid(), pending.nick, pending.ident, conn.host, pending.realname or "",
+        uid or network.next_uid(), pending.nick, pending.ident, conn.host, pending.realname or "",
         network.me, conn, ip=conn.ip, signon=now,
     )
     user.secure = conn.secure
+    if account:  # logged in by SASL while registering: the UID line carries it
+        user.account = account
+        user.modes.add(ACCOUNT_MODE)
     conn.pending = None
     conn.user = user
     network.add_user(user)
     conn.start_ping_timer()
     send_welcome(conn)
+    sasl.after_welcome(conn)
 
 
 # -- PING / PONG / QUIT ---------------------------------------------------------
