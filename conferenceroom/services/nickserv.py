@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 
 from ..casemap import fold
-from ..passwords import MAX_PASSWORD_BYTES
+from ..passwords import MAX_ACCOUNT_PASSWORD_BYTES
 from .accounts import Account, AccountError, TryAgain, normalize_fp
 from .bot import CommandError, Request, ServiceBot
 from .enforce import Enforcer
@@ -107,8 +107,8 @@ def check_password(nick: str, password: str) -> None:
     """Raise CommandError with the reason a new password is refused."""
     if len(password) < MIN_PASSWORD:
         raise CommandError(f"That password is too short: use at least {MIN_PASSWORD} characters.")
-    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise CommandError(f"That password is too long: at most {MAX_PASSWORD_BYTES} bytes.")
+    if len(password.encode("utf-8")) > MAX_ACCOUNT_PASSWORD_BYTES:
+        raise CommandError(f"That password is too long: at most {MAX_ACCOUNT_PASSWORD_BYTES} bytes.")
     if fold(password) == fold(nick):
         raise CommandError("Your password must not be your nick.")
 
