@@ -59,6 +59,18 @@ def test_long_non_ascii_password_registers_and_identifies(core):
     assert ask(alice, "NickServ", "IDENTIFY " + password) == ["You are now identified for alice."]
 
 
+def test_min_password_setting(tmp_path):
+    """With services set minpassword 1 a 3-character password registers; SET PASSWORD follows the same minimum."""
+    core = services_core(tmp_path, services_min_password=1)
+    foo = register(core, "foo")
+    assert ask(foo, "NickServ", "REGISTER bar")[-1] == "You are now identified for foo."
+    assert ask(foo, "NickServ", "SET PASSWORD b") == ["Your password is changed."]
+    (tmp_path / "strict").mkdir()
+    strict = services_core(tmp_path / "strict", services_min_password=8)
+    bob = register(strict, "bob")
+    assert ask(bob, "NickServ", "REGISTER s3cret!") == ["That password is too short: use at least 8 characters."]
+
+
 def test_register_twice_and_guest_and_syntax(core):
     """A registered nick, a Guest nick and a missing password are refused."""
     _registered(core)

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.unit.test_admin_services -*-
-"""SERVICES: whether this server runs the built-in services, and their password cost."""
+"""SERVICES: whether this server runs the built-in services, their password cost and rules."""
 
 from __future__ import annotations
 
@@ -25,4 +25,7 @@ def family() -> Family:
                               label="Enforce delay",
                               help="seconds a user has to identify before a protected nick is changed "
                                    "(60 by default)"),
+                      setting("services set minpassword", "services_min_password", Int("characters", 1, 32),
+                              label="Minimum password",
+                              help="fewest characters of a new account password (5 by default)"),
                   ))
