@@ -49,14 +49,19 @@ class Exchange:
         self.mechanism = mechanism
         self.size = 0
         self.account: str | None = None
+        #: Lines held until the outcome is sent (the MODE +r of a login during the exchange).
+        self.held: list[Message] = []
         self.timer = conn.core.clock.callLater(TIMEOUT, self.expire)
 
     def end(self) -> None:
-        """Forget the exchange (its answers are ignored from now on)."""
+        """Forget the exchange (its answers are ignored from now on); send what was held."""
         if self.timer.active():
             self.timer.cancel()
         if getattr(self.conn, "sasl", None) is self:
             self.conn.sasl = None
+        held, self.held = self.held, []
+        for line in held:
+            self.conn.send(line)
 
     def abort(self, numeric_name: str | None = "ERR_SASLABORTED") -> None:
         """Tell the agent the client gave up; reply ``numeric_name`` (906 by default)."""
@@ -83,6 +88,7 @@ class Exchange:
         elif mode == "M":
             conn.reply("RPL_SASLMECHS", data)
         elif mode == "D":
+            held, self.held = self.held, []
             self.end()
             if data == "S" and self.account:
                 logged_in(conn, self.account)
@@ -90,6 +96,8 @@ class Exchange:
                 conn.reply("ERR_SASLABORTED")
             else:
                 conn.reply("ERR_SASLFAIL")
+            for line in held:
+                conn.send(line)
 
 
 def challenge_lines(data: str) -> list[str]:
