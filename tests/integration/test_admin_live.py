@@ -458,12 +458,14 @@ def test_services_enable_disable_list(op):
     saved as ``services disable`` / ``services enable``."""
     assert op("SERVICES DISABLE") == ["Services set to disabled"]
     assert op("SERVICES LIST") == ["SERVICES settings:", "  Services: disabled", "  Password cost: 12",
-                                   "  Enforce delay: 60", "  Minimum password: 5"]
+                                   "  Enforce delay: 60", "  Minimum password: 5",
+                                   "  Services server name: (not set)"]
     assert "services disable" in op.lines() and "services enable" not in op.lines()
     assert op("services enable") == ["Services set to enabled",
                                      "Services server services.conferenceroom.local introduced with NickServ, ChanServ, MemoServ, OperServ"]
     assert op("SERVICES LIST") == ["SERVICES settings:", "  Services: enabled", "  Password cost: 12",
-                                   "  Enforce delay: 60", "  Minimum password: 5"]
+                                   "  Enforce delay: 60", "  Minimum password: 5",
+                                   "  Services server name: (not set)"]
     assert "services enable" in op.lines() and "services disable" not in op.lines()
     assert op("services disable") == ["Services set to disabled",
                                       "Services server services.conferenceroom.local removed from the network"]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from conferenceroom.admin.tree import Family, Option, choice, setting
-from conferenceroom.admin.types import Int
+from conferenceroom.admin.types import Clearable, Int, hostname
 
 
 def family() -> Family:
@@ -28,4 +28,8 @@ def family() -> Family:
                       setting("services set minpassword", "services_min_password", Int("characters", 1, 32),
                               label="Minimum password",
                               help="fewest characters of a new account password (5 by default)"),
+                      setting("services set name", "services_server_name", Clearable(hostname("servername")),
+                              label="Services server name",
+                              help="name of the services server (none: services.<domain of this server>); "
+                                   "used when services next start (a restart, or SERVICES DISABLE then ENABLE)"),
                   ))
