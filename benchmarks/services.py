@@ -14,7 +14,8 @@ would measure bcrypt, not the server) in a temporary folder, then:
 2. IDENTIFY phase: the same workers, each ``IDENTIFY <account> <pw>`` for
    its accounts, waiting for "You are now identified".
 
-Throughout, a bystander client sends PING every 20 ms and records each
+Throughout, a bystander client (in a process of its own, so the workers'
+threads never delay its reads) sends PING every 20 ms and records each
 round trip: the worst (and the 99th percentile) per phase shows whether the
 reactor ever waits on SQLite or bcrypt, beside a baseline of the same
 bystander before any work starts (the machine's own noise).  Reported: operations per second per
@@ -137,30 +138,67 @@ class Client:
             pass
 
 
-class Bystander(threading.Thread):
-    """PINGs every ``interval`` seconds and records the round trips (seconds) per phase."""
+def bystander_main(port: int, interval: float, stop, out) -> None:
+    """In a process of its own (so the workers' threads never delay its reads): PING every
+    ``interval`` seconds until ``stop`` is set; send ``[(monotonic time sent, round trip s), ...]`` to ``out``."""
+    client = Client(port, "bystander")
+    samples: list[tuple[float, float]] = []
+    n = 0
+    while not stop.is_set():
+        n += 1
+        start = time.monotonic()
+        client.send(f"PING :b{n}\r\n")
+        try:
+            client.wait(lambda line, n=n: f"b{n}" in line and " PONG " in line, timeout=30)
+        except (TimeoutError, OSError):
+            samples.append((start, 30.0))
+            break
+        samples.append((start, time.monotonic() - start))
+        time.sleep(interval)
+    client.close()
+    out.send(samples)
+    out.close()
+
+
+class Bystander:
+    """The bystander process and the phases (monotonic time windows) its samples are sorted into."""
 
     def __init__(self, port: int, interval: float = 0.02) -> None:
-        super().__init__(daemon=True)
-        self.client = Client(port, "bystander")
-        self.interval = interval
-        self.phase = "idle"
-        self.samples: dict[str, list[float]] = {}
-        self.stop = threading.Event()
+        import multiprocessing
 
-    def run(self) -> None:
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            start = time.monotonic()
-            self.client.send(f"PING :b{n}\r\n")
-            try:
-                self.client.wait(lambda line, n=n: f"b{n}" in line and " PONG " in line, timeout=30)
-            except (TimeoutError, OSError):
-                self.samples.setdefault(self.phase, []).append(30.0)
-                return
-            self.samples.setdefault(self.phase, []).append(time.monotonic() - start)
-            time.sleep(self.interval)
+        ctx = multiprocessing.get_context("fork")
+        self._stop = ctx.Event()
+        self._recv, send = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=bystander_main, args=(port, interval, self._stop, send), daemon=True)
+        self.windows: dict[str, tuple[float, float]] = {}
+        self.samples: dict[str, list[float]] = {}
+        self._phase: tuple[str, float] | None = None
+
+    def start(self) -> None:
+        self.process.start()
+
+    def phase(self, name: str | None) -> None:
+        """End the current phase (if any) and start ``name`` (None: none)."""
+        now = time.monotonic()
+        if self._phase is not None:
+            self.windows[self._phase[0]] = (self._phase[1], now)
+        self._phase = (name, now) if name else None
+
+    def finish(self) -> None:
+        """Stop the process and sort its samples into the phases."""
+        self.phase(None)
+        self._stop.set()
+        samples = self._recv.recv() if self._recv.poll(35) else []
+        self.process.join(5)
+        for name, (begin, end) in self.windows.items():
+            self.samples[name] = [rtt for sent, rtt in samples if begin <= sent < end]
+
+    def kill(self) -> None:
+        self._stop.set()
+        if self.process.is_alive():
+            self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
 
 
 def run_phase(name: str, workers: list[Client], jobs: list[list[str]], step, timeout: float) -> float:
@@ -235,15 +273,16 @@ def main() -> None:
     bystander = None
     try:
         bystander = Bystander(port)
-        bystander.phase = "baseline"
         bystander.start()
+        time.sleep(1.0)
+        bystander.phase("baseline")
         time.sleep(args.baseline)  # the same bystander with no services work: what this machine gives
-        bystander.phase = "idle"
+        bystander.phase(None)
         workers = [Client(port, f"w{i}") for i in range(args.workers)]
         nicks = [f"acct{i:06d}" for i in range(args.count)]
         jobs = [nicks[i::args.workers] for i in range(args.workers)]
         cpu0 = cpu_seconds(proc.pid)
-        bystander.phase = "register"
+        bystander.phase("register")
         took = run_phase("REGISTER", workers, jobs, register, args.phase_timeout)
         cpu1 = cpu_seconds(proc.pid)
         result["register"] = {"seconds": round(took, 2), "per_second": round(args.count / took, 1),
@@ -251,17 +290,15 @@ def main() -> None:
         log(f"REGISTER: {args.count} in {took:.1f} s ({args.count / took:.0f}/s)")
         for i, client in enumerate(workers):
             client.send(f"NICK idle{i}\r\n")
-        bystander.phase = "idle"
+        bystander.phase(None)
         time.sleep(0.5)
-        bystander.phase = "identify"
+        bystander.phase("identify")
         took = run_phase("IDENTIFY", workers, jobs, identify, args.phase_timeout)
         cpu2 = cpu_seconds(proc.pid)
         result["identify"] = {"seconds": round(took, 2), "per_second": round(args.count / took, 1),
                               "server_cpu_s": round(cpu2 - cpu1, 2)}
         log(f"IDENTIFY: {args.count} in {took:.1f} s ({args.count / took:.0f}/s)")
-        bystander.phase = "done"
-        bystander.stop.set()
-        bystander.join(5)
+        bystander.finish()
         result["baseline"] = {"seconds": args.baseline,
                               "bystander_ping": summary(bystander.samples.get("baseline", []))}
         for phase in ("register", "identify"):
@@ -269,7 +306,7 @@ def main() -> None:
         result["store"] = "group commit (see docs/services.md)"
     finally:
         if bystander is not None:
-            bystander.stop.set()
+            bystander.kill()
         for c in workers:
             c.close()
         stop_proc(proc)

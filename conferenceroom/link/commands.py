@@ -175,7 +175,9 @@ def handle_squit(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         link.drop(reason)  # the link closes; losing it splits the peer's side
         return
     if target.route is link.route:
+        uplink = target.uplink.name if target.uplink is not None else "?"
         network.remove_server(target, reason, origin=link.route)
+        side.notice(f"Server {target.name} split from {uplink} ({reason})")
         return
     by = getattr(source, "nick", None) or source.name
     squit_here = getattr(target.route, "squit", None)

@@ -182,6 +182,8 @@ class Accounts:
         :class:`TryAgain` when too many checks are under way (in all, or
         from ``ip``).
         """
+        if ip in ("0", "*", "255.255.255.255"):
+            ip = None  # a user elsewhere whose address is hidden: no address to count against
         if self.pending >= MAX_PENDING_CHECKS or (ip and self._per_ip.get(ip, 0) >= MAX_CHECKS_PER_IP):
             return defer.fail(TryAgain("Services are busy checking passwords; try again in a moment"))
         keys = [f"name:{fold(name)}"] + ([f"ip:{ip}"] if ip else [])

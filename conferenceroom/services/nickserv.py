@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from .host import ServicesHost
 
 MIN_PASSWORD = 5
+#: Registrations one address may make per REGISTER_WINDOW seconds (addresses with
+#: connection trigger 0, a gateway or a benchmark, are not counted).
+REGISTER_BURST = 3
+REGISTER_WINDOW = 600.0
+#: Addresses remembered for that count at most (the oldest forgotten first).
+REGISTER_KEYS = 10_000
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 GUEST_RE = re.compile(r"^guest\d+$", re.IGNORECASE)
 FP_RE = re.compile(r"^[0-9a-f]{40,128}$")
@@ -121,6 +127,28 @@ class NickServ:
         self.host = host
         self.bot = bot
         self.enforcer = Enforcer(host)
+        self._registered_from: dict[str, list[float]] = {}  # address -> times of its registrations
+
+    def _register_wait(self, ip: str) -> float:
+        """Seconds before ``ip`` may register again (0: now)."""
+        if not ip or ip == "0" or self.host.core.settings.trigger_for(ip) <= 0:
+            return 0.0
+        now = self.host.core.clock.seconds()
+        times = [t for t in self._registered_from.get(ip, ()) if now - t < REGISTER_WINDOW]
+        if times:
+            self._registered_from[ip] = times
+        else:
+            self._registered_from.pop(ip, None)
+        if len(times) < REGISTER_BURST:
+            return 0.0
+        return times[0] + REGISTER_WINDOW - now
+
+    def _count_registration(self, ip: str) -> None:
+        if not ip or ip == "0" or self.host.core.settings.trigger_for(ip) <= 0:
+            return
+        self._registered_from.setdefault(ip, []).append(self.host.core.clock.seconds())
+        while len(self._registered_from) > REGISTER_KEYS:
+            del self._registered_from[next(iter(self._registered_from))]
 
     @property
     def accounts(self) -> Any:
@@ -174,6 +202,11 @@ class NickServ:
         check_password(nick, password, self._min_password())
         if email is not None and (len(email) > 254 or not EMAIL_RE.match(email)):
             raise CommandError(f"{email} is not a valid email address.")
+        wait = self._register_wait(user.ip)
+        if wait > 0:
+            raise CommandError(f"Too many registrations from your address: try again in "
+                               f"{max(1, round(wait / 60))} minute{'s' if round(wait / 60) > 1 else ''}.")
+        self._count_registration(user.ip)
         d = self.accounts.register(nick, password, email)
 
         def done(account: Account) -> None:

@@ -10,7 +10,7 @@ refused with the way out while each keeps serving its clients.
 
 from __future__ import annotations
 
-from tests.network.conftest import links, wait_until
+from tests.network.conftest import links, query, wait_until
 
 SOPRANO_SERIAL = "102-0000-001"
 TENOR_SERIAL = "101-0001-001"
@@ -108,6 +108,7 @@ def test_squit_services_from_the_leaf_and_enable_again(network) -> None:
     tenor.operator().send(f"SQUIT {SERVICES} :maintenance")
     soprano.server_notice(r"SQUIT services\.webmaster\.com from op")
     soprano.server_notice(r"Services server services\.webmaster\.com leaves the network")
+    tenor.server_notice(r"^Server services\.webmaster\.com split from soprano\.webmaster\.com")
     wait_until(lambda: SERVICES not in links(bob), "services gone from tenor")
     bob.send("PRIVMSG NickServ :HELP")
     assert bob.expect("401").params[1] == "NickServ"
@@ -136,3 +137,25 @@ def test_two_services_meeting_are_refused_and_both_keep_working(network) -> None
     bob = tenor.user("bob")
     wait_until(lambda: links(bob) == sorted(["soprano.webmaster.com", "tenor.webmaster.com", SERVICES]),
                "the network has soprano's services only")
+
+
+def test_a_third_server_with_services_is_refused_and_the_network_keeps_working(network) -> None:
+    """soprano (services) and tenor are linked; alto, running services too, dials soprano: refused with the
+    way out, and soprano and tenor stay linked, their users still talking and using soprano's services."""
+    soprano, tenor = _pair(network)
+    soprano.server_notice(r"^End of burst from tenor\.webmaster\.com")
+    alto = network.server("alto.example.net", "103-0000-001", hub=True, services=True)
+    soprano.define("alto", name="alto.*", serial="103-0000-001")
+    alto.define("soprano", name="soprano.webmaster.com", host="127.0.0.1", port=soprano.port, ping=300,
+                serial=SOPRANO_SERIAL, auto=True)
+    refused = soprano.server_notice(r"Two services servers would meet")
+    assert "services.example.net" in refused and "/as services disable" in refused
+    alto.server_notice(r"Two services servers would meet")
+    alice = soprano.user("alice")
+    bob = tenor.user("bob")
+    assert links(bob) == sorted(["soprano.webmaster.com", "tenor.webmaster.com", SERVICES])
+    wait_until(lambda: any(m.command == "311" for m in query(alice, "WHOIS bob", "318")), "alice sees bob")
+    alice.send("PRIVMSG bob :still here")
+    assert bob.expect("PRIVMSG").params == ["bob", "still here"]
+    bob.send("NS REGISTER bobpass1")
+    assert _notices(bob, "NickServ", "You are now identified")[-1] == "You are now identified for bob."

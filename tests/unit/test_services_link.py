@@ -63,3 +63,14 @@ def test_remote_squit_of_our_services_drops_them(tmp_path):
 
     table.dispatch(_Link(), parse(f":{remote.sid} SQUIT {core.services.server.sid} :remote oper says so"))
     assert core.services is None and core.network.find_server("services.test.local") is None
+
+
+def test_a_server_split_behind_a_link_is_noticed():
+    """SQUIT of a server behind a link (services leaving the hub, say): operators here get a notice."""
+    mesh = Mesh()
+    node = mesh.node("leaf.lab", "1LF")
+    link = raw_link(node, "hub.lab", "2HB")
+    feed(node, link, ":2HB SID services.lab 2 0SV + :services")
+    feed(node, link, ":2HB SQUIT 0SV :services disabled by an operator")
+    assert node.network.find_server("services.lab") is None
+    assert node.notices[-1] == "Server services.lab split from hub.lab (services disabled by an operator)"

@@ -365,3 +365,19 @@ def test_register_then_nick_registers_the_nick_it_was_sent_from(core):
     assert lines[0] == "alice is now registered to you. Keep your password safe: you need it to IDENTIFY."
     assert core.services.accounts.get("alice") is not None and core.services.accounts.get("alice2") is None
     assert alice.user.account is None
+
+
+def test_registrations_per_address_are_limited(tmp_path):
+    """Three registrations from one address in ten minutes; the fourth is told to wait; an address with
+    connection trigger 0 (a gateway) is not counted."""
+    core = services_core(tmp_path, deftrigger=5)
+    for nick in ("one", "two", "three"):
+        conn = register(core, nick, ip="10.9.9.9")
+        assert ask(conn, "NickServ", "REGISTER s3cret!")[-1] == f"You are now identified for {nick}."
+    fourth = register(core, "four", ip="10.9.9.9")
+    assert ask(fourth, "NickServ", "REGISTER s3cret!") == [
+        "Too many registrations from your address: try again in 10 minutes."]
+    other = register(core, "five", ip="10.8.8.8")
+    assert ask(other, "NickServ", "REGISTER s3cret!")[-1] == "You are now identified for five."
+    core.clock.advance(601)
+    assert ask(fourth, "NickServ", "REGISTER s3cret!")[-1] == "You are now identified for four."

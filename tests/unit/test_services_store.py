@@ -163,3 +163,19 @@ def test_a_batch_commits_together_and_a_failing_job_alone_is_rolled_back(tmp_pat
     assert results[1][1].check(sqlite3.IntegrityError)
     assert _run(store.read(lambda c: [r[0] for r in c.execute("SELECT a FROM t ORDER BY a")])) == [1, 2]
     assert store.batches == 1 and store.jobs == 3
+
+
+def test_hidden_addresses_do_not_share_a_back_off(tmp_path):
+    """Users elsewhere whose IP is hidden ("0") are not one address: one's wrong guesses never delay another's
+    login to a different account."""
+    clock = task.Clock()
+    clock.advance(1_700_000_000)
+    store = Store(str(tmp_path / "services.db"), clock)
+    _run(store.start())
+    accounts = Accounts(store, clock, lambda f, *a: defer.maybeDeferred(f, *a), rounds=4)
+    _run(accounts.start())
+    _run(accounts.register("Alice", "s3cret"))
+    _run(accounts.register("Bob", "b0bpass"))
+    for _ in range(5):
+        _run(accounts.verify_password("alice", "guess", ip="0"))
+    assert _run(accounts.verify_password("bob", "b0bpass", ip="0")) == "Bob"
