@@ -218,20 +218,14 @@ class ClientAnnouncer:
         # A local user sees its +r/-r and 900/901; channel peers (and the
         # user) with account-notify see ACCOUNT.
         user = event.user
-        if self.router.is_local(user):
+        if self.router.is_local(user) and getattr(user.route, "sasl", None) is None:
+            # (a SASL exchange sends its own 900, 903 and MODE, in that order)
             core = self.core
             sign = "+" if user.account else "-"
-            mode = Message("MODE", (user.nick, sign + ACCOUNT_MODE), core.name)
-            exchange = getattr(user.route, "sasl", None)
-            if user.account and exchange is not None:
-                # A SASL login: 900 now, +r after 903 (clients read 900 and 903 as a pair).
-                user.route.send(numeric("RPL_LOGGEDIN", core.name, user.nick, user.mask, user.account))
-                exchange.held.append(mode)
-            elif user.account:
-                user.route.send(mode)
+            user.route.send(Message("MODE", (user.nick, sign + ACCOUNT_MODE), core.name))
+            if user.account:
                 user.route.send(numeric("RPL_LOGGEDIN", core.name, user.nick, user.mask, user.account))
             else:
-                user.route.send(mode)
                 user.route.send(numeric("RPL_LOGGEDOUT", core.name, user.nick, user.mask))
         msg = from_source(user, "ACCOUNT", (user.account or "*",))
         self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify")

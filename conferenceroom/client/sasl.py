@@ -49,19 +49,14 @@ class Exchange:
         self.mechanism = mechanism
         self.size = 0
         self.account: str | None = None
-        #: Lines held until the outcome is sent (the MODE +r of a login during the exchange).
-        self.held: list[Message] = []
         self.timer = conn.core.clock.callLater(TIMEOUT, self.expire)
 
     def end(self) -> None:
-        """Forget the exchange (its answers are ignored from now on); send what was held."""
+        """Forget the exchange (its answers are ignored from now on)."""
         if self.timer.active():
             self.timer.cancel()
         if getattr(self.conn, "sasl", None) is self:
             self.conn.sasl = None
-        held, self.held = self.held, []
-        for line in held:
-            self.conn.send(line)
 
     def abort(self, numeric_name: str | None = "ERR_SASLABORTED") -> None:
         """Tell the agent the client gave up; reply ``numeric_name`` (906 by default)."""
@@ -88,7 +83,6 @@ class Exchange:
         elif mode == "M":
             conn.reply("RPL_SASLMECHS", data)
         elif mode == "D":
-            held, self.held = self.held, []
             self.end()
             if data == "S" and self.account:
                 logged_in(conn, self.account)
@@ -96,8 +90,6 @@ class Exchange:
                 conn.reply("ERR_SASLABORTED")
             else:
                 conn.reply("ERR_SASLFAIL")
-            for line in held:
-                conn.send(line)
 
 
 def challenge_lines(data: str) -> list[str]:
@@ -111,14 +103,20 @@ def challenge_lines(data: str) -> list[str]:
 
 
 def logged_in(conn: "ClientConnection", account: str) -> None:
-    """Success: 900 (here only before registration: afterwards the login itself sends it) and 903."""
-    if conn.user is None:
+    """Success: 900 then 903 (clients expect them together), then +r for a registered user."""
+    user = conn.user
+    if user is None:
         conn.sasl_account = account  # type: ignore[attr-defined]
         pending = conn.pending
         nick = pending.nick if pending is not None and pending.nick else "*"
         ident = pending.ident if pending is not None and pending.ident else "*"
         conn.reply("RPL_LOGGEDIN", f"{nick}!{ident}@{conn.host}", account)
+        conn.reply("RPL_SASLSUCCESS")
+        return
+    conn.reply("RPL_LOGGEDIN", user.mask, user.account or account)
     conn.reply("RPL_SASLSUCCESS")
+    if user.account:  # logged in by the services already (here, or by SVSACCOUNT)
+        conn.send(Message("MODE", (user.nick, "+" + ACCOUNT_MODE), conn.core.name))
 
 
 def logged_in_account(conn: "ClientConnection") -> str | None:
@@ -230,7 +228,7 @@ class SaslCapability:
             if "cap-notify" not in getattr(conn, "caps", ()) or getattr(conn, "closing", False):
                 continue
             if wanted:
-                shown = f"sasl={CAPABILITY.value}" if conn.cap_version >= 302 else "sasl"
+                shown = f"sasl={CAPABILITY.value}" if getattr(conn, "cap_version", 0) >= 302 else "sasl"
                 conn.send(Message("CAP", (conn.nick, "NEW", shown), core.name))
             else:
                 conn.send(Message("CAP", (conn.nick, "DEL", "sasl"), core.name))

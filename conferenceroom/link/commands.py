@@ -30,6 +30,7 @@ from ..wire import Message
 from . import queries
 from .outbound import SERVICES_FLAG, status_of_prefixes
 from .policy import two_services
+from .saslrelay import encap_sasl
 from .ts6 import looks_like_services, valid_sid, valid_server_name
 
 log = Logger()
@@ -708,50 +709,6 @@ ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
 STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN"})
 
 
-def _encap_sasl(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
-    """``ENCAP <server> SASL ...`` (see :mod:`conferenceroom.sasl`): for our services, for our client,
-    or routed toward the one server it names (never flooded: it carries passwords)."""
-    network = side.network
-    mask, args = msg.params[0], msg.params[2:]
-    target = network.servers_by_sid.get(mask) or network.find_server(mask)
-    if target is None or len(args) < 3:
-        return
-    if target is side.me:  # an answer of the services for a client of ours
-        if side.core is not None:
-            from ..sasl import answer
-
-            answer(side.core, args[1], args[2], args[3] if len(args) > 3 else "")
-        return
-    host = getattr(side.core, "services", None)
-    if host is not None and getattr(host, "running", False) and target is host.server:
-        _sasl_request(side, host, _server_of(source), args)
-    elif target.route is not link.route:
-        side.toward(target, msg)
-
-
-def _sasl_request(side: LinkSide, host: Any, origin: Server, args: tuple[str, ...]) -> None:
-    """A step of a remote client's exchange for our services; answers go back to its server."""
-    from ..services.sasl import agent_of
-
-    agent = agent_of(host)
-    uid, mode, data = args[0], args[2], args[3:]
-    nickserv = host.bot("nickserv")
-    agent_id = nickserv.user.uid if nickserv is not None and nickserv.user is not None else host.server.sid
-
-    def reply(answer_mode: str, answer: str) -> None:
-        side.toward(origin, Message("ENCAP", (origin.name, "SASL", agent_id, uid, answer_mode, answer),
-                                    host.server.sid))
-
-    if mode == "H" and len(data) > 1:
-        agent.note_address(uid, data[1])
-    elif mode == "S" and data:
-        agent.start(uid, data[0], reply, certfp=data[1] if len(data) > 1 else None)
-    elif mode == "C" and data:
-        agent.data(uid, data[0])
-    elif mode == "D":
-        agent.abort(uid)
-
-
 @command("ENCAP", min_params=2, origin="server")
 def handle_encap(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """``:<source> ENCAP <server mask> <command> ...``: passed on, and handled here if it matches us.
@@ -761,7 +718,7 @@ def handle_encap(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """
     mask, sub = msg.params[0], msg.params[1].upper()
     if sub == "SASL":
-        _encap_sasl(side, link, source, msg)
+        encap_sasl(side, link, source, msg)
         return
     for_us = match(mask, side.me.name) or mask == side.me.sid
     handler = ENCAP_HANDLERS.get(sub) if for_us else None

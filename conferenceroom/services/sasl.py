@@ -116,10 +116,18 @@ class SaslAgent:
             self._finish(exchange, None)
             return
         exchange.checking = True
-        if exchange.mechanism == "PLAIN":
-            self._plain(exchange, response)
-        else:
-            self._external(exchange, response)
+
+        def check() -> None:
+            if exchange.mechanism == "PLAIN":
+                self._plain(exchange, response)
+            else:
+                self._external(exchange, response)
+
+        ready = self.host.ready
+        if ready.called:
+            check()
+        else:  # the accounts are still loading: check once they are in
+            ready.addCallback(lambda result: (check(), result)[1])
 
     def abort(self, uid: str) -> None:
         """``D``: the client aborted (or its connection went away)."""

@@ -121,9 +121,9 @@ def test_sasl_plain_from_the_leaf_with_services_on_the_hub(network) -> None:
     later.send("AUTHENTICATE PLAIN")
     later.expect("AUTHENTICATE", timeout=10.0)
     later.send("AUTHENTICATE " + _b64("", "jilles", PASSWORD))
-    assert later.expect(lambda m: m.command == "MODE" and m.params[0] == "later", timeout=15.0).params[1] == "+r"
-    later.expect("900")
+    assert later.expect("900", timeout=15.0).params[2] == "jilles"
     later.expect("903")
+    assert later.expect(lambda m: m.command == "MODE" and m.params[0] == "later").params[1] == "+r"
     wait_until(lambda: _whois_account(watcher, "later") == "jilles", "soprano sees later logged in")
     c.close()
 

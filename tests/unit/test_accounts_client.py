@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conferenceroom.network import Channel
 from tests.helpers import (
-    feed, make_core, make_remote_server, make_remote_user, register, sent, sent_codes,
+    connect, feed, make_core, make_remote_server, make_remote_user, register, sent, sent_codes,
 )
 
 
@@ -66,10 +66,6 @@ def test_user_cannot_set_or_remove_r() -> None:
 def test_myinfo_lists_r() -> None:
     """004 lists user mode r among the user modes."""
     core = make_core()
-    conn = register(core, "alice")
-    feed(conn, "VERSION")  # any command: 004 is only at registration, so register afresh
-    from tests.helpers import connect
-
     fresh = connect(core)
     feed(fresh, "NICK carol", "USER carol 0 * :Carol")
     myinfo = next(m for m in sent(fresh) if m.command == "004")
