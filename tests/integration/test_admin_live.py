@@ -473,6 +473,9 @@ def test_services_enable_disable_list(op):
     assert op("services set enforcedelay 30") == ["Enforce delay set to 30"]
     assert op("services set minpassword 1") == ["Minimum password set to 1"]
     assert "services set minpassword 1" in op.lines()
+    assert op("services set name irc.services.example") == ["Services server name set to irc.services.example"]
+    assert "services set name irc.services.example" in op.lines()
+    assert op("services set name none") == ["Services server name set to (not set)"]
     assert "services set passwordcost 10" in op.lines() and "services set enforcedelay 30" in op.lines()
     assert op("services set passwordcost 12") == ["Password cost set to 12"]
     assert op("services set enforcedelay 60") == ["Enforce delay set to 60"]
