@@ -10,6 +10,8 @@ config save on the reactor's pool.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +27,10 @@ DEFAULT_ROUNDS = 12
 
 #: bcrypt accepts at most this many bytes of password.
 MAX_PASSWORD_BYTES = 72
+
+#: Longest services account password.  bcrypt reads only 72 bytes, so a
+#: longer one is hashed whole with SHA-256 first (every byte counts).
+MAX_ACCOUNT_PASSWORD_BYTES = 400
 
 _BCRYPT_RE = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
 
@@ -49,6 +55,23 @@ def hash_password(plain: str, rounds: int = DEFAULT_ROUNDS) -> str:
     return bcrypt.hashpw(plain.encode("utf-8"), salt).decode("ascii")
 
 
+def _secret(data: bytes) -> bytes:
+    """What bcrypt sees: the password itself, or base64(SHA-256) of one past 72 bytes."""
+    if len(data) <= MAX_PASSWORD_BYTES:
+        return data
+    return base64.b64encode(hashlib.sha256(data).digest())
+
+
+def hash_account_password(plain: str, rounds: int = DEFAULT_ROUNDS) -> str:
+    """Return a bcrypt hash of a services account password of up to 400 bytes."""
+    if not plain:
+        raise ValueError("password must not be empty")
+    data = plain.encode("utf-8")
+    if len(data) > MAX_ACCOUNT_PASSWORD_BYTES:
+        raise ValueError(f"password is longer than {MAX_ACCOUNT_PASSWORD_BYTES} bytes")
+    return bcrypt.hashpw(_secret(data), bcrypt.gensalt(rounds)).decode("ascii")
+
+
 def verify_password(plain: str, stored: str) -> bool:
     """Return True if *plain* matches the bcrypt hash *stored*.
 
@@ -60,10 +83,10 @@ def verify_password(plain: str, stored: str) -> bool:
         data = plain.encode("utf-8")
     except UnicodeError:
         return False
-    if len(data) > MAX_PASSWORD_BYTES:
+    if len(data) > MAX_ACCOUNT_PASSWORD_BYTES:
         return False
     try:
-        return bcrypt.checkpw(data, stored.encode("ascii"))
+        return bcrypt.checkpw(_secret(data), stored.encode("ascii"))
     except ValueError:
         return False
 

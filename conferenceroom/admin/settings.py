@@ -284,6 +284,8 @@ class Settings:
     services_enabled: bool = True
     services_password_cost: int = 12
     services_enforce_delay: int = 60
+    services_min_password: int = 5
+    services_server_name: str | None = None
     opers: FrozenMap[str, OperEntry] = field(default_factory=FrozenMap)
     flood: FloodSettings = field(default_factory=FloodSettings)
     manhole: ManholeSettings = field(default_factory=ManholeSettings)

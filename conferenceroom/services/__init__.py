@@ -186,5 +186,5 @@ def is_services_mask(mask: str, core: Any) -> bool:
     from ..casemap import fold, match
     from .host import services_name
 
-    name = services_name(core.network.me.name)
+    name = services_name(core.network.me.name, getattr(core.settings, "services_server_name", None))
     return fold(mask) == SQUIT_WORD or fold(mask) == fold(name) or match(mask, name)

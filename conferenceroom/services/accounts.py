@@ -22,7 +22,7 @@ from twisted.logger import Logger
 
 from ..casemap import fold, match
 from ..operauth import Backoff, check_password
-from ..passwords import DEFAULT_ROUNDS, hash_password
+from ..passwords import DEFAULT_ROUNDS, hash_account_password
 from .store import Store
 
 log = Logger()
@@ -153,7 +153,7 @@ class Accounts:
             return defer.fail(AccountError(f"{name} is already registered"))
         self._reserved.add(key)
         now = int(self.clock.seconds())
-        d = self.run_password(hash_password, password, self.rounds)
+        d = self.run_password(hash_account_password, password, self.rounds)
 
         def store(hashed: str) -> defer.Deferred:
             account = Account(name, hashed, email, now)
@@ -223,7 +223,7 @@ class Accounts:
 
     def set_password(self, account: Account, password: str) -> defer.Deferred:
         """Replace the password (hashed off the reactor); fires once committed."""
-        d = self.run_password(hash_password, password, self.rounds)
+        d = self.run_password(hash_account_password, password, self.rounds)
 
         def store(hashed: str) -> defer.Deferred:
             def changed(acc: Account) -> Account:

@@ -45,8 +45,11 @@ SERVICE_MODULES = ("nickserv", "chanserv", "memoserv", "operserv")
 DESCRIPTION = "ConferenceRoom services"
 
 
-def services_name(server_name: str) -> str:
-    """``services.<domain of this server>``: soprano.webmaster.com -> services.webmaster.com."""
+def services_name(server_name: str, configured: str | None = None) -> str:
+    """``configured`` (``services set name``), else ``services.<domain of this server>``:
+    soprano.webmaster.com -> services.webmaster.com."""
+    if configured:
+        return configured
     parts = server_name.split(".")
     domain = ".".join(parts[1:]) if len(parts) > 2 else server_name
     return f"services.{domain}"
@@ -91,7 +94,7 @@ class ServicesHost:
         self.core = core
         self.control = control
         network = core.network
-        self.name = services_name(network.me.name)
+        self.name = services_name(network.me.name, getattr(core.settings, "services_server_name", None))
         sid = services_sid(self.name, core.settings.serial,
                            lambda s: s in network.servers_by_sid or s == network.me.sid)
         self.route = ServicesRoute(self)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 
 from ..casemap import fold
-from ..passwords import MAX_PASSWORD_BYTES
+from ..passwords import MAX_ACCOUNT_PASSWORD_BYTES
 from .accounts import Account, AccountError, TryAgain, normalize_fp
 from .bot import CommandError, Request, ServiceBot
 from .enforce import Enforcer
@@ -45,7 +45,8 @@ def setup(host: "ServicesHost") -> ServiceBot:
     host.nickserv = ns  # type: ignore[attr-defined]
     bot.add("REGISTER", ns.register, "register your current nick as an account", "REGISTER <password> [<email>]",
             ("Registers the nick you are using now; you are logged in at once.",
-             f"The password needs at least {MIN_PASSWORD} characters and must not be your nick.",
+             "The password must not be your nick nor too short (at least 5 characters unless the",
+             "operators chose otherwise).",
              "The email address is optional (shown only to you and to operators)."), min_args=1)
     bot.add("IDENTIFY", ns.identify, "log in to your account", "IDENTIFY [<account>] <password>",
             ("Logs you in to the account of your nick, or to <account>.",
@@ -71,7 +72,7 @@ def setup(host: "ServicesHost") -> ServiceBot:
     bot.add("SET", None, "change your account's settings", "SET PASSWORD|EMAIL|ENFORCE <value>",
             ("Needs you to be identified.",), subcommands=(
                 ServiceBot.sub("PASSWORD", ns.set_password, "change your password", "SET PASSWORD <new password>",
-                               (f"At least {MIN_PASSWORD} characters, not your nick.",), min_args=1),
+                               ("Not your nick, and as long as REGISTER asks.",), min_args=1),
                 ServiceBot.sub("EMAIL", ns.set_email, "set or clear your email address", "SET EMAIL <address>|NONE",
                                min_args=1),
                 ServiceBot.sub("ENFORCE", ns.set_enforce, "protect your nick from others", "SET ENFORCE ON|OFF",
@@ -109,12 +110,12 @@ def _when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
-def check_password(nick: str, password: str) -> None:
-    """Raise CommandError with the reason a new password is refused."""
-    if len(password) < MIN_PASSWORD:
-        raise CommandError(f"That password is too short: use at least {MIN_PASSWORD} characters.")
-    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise CommandError(f"That password is too long: at most {MAX_PASSWORD_BYTES} bytes.")
+def check_password(nick: str, password: str, minimum: int = MIN_PASSWORD) -> None:
+    """Raise CommandError with the reason a new password is refused (``minimum``: fewest characters)."""
+    if len(password) < minimum:
+        raise CommandError(f"That password is too short: use at least {minimum} characters.")
+    if len(password.encode("utf-8")) > MAX_ACCOUNT_PASSWORD_BYTES:
+        raise CommandError(f"That password is too long: at most {MAX_ACCOUNT_PASSWORD_BYTES} bytes.")
     if fold(password) == fold(nick):
         raise CommandError("Your password must not be your nick.")
 
@@ -152,6 +153,10 @@ class NickServ:
     @property
     def accounts(self) -> Any:
         return self.host.accounts
+
+    def _min_password(self) -> int:
+        """Fewest characters of a new password (``services set minpassword``)."""
+        return getattr(self.host.core.settings, "services_min_password", MIN_PASSWORD)
 
     def _mine(self, request: Request) -> Account:
         """The account the user is identified to (CommandError if none)."""
@@ -194,7 +199,7 @@ class NickServ:
             raise CommandError("Guest nicks cannot be registered: change your nick first.")
         if self.accounts.get(nick) is not None:
             raise CommandError(f"{nick} is already registered. If it is yours, use IDENTIFY.")
-        check_password(nick, password)
+        check_password(nick, password, self._min_password())
         if email is not None and (len(email) > 254 or not EMAIL_RE.match(email)):
             raise CommandError(f"{email} is not a valid email address.")
         wait = self._register_wait(user.ip)
@@ -381,7 +386,7 @@ class NickServ:
     def set_password(self, request: Request) -> Any:
         account = self._mine(request)
         password = request.args[0]
-        check_password(account.name, password)
+        check_password(account.name, password, self._min_password())
         d = self.accounts.set_password(account, password)
         return d.addCallback(lambda _: request.reply("Your password is changed.")).addErrback(_sentence)
 

@@ -573,17 +573,24 @@ def test_services_enable_disable_list(op):
     saved as ``services disable`` / ``services enable``."""
     assert op("SERVICES DISABLE") == ["Services set to disabled"]
     assert op("SERVICES LIST") == ["SERVICES settings:", "  Services: disabled", "  Password cost: 12",
-                                   "  Enforce delay: 60"]
+                                   "  Enforce delay: 60", "  Minimum password: 5",
+                                   "  Services server name: (not set)"]
     assert "services disable" in op.lines() and "services enable" not in op.lines()
     assert op("services enable") == ["Services set to enabled",
                                      "Services server services.conferenceroom.local introduced with NickServ, ChanServ, MemoServ, OperServ"]
     assert op("SERVICES LIST") == ["SERVICES settings:", "  Services: enabled", "  Password cost: 12",
-                                   "  Enforce delay: 60"]
+                                   "  Enforce delay: 60", "  Minimum password: 5",
+                                   "  Services server name: (not set)"]
     assert "services enable" in op.lines() and "services disable" not in op.lines()
     assert op("services disable") == ["Services set to disabled",
                                       "Services server services.conferenceroom.local removed from the network"]
     assert op("services set passwordcost 10") == ["Password cost set to 10"]
     assert op("services set enforcedelay 30") == ["Enforce delay set to 30"]
+    assert op("services set minpassword 1") == ["Minimum password set to 1"]
+    assert "services set minpassword 1" in op.lines()
+    assert op("services set name irc.services.example") == ["Services server name set to irc.services.example"]
+    assert "services set name irc.services.example" in op.lines()
+    assert op("services set name none") == ["Services server name set to (not set)"]
     assert "services set passwordcost 10" in op.lines() and "services set enforcedelay 30" in op.lines()
     assert op("services set passwordcost 12") == ["Password cost set to 12"]
     assert op("services set enforcedelay 60") == ["Enforce delay set to 60"]

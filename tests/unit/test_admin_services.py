@@ -22,7 +22,8 @@ def test_services_disable_enable():
 def test_services_list():
     """SERVICES LIST says whether services run here and the password cost of new accounts."""
     assert TREE.execute_line(Settings(), "services list").replies == [
-        "SERVICES settings:", "  Services: enabled", "  Password cost: 12", "  Enforce delay: 60"]
+        "SERVICES settings:", "  Services: enabled", "  Password cost: 12", "  Enforce delay: 60",
+        "  Minimum password: 5", "  Services server name: (not set)"]
 
 
 def test_services_password_cost():
@@ -32,6 +33,26 @@ def test_services_password_cost():
     assert "services set passwordcost 4" in TREE.write(low.settings)
     with pytest.raises(AdminError):
         TREE.execute_line(Settings(), "services set passwordcost 3")
+
+
+def test_services_min_password():
+    """SERVICES SET MINPASSWORD takes 1 to 32 characters, is written back, and refuses 0."""
+    one = TREE.execute_line(Settings(), "services set minpassword 1")
+    assert one.settings.services_min_password == 1 and one.replies == ["Minimum password set to 1"]
+    assert "services set minpassword 1" in TREE.write(one.settings)
+    with pytest.raises(AdminError):
+        TREE.execute_line(Settings(), "services set minpassword 0")
+
+
+def test_services_server_name():
+    """SERVICES SET NAME names the pseudo-server (written back); NONE returns to services.<domain>."""
+    named = TREE.execute_line(Settings(), "services set name My.Little.Services")
+    assert named.settings.services_server_name == "My.Little.Services"
+    assert "services set name My.Little.Services" in TREE.write(named.settings)
+    cleared = TREE.execute_line(named.settings, "services set name none")
+    assert cleared.settings.services_server_name is None
+    with pytest.raises(AdminError):
+        TREE.execute_line(Settings(), "services set name nodots")
 
 
 @pytest.mark.parametrize("line", ["services", "services maybe", "services enable now"])

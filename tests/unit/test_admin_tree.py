@@ -73,6 +73,8 @@ EXAMPLES = [
     "services list",
     "services set passwordcost 10",
     "services set enforcedelay 30",
+    "services set minpassword 8",
+    "services set name irc.services.example",
     "security set flood off",
     "security set flood penalties 5",
     "security set flood seconds 20",

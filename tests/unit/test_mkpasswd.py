@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
+import bcrypt
 import pytest
 
 from conferenceroom import mkpasswd
-from conferenceroom.passwords import hash_password, looks_hashed, verify_password
+from conferenceroom.passwords import hash_account_password, hash_password, looks_hashed, verify_password
 
 
 def test_hash_and_verify():
@@ -41,6 +42,19 @@ def test_hash_rejects_bad_plaintext(bad):
     """Empty passwords and passwords over 72 bytes are refused."""
     with pytest.raises(ValueError):
         hash_password(bad, rounds=4)
+
+
+def test_account_passwords_past_72_bytes_are_whole():
+    """Account passwords up to 400 bytes hash and verify; every byte counts, not only bcrypt's first 72."""
+    long = "p" * 72 + "tail-one"
+    stored = hash_account_password(long, rounds=4)
+    assert verify_password(long, stored)
+    assert not verify_password("p" * 72 + "tail-two", stored)
+    assert not verify_password("p" * 72, stored)
+    short = hash_account_password("hunter2", rounds=4)
+    assert verify_password("hunter2", short) and bcrypt.checkpw(b"hunter2", short.encode())
+    with pytest.raises(ValueError):
+        hash_account_password("x" * 401, rounds=4)
 
 
 class _Pipe(io.StringIO):

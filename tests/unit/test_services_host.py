@@ -184,6 +184,19 @@ def test_squit_services_by_word_and_by_name(tmp_path):
     assert core.network.find_server("services.test.local") is None
 
 
+def test_services_server_name_setting(tmp_path):
+    """services set name My.Little.Services: LINKS lists the pseudo-server under that name, and SQUIT takes it."""
+    core = services_core(tmp_path, services_server_name="My.Little.Services")
+    assert core.network.find_user("NickServ").server.name == "My.Little.Services"
+    oper = register(core, "oper")
+    feed(oper, "LINKS")
+    links = [m.params[1] for m in sent(oper) if m.command == "364"]
+    assert "My.Little.Services" in links and "services.test.local" not in links
+    make_oper(oper, "o")
+    feed(oper, "SQUIT My.Little.Services")
+    assert core.network.find_server("My.Little.Services") is None
+
+
 def test_squit_services_when_disabled_says_so(tmp_path):
     """On a server with services disabled, SQUIT services says nothing is running here (the manual's tenor)."""
     core = services_core(tmp_path, services_enabled=False)

@@ -39,7 +39,7 @@ def test_register_logs_in(core):
 @pytest.mark.parametrize("args, error", [
     ("abc", "That password is too short: use at least 5 characters."),
     ("ALICE", "Your password must not be your nick."),
-    ("x" * 73, "That password is too long: at most 72 bytes."),
+    ("x" * 401, "That password is too long: at most 400 bytes."),
     ("s3cret! not-an-email", "not-an-email is not a valid email address."),
 ])
 def test_register_refusals(core, args, error):
@@ -47,6 +47,28 @@ def test_register_refusals(core, args, error):
     alice = register(core, "alice")
     assert ask(alice, "NickServ", f"REGISTER {args}") == [error]
     assert core.services.accounts.get("alice") is None
+
+
+def test_long_non_ascii_password_registers_and_identifies(core):
+    """A 200-byte password (100 x 'é', past bcrypt's 72) registers and logs in; its first 72 bytes alone do not."""
+    password = "é" * 100
+    alice = _registered(core, password=password)
+    assert ask(alice, "NickServ", "LOGOUT")[0] == "You are now logged out of alice."
+    assert ask(alice, "NickServ", "IDENTIFY " + "é" * 36) == ["Invalid password for alice."]
+    assert ask(alice, "NickServ", "IDENTIFY " + "é" * 99 + "e") == ["Invalid password for alice."]
+    assert ask(alice, "NickServ", "IDENTIFY " + password) == ["You are now identified for alice."]
+
+
+def test_min_password_setting(tmp_path):
+    """With services set minpassword 1 a 3-character password registers; SET PASSWORD follows the same minimum."""
+    core = services_core(tmp_path, services_min_password=1)
+    foo = register(core, "foo")
+    assert ask(foo, "NickServ", "REGISTER bar")[-1] == "You are now identified for foo."
+    assert ask(foo, "NickServ", "SET PASSWORD b") == ["Your password is changed."]
+    (tmp_path / "strict").mkdir()
+    strict = services_core(tmp_path / "strict", services_min_password=8)
+    bob = register(strict, "bob")
+    assert ask(bob, "NickServ", "REGISTER s3cret!") == ["That password is too short: use at least 8 characters."]
 
 
 def test_register_twice_and_guest_and_syntax(core):
@@ -324,7 +346,7 @@ def test_register_then_nick_registers_the_nick_it_was_sent_from(core):
     log the user in to it under the new nick."""
     from twisted.internet import defer
 
-    from conferenceroom.passwords import hash_password
+    from conferenceroom.passwords import hash_account_password
 
     pending = []
 
@@ -337,7 +359,7 @@ def test_register_then_nick_registers_the_nick_it_was_sent_from(core):
     alice = register(core, "alice")
     feed(alice, "PRIVMSG NickServ :REGISTER s3cret!", "NICK alice2")
     d, func, args = pending.pop()
-    assert func is hash_password
+    assert func is hash_account_password
     d.callback(func(*args))
     lines = notices_from(alice, "NickServ")
     assert lines[0] == "alice is now registered to you. Keep your password safe: you need it to IDENTIFY."

@@ -1,10 +1,10 @@
 # -*- test-case-name: tests.unit.test_admin_services -*-
-"""SERVICES: whether this server runs the built-in services, and their password cost."""
+"""SERVICES: whether this server runs the built-in services, their password cost and rules."""
 
 from __future__ import annotations
 
 from conferenceroom.admin.tree import Family, Option, choice, setting
-from conferenceroom.admin.types import Int
+from conferenceroom.admin.types import Clearable, Int, hostname
 
 
 def family() -> Family:
@@ -25,4 +25,11 @@ def family() -> Family:
                               label="Enforce delay",
                               help="seconds a user has to identify before a protected nick is changed "
                                    "(60 by default)"),
+                      setting("services set minpassword", "services_min_password", Int("characters", 1, 32),
+                              label="Minimum password",
+                              help="fewest characters of a new account password (5 by default)"),
+                      setting("services set name", "services_server_name", Clearable(hostname("servername")),
+                              label="Services server name",
+                              help="name of the services server (none: services.<domain of this server>); "
+                                   "used when services next start (a restart, or SERVICES DISABLE then ENABLE)"),
                   ))
