@@ -371,8 +371,8 @@ def test_names_prefixes_and_multi_prefix() -> None:
     feed(plain, "MODE #c +vo alice bob")
     feed(plain, "NAMES #c")
     feed(multi, "NAMES #c")
-    assert [m for m in sent(plain) if m.command == "353"][0].params[3] == ".alice @bob"
-    assert [m for m in sent(multi) if m.command == "353"][0].params[3] == ".@+alice @bob"
+    assert [m for m in sent(plain) if m.command == "353"][0].params[3] == "~alice @bob"
+    assert [m for m in sent(multi) if m.command == "353"][0].params[3] == "~@+alice @bob"
 
 
 def test_names_userhost_in_names() -> None:
