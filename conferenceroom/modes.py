@@ -50,7 +50,7 @@ SERVER_USER_MODES = "rz"  # set and removed by the server only (r: logged in; z:
 BOT_MODE = "B"  # IRCv3 bot mode (ISUPPORT BOT=B): the bot tag, WHOIS 335, WHO flag
 
 # Member status, highest rank first, with the prefix shown in NAMES/WHO.
-STATUS_PREFIXES: tuple[tuple[str, str], ...] = (("q", "."), ("o", "@"), ("v", "+"))
+STATUS_PREFIXES: tuple[tuple[str, str], ...] = (("q", "~"), ("o", "@"), ("v", "+"))
 STATUS_RANK = {mode: len(STATUS_PREFIXES) - i for i, (mode, _) in enumerate(STATUS_PREFIXES)}
 PREFIX_OF = dict(STATUS_PREFIXES)
 MODE_OF_PREFIX = {prefix: mode for mode, prefix in STATUS_PREFIXES}
@@ -170,7 +170,7 @@ def rank(status: set[str] | frozenset[str]) -> int:
 
 
 def isupport_prefix() -> str:
-    """The ISUPPORT PREFIX value, e.g. ``(qov).@+``."""
+    """The ISUPPORT PREFIX value, e.g. ``(qov)~@+``."""
     modes = "".join(mode for mode, _ in STATUS_PREFIXES)
     prefixes = "".join(prefix for _, prefix in STATUS_PREFIXES)
     return f"({modes}){prefixes}"

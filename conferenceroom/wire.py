@@ -149,10 +149,20 @@ def check_param(param: str, last: bool) -> None:
         raise ValueError(f"middle parameter cannot be sent: {param!r}")
 
 
+#: Commands whose parameter at this index is free text (a message, topic,
+#: reason): written as a trailing ``:`` parameter even when it is one word, as
+#: hybrid, InspIRCd and Solanum do (clients and irctest count on that ``:``).
+FREE_TEXT_INDEX: dict[str, int] = {
+    "PRIVMSG": 1, "NOTICE": 1, "TOPIC": 1, "PART": 1, "KICK": 2, "KILL": 1,
+    "QUIT": 0, "AWAY": 0, "WALLOPS": 0, "SETNAME": 0, "ERROR": 0,
+}
+
+
 def format_message(msg: Message) -> str:
     """Serialise ``msg`` to a line without CR LF.
 
-    The last parameter is written as trailing when it needs to be.  Raises
+    The last parameter is written as trailing when it needs to be, and always
+    when it is the free text of its command (:data:`FREE_TEXT_INDEX`).  Raises
     ValueError for a parameter that could not be read back the same.
     """
     parts = []
@@ -182,7 +192,9 @@ def format_message(msg: Message) -> str:
         if _UNSENDABLE.search(last):
             check_param(last, True)
         parts.extend(middle)
-        parts.append(":" + last if not last or last[0] == ":" or " " in last else last)
+        if not last or last[0] == ":" or " " in last or FREE_TEXT_INDEX.get(msg.command) == len(middle):
+            last = ":" + last
+        parts.append(last)
     return " ".join(parts)
 
 

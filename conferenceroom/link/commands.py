@@ -658,7 +658,7 @@ def _message(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         return
     prefixes = ""
     name = target
-    while name and name[0] in "~@%+." and len(name) > 1 and is_channel(name[1:].lstrip("~@%+.")):
+    while name and name[0] in "~@%+" and len(name) > 1 and is_channel(name[1:].lstrip("~@%+")):
         prefixes, name = prefixes + name[0], name[1:]
     if is_channel(name):
         channel = network.find_channel(name)

@@ -90,13 +90,13 @@ def names(client: IRCClient, channel: str) -> list[str]:
 
 
 def test_register_founder_owner_on_every_join(shared_server, irc_client):
-    """REGISTER gives the founder +q from ChanServ; after PART and JOIN the founder gets +q again (NAMES ``.``)."""
+    """REGISTER gives the founder +q from ChanServ; after PART and JOIN the founder gets +q again (NAMES ``~``)."""
     founder, chan = founded(shared_server, irc_client)
     founder.send(f"PART {chan}")
     founder.expect("PART")
     founder.join(chan)
     chanserv_mode(founder, chan, "+q", founder.nick)
-    assert f".{founder.nick}" in names(founder, chan)[0]
+    assert f"~{founder.nick}" in names(founder, chan)[0]
 
 
 def test_register_refusals(shared_server, irc_client):

@@ -40,6 +40,27 @@ def test_privmsg_and_notice_to_user(shared_server, irc_client):
     assert got.nick == a.nick and got.params == [b.nick, "a notice"]
 
 
+def test_one_word_free_text_keeps_its_colon_on_the_wire(shared_server, irc_client):
+    """A one-word PRIVMSG, NOTICE, TOPIC, PART reason and QUIT reason reach
+    others with the text as a ':' trailing parameter, as hybrid writes them."""
+    a, b = _pair(shared_server, irc_client)
+    chan = _chan()
+    a.join(chan)
+    b.join(chan)
+    a.send(f"PRIVMSG {b.nick} hello")
+    assert b.expect("PRIVMSG").raw.endswith(f" PRIVMSG {b.nick} :hello")
+    a.send(f"NOTICE {chan} psst")
+    assert b.expect("NOTICE").raw.endswith(f" NOTICE {chan} :psst")
+    a.send(f"TOPIC {chan} news")
+    assert b.expect("TOPIC").raw.endswith(f" TOPIC {chan} :news")
+    a.send(f"PART {chan} bye")
+    assert b.expect("PART").raw.endswith(f" PART {chan} :bye")
+    a.join(chan)
+    b.expect("JOIN")
+    a.send("QUIT gone")
+    assert b.expect("QUIT").raw.endswith(" QUIT :Quit: gone")
+
+
 def test_ctcp_action_passes_intact(shared_server, irc_client):
     """A CTCP ACTION (with \\x01 delimiters) reaches the channel unchanged."""
     a, b = _pair(shared_server, irc_client)

@@ -174,10 +174,11 @@ def test_welcome_numerics_contents(shared_server, irc_client):
     tokens = isupport_tokens(burst, fold_keys=False)
     assert tokens["CASEMAPPING"] == "rfc1459"
     assert tokens["NETWORK"] == NETWORK
-    assert tokens["PREFIX"] == "(qov).@+", tokens["PREFIX"]
+    assert tokens["PREFIX"] == "(qov)~@+", tokens["PREFIX"]
     assert tokens["CHANTYPES"] == "#&"
     assert tokens["CHANMODES"].split(",")[0] == "beI", tokens["CHANMODES"]
-    assert "STATUSMSG" in tokens and "WHOX" in tokens and "EXCEPTS" in tokens
+    assert tokens["STATUSMSG"] == "~@+", tokens["STATUSMSG"]
+    assert "WHOX" in tokens and "EXCEPTS" in tokens
     assert int(tokens["NICKLEN"]) >= 9
     assert tokens["ELIST"], tokens
     for code in ("251", "252", "253", "254", "255", "265", "266"):

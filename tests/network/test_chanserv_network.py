@@ -60,7 +60,7 @@ def test_leaf_user_registers_and_gets_modes_from_hub_chanserv(network) -> None:
     chanserv_mode(carol, "#opera", "+v", "carol")
     chanserv_mode(alice, "#opera", "+v", "carol")
     wait_until(lambda: names(alice, "#opera") == names(bob, "#opera"), "both servers agree on NAMES")
-    assert sorted(names(alice, "#opera")) == sorted([".bob", "@alice", "+carol"])
+    assert sorted(names(alice, "#opera")) == sorted(["~bob", "@alice", "+carol"])
 
     assert cs(bob, "AKICK #opera ADD troll!*@* go away", "AKICK list")[-1] == \
         "troll!*@* added to the AKICK list of #opera."

@@ -371,8 +371,8 @@ def test_names_prefixes_and_multi_prefix() -> None:
     feed(plain, "MODE #c +vo alice bob")
     feed(plain, "NAMES #c")
     feed(multi, "NAMES #c")
-    assert [m for m in sent(plain) if m.command == "353"][0].params[3] == ".alice @bob"
-    assert [m for m in sent(multi) if m.command == "353"][0].params[3] == ".@+alice @bob"
+    assert [m for m in sent(plain) if m.command == "353"][0].params[3] == "~alice @bob"
+    assert [m for m in sent(multi) if m.command == "353"][0].params[3] == "~@+alice @bob"
 
 
 def test_names_userhost_in_names() -> None:
@@ -647,10 +647,24 @@ def test_names_answers_each_channel_once_up_to_targmax() -> None:
     feed(alice, "NAMES " + ",".join(["#c", "#C"] * 50))
     assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#c"]
     feed(alice, "NAMES #a,#b,#c,#d")
-    assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#a", "#b", "#c", "#d"]
+    assert [m.params[1] for m in sent(alice) if m.command == "366"] == ["#a,#b,#c,#d"]
     feed(alice, "NAMES #a,#b,#c,#d,#e")
     [refusal] = sent(alice)
     assert refusal.command == "407" and refusal.params[1] == "#e"
+
+
+def test_names_of_several_channels_ends_with_one_366_naming_the_list() -> None:
+    """NAMES #a,#nope,#b gives the 353s of #a then #b, then one 366 naming the
+    list as sent; an unknown channel in the list adds nothing but its name."""
+    core = make_core()
+    alice = joined(core, "alice", "#a", "#b")
+    feed(alice, "NAMES #a,#nope,#B")
+    out = [(m.command, m.params[2] if m.command == "353" else m.params[1]) for m in sent(alice)]
+    assert out == [("353", "#a"), ("353", "#b"), ("366", "#a,#nope,#B")]
+    feed(alice, "NAMES #nope,#none")
+    assert [(m.command, m.params[1]) for m in sent(alice)] == [("366", "#nope,#none")]
+    feed(alice, "NAMES #b")
+    assert [m.command for m in sent(alice)] == ["353", "366"]
 
 
 def test_quit_reason_is_cut_to_quitlen() -> None:

@@ -145,7 +145,7 @@ def test_client_tags_and_tagmsg_cross_conferenceroom_links_only() -> None:
                    ("PRIVMSG", {"+react": "x", "msgid": "m2"})]
     assert [m.command for m in plain.route.received if m.command in ("TAGMSG", "PRIVMSG")] == ["PRIVMSG"]
     hybrid_lines = [line for line in to_hybrid.lines() if "PRIVMSG" in line or "TAGMSG" in line]
-    assert hybrid_lines == [f":{alice.uid} PRIVMSG #c hi"]
+    assert hybrid_lines == [f":{alice.uid} PRIVMSG #c :hi"]
 
 
 # -- RENAME (draft/channel-rename) -------------------------------------------------------

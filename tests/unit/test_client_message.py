@@ -181,13 +181,15 @@ def test_statusmsg_reaches_only_operators() -> None:
 
 
 def test_statusmsg_owner_prefix() -> None:
-    """.#chan reaches only channel owners."""
+    """~#chan reaches only channel owners; `.` is no status prefix any more."""
     core = make_core()
     owner, op = register(core, "owner"), register(core, "op")
     join_channel(core, owner, "#chan", "q")
     join_channel(core, op, "#chan", "o")
+    feed(op, "PRIVMSG ~#chan :owners only")
+    assert sent(op) == [] and sent(owner)[0].params[0] == "~#chan"
     feed(op, "PRIVMSG .#chan :owners only")
-    assert sent(op) == [] and sent(owner)[0].params[0] == ".#chan"
+    assert [m.command for m in sent(op)] == ["401"] and sent(owner) == []
 
 
 # -- remote targets ------------------------------------------------------------------------------

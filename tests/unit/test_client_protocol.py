@@ -238,9 +238,9 @@ def test_server_time_tag() -> None:
     timed.send(msg)
     plain.send(msg)
     [line] = sent_lines(timed)
-    assert re.fullmatch(r"@time=2023-11-14T22:13:21\.234Z :test.local NOTICE \* hello", line), line
+    assert re.fullmatch(r"@time=2023-11-14T22:13:21\.234Z :test.local NOTICE \* :hello", line), line
     assert START == 1_700_000_000.0
-    assert sent_lines(plain) == [":test.local NOTICE * hello"]
+    assert sent_lines(plain) == [":test.local NOTICE * :hello"]
 
 
 def test_server_time_keeps_given_time() -> None:
@@ -262,7 +262,7 @@ def test_client_tags_only_to_message_tags_clients() -> None:
         conn.send(msg)
     assert sent(tags_conn)[0].tags == {"+example/t": "v"}
     assert sent(both)[0].tags == {"+example/t": "v", "time": "2020-01-01T00:00:00.000Z"}
-    assert sent_lines(plain) == [":x!y@z PRIVMSG #c hi"]
+    assert sent_lines(plain) == [":x!y@z PRIVMSG #c :hi"]
 
 
 def test_relayed_client_tag_filtered_by_caps() -> None:

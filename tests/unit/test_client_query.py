@@ -54,6 +54,17 @@ def test_who_channel_lists_members_with_prefixes() -> None:
     assert end.params[1] == "#CHAN"
 
 
+def test_who_and_whois_show_owner_as_tilde() -> None:
+    """An owner shows as ~ in WHO's flags and in WHOIS's channel list."""
+    core = make_core()
+    alice, bob = register(core, "alice"), register(core, "bob")
+    join_channel(core, alice, "#chan", "q", "o")
+    feed(bob, "WHO #chan")
+    assert sent(bob)[0].params[6] == "H~"
+    feed(bob, "WHOIS alice")
+    assert [m.params[2] for m in sent(bob) if m.command == "319"] == ["~#chan"]
+
+
 def test_who_multi_prefix() -> None:
     """With multi-prefix every status prefix of a member is shown."""
     core = make_core()

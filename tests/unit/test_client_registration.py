@@ -21,7 +21,7 @@ def test_isupport_tokens() -> None:
     tokens = [p for m in sent(conn) if m.command == "005" for p in m.params[1:-1]]
     assert "CASEMAPPING=rfc1459" in tokens
     assert "NETWORK=TestNet" in tokens
-    assert "PREFIX=(qov).@+" in tokens
+    assert "PREFIX=(qov)~@+" in tokens
     assert "CHANMODES=beI,k,l,imnpst" in tokens
 
 

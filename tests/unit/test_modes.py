@@ -79,11 +79,11 @@ def test_format_and_prefix_helpers() -> None:
     changes = [ModeChange(True, "o", "a"), ModeChange(True, "v", "b"), ModeChange(False, "b", "m!*@*")]
     assert format_mode_changes(changes) == ["+ov-b", "a", "b", "m!*@*"]
     assert format_mode_changes([]) == []
-    assert prefix_string({"v", "o", "q"}, multi=True) == ".@+"
+    assert prefix_string({"v", "o", "q"}, multi=True) == "~@+"
     assert prefix_string({"v", "o"}, multi=False) == "@"
     assert prefix_string(set(), multi=True) == ""
     assert [rank(s) for s in ({"q"}, {"o", "v"}, {"v"}, set())] == [3, 2, 1, 0]
-    assert isupport_prefix() == "(qov).@+"
+    assert isupport_prefix() == "(qov)~@+"
     assert isupport_chanmodes() == "beI,k,l,imnpst"
 
 
@@ -402,11 +402,11 @@ def test_owner_without_op_can_change_modes() -> None:
 
 
 def test_owner_shown_in_names() -> None:
-    """The owner is shown with the . prefix."""
+    """The owner is shown with the ~ prefix."""
     core, alice, bob = setup_pair()
     make_owner(core, bob)
     feed(bob, "NAMES #c")
-    assert sent(bob)[0].params[3] == "@alice .bob"
+    assert sent(bob)[0].params[3] == "@alice ~bob"
 
 
 # -- user modes ------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def test_statusmsg_filters_by_rank() -> None:
 
 
 def test_statusmsg_owner_counts_as_op_and_remote_op_relayed() -> None:
-    """An owner (``.``/q) gets ``@`` messages; a remote op causes one relay."""
+    """An owner (``~``/q) gets ``@`` messages; a remote op causes one relay."""
     w = World()
     w.channel.members[w.a].status = {"q"}
     w.channel.members[w.r2].status = {"o"}
@@ -126,7 +126,7 @@ def test_statusmsg_owner_counts_as_op_and_remote_op_relayed() -> None:
     assert w.a.route.got == [MSG] and w.b.route.got == []
     assert len(w.link.relayed) == 1
     w.a.route.got.clear()
-    w.router.to_channel(w.channel, MSG, status=".", sender=SENDER)
+    w.router.to_channel(w.channel, MSG, status="~", sender=SENDER)
     assert w.a.route.got == [MSG]
     assert len(w.link.relayed) == 1
 

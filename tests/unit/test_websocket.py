@@ -110,8 +110,8 @@ def test_latin1_from_plain_client_reaches_web_clients_as_utf8() -> None:
     binary = register_ws(core, "binny", protocols=("binary.ircv3.net",))
     plain = register(core, "plain")
     plain.dataReceived(b"PRIVMSG texty :caf\xe9\r\nPRIVMSG binny :caf\xe9\r\n")
-    assert text.read() == [(1, "PRIVMSG texty café".join([":plain!~plain@127.0.0.1 ", ""]).encode())]
-    assert binary.read() == [(2, ":plain!~plain@127.0.0.1 PRIVMSG binny café".encode())]
+    assert text.read() == [(1, "PRIVMSG texty :café".join([":plain!~plain@127.0.0.1 ", ""]).encode())]
+    assert binary.read() == [(2, ":plain!~plain@127.0.0.1 PRIVMSG binny :café".encode())]
 
 
 def test_invalid_utf8_text_fails_with_1007() -> None:

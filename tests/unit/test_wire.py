@@ -242,6 +242,41 @@ def test_format_trailing_colon_only_when_needed() -> None:
     assert parse("PING :x") == parse("PING x")
 
 
+@pytest.mark.parametrize(
+    "msg, line",
+    [
+        (Message("PRIVMSG", ("#a", "hi"), "n!u@h"), ":n!u@h PRIVMSG #a :hi"),
+        (Message("NOTICE", ("bob", "x" * 40)), "NOTICE bob :" + "x" * 40),
+        (Message("TOPIC", ("#a", "news")), "TOPIC #a :news"),
+        (Message("PART", ("#a", "bye")), "PART #a :bye"),
+        (Message("KICK", ("#a", "bob", "out")), "KICK #a bob :out"),
+        (Message("QUIT", ("gone",)), "QUIT :gone"),
+        (Message("AWAY", ("lunch",)), "AWAY :lunch"),
+        (Message("KILL", ("bob", "flood")), "KILL bob :flood"),
+        (Message("WALLOPS", ("hello",)), "WALLOPS :hello"),
+        (Message("SETNAME", ("Bob",)), "SETNAME :Bob"),
+        (Message("ERROR", ("closing",)), "ERROR :closing"),
+    ],
+)
+def test_format_free_text_always_trailing(msg: Message, line: str) -> None:
+    """The free text of PRIVMSG/NOTICE, TOPIC, PART/QUIT/KICK/KILL reasons, AWAY,
+    WALLOPS, SETNAME and ERROR keeps its ':' even when it is one word, as hybrid,
+    InspIRCd and Solanum write it."""
+    assert format_message(msg) == line
+    assert parse(line) == msg
+
+
+def test_format_free_text_rule_leaves_other_positions_bare() -> None:
+    """A PART without reason, an AWAY without text and other commands' last
+    parameters stay bare when they are one word."""
+    assert format_message(Message("PART", ("#a",), "n!u@h")) == ":n!u@h PART #a"
+    assert format_message(Message("KICK", ("#a", "bob"))) == "KICK #a bob"
+    assert format_message(Message("AWAY", ())) == "AWAY"
+    assert format_message(Message("JOIN", ("#a",))) == "JOIN #a"
+    assert format_message(Message("NICK", ("bob",))) == "NICK bob"
+    assert format_message(Message("MODE", ("#a", "+o", "bob"))) == "MODE #a +o bob"
+
+
 def test_encode_line_adds_crlf() -> None:
     """encode_line gives UTF-8 bytes ending in CR LF."""
     assert encode_line(Message("PRIVMSG", ("#a", "h\u00e9 x"), "s")) == ":s PRIVMSG #a :h\u00e9 x\r\n".encode()

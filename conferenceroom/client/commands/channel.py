@@ -349,13 +349,23 @@ def _all_names(conn: "ClientConnection", user: User) -> Iterator[Message]:
 
 
 def _names_of(conn: "ClientConnection", user: User, names: list[str]) -> Iterator[Message]:
-    """353s then 366 for each named channel (366 alone for an unknown or hidden one)."""
+    """353s of each named channel the user may see, then one 366.
+
+    One channel: its 366 names it (an unknown or hidden one gets the 366
+    alone). Several: every 353 first, then one 366 naming the list as sent
+    (duplicates and empty entries left out), the reply pair RFC 2812
+    describes for NAMES of a list.
+    """
     for name in names:
         channel = conn.core.network.find_channel(name)
-        if channel is None or _hidden(channel, user):
-            yield conn.numeric("RPL_ENDOFNAMES", name)
-        else:
-            yield from names_replies(conn, channel)
+        if channel is not None and not _hidden(channel, user):
+            yield from names_replies(conn, channel, end=False)
+    if len(names) == 1:
+        channel = conn.core.network.find_channel(names[0])
+        shown = names[0] if channel is None or _hidden(channel, user) else channel.name
+        yield conn.numeric("RPL_ENDOFNAMES", shown)
+    else:
+        yield conn.numeric("RPL_ENDOFNAMES", ",".join(names))
 
 
 # -- INVITE / KICK -----------------------------------------------------------------
