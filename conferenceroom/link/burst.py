@@ -200,7 +200,7 @@ def burst_text(network: Network, link: Any) -> list[str]:
         if user.certfp:
             lines += _checked_lines(certfp_lines(user))
         if user.away:
-            append(f":{user.uid} AWAY {_trailing(user.away)}")
+            append(f":{user.uid} AWAY :{user.away}")  # free text: always trailing (wire.FREE_TEXT_INDEX)
     for channel in list(network.channels.values()):
         members = [(u, m.status) for u, m in channel.members.items() if u.route is not route]
         if not members:
