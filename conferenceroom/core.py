@@ -162,7 +162,7 @@ class ServerCore:
 
     def myinfo(self) -> tuple[str, str, str, str]:
         """RPL_MYINFO fields after the server name: version, user, channel, param modes."""
-        return (self.version, "ABaioswz", "beIiklmnopqstv", "beIklqov")
+        return (self.version, "ABaiorswz", "beIiklmnopqstv", "beIklqov")
 
     # -- configuration ---------------------------------------------------
 

@@ -4,7 +4,8 @@
 Channel modes: lists ``b e I``; ``k`` takes a parameter to set and unset;
 ``l`` takes one only to set; flags ``i m n p s t``; member status ``q o v``
 (``q`` is the ConferenceRoom channel owner).  User modes ``i o w s`` plus
-``A`` (server administrator), ``a`` (services administrator), ``B`` (bot) and
+``A`` (server administrator), ``a`` (services administrator), ``B`` (bot),
+``r`` (logged in to an account: the server's to set and remove) and
 ``z`` (connected over TLS: set by the user's server, never by the user).
 """
 
@@ -43,9 +44,10 @@ CHANNEL_MODES: dict[str, ModeKind] = {
     "v": ModeKind.STATUS,
 }
 
-USER_MODES: dict[str, ModeKind] = {ch: ModeKind.FLAG for ch in "iowsAazB"}
+USER_MODES: dict[str, ModeKind] = {ch: ModeKind.FLAG for ch in "iowsAazBr"}
 USER_SETTABLE = "iwsB"  # what a user may set on themselves; o, A, a come from OPER; z from TLS
 BOT_MODE = "B"  # IRCv3 bot mode (ISUPPORT BOT=B): the bot tag, WHOIS 335, WHO flag
+SERVER_USER_MODES = "r"  # set and removed by the server only (r: logged in to an account)
 
 # Member status, highest rank first, with the prefix shown in NAMES/WHO.
 STATUS_PREFIXES: tuple[tuple[str, str], ...] = (("q", "."), ("o", "@"), ("v", "+"))

@@ -32,6 +32,7 @@ from .ts import Loser, NetjoinResult, NickCollision
 
 UID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 INDEXED_USER_MODES = "oi"
+ACCOUNT_MODE = "r"  # user mode of a logged-in user, set and removed by the server only
 WHOWAS_MAX = 2000
 
 
@@ -58,6 +59,15 @@ class Server:
         self.serial = serial
         self.role = role
         self.users: set[User] = set()
+        #: the network's services run here (a SID with flag ``S``); see :attr:`is_services`
+        self.services = False
+
+    @property
+    def is_services(self) -> bool:
+        """True for the services pseudo-server: served by this process, flagged ``S`` by its link, or
+        named ``services.<domain>`` (the flag is lost behind a hybrid hub, which keeps only ``h``)."""
+        return (self.services or bool(getattr(self.route, "decides_here", False))
+                or (self.route is not None and self.name.lower().startswith("services.")))
 
     def __repr__(self) -> str:
         return f"<Server {self.name} {self.sid}>"
@@ -237,6 +247,15 @@ class Network:
     def find_server(self, name: str) -> Server | None:
         """The server named ``name`` (case-insensitive), or None."""
         return self.servers.get(name)
+
+    def services_server(self) -> Server | None:
+        """The server the network's services run on (the pseudo-server), or None."""
+        return next((s for s in self.servers.values() if s.is_services), None)
+
+    def speaks_for_services(self, server: Server) -> bool:
+        """True if ``server`` may log users in and out: the services server or the server hosting it."""
+        return server.is_services or any(
+            s.is_services and s.uplink is server for s in self.servers.values())
 
     def local_users(self) -> list[User]:
         """Users connected to this server."""
@@ -435,7 +454,7 @@ class Network:
         """Log ``user`` in to ``account`` (None or "*": log out); False if nothing changed.
 
         Services (IDENTIFY, SASL) call it with their route, links with theirs
-        (SVSACCOUNT, the UID account field).
+        (SVSACCOUNT).  User mode ``r`` follows the account: set while logged in.
         """
         if account == "*":
             account = None
@@ -443,6 +462,7 @@ class Network:
         if account == old:
             return False
         user.account = account
+        (user.modes.add if account else user.modes.discard)(ACCOUNT_MODE)
         self.events.emit(ev.AccountChanged(user, old, origin=origin))
         return True
 

@@ -50,6 +50,15 @@ def source_of(sender: User | Server) -> str:
     return sender.mask if isinstance(sender, User) else sender.name
 
 
+def account_tags(sender: Any) -> dict[str, str]:
+    """The IRCv3 ``account`` tag of a message from ``sender`` (none unless it is a logged-in user).
+
+    Each connection shows it only to clients with account-tag.
+    """
+    account = getattr(sender, "account", None)
+    return {"account": account} if account else {}
+
+
 class Router:
     """Deliver messages to users, channels and operators through their routes."""
 
@@ -65,7 +74,13 @@ class Router:
     def message_from(
         sender: User | Server, command: str, params: tuple[str, ...], tags: dict[str, str] | None = None
     ) -> Message:
-        """The client form of a message from ``sender`` (the one place it is rendered)."""
+        """The client form of a message from ``sender`` (the one place it is rendered).
+
+        A logged-in user's message carries its ``account`` tag.
+        """
+        account = getattr(sender, "account", None)
+        if account and (tags is None or "account" not in tags):
+            tags = {**(tags or {}), "account": account}
         return Message(command, params, source_of(sender), tags or {})
 
     def deliver(

@@ -26,3 +26,8 @@ def attach(core: "ServerCore") -> None:
     from .monitor import attach as attach_monitor
 
     attach_monitor(core)
+    from .sasl import SaslCapability
+
+    core.sasl_capability = SaslCapability(core)
+    core.network.events.subscribe(core.sasl_capability)
+    core.sasl_capability.update()

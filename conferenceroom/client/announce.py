@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import events as ev
 from ..modes import MAX_PARAM_MODES, STATUS_PREFIXES, format_mode_changes
-from ..network import Server, User
+from ..numerics import numeric
+from ..network import ACCOUNT_MODE, Server, User
+from ..routing import account_tags
 from ..wire import MAX_LINE, Message
 
 if TYPE_CHECKING:
@@ -28,6 +30,13 @@ if TYPE_CHECKING:
 def source_of(source: User | Server) -> str:
     """The prefix of a message from ``source``."""
     return source.mask if isinstance(source, User) else source.name
+
+
+def from_source(source: User | Server, command: str, params: tuple[str, ...], mask: str | None = None) -> Message:
+    """A line from ``source``: a user's mask (or ``mask``) and its ``account`` tag, or a server's name."""
+    if isinstance(source, User):
+        return Message(command, params, mask or source.mask, account_tags(source))
+    return Message(command, params, source.name)
 
 
 class ClientAnnouncer:
@@ -62,14 +71,14 @@ class ClientAnnouncer:
 
     @announce.register
     def _(self, event: ev.NickChanged) -> None:
-        self.router.to_local(event.peers, Message("NICK", (event.user.nick,), event.old_mask))
+        self.router.to_local(event.peers, from_source(event.user, "NICK", (event.user.nick,), event.old_mask))
 
     @announce.register
     def _(self, event: ev.UserQuit) -> None:
         self._quit(event.user, event.reason, event.peers)
 
     def _quit(self, user: User, reason: str, peers: Any) -> None:
-        msg = Message("QUIT", (reason,), user.mask)
+        msg = from_source(user, "QUIT", (reason,))
         self.router.to_local(peers, msg, exclude=user)
         if self.router.is_local(user):
             self.core.notice_opers(
@@ -84,7 +93,7 @@ class ClientAnnouncer:
             # The victim learns who killed it, then its connection closes
             # (the user is already gone from the network, so closing it
             # removes nothing twice).
-            user.route.send(Message("KILL", (user.nick, event.reason), source_of(event.killer)))
+            user.route.send(from_source(event.killer, "KILL", (user.nick, event.reason)))
             user.route.close(reason)
         self._quit(user, reason, event.peers)
 
@@ -94,7 +103,7 @@ class ClientAnnouncer:
         for user in event.users:
             peers = event.local_peers.get(user)
             if peers:
-                self.router.to_local(peers, Message("QUIT", (reason,), user.mask))
+                self.router.to_local(peers, from_source(user, "QUIT", (reason,)))
 
     @announce.register
     def _(self, event: ev.ChannelJoined) -> None:
@@ -123,34 +132,32 @@ class ClientAnnouncer:
 
     def _tell_join(self, user: User, channel: Any, members: list[User]) -> None:
         """JOIN (extended-join aware) and AWAY of ``user`` in ``channel`` to the local ``members``."""
-        plain = Message("JOIN", (channel.name,), user.mask)
-        extended = Message("JOIN", (channel.name, user.account or "*", user.realname), user.mask)
+        plain = from_source(user, "JOIN", (channel.name,))
+        extended = from_source(user, "JOIN", (channel.name, user.account or "*", user.realname))
 
         def build(member: User) -> Message:
             return extended if "extended-join" in member.route.caps else plain
 
         self.router.to_local(members, build)
         if user.away:
-            away = Message("AWAY", (user.away,), user.mask)
+            away = from_source(user, "AWAY", (user.away,))
             self.router.to_local(members, away, exclude=user, cap="away-notify")
 
     @announce.register
     def _(self, event: ev.ChannelParted) -> None:
         params = (event.channel.name,) if event.reason is None else (event.channel.name, event.reason)
-        msg = Message("PART", params, event.user.mask)
+        msg = from_source(event.user, "PART", params)
         self.router.to_local(event.members, msg)
 
     @announce.register
     def _(self, event: ev.UserKicked) -> None:
-        msg = Message(
-            "KICK", (event.channel.name, event.target.nick, event.reason), source_of(event.source)
-        )
+        msg = from_source(event.source, "KICK", (event.channel.name, event.target.nick, event.reason))
         self.router.to_local(event.members, msg)
 
     @announce.register
     def _(self, event: ev.TopicChanged) -> None:
         channel = event.channel
-        msg = Message("TOPIC", (channel.name, channel.topic), source_of(event.source))
+        msg = from_source(event.source, "TOPIC", (channel.name, channel.topic))
         self.router.to_local(channel.members, msg)
 
     @announce.register
@@ -161,6 +168,7 @@ class ClientAnnouncer:
 
     def _modes(self, source: User | Server, channel: Any, changes: list[Any]) -> None:
         prefix = source_of(source)
+        tags = account_tags(source)
         changes = [change.shown() for change in changes]
         # Each line carries at most MAX_PARAM_MODES modes with a parameter
         # (ISUPPORT MODES); modes without one ride along, as long as the
@@ -187,7 +195,7 @@ class ClientAnnouncer:
             chunks[-1].append(change)
         for chunk in chunks:
             if chunk:
-                msg = Message("MODE", (channel.name, *format_mode_changes(chunk)), prefix)
+                msg = Message("MODE", (channel.name, *format_mode_changes(chunk)), prefix, tags)
                 self.router.to_local(channel.members, msg)
 
     @announce.register
@@ -202,15 +210,24 @@ class ClientAnnouncer:
     def _(self, event: ev.AwayChanged) -> None:
         user = event.user
         params = (user.away,) if user.away else ()
-        msg = Message("AWAY", params, user.mask)
+        msg = from_source(user, "AWAY", params)
         self.router.to_local(self.core.network.peers_of(user), msg, exclude=user, cap="away-notify")
 
     @announce.register
     def _(self, event: ev.AccountChanged) -> None:
-        # Only clients that took account-notify, which exists once a server
-        # offers it (services, SASL); the user itself is told too.
+        # A local user sees its +r/-r and 900/901; channel peers (and the
+        # user) with account-notify see ACCOUNT.
         user = event.user
-        msg = Message("ACCOUNT", (user.account or "*",), user.mask)
+        if self.router.is_local(user) and getattr(user.route, "sasl", None) is None:
+            # (a SASL exchange sends its own 900, 903 and MODE, in that order)
+            core = self.core
+            sign = "+" if user.account else "-"
+            user.route.send(Message("MODE", (user.nick, sign + ACCOUNT_MODE), core.name))
+            if user.account:
+                user.route.send(numeric("RPL_LOGGEDIN", core.name, user.nick, user.mask, user.account))
+            else:
+                user.route.send(numeric("RPL_LOGGEDOUT", core.name, user.nick, user.mask))
+        msg = from_source(user, "ACCOUNT", (user.account or "*",))
         self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify")
 
     @announce.register
@@ -242,7 +259,7 @@ class ClientAnnouncer:
 
     @announce.register
     def _(self, event: ev.UserInvited) -> None:
-        msg = Message("INVITE", (event.target.nick, event.channel.name), event.source.mask)
+        msg = from_source(event.source, "INVITE", (event.target.nick, event.channel.name))
         if self.router.is_local(event.target):
             event.target.route.send(msg)
         notify = [u for u, m in event.channel.members.items() if m.status & {"q", "o"}]
@@ -255,16 +272,16 @@ class ClientAnnouncer:
     @announce.register
     def _(self, event: ev.HostChanged) -> None:
         user = event.user
-        msg = Message("CHGHOST", (user.ident, user.host), event.old_mask)
+        msg = from_source(user, "CHGHOST", (user.ident, user.host), event.old_mask)
         self.router.to_local(event.peers, msg, cap="chghost")
         # Peers without chghost see the user leave and come back with the
         # new host (QUIT, then JOIN and status MODE per shared channel).
         others = [peer for peer in event.peers if peer is not user]
-        self.router.to_local(others, Message("QUIT", ("Changing host",), event.old_mask),
+        self.router.to_local(others, from_source(user, "QUIT", ("Changing host",), event.old_mask),
                              without_cap="chghost")
         for channel, membership in user.channels.items():
             members = [m for m in channel.local_members if m is not user]
-            self.router.to_local(members, Message("JOIN", (channel.name,), user.mask), without_cap="chghost")
+            self.router.to_local(members, from_source(user, "JOIN", (channel.name,)), without_cap="chghost")
             status = "".join(mode for mode, _ in STATUS_PREFIXES if mode in membership.status)
             if status:
                 mode = Message("MODE", (channel.name, "+" + status, *[user.nick] * len(status)), self.core.name)

@@ -25,7 +25,7 @@ def default_capabilities() -> dict[str, Capability]:
     names = [
         "cap-notify", "multi-prefix", "userhost-in-names", "server-time",
         "message-tags", "echo-message", "away-notify", "extended-join",
-        "chghost", "invite-notify", "batch", "extended-monitor", "labeled-response", "setname", "draft/channel-rename",
+        "chghost", "invite-notify", "batch", "account-notify", "account-tag", "extended-monitor", "labeled-response", "setname", "draft/channel-rename",
         "draft/read-marker", "draft/message-redaction",
     ]
     caps = {name: Capability(name) for name in names}

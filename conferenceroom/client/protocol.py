@@ -37,6 +37,7 @@ from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, byte_cost
 from .labels import LabeledReply, label_of, raw_label
 from .output import ReplyStream
 from .pacing import TurnBudget
+from . import sasl
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -177,6 +178,7 @@ class ClientConnection(Protocol):
         self.gate.close()
         self.stream.stop()
         self._cancel_timer()
+        sasl.connection_lost(self)
         if self._abort_timer is not None and self._abort_timer.active():
             self._abort_timer.cancel()
         self._abort_timer = None

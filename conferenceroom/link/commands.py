@@ -27,11 +27,12 @@ from ..casemap import fold, is_channel, match, valid_channel, valid_nick
 from ..limits import REALNAMELEN
 from ..dispatch import CommandSpec, ServerCommandTable, command
 from ..modes import CHANNEL_MODES, STATUS_RANK, ModeChange, ModeKind, parse_mode_string
-from ..network import Channel, Network, Server, User
+from ..network import ACCOUNT_MODE, Channel, Network, Server, User
 from ..wire import Message
 from . import queries
-from .outbound import status_of_prefixes
+from .outbound import SERVICES_FLAG, status_of_prefixes
 from .policy import two_services
+from .saslrelay import encap_sasl
 from .ts6 import looks_like_services, valid_sid, valid_server_name
 
 log = Logger()
@@ -159,6 +160,7 @@ def handle_sid(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
             return
     server = Server(name, sid, description, uplink=source, route=link.route,
                     hopcount=_int(hops) or source.hopcount + 1)
+    server.services = len(msg.params) > 4 and SERVICES_FLAG in msg.params[3]
     network.add_server(server, origin=link.route)
     side.notice(f"Server {name} ({sid}) introduced by {source.name}")
 
@@ -262,6 +264,8 @@ def handle_uid(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     user.realhost = realhost
     user.modes = {PEER_USER_MODES.get(m, m) for m in umodes.lstrip("+")} & set(USER_MODE_LETTERS)
     user.account = None if account in ("*", "0", "") else account
+    if user.account:
+        user.modes.add(ACCOUNT_MODE)  # +r follows the account, whatever the umodes said
     collision = network.add_user(user, origin=link.route)
     if collision is not None and not collision.accepted:
         link.send(Message("KILL", (uid, f"{side.me.name} ({collision.reason})"), side.me.sid))
@@ -363,12 +367,56 @@ def _user_mode(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     side.network.apply_user_modes(source, target, parsed.changes, origin=link.route)
 
 
+def _from_services(side: LinkSide, link: Any, source: Any, verb: str) -> bool:
+    """True if ``source`` may log users in and out (services, or the server hosting them).
+
+    As hybrid obeys SVS* only from a ``service {}`` server, anything else is
+    ignored (and logged).
+    """
+    if side.network.speaks_for_services(_server_of(source)):
+        return True
+    log.warn("{verb} from {source} ignored: not the services server (link {peer})", verb=verb,
+             source=getattr(source, "name", None) or getattr(source, "nick", "?"),
+             peer=getattr(link, "name", "?"))
+    return False
+
+
+def _services_target(side: LinkSide, link: Any, source: Any, msg: Message) -> User | None:
+    """The user an SVS* line from services names by UID (None: unknown, or not from services)."""
+    target = side.network.users_by_uid.get(msg.params[0])
+    if target is None or not _from_services(side, link, source, msg.command):
+        return None
+    return target
+
+
 @command("SVSACCOUNT", min_params=3, origin="server")
 def handle_svsaccount(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
-    """``:<SID> SVSACCOUNT <UID> <TS> <account or *>``: a login or logout by services."""
-    target = side.network.users_by_uid.get(msg.params[0])
+    """``:<services> SVSACCOUNT <UID> <TS> <account or *>``: a login or logout by services.
+
+    The user is named by UID, so the TS is not compared (hybrid drops a
+    change whose TS is not the user's nick TS; a nick change crossing the
+    login would then leave servers disagreeing).
+    """
+    target = _services_target(side, link, source, msg)
     if target is not None:
         side.network.set_account(target, msg.params[2], origin=link.route)
+
+
+@command("SVSMODE", min_params=3, origin="server")
+def handle_svsmode(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+    """``:<services> SVSMODE <UID> <TS> <+modes|-modes>``: user modes set by services.
+
+    ``r`` follows the account (SVSACCOUNT), so it is not taken from here;
+    ``i`` and ``w`` are applied, ``-o`` takes operator status away.
+    """
+    target = _services_target(side, link, source, msg)
+    if target is None:
+        return
+    parsed = parse_mode_string(msg.params[2:3], {m: ModeKind.FLAG for m in USER_MODE_LETTERS + "rR"}, 99)
+    changes = [c for c in parsed.changes if c.mode in "iw" or (c.mode == "o" and not c.adding)]
+    if any(c.mode == "o" for c in changes):
+        changes += [ModeChange(False, m) for m in "Aa"]
+    side.network.apply_user_modes(source, target, changes, origin=link.route)
 
 
 # -- channels ------------------------------------------------------------------------
@@ -681,7 +729,7 @@ def _encap_login(side: LinkSide, link: Any, source: Any, args: tuple[str, ...]) 
     else:
         user = side.network.users_by_uid.get(args[0]) if args else None
         account = args[1] if len(args) > 1 else "*"
-    if user is not None:
+    if user is not None and _from_services(side, link, source, "ENCAP SU"):
         side.network.set_account(user, account, origin=link.route)
 
 
@@ -741,6 +789,9 @@ def handle_encap(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     our own announcement, so it is not passed on a second time.
     """
     mask, sub = msg.params[0], msg.params[1].upper()
+    if sub == "SASL":
+        encap_sasl(side, link, source, msg)
+        return
     for_us = match(mask, side.me.name) or mask == side.me.sid
     handler = ENCAP_HANDLERS.get(sub) if for_us else None
     if handler is None or sub not in STATE_ENCAPS:
@@ -791,8 +842,9 @@ def handle_whois(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
         return
     target = _user(side.network, msg.params[0]) or _user(side.network, msg.params[-1])
     if target is None:
-        link.send(Message("401", (source.uid, msg.params[-1], "No such nick/channel"), side.me.sid))
-        link.send(Message("318", (source.uid, msg.params[-1], "End of /WHOIS list"), side.me.sid))
+        asked = msg.params[-1] or "*"  # an empty nick cannot be a middle parameter
+        link.send(Message("401", (source.uid, asked, "No such nick/channel"), side.me.sid))
+        link.send(Message("318", (source.uid, asked, "End of /WHOIS list"), side.me.sid))
         return
     if target.server is not side.me and not getattr(target.route, "decides_here", False):
         if target.route is not link.route:

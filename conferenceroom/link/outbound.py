@@ -31,6 +31,8 @@ TS6_PREFIX = {"q": "~", "o": "@", "v": "+"}
 TMODE_MAX_PARAMS = 4
 #: Room for the line ending and a margin on every line we build to fit 512 bytes.
 LINE_BUDGET = MAX_LINE - 2
+#: SID flag of the services pseudo-server: its SVSACCOUNT/SVSMODE are obeyed (hybrid ignores it).
+SERVICES_FLAG = "S"
 
 
 def has_owner(link: Any) -> bool:
@@ -71,7 +73,8 @@ def sid_line(server: Server) -> Message:
     """``:<uplink SID> SID <name> <hops> <SID> +<flags> :<description>``."""
     uplink = server.uplink
     assert uplink is not None
-    return Message("SID", (server.name, str(server.hopcount + 1), server.sid, "+",
+    flags = "+" + (SERVICES_FLAG if server.is_services else "")
+    return Message("SID", (server.name, str(server.hopcount + 1), server.sid, flags,
                            server.description or server.name), uplink.sid)
 
 
@@ -349,9 +352,14 @@ class LinkAnnouncer:
         return [Message("MODE", (user.uid, *format_mode_changes(event.changes)), user.uid)]
 
     def _account(self, event: ev.AccountChanged, link: Any) -> list[Message]:
+        # As services speak to hybrid: the account, then +r/-r (hybrid's "identified" mode),
+        # from the services server (whose SVS* lines hybrid and we obey), else from us.
         user = event.user
-        return [Message("SVSACCOUNT", (user.uid, str(int(user.nick_ts)), user.account or "*"),
-                        self.me.sid)]
+        services = self.network.services_server()
+        source = services.sid if services is not None and not behind(services, link) else self.me.sid
+        ts = str(int(user.nick_ts))
+        return [Message("SVSACCOUNT", (user.uid, ts, user.account or "*"), source),
+                Message("SVSMODE", (user.uid, ts, "+r" if user.account else "-r"), source)]
 
     def _host(self, event: ev.HostChanged, link: Any) -> list[Message]:
         user = event.user

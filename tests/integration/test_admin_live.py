@@ -576,7 +576,7 @@ def test_services_enable_disable_list(op):
                                    "  Enforce delay: 60"]
     assert "services disable" in op.lines() and "services enable" not in op.lines()
     assert op("services enable") == ["Services set to enabled",
-                                     "Services server services.conferenceroom.local introduced with NickServ, ChanServ, MemoServ"]
+                                     "Services server services.conferenceroom.local introduced with NickServ, ChanServ, MemoServ, OperServ"]
     assert op("SERVICES LIST") == ["SERVICES settings:", "  Services: enabled", "  Password cost: 12",
                                    "  Enforce delay: 60"]
     assert "services enable" in op.lines() and "services disable" not in op.lines()

@@ -96,6 +96,16 @@ class FakeLink:
         return out
 
 
+class ServicesRoute:
+    """The route of a services pseudo-server run in this process: it decides here, bots get nothing."""
+
+    is_client = False
+    decides_here = True
+
+    def relay(self, relay: Relay) -> None:
+        """Messages to bots are dropped in these tests."""
+
+
 class Node:
     """One in-memory server: network, router, announcer, server command table."""
 
@@ -125,6 +135,14 @@ class Node:
                     f"Real {nick}", network.me, LocalClient(), ip=ip, signon=network.now())
         network.add_user(user)
         return user
+
+    def add_services(self, name: str, sid: str) -> ServicesRoute:
+        """Run services here: a pseudo-server ``name`` behind this server; its route logs users in."""
+        route = ServicesRoute()
+        self.network.add_server(Server(name, sid, "Services", uplink=self.network.me, route=route,
+                                       hopcount=1), origin=route)
+        self.services = route
+        return route
 
     def user(self, nick: str) -> User:
         """The user called ``nick`` here (any server)."""

@@ -294,9 +294,9 @@ def test_away_invite_user_mode(alpha, beta):
 
 
 def test_chghost_and_login_by_encap(alpha, beta):
-    """ENCAP * CHGHOST changes a host; SVSACCOUNT logs a user in."""
+    """ENCAP * CHGHOST changes a host; SVSACCOUNT from the services behind beta logs a user in."""
     feed(alpha, beta, DAVE, ":2BB ENCAP * CHGHOST 2BBAAAAAB new.host",
-         ":2BB SVSACCOUNT 2BBAAAAAB 1795607297 dave")
+         ":2BB SID services.beta.lab 2 0SV +S :Services", ":0SV SVSACCOUNT 2BBAAAAAB 1795607297 dave")
     dave = alpha.user("dave")
     assert (dave.host, dave.account) == ("new.host", "dave")
 
@@ -458,12 +458,12 @@ def test_server_table_is_registered_on_the_core(core):
 
 # -- bad input never raises ------------------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 VERBS = ["SID", "UID", "NICK", "QUIT", "KILL", "SQUIT", "SJOIN", "JOIN", "PART", "KICK", "TMODE", "MODE",
          "BMASK", "TBURST", "TOPIC", "PRIVMSG", "NOTICE", "AWAY", "INVITE", "WALLOPS", "GLOBOPS", "OPERWALL",
-         "ENCAP", "PING", "PONG", "EOB", "ERROR", "SVSACCOUNT", "WHOIS", "MOTD", "LUSERS", "311", "999"]
+         "ENCAP", "PING", "PONG", "EOB", "ERROR", "SVSACCOUNT", "SVSMODE", "WHOIS", "MOTD", "LUSERS", "311", "999"]
 WORDS = ["2BB", "2BBAAAAAA", "2BBAAAAAB", "1AA", "1AAAAAAAA", "#c", "@#c", "$$*", "$#*", "*", "+", "-",
          "+o", "+l", "+lk", "-k", "+b", "+q", "+ah", "x", "0", "-1", "1795607297", "1800000000", "99999999999999999999",
          "beta.lab", "alpha.lab", "gamma.lab", "CHGHOST", "SU", "GLOBOPS", "", "é", "~@2BBAAAAAA", "+imnst"]
@@ -472,6 +472,8 @@ WORDS = ["2BB", "2BBAAAAAA", "2BBAAAAAB", "1AA", "1AAAAAAAA", "#c", "@#c", "$$*"
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["2BB", "2BBAAAAAA", "1AA", None]), st.sampled_from(VERBS),
                           st.lists(st.sampled_from(WORDS), max_size=12)), max_size=8))
+@example([("2BBAAAAAA", "WHOIS", [""])])  # a 401 for an empty nick could not be written
+@example([("2BB", "SID", ["services.beta.lab", "2", "0SV", "+S", "x"]), ("0SV", "SVSMODE", ["2BBAAAAAA", "0", "+lk"])])
 def test_random_server_lines_never_raise(lines):
     """Any mix of verbs and odd parameters from a peer is applied, ignored or a protocol error, never a traceback."""
     from conferenceroom.wire import Message

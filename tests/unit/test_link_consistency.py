@@ -24,6 +24,7 @@ def four_servers() -> tuple[Mesh, dict[tuple[str, str], tuple[FakeLink, FakeLink
     mesh = Mesh()
     for name, sid, role in (("a", "1AA", "hub"), ("b", "2BB", "hub"), ("c", "3CC", "leaf"), ("d", "4DD", "leaf")):
         mesh.node(f"{name}.test", sid, role)
+    node(mesh, "a").add_services("services.a.test", "0SV")  # logins are decided there
     links = {edge: mesh.link(node(mesh, edge[0]), node(mesh, edge[1])) for edge in EDGES}
     return mesh, links
 
@@ -242,7 +243,10 @@ def apply_op(mesh: Mesh, links: dict, op: tuple) -> None:
     elif kind == "away":
         net.set_away(user, op[3])
     elif kind == "account":
-        net.set_account(user, op[3])  # as services would, decided here
+        services = node(mesh, "a")  # the services host logs the user in, if it can see it
+        there = services.network.users_by_uid.get(user.uid)
+        if there is not None:
+            services.network.set_account(there, op[3], origin=services.services)
     elif kind == "host":
         net.set_host(user, user.ident, op[3])
     elif kind == "invite":
@@ -287,11 +291,14 @@ def apply_op(mesh: Mesh, links: dict, op: tuple) -> None:
 @given(st.lists(OPS, max_size=45))
 @example([("connect", "c", "ann"), ("connect", "d", "bob"), ("join", "c", 0, "#one"),
           ("invite", "c", 0, "#one", 1), ("mode", "c", 0, "#one", "+q", 0), ("host", "c", 0, "h1.x")])
+@example([("connect", "c", "ann"), ("account", "c", 0, "acct"), ("connect", "d", "bob"), ("account", "d", 0, "acct"),
+          ("split", 0), ("account", "d", 0, None), ("relink", 0)])
 @example([("split", 0), ("connect", "c", "eve"), ("join", "c", 0, "#two"), ("topic", "c", 0, "#two", "news"),
           ("tick", 2), ("connect", "d", "eve"), ("join", "d", 0, "#two"), ("mode", "d", 0, "#two", "+k", 1),
           ("relink", 0)])
 def test_random_changes_splits_and_relinks_end_consistent(ops):
-    """After random joins, parts, nicks, modes, kicks, topics, messages, splits and relinks, all four agree."""
+    """After random joins, parts, nicks, modes, kicks, topics, messages, logins (by services on a), splits and
+    relinks, all four agree."""
     mesh, links = four_servers()
     for op in ops:
         every_link = [link for pair in links.values() for link in pair]

@@ -115,7 +115,8 @@ def test_new_local_user_nick_away_modes_quit(mesh, alpha, beta):
 
 
 def test_kill_account_and_host(alpha, beta):
-    """KILL keeps the path and reason; a login is SVSACCOUNT; a host change is ENCAP * CHGHOST."""
+    """KILL keeps the path and reason; a login is SVSACCOUNT and SVSMODE +r (from us when no services
+    server is known); a host change is ENCAP * CHGHOST."""
     alice = alpha.add_user("alice")
     feed(alpha, beta, CAROL)
     beta.lines()
@@ -124,6 +125,7 @@ def test_kill_account_and_host(alpha, beta):
     alpha.network.kill_user(alpha.user("carol"), alice, "go away")
     assert beta.lines() == [
         f":1AA SVSACCOUNT {alice.uid} {int(alice.nick_ts)} alice",
+        f":1AA SVSMODE {alice.uid} {int(alice.nick_ts)} +r",
         f":1AA ENCAP * CHGHOST {alice.uid} staff.host",
         f":{alice.uid} KILL 2BBAAAAAA :alpha.lab!staff.host!alice!alice (go away)",
     ]

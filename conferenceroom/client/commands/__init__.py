@@ -12,9 +12,9 @@ from types import ModuleType
 def all_modules() -> list[ModuleType]:
     """Every client command module, imported."""
     from . import (
-        admin, bans, channel, info, ircv3, message, monitor, multiline, oper, operwall, query, registration,
+        admin, bans, channel, info, ircv3, message, monitor, multiline, oper, operwall, query, registration, sasl,
         services,
     )
 
     return [registration, channel, message, query, info, oper, operwall, bans, admin, services, monitor, ircv3,
-            multiline]
+            multiline, sasl]

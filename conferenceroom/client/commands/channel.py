@@ -18,6 +18,7 @@ from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,
     MAX_LIST_ENTRIES,
+    SERVER_USER_MODES,
     USER_MODES,
     ModeChange,
     ModeKind,
@@ -629,8 +630,8 @@ def _user_mode(conn: "ClientConnection", msg: Message) -> None:
     for change in parsed.changes:
         if change.adding and change.mode in OPER_ONLY_USER_MODES:
             continue  # +o, +A and +a only come from OPER
-        if change.mode in SERVER_ONLY_USER_MODES:
-            continue
+        if change.mode in SERVER_ONLY_USER_MODES or change.mode in SERVER_USER_MODES:
+            continue  # +z follows TLS, +r/-r logging in and out
         changes.append(change)
         if change.mode == "o" and not change.adding:
             changes.extend(ModeChange(False, m) for m in "Aa")

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from ...casemap import valid_nick
 from ...limits import NICKLEN, REALNAMELEN
 from ...dispatch import command
-from ...network import User
+from ...network import ACCOUNT_MODE, User
+from .. import sasl
 from ...wire import Message, ascii_number
 from ..caps import sts_capability
 from ..welcome import send_welcome
@@ -161,14 +162,18 @@ def try_register(conn: "ClientConnection") -> None:
     if found is not None:
         core.refuse_banned(conn, found, pending.ident, pending.nick)
         return
+    uid, account = sasl.before_registration(conn)
     now = core.clock.seconds()
     user = User(
-        network.next_uid(), pending.nick, pending.ident, conn.host, pending.realname or "",
+        uid or network.next_uid(), pending.nick, pending.ident, conn.host, pending.realname or "",
         network.me, conn, ip=conn.ip, signon=now,
     )
     if conn.secure:
         user.modes.add("z")
         user.certfp = conn.certfp
+    if account:  # logged in by SASL while registering: the UID line carries it
+        user.account = account
+        user.modes.add(ACCOUNT_MODE)
     conn.pending = None
     conn.user = user
     network.add_user(user)
