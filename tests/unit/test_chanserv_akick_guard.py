@@ -54,3 +54,25 @@ def test_founder_may_still_akick_broad_masks(net: Net) -> None:
     """The founder (and so a services administrator) keeps the last word: *!*@* is accepted from her."""
     alice, _ = _sop_channel(net)
     assert net.cs_say(alice, "AKICK #c ADD *!*@*") == ["*!*@* added to the AKICK list of #c."]
+
+
+def test_an_op_acting_on_the_owner_is_told_why(net: Net) -> None:
+    """A channel operator who KICKs, deops or de-owners the founder (+q) gets 482 saying why, not "not channel
+    operator" (which he is)."""
+    from tests.helpers import feed, sent
+
+    alice, hal = _sop_channel(net)
+    feed(hal, "JOIN #c")
+    net.turn()
+    assert net.status(hal) == {"o"}
+    sent(hal)
+    feed(hal, "KICK #c alice :bye")
+    feed(hal, "MODE #c -o alice")
+    feed(hal, "MODE #c -q alice")
+    replies = [(m.command, m.params[1:]) for m in sent(hal)]
+    assert replies == [
+        ("482", ("#c", "alice has a higher channel status than you (+q)")),
+        ("482", ("#c", "alice has a higher channel status than you (+q)")),
+        ("482", ("#c", "You're not a channel owner: only an owner (+q) can give or take +q")),
+    ]
+    assert alice.user in net.chan().members
