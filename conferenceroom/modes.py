@@ -169,6 +169,11 @@ def rank(status: set[str] | frozenset[str]) -> int:
     return max((STATUS_RANK[m] for m in status if m in STATUS_RANK), default=0)
 
 
+def top_status(status: set[str] | frozenset[str]) -> str:
+    """The highest status mode of a member (``q``, ``o``, ``v``), or "" without one."""
+    return next((mode for mode, _ in STATUS_PREFIXES if mode in status), "")
+
+
 def isupport_prefix() -> str:
     """The ISUPPORT PREFIX value, e.g. ``(qov)~@+``."""
     modes = "".join(mode for mode, _ in STATUS_PREFIXES)

@@ -136,6 +136,8 @@ NUMERICS: dict[str, tuple[str, ...]] = {
     "ERR_NOPRIVILEGES": ("481", "Permission Denied- You're not an IRC operator"),
     "ERR_NOOPERFLAG": ("481", "Permission Denied - you need operator flag {0}"),
     "ERR_CHANOPRIVSNEEDED": ("482", "{0}", "You're not channel operator"),
+    "ERR_HIGHERSTATUS": ("482", "{0}", "{1} has a higher channel status than you (+{2})"),
+    "ERR_CHANOWNPRIVNEEDED": ("482", "{0}", "You're not a channel owner: only an owner (+q) can give or take +q"),
     "ERR_CANTKILLSERVER": ("483", "You can't kill a server!"),
     "ERR_NOOPERHOST": ("491", "No O-lines for your host"),
     "ERR_UMODEUNKNOWNFLAG": ("501", "Unknown MODE flag"),

@@ -375,7 +375,7 @@ class ConferenceRoomService(service.MultiService):
         self.core.apply_settings(new)
         self._recheck_opers(new)
         report.changes.extend(self.link_manager.reconfigure(new))
-        report.changes.extend(self.core.services_control.settings_changed(new))
+        report.changes.extend(self.core.services_control.settings_changed(new, force=True))
         self.loaded = loaded
         if loaded.needs_rewrite:
             why = self._rewrite()

@@ -186,13 +186,6 @@ def before_registration(conn: "ClientConnection") -> tuple[str | None, str | Non
     return getattr(conn, "sasl_uid", None), getattr(conn, "sasl_account", None)
 
 
-def after_welcome(conn: "ClientConnection") -> None:
-    """A client that logged in while registering is shown its +r."""
-    user = conn.user
-    if user is not None and user.account:
-        conn.send(Message("MODE", (user.nick, "+" + ACCOUNT_MODE), user.nick))
-
-
 def connection_lost(conn: "ClientConnection") -> None:
     """The connection is gone: the agent forgets its exchange."""
     exchange: Exchange | None = getattr(conn, "sasl", None)

@@ -388,6 +388,11 @@ class LinkManager(service.MultiService):
             for link in list(child.links):
                 if not new.matches_name(link.name):
                     self._drop(link, f"Server definition {label(new)} no longer matches {link.name}", report)
+            if new.secureonly and not old.secureonly:  # as SECURENETWORK: a plain link no longer qualifies
+                for link in list(child.links):
+                    if not link.secure:
+                        self._drop(link, f"Definition {new.handle} accepts {link.name} only over TLS (SECUREONLY)",
+                                   report)
             if new.ping != old.ping:
                 for link in child.links:
                     link.set_ping_interval(new.ping)

@@ -46,6 +46,7 @@ class ServicesControl:
         self.squitted = False  # dropped by SQUIT while the setting says enabled
         self.closing: defer.Deferred | None = None  # the last host's store closing
         self.refusal: str | None = None  # why the last enable() did not start services
+        self.setting: bool | None = None  # ``services enable`` as last put into force (None: not yet)
 
     def elsewhere(self) -> Any:
         """A services server of another server already on the network, or None."""
@@ -77,7 +78,8 @@ class ServicesControl:
 
     def start(self) -> None:
         """At start-up: run services if the settings say so."""
-        if self.core.settings.services_enabled:
+        self.setting = self.core.settings.services_enabled
+        if self.setting:
             self.enable()
 
     def enable(self) -> bool:
@@ -142,11 +144,19 @@ class ServicesControl:
         return (f"dropped {name}; services stay down until AS SERVICES ENABLE, a REHASH or a restart "
                 "(their data is kept)")
 
-    def settings_changed(self, new: Any) -> list[str]:
-        """Put ``services enable|disable`` of ``new`` into force; sentences about what happened."""
+    def settings_changed(self, new: Any, force: bool = False) -> list[str]:
+        """Put ``services enable|disable`` of ``new`` into force; sentences about what happened.
+
+        Services that are down while enabled (dropped by SQUIT, or refused because another server runs
+        them) start again only when the setting turns on or ``force`` says the operator asked (AS
+        SERVICES ENABLE typed again, REHASH): an unrelated AS change neither brings them back nor
+        repeats the refusal.
+        """
         if self.host is not None:
             self.host.accounts.rounds = getattr(new, "services_password_cost", self.host.accounts.rounds)
-        if new.services_enabled and self.host is None:
+        turned_on = new.services_enabled and self.setting is not True
+        self.setting = new.services_enabled
+        if new.services_enabled and self.host is None and (turned_on or force):
             if not self.enable():
                 return [self.refusal or "services not started"]
             host = self.host

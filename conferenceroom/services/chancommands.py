@@ -305,6 +305,10 @@ class ChanServCommands:
             raise CommandError(f"{mask} is already on the AKICK list of {record.name}.")
         if len(record.akicks) >= MAX_AKICK:
             raise CommandError(f"The AKICK list of {record.name} is full ({MAX_AKICK} entries).")
+        above = self._akick_reaches_above(record, request.user, mask)
+        if above is not None:
+            raise CommandError(f"Permission denied: {mask} would match {above}, who has more access in "
+                               f"{record.name} than you.")
         entry = AkickEntry(mask, cut_to_bytes(reason or DEFAULT_AKICK_REASON, KICKLEN),
                            request.user.account or request.user.nick, int(self.cs.clock.seconds()))
 
@@ -323,6 +327,28 @@ class ChanServCommands:
                                   f"from {record.name}.")
 
         return self.saved(self.cs.store.run(chandb.put_akick, record.folded, entry), request, done)
+
+    def _akick_reaches_above(self, record: ChannelRecord, user: Any, mask: str) -> str | None:
+        """Whom an AKICK ``mask`` from ``user`` would catch among those with more access, or None.
+
+        Checked: the founder's and the access accounts' nicks from any host (``name!*@*``), and the
+        addresses of users on the network now.  The founder (or a services administrator) is never refused.
+        """
+        mine = self.cs.command_level(record, user)
+        if mine >= Level.FOUNDER:
+            return None
+        accounts = [(record.founder, Level.FOUNDER)] + [
+            (e.entry, e.level) for e in record.access.values() if not is_mask(e.entry)]
+        for name, level in accounts:
+            if level > mine and match(mask, f"{name}!*@*"):
+                return name
+        for other in self.network.users_by_uid.values():
+            if other is user or self.cs._is_service(other):
+                continue
+            level = self.cs.level(record, other)
+            if level > mine and any(match(mask, m) for m in masks_of(other)):
+                return other.nick
+        return None
 
     def akick_del(self, request: Request, record: ChannelRecord, raw: str) -> Deferred:
         """AKICK #channel DEL <mask>"""

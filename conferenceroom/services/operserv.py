@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 SWEEP_EVERY = 60.0
 #: AKILLs at most (each is checked against every arriving user).
 MAX_AKILLS = 2000
+#: An AKILL matching more than this share (%) of the network's users is refused as too wide.
+MAX_REACH_PERCENT = 95
 #: GLOBAL text at most.
 MAX_GLOBAL = 400
 
@@ -203,6 +205,7 @@ class OperServ:
         reason = " ".join(args).strip()
         if not reason:
             raise CommandError("Syntax: AKILL ADD <user@host> [+<duration>] <reason> (a reason is needed).")
+        self._check_reach(request.user, mask)
         key = fold(mask)
         if key not in self.akills and len(self.akills) >= MAX_AKILLS:
             raise CommandError(f"There are already {MAX_AKILLS} AKILLs; remove some first.")
@@ -219,6 +222,17 @@ class OperServ:
             self.host.core.notice_opers(f"{request.user.nick} {verb} AKILL {mask} ({reason}) [{until}]")
 
         return self.host.store.run(_upsert, entry).addCallback(done)
+
+    def _check_reach(self, oper: User, mask: str) -> None:
+        """Refuse a mask matching ``oper`` or more than :data:`MAX_REACH_PERCENT` of the network's users."""
+        if userhost_matches(mask, oper.ident, oper.realhost, oper.ip):
+            raise CommandError(f"{mask} would disconnect you too ({oper.nick}!{oper.ident}@{oper.realhost}): "
+                               "give a narrower mask.")
+        users = [u for u in self.host.core.network.users_by_uid.values() if u.server is not self.host.server]
+        hit = sum(1 for u in users if userhost_matches(mask, u.ident, u.realhost, u.ip))
+        if hit > 1 and hit * 100 > MAX_REACH_PERCENT * len(users):
+            raise CommandError(f"{mask} would disconnect {hit} of the network's {len(users)} users: "
+                               "give a narrower mask.")
 
     def akill_del(self, request: Request) -> Any:
         mask = request.args[0]

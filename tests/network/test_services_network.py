@@ -97,8 +97,9 @@ def test_manual_tenor_disables_and_squits_services(network) -> None:
 
 
 def test_squit_services_from_the_leaf_and_enable_again(network) -> None:
-    """SQUIT services typed on tenor drops soprano's services everywhere (bots QUIT, notices); AS SERVICES
-    ENABLE on soprano brings them back for both servers; the accounts are still there."""
+    """SQUIT services typed on tenor drops soprano's services everywhere (bots QUIT, notices); they stay down
+    through an unrelated AS change; AS SERVICES ENABLE on soprano brings them back for both servers; the
+    accounts are still there."""
     soprano, tenor = _pair(network)
     soprano.server_notice(r"^End of burst from tenor\.webmaster\.com")
     bob = tenor.user("bob")
@@ -112,6 +113,10 @@ def test_squit_services_from_the_leaf_and_enable_again(network) -> None:
     wait_until(lambda: SERVICES not in links(bob), "services gone from tenor")
     bob.send("PRIVMSG NickServ :HELP")
     assert bob.expect("401").params[1] == "NickServ"
+    soprano.as_("server tenor set ping 200")  # an unrelated change does not bring them back
+    bob.send("PRIVMSG NickServ :HELP")
+    assert bob.expect("401").params[1] == "NickServ"
+    assert SERVICES not in links(bob)
     soprano.as_("services enable")
     wait_until(lambda: SERVICES in links(bob), "services back on tenor")
     bob.send("NS LOGOUT")

@@ -179,7 +179,7 @@ def test_squit_services_by_word_and_by_name(tmp_path):
     feed(oper, "SQUIT services")
     texts = [m.params[-1] for m in sent(oper) if m.command == "NOTICE"]
     assert any("already dropped by SQUIT" in t for t in texts)
-    core.services_control.settings_changed(core.settings)  # AS SERVICES ENABLE / REHASH
+    core.services_control.settings_changed(core.settings, force=True)  # AS SERVICES ENABLE / REHASH
     feed(oper, "SQUIT services.test.local")
     assert core.network.find_server("services.test.local") is None
 
@@ -195,6 +195,21 @@ def test_services_server_name_setting(tmp_path):
     make_oper(oper, "o")
     feed(oper, "SQUIT My.Little.Services")
     assert core.network.find_server("My.Little.Services") is None
+
+
+def test_squit_services_stay_down_through_unrelated_settings_changes(tmp_path):
+    """After SQUIT services, an AS change elsewhere (a link's ping) leaves them down; AS SERVICES ENABLE returns them."""
+    core = services_core(tmp_path)
+    oper = register(core, "oper")
+    make_oper(oper, "o")
+    feed(oper, "SQUIT services :not needed")
+    from dataclasses import replace
+
+    assert core.services_control.settings_changed(replace(core.settings, motd_file="other.txt")) == []
+    assert core.network.find_server("services.test.local") is None and core.services is None
+    lines = core.services_control.settings_changed(core.settings, force=True)
+    assert lines == ["Services server services.test.local introduced with NickServ, ChanServ, MemoServ, OperServ"]
+    assert core.network.find_user("NickServ") is not None
 
 
 def test_squit_services_when_disabled_says_so(tmp_path):

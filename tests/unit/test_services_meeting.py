@@ -92,3 +92,21 @@ def test_services_do_not_start_when_another_server_runs_them(tmp_path):
     lines = core.services_control.settings_changed(replace(core.settings, services_enabled=True))
     assert lines and "services.example.net already serves this network" in lines[0]
     assert core.services is None and core.network.find_user("NickServ") is None
+
+
+def test_refusal_to_start_is_not_repeated_on_unrelated_changes(tmp_path):
+    """Services refused because another server runs them: a later AS change elsewhere neither retries nor re-notices."""
+    from dataclasses import replace
+
+    core = services_core(tmp_path, services_enabled=False)
+    remote = make_remote_server(core, "soprano.example.net", "2SP")
+    make_remote_server(core, "services.example.net", "3SV", uplink=remote)
+    oper = register(core, "oper")
+    make_oper(oper, "a")
+    wanted = replace(core.settings, services_enabled=True)
+    assert "already serves this network" in core.services_control.settings_changed(wanted)[0]
+    sent(oper)
+    assert core.services_control.settings_changed(replace(wanted, motd_file="other.txt")) == []
+    assert not any("already serves" in m.params[-1] for m in sent(oper))
+    again = core.services_control.settings_changed(wanted, force=True)  # AS SERVICES ENABLE typed again
+    assert again and "already serves this network" in again[0]

@@ -105,7 +105,7 @@ def _run(core: Any, words: list[str], actor: str) -> Any:
         # Already enabled in the settings, but dropped by SQUIT: ENABLE brings them back.
         control = getattr(core, "services_control", None)
         if control is not None:
-            extra += control.settings_changed(result.settings)
+            extra += control.settings_changed(result.settings, force=True)
     return result, extra
 
 

@@ -25,6 +25,7 @@ from ...modes import (
     parse_mode_string,
     prefix_string,
     rank,
+    top_status,
 )
 from ...network import Channel, Membership, User
 from ...wire import Message, ascii_number, cut_to_bytes
@@ -452,7 +453,7 @@ def _kick_one(conn: "ClientConnection", user: User, name: str, nick: str, reason
         conn.reply("ERR_USERNOTINCHANNEL", target.nick, channel.name)
         return
     if rank(target_membership.status) > rank(membership.status):
-        conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
+        conn.reply("ERR_HIGHERSTATUS", channel.name, target.nick, top_status(target_membership.status))
         return
     conn.core.network.kick(user, channel, target, reason)
 
@@ -554,11 +555,11 @@ class _ModeChecker:
             return None
         mine = rank(self.membership.status)
         removing_own = target is conn.user and not change.adding
-        if not removing_own and (
-            (change.mode == "q" and "q" not in self.membership.status)
-            or rank(target_membership.status) > mine
-        ):
-            conn.reply("ERR_CHANOPRIVSNEEDED", channel.name)
+        if not removing_own and change.mode == "q" and "q" not in self.membership.status:
+            conn.reply("ERR_CHANOWNPRIVNEEDED", channel.name)
+            return None
+        if not removing_own and rank(target_membership.status) > mine:
+            conn.reply("ERR_HIGHERSTATUS", channel.name, target.nick, top_status(target_membership.status))
             return None
         return ModeChange(change.adding, change.mode, target.nick, target)
 

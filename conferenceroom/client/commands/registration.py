@@ -181,7 +181,6 @@ def try_register(conn: "ClientConnection") -> None:
     send_welcome(conn)
     if user.modes:
         conn.send(Message("MODE", (user.nick, "+" + "".join(sorted(user.modes))), user.nick))
-    sasl.after_welcome(conn)
 
 
 # -- PING / PONG / QUIT ---------------------------------------------------------
