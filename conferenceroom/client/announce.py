@@ -226,7 +226,9 @@ class ClientAnnouncer:
         # A local user sees 900/901, then +r/-r if its nick gained or lost it;
         # channel peers (and the user) with account-notify see ACCOUNT.
         user = event.user
-        if self.router.is_local(user) and getattr(user.route, "sasl", None) is None:
+        local = self.router.is_local(user)
+        in_sasl = local and getattr(user.route, "sasl", None) is not None
+        if local and not in_sasl:
             # (a SASL exchange sends its own 900, 903 and MODE, in that order)
             core = self.core
             if user.account:
@@ -236,7 +238,9 @@ class ClientAnnouncer:
             if event.identified is not None:
                 self._identified(user, event.identified)
         msg = from_source(user, "ACCOUNT", (user.account or "*",))
-        self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify")
+        # (nothing to the user itself in the middle of its SASL exchange: its 900 comes next)
+        self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify",
+                             exclude=user if in_sasl else None)
 
     @announce.register
     def _(self, event: ev.ChannelRenamed) -> None:

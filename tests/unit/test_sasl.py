@@ -172,6 +172,14 @@ def test_after_registration_under_another_nick_is_900_903_and_nothing_more(core)
     assert [(m.command, m.params) for m in sent(conn)] == [("NICK", ("jilles",)), ("MODE", ("jilles", "+r"))]
 
 
+def test_sasl_login_with_account_notify_is_900_first(core):
+    """A registered client with account-notify logging in by SASL gets 900 and 903 straight after its
+    response: no ACCOUNT about itself in front of them (900 tells it)."""
+    conn = register(core, "bar", caps="sasl account-notify")
+    exchange(conn, "PLAIN")
+    assert [c for c, _ in exchange(conn, b64("", "jilles", PASSWORD))] == ["900", "903"]
+
+
 def test_external_with_a_certificate_fingerprint(core):
     """EXTERNAL logs in the account holding the connection's certificate fingerprint; none: 904."""
     account = core.services.accounts.get("jilles")
