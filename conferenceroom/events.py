@@ -68,12 +68,17 @@ class UserIntroduced(Event):
 
 @dataclass(frozen=True)
 class NickChanged(Event):
-    """``user`` changed nick from ``old``; ``peers`` are users who share a channel."""
+    """``user`` changed nick from ``old``; ``peers`` are users who share a channel.
+
+    ``identified``: True if the new nick gained user mode ``r``, False if it
+    lost it, None if unchanged (see ``Network._derive_identified``).
+    """
 
     user: "User"
     old: str
     old_mask: str
     peers: frozenset["User"]
+    identified: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -208,10 +213,14 @@ class AwayChanged(Event):
 
 @dataclass(frozen=True)
 class AccountChanged(Event):
-    """``user`` logged in to ``user.account`` (None: logged out); ``old`` is the previous account."""
+    """``user`` logged in to ``user.account`` (None: logged out); ``old`` is the previous account.
+
+    ``identified``: True if user mode ``r`` was set with it, False if removed, None if unchanged.
+    """
 
     user: "User"
     old: str | None
+    identified: bool | None = None
 
 
 @dataclass(frozen=True)

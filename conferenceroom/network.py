@@ -32,7 +32,7 @@ from .ts import Loser, NetjoinResult, NickCollision
 
 UID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 INDEXED_USER_MODES = "oi"
-ACCOUNT_MODE = "r"  # user mode of a logged-in user, set and removed by the server only
+ACCOUNT_MODE = "r"  # "identified for this nick": logged in under the account's own nick; server-set only
 WHOWAS_MAX = 2000
 
 
@@ -348,6 +348,7 @@ class Network:
         self.users_by_uid[user.uid] = user
         server = user.server
         server.users.add(user)
+        self._derive_identified(user)
         if user.modes:
             for mode, holders in self.by_mode.items():
                 if mode in user.modes:
@@ -400,7 +401,8 @@ class Network:
         user.nick = new
         user.nick_ts = ts
         self.users[new] = user
-        self.events.emit(ev.NickChanged(user, old, old_mask, peers, origin=origin))
+        identified = self._derive_identified(user)
+        self.events.emit(ev.NickChanged(user, old, old_mask, peers, identified=identified, origin=origin))
         return collision
 
     def remove_user(self, user: User, reason: str, origin: Any = HERE) -> None:
@@ -458,7 +460,7 @@ class Network:
         """Log ``user`` in to ``account`` (None or "*": log out); False if nothing changed.
 
         Services (IDENTIFY, SASL) call it with their route, links with theirs
-        (SVSACCOUNT).  User mode ``r`` follows the account: set while logged in.
+        (SVSACCOUNT).  User mode ``r`` follows :meth:`_derive_identified`.
         """
         if account == "*":
             account = None
@@ -466,9 +468,23 @@ class Network:
         if account == old:
             return False
         user.account = account
-        (user.modes.add if account else user.modes.discard)(ACCOUNT_MODE)
-        self.events.emit(ev.AccountChanged(user, old, origin=origin))
+        identified = self._derive_identified(user)
+        self.events.emit(ev.AccountChanged(user, old, identified=identified, origin=origin))
         return True
+
+    @staticmethod
+    def _derive_identified(user: User) -> bool | None:
+        """Set or clear ``user``'s mode ``r`` from its account and nick; True/False if it changed, else None.
+
+        As on Anope-run networks, ``r`` means "identified for this nick": the
+        user is logged in and its nick is its account's name (we have no nick
+        grouping).  Every server derives it alike, whatever a link said.
+        """
+        wanted = user.account is not None and fold(user.account) == fold(user.nick)
+        if wanted == (ACCOUNT_MODE in user.modes):
+            return None
+        (user.modes.add if wanted else user.modes.discard)(ACCOUNT_MODE)
+        return wanted
 
     def set_host(self, user: User, ident: str, host: str, origin: Any = HERE) -> None:
         """Change ``user``'s displayed ident and host."""

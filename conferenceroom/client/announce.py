@@ -71,7 +71,15 @@ class ClientAnnouncer:
 
     @announce.register
     def _(self, event: ev.NickChanged) -> None:
-        self.router.to_local(event.peers, from_source(event.user, "NICK", (event.user.nick,), event.old_mask))
+        user = event.user
+        self.router.to_local(event.peers, from_source(user, "NICK", (user.nick,), event.old_mask))
+        if event.identified is not None and self.router.is_local(user):
+            self._identified(user, event.identified)
+
+    def _identified(self, user: User, identified: bool) -> None:
+        """Tell a local user its mode ``r`` was set or removed (by the server)."""
+        sign = "+" if identified else "-"
+        user.route.send(Message("MODE", (user.nick, sign + ACCOUNT_MODE), self.core.name))
 
     @announce.register
     def _(self, event: ev.UserQuit) -> None:
@@ -215,20 +223,24 @@ class ClientAnnouncer:
 
     @announce.register
     def _(self, event: ev.AccountChanged) -> None:
-        # A local user sees its +r/-r and 900/901; channel peers (and the
-        # user) with account-notify see ACCOUNT.
+        # A local user sees 900/901, then +r/-r if its nick gained or lost it;
+        # channel peers (and the user) with account-notify see ACCOUNT.
         user = event.user
-        if self.router.is_local(user) and getattr(user.route, "sasl", None) is None:
+        local = self.router.is_local(user)
+        in_sasl = local and getattr(user.route, "sasl", None) is not None
+        if local and not in_sasl:
             # (a SASL exchange sends its own 900, 903 and MODE, in that order)
             core = self.core
-            sign = "+" if user.account else "-"
-            user.route.send(Message("MODE", (user.nick, sign + ACCOUNT_MODE), core.name))
             if user.account:
                 user.route.send(numeric("RPL_LOGGEDIN", core.name, user.nick, user.mask, user.account))
             else:
                 user.route.send(numeric("RPL_LOGGEDOUT", core.name, user.nick, user.mask))
+            if event.identified is not None:
+                self._identified(user, event.identified)
         msg = from_source(user, "ACCOUNT", (user.account or "*",))
-        self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify")
+        # (nothing to the user itself in the middle of its SASL exchange: its 900 comes next)
+        self.router.to_local(self.core.network.peers_of(user), msg, cap="account-notify",
+                             exclude=user if in_sasl else None)
 
     @announce.register
     def _(self, event: ev.ChannelRenamed) -> None:

@@ -103,7 +103,7 @@ def challenge_lines(data: str) -> list[str]:
 
 
 def logged_in(conn: "ClientConnection", account: str) -> None:
-    """Success: 900 then 903 (clients expect them together), then +r for a registered user."""
+    """Success: 900 then 903 (clients expect them together), then +r if the nick is the account's."""
     user = conn.user
     if user is None:
         conn.sasl_account = account  # type: ignore[attr-defined]
@@ -115,7 +115,7 @@ def logged_in(conn: "ClientConnection", account: str) -> None:
         return
     conn.reply("RPL_LOGGEDIN", user.mask, user.account or account)
     conn.reply("RPL_SASLSUCCESS")
-    if user.account:  # logged in by the services already (here, or by SVSACCOUNT)
+    if ACCOUNT_MODE in user.modes:  # logged in under its account's nick already (here, or by SVSACCOUNT)
         conn.send(Message("MODE", (user.nick, "+" + ACCOUNT_MODE), conn.core.name))
 
 

@@ -27,7 +27,7 @@ from ..casemap import fold, is_channel, match, valid_channel, valid_nick
 from ..limits import REALNAMELEN
 from ..dispatch import CommandSpec, ServerCommandTable, command
 from ..modes import CHANNEL_MODES, STATUS_RANK, ModeChange, ModeKind, parse_mode_string
-from ..network import ACCOUNT_MODE, Channel, Network, Server, User
+from ..network import Channel, Network, Server, User
 from ..wire import Message
 from . import queries
 from .outbound import SERVICES_FLAG, status_of_prefixes
@@ -266,8 +266,7 @@ def handle_uid(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     if umodes != "+":
         user.modes = {PEER_USER_MODES.get(m, m) for m in umodes.lstrip("+")} & _USER_MODE_SET
     if account not in ("*", "0", ""):
-        user.account = account
-        user.modes.add(ACCOUNT_MODE)  # +r follows the account, whatever the umodes said
+        user.account = account  # add_user derives +r from it and the nick, whatever the umodes said
     collision = network.add_user(user, origin=link.route)
     if collision is not None and not collision.accepted:
         link.send(Message("KILL", (uid, f"{side.me.name} ({collision.reason})"), side.me.sid))

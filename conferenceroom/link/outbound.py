@@ -287,6 +287,10 @@ class LinkAnnouncer:
             ev.ServerIntroduced: self._server,
             ev.NetSplit: self._split,
         }
+        # Lines an event sends back on the link it came from (split horizon's one exception).
+        self._echoes: dict[type, Callable[[Any, Any], list[Message]]] = {
+            ev.NickChanged: self._identified_lines,
+        }
         # Status changes of a netjoin in progress, per channel, relayed with its SJOIN.
         self._netjoin_status: dict[Channel, dict[User, None]] = {}
 
@@ -310,10 +314,13 @@ class LinkAnnouncer:
         for link in self.links():  # a fresh tuple or list each call
             # Every link given here has had its burst written: a change made before its
             # peer's SVINFO arrives is not in that burst and must follow it.
+            render = handler
             if link.route is event.origin:
-                continue
+                render = self._echoes.get(type(event))
+                if render is None:
+                    continue
             try:
-                lines = handler(event, link)
+                lines = render(event, link)
             except Exception:  # a bug here must not stop the other links or the change
                 self.log.failure("rendering {event} for {peer}", event=type(event).__name__,
                                  peer=getattr(link, "name", "?"))
@@ -336,9 +343,29 @@ class LinkAnnouncer:
 
     def _nick(self, event: ev.NickChanged, link: Any) -> list[Message]:
         user = event.user
-        if behind(user, link):
+        lines = [] if behind(user, link) else [Message("NICK", (user.nick, str(int(user.nick_ts))), user.uid)]
+        return lines + self._identified_lines(event, link)
+
+    def _identified_lines(self, event: ev.NickChanged, link: Any) -> list[Message]:
+        """SVSMODE +r after a nick change back to the account's nick, for a peer that is not ours.
+
+        A ConferenceRoom peer derives ``r`` itself.  hybrid drops ``r`` by
+        itself on any nick change (not a case change) and waits for services
+        to set it again, so it gets the SVSMODE even when the user is behind it.
+        """
+        if not event.identified or is_conferenceroom(link):
             return []
-        return [Message("NICK", (user.nick, str(int(user.nick_ts))), user.uid)]
+        return [self._svsmode_r(event.user, True, link)]
+
+    def _svsmode_r(self, user: User, identified: bool, link: Any) -> Message:
+        """``SVSMODE <UID> <TS> +r|-r``."""
+        sign = "+r" if identified else "-r"
+        return Message("SVSMODE", (user.uid, str(int(user.nick_ts)), sign), self._services_source(link))
+
+    def _services_source(self, link: Any) -> str:
+        """The services server's SID (whose SVS* lines hybrid and we obey) on ``link``, else ours."""
+        services = self.network.services_server()
+        return services.sid if services is not None and not behind(services, link) else self.me.sid
 
     def _quit(self, event: ev.UserQuit, link: Any) -> list[Message]:
         if behind(event.user, link):
@@ -362,14 +389,14 @@ class LinkAnnouncer:
         return [Message("MODE", (user.uid, *format_mode_changes(event.changes)), user.uid)]
 
     def _account(self, event: ev.AccountChanged, link: Any) -> list[Message]:
-        # As services speak to hybrid: the account, then +r/-r (hybrid's "identified" mode),
-        # from the services server (whose SVS* lines hybrid and we obey), else from us.
+        # As services speak to hybrid: the account, then +r/-r (hybrid's "identified for
+        # this nick" mode) if it changed with it.
         user = event.user
-        services = self.network.services_server()
-        source = services.sid if services is not None and not behind(services, link) else self.me.sid
-        ts = str(int(user.nick_ts))
-        return [Message("SVSACCOUNT", (user.uid, ts, user.account or "*"), source),
-                Message("SVSMODE", (user.uid, ts, "+r" if user.account else "-r"), source)]
+        lines = [Message("SVSACCOUNT", (user.uid, str(int(user.nick_ts)), user.account or "*"),
+                         self._services_source(link))]
+        if event.identified is not None:
+            lines.append(self._svsmode_r(user, event.identified, link))
+        return lines
 
     def _host(self, event: ev.HostChanged, link: Any) -> list[Message]:
         user = event.user

@@ -1,6 +1,6 @@
 """
 Accounts over real connections to a real server running services: a NickServ
-login seen by the user (+r, 900), its channel peers (ACCOUNT, the account
+login seen by the user (900, then +r when its nick is the account's), its channel peers (ACCOUNT, the account
 tag, extended-join) and WHOIS (330); IRCv3 SASL PLAIN before and after
 registration with every error numeric; and a real irssi logging in with SASL.
 """
@@ -53,9 +53,9 @@ def sasl_client(server, nick: str) -> IRCClient:
 
 
 def test_nickserv_login_seen_by_user_peers_and_whois(shared_server, irc_client):
-    """REGISTER logs bob in: he sees MODE +r and 900; a peer with account-notify sees ACCOUNT, his
+    """REGISTER logs bob in: he sees 900 then MODE +r; a peer with account-notify sees ACCOUNT, his
     messages carry account=<bob>, his JOIN shows the account (extended-join), WHOIS has 330; LOGOUT
-    gives -r, 901 and ACCOUNT *."""
+    gives 901, -r and ACCOUNT *."""
     channel = "#" + unique_nick("acc")
     watcher = irc_client(shared_server, unique_nick("w"), caps=CAPS)
     watcher.join(channel)
@@ -64,10 +64,10 @@ def test_nickserv_login_seen_by_user_peers_and_whois(shared_server, irc_client):
     bob.join(channel)
     watcher.expect(lambda m: m.command == "JOIN" and m.nick == bob_nick)
     bob.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
-    mode = bob.expect(lambda m: m.command == "MODE" and m.params[0] == bob_nick, timeout=15.0)
-    assert mode.params[1] == "+r"
-    logged = bob.expect("900")
+    logged = bob.expect("900", timeout=15.0)
     assert logged.params[1].startswith(f"{bob_nick}!") and logged.params[2] == bob_nick
+    mode = bob.expect(lambda m: m.command == "MODE" and m.params[0] == bob_nick)
+    assert mode.params[1] == "+r"
     account = watcher.expect(lambda m: m.command == "ACCOUNT" and m.nick == bob_nick, timeout=10.0)
     assert account.params == [bob_nick]
     bob.send(f"PRIVMSG {channel} :tagged")
@@ -82,29 +82,58 @@ def test_nickserv_login_seen_by_user_peers_and_whois(shared_server, irc_client):
     assert whois["330"][1:] == [bob_nick, bob_nick, "is logged in as"]
     bob.send("MODE " + bob_nick + " -r")
     bob.send("PRIVMSG NickServ :LOGOUT")
-    assert bob.expect(lambda m: m.command == "MODE" and m.params[0] == bob_nick, timeout=15.0).params[1] == "-r"
-    assert bob.expect("901").params[0] == bob_nick
+    assert bob.expect("901", timeout=15.0).params[0] == bob_nick
+    assert bob.expect(lambda m: m.command == "MODE" and m.params[0] == bob_nick).params[1] == "-r"
     assert watcher.expect(lambda m: m.command == "ACCOUNT" and m.nick == bob_nick).params == ["*"]
 
 
 def test_sasl_plain_before_registration(shared_server, irc_client):
     """AUTHENTICATE PLAIN, then the response: AUTHENTICATE +, 900 with the account, 903; after CAP END
-    the user is registered, logged in (+r) and WHOIS from another client shows 330."""
+    under the account's nick the user is registered with +r and WHOIS from another client shows 330."""
     account = registered_account(shared_server, irc_client)
-    nick = unique_nick("sa")
-    c = sasl_client(shared_server, nick)
+    c = sasl_client(shared_server, account)
     c.send("AUTHENTICATE PLAIN")
     assert c.expect("AUTHENTICATE").params == ["+"]
     c.send("AUTHENTICATE " + b64(account, account, PASSWORD))
     logged = c.expect("900", timeout=15.0)
     assert logged.params[2] == account
-    assert c.expect("903").params[0] == nick
+    assert c.expect("903").params[0] == account
     c.send("CAP END")
     c.expect("001")
     c.expect(lambda m: m.command == "MODE" and m.params[-1] == "+r", timeout=10.0)
     other = irc_client(shared_server, unique_nick("o"))
-    other.send(f"WHOIS {nick}")
+    other.send(f"WHOIS {account}")
     assert {m.command: m.params for m in other.collect("318")}["330"][2] == account
+    c.close()
+
+
+def test_identified_for_this_nick_follows_nick_changes(shared_server, irc_client):
+    """Logged in by SASL under another nick: 900, 903, no +r (MODE shows none) but WHOIS 330; NICK to the
+    account gives MODE +r, NICK away MODE -r (330 kept), and back +r again."""
+    account = registered_account(shared_server, irc_client)
+    nick = unique_nick("sa")
+    c = sasl_client(shared_server, nick)
+    c.send("AUTHENTICATE PLAIN")
+    c.expect("AUTHENTICATE")
+    c.send("AUTHENTICATE " + b64("", account, PASSWORD))
+    c.expect("903", timeout=15.0)
+    c.send("CAP END")
+    c.expect("001")
+    c.send(f"MODE {nick}")
+    assert "r" not in c.expect("221").params[1]
+    c.send(f"WHOIS {nick}")
+    assert {m.command: m.params for m in c.collect("318")}["330"][2] == account
+    c.send(f"NICK {account}")
+    c.expect(lambda m: m.command == "NICK" and m.params == [account])
+    assert c.expect("MODE").params == [account, "+r"]
+    away = unique_nick("aw")
+    c.send(f"NICK {away}")
+    c.expect(lambda m: m.command == "NICK" and m.params == [away])
+    assert c.expect("MODE").params == [away, "-r"]
+    c.send(f"WHOIS {away}")
+    assert {m.command: m.params for m in c.collect("318")}["330"][2] == account
+    c.send(f"NICK {account.upper()}")
+    assert c.expect("MODE").params == [account.upper(), "+r"]
     c.close()
 
 

@@ -34,7 +34,7 @@ def _pair(network):
 
 
 def _identified(client: IRCClient) -> list:
-    """Lines up to NickServ's "You are now identified" (the login's MODE +r and 900 come before it)."""
+    """Lines up to NickServ's "You are now identified" (the login's 900 and MODE +r come before it)."""
     return client.collect(lambda m: m.command == "NOTICE" and m.nick == "NickServ"
                           and m.trailing.startswith("You are now identified"), timeout=15.0)
 
@@ -83,8 +83,9 @@ def test_login_on_the_leaf_is_seen_on_both_servers(network) -> None:
 
 def test_sasl_plain_from_the_leaf_with_services_on_the_hub(network) -> None:
     """A tenor client logs in with SASL PLAIN before registering (relayed to soprano's services as ENCAP
-    SASL): AUTHENTICATE +, 900, 903, then registration with +r and 330 on soprano; a wrong password is
-    904; a registered tenor client logs in by SASL too."""
+    SASL) under the account's nick: AUTHENTICATE +, 900, 903, then registration with +r and 330 on
+    soprano; a wrong password is 904; a registered tenor client "later" logs in by SASL too (900, 903,
+    no +r: not its nick; 330 on soprano)."""
     soprano, tenor = _pair(network)
     owner = soprano.user("jilles")
     owner.send(f"NS REGISTER {PASSWORD}")
@@ -99,12 +100,12 @@ def test_sasl_plain_from_the_leaf_with_services_on_the_hub(network) -> None:
     assert "sasl=PLAIN,EXTERNAL" in offered.split()
     c.send("CAP REQ :sasl")
     c.expect(lambda m: m.command == "CAP" and m.params[1] == "ACK")
-    c.send("NICK leafy")
+    c.send("NICK jilles")
     c.send("USER leafy 0 * :Leaf SASL")
     c.send("AUTHENTICATE PLAIN")
     assert c.expect("AUTHENTICATE", timeout=10.0).params == ["+"]
     c.send("AUTHENTICATE " + _b64("jilles", "jilles", "not-the-password"))
-    assert c.expect("904", timeout=15.0).params[0] == "leafy"
+    assert c.expect("904", timeout=15.0).params[0] == "jilles"
     c.send("AUTHENTICATE PLAIN")
     c.expect("AUTHENTICATE", timeout=10.0)
     c.send("AUTHENTICATE " + _b64("", "jilles", PASSWORD))
@@ -114,7 +115,7 @@ def test_sasl_plain_from_the_leaf_with_services_on_the_hub(network) -> None:
     c.expect("001")
     c.expect(lambda m: m.command == "MODE" and m.params[-1] == "+r", timeout=10.0)
     watcher = soprano.user("watcher")
-    wait_until(lambda: _whois_account(watcher, "leafy") == "jilles", "soprano sees leafy logged in")
+    wait_until(lambda: _whois_account(watcher, "jilles") == "jilles", "soprano sees jilles logged in")
 
     later = tenor.proc.client("later")
     later.register("later", caps=["sasl"])
@@ -123,15 +124,18 @@ def test_sasl_plain_from_the_leaf_with_services_on_the_hub(network) -> None:
     later.send("AUTHENTICATE " + _b64("", "jilles", PASSWORD))
     assert later.expect("900", timeout=15.0).params[2] == "jilles"
     later.expect("903")
-    assert later.expect(lambda m: m.command == "MODE" and m.params[0] == "later").params[1] == "+r"
+    later.send("MODE later")
+    assert "r" not in later.expect("221").params[1]
     wait_until(lambda: _whois_account(watcher, "later") == "jilles", "soprano sees later logged in")
     c.close()
 
 
 def test_hybrid_leaf_sees_a_login(network, hybrid) -> None:
     """ircd-hybrid 8.2 linked to our hub lists services.webmaster.com in service {}: a login by our
-    NickServ (SVSACCOUNT + SVSMODE +r from the services server) shows in hybrid's WHOIS as 330 and +r;
-    a hybrid user identifying with our NickServ is logged in on our side too."""
+    NickServ (SVSACCOUNT + SVSMODE +r from the services server) shows in hybrid's WHOIS as 330 and
+    307 (+r); after alice renames away hybrid shows 330 without 307, back on her nick 307 again; a
+    hybrid user identifying with our NickServ is logged in on our side too, and has 307 in hybrid's
+    WHOIS again after a nick change away and back (hybrid drops +r itself, we send SVSMODE +r)."""
     ours = network.server("soprano.webmaster.com", SOPRANO_SERIAL, hub=True, services=True)
     ours.define("hyb", name="hyb.test", password="interop-link-secret", role="leaf")
     theirs = hybrid(HybridConfig("hyb.test", "4HY", hub=False, description="hybrid leaf",
@@ -146,12 +150,27 @@ def test_hybrid_leaf_sees_a_login(network, hybrid) -> None:
     alice.send(f"NS REGISTER {PASSWORD}")
     _identified(alice)
     wait_until(lambda: _whois_account(bob, "alice") == "alice", "hybrid's WHOIS shows alice's account (330)")
-    whois = query(bob, "WHOIS alice", "318")
-    assert any(m.command == "307" for m in whois) or any(m.command == "330" for m in whois)
+    assert _regnick(bob, "alice")
+    alice.send("NICK alice2")
+    wait_until(lambda: _whois_account(bob, "alice2") == "alice", "hybrid sees alice2, still logged in")
+    assert not _regnick(bob, "alice2")
+    alice.send("NICK alice")
+    wait_until(lambda: _regnick(bob, "alice"), "hybrid shows alice identified (307) again")
     bob.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
     bob.expect(lambda m: m.command == "NOTICE" and m.trailing.startswith("You are now identified"), timeout=15.0)
     wait_until(lambda: _whois_account(alice, "bob") == "bob", "our WHOIS shows hybrid's bob logged in")
     wait_until(lambda: _whois_account(bob, "bob") == "bob", "hybrid itself has bob logged in")
+    wait_until(lambda: _regnick(bob, "bob"), "hybrid has bob identified for his nick (307)")
+    bob.send("NICK bobby")
+    wait_until(lambda: _whois_account(bob, "bobby") == "bob" and not _regnick(bob, "bobby"),
+               "hybrid's bobby: logged in, not identified for this nick")
+    bob.send("NICK bob")
+    wait_until(lambda: _regnick(bob, "bob"), "our SVSMODE +r gives hybrid's bob 307 again")
+
+
+def _regnick(client: IRCClient, nick: str) -> bool:
+    """True if WHOIS ``nick`` shows 307 (identified for this nick: user mode r)."""
+    return any(m.command == "307" for m in query(client, f"WHOIS {nick}", "318"))
 
 
 def _os(client: IRCClient, text: str, last: str) -> list[str]:

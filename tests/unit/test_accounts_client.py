@@ -29,23 +29,90 @@ def test_caps_offered_for_accounts() -> None:
     assert ack.params[1:] == ("ACK", "account-notify account-tag extended-join")
 
 
-def test_login_gives_mode_r_and_900_logout_takes_them_back() -> None:
-    """The user logging in sees MODE +r and 900 with its mask and account; logging out -r and 901."""
+def test_login_under_the_accounts_nick_gives_900_then_mode_r_logout_takes_them_back() -> None:
+    """bob logging in to account Bob sees 900 with its mask and account, then MODE +r
+    (identified for this nick); logging out sees 901 then -r."""
+    core = make_core()
+    bob = register(core, "bob")
+    core.network.set_account(bob.user, "Bob")
+    assert "r" in bob.user.modes
+    logged_in, mode = sent(bob)
+    assert (logged_in.command, logged_in.params) == (
+        "900", ("bob", "bob!~bob@127.0.0.1", "Bob", "You are now logged in as Bob"))
+    assert (mode.source, mode.command, mode.params) == ("test.local", "MODE", ("bob", "+r"))
+    core.network.set_account(bob.user, None)
+    assert "r" not in bob.user.modes
+    logged_out, mode = sent(bob)
+    assert (logged_out.command, logged_out.params) == ("901", ("bob", "bob!~bob@127.0.0.1", "You are now logged out"))
+    assert mode.params == ("bob", "-r")
+    feed(bob, "MODE bob")
+    assert sent(bob)[0].params[-1] == "+"
+
+
+def test_login_under_another_nick_gives_900_and_no_r() -> None:
+    """bob logging in to account BobAcct (not his nick) sees only 900: no MODE +r, and MODE shows none;
+    WHOIS still shows the account (330)."""
     core = make_core()
     bob = register(core, "bob")
     core.network.set_account(bob.user, "BobAcct")
-    assert "r" in bob.user.modes
-    mode, logged_in = sent(bob)
-    assert (mode.source, mode.command, mode.params) == ("test.local", "MODE", ("bob", "+r"))
-    assert (logged_in.command, logged_in.params) == (
-        "900", ("bob", "bob!~bob@127.0.0.1", "BobAcct", "You are now logged in as BobAcct"))
-    core.network.set_account(bob.user, None)
+    [logged_in] = sent(bob)
+    assert logged_in.command == "900" and logged_in.params[2] == "BobAcct"
     assert "r" not in bob.user.modes
-    mode, logged_out = sent(bob)
-    assert mode.params == ("bob", "-r")
-    assert (logged_out.command, logged_out.params) == ("901", ("bob", "bob!~bob@127.0.0.1", "You are now logged out"))
     feed(bob, "MODE bob")
     assert sent(bob)[0].params[-1] == "+"
+    feed(bob, "WHOIS bob")
+    assert ("330", ("bob", "bob", "BobAcct", "is logged in as")) in [(m.command, m.params) for m in sent(bob)]
+    core.network.set_account(bob.user, None)
+    assert sent_codes(bob) == ["901"]
+
+
+def test_nick_change_away_from_the_account_takes_r_and_back_gives_it() -> None:
+    """Identified as bob, bob becomes bobby: NICK then MODE bobby -r (still logged in, 330 kept);
+    back to BOB (any case): NICK then MODE BOB +r; a case change keeps +r with no MODE line."""
+    core = make_core()
+    bob = register(core, "bob")
+    core.network.set_account(bob.user, "bob")
+    sent(bob)
+    feed(bob, "NICK bobby")
+    nick, mode = sent(bob)
+    assert (nick.command, nick.params) == ("NICK", ("bobby",))
+    assert (mode.source, mode.command, mode.params) == ("test.local", "MODE", ("bobby", "-r"))
+    assert bob.user.account == "bob" and "r" not in bob.user.modes
+    feed(bob, "WHOIS bobby")
+    assert "330" in [m.command for m in sent(bob)]
+    feed(bob, "NICK BOB")
+    nick, mode = sent(bob)
+    assert nick.params == ("BOB",) and mode.params == ("BOB", "+r")
+    feed(bob, "NICK Bob")
+    assert [m.command for m in sent(bob)] == ["NICK"] and "r" in bob.user.modes
+
+
+def test_channel_peer_sees_the_nick_change_but_not_the_mode() -> None:
+    """A channel peer of an identified user sees the NICK only; the -r goes to the user alone."""
+    core = make_core()
+    bob = register(core, "bob")
+    carol = register(core, "carol")
+    shared(core, bob, carol)
+    core.network.set_account(bob.user, "bob")
+    sent(bob), sent(carol)
+    feed(bob, "NICK robert")
+    assert [m.command for m in sent(carol)] == ["NICK"]
+    assert [m.command for m in sent(bob)] == ["NICK", "MODE"]
+
+
+def test_remote_user_gets_r_from_account_and_nick() -> None:
+    """A user behind a link: logged in under its nick it has +r; renamed away it loses it, back it regains it."""
+    core = make_core()
+    server = make_remote_server(core)
+    dave = make_remote_user(core, server, "dave")
+    core.network.set_account(dave, "Dave")
+    assert "r" in dave.modes
+    core.network.change_nick(dave, "dave2", origin=server.route)
+    assert "r" not in dave.modes and dave.account == "Dave"
+    core.network.change_nick(dave, "DAVE", origin=server.route)
+    assert "r" in dave.modes
+    core.network.set_account(dave, "other")
+    assert "r" not in dave.modes
 
 
 def test_user_cannot_set_or_remove_r() -> None:
@@ -84,7 +151,7 @@ def test_account_notify_goes_to_peers_with_the_cap() -> None:
     [line] = sent(alice)
     assert (line.source, line.command, line.params) == ("bob!~bob@127.0.0.1", "ACCOUNT", ("BobAcct",))
     assert sent_codes(carol) == [] and sent_codes(dave) == []
-    assert sent_codes(bob) == ["MODE", "900", "ACCOUNT"]
+    assert sent_codes(bob) == ["900", "ACCOUNT"]  # BobAcct is not his nick: no +r
     core.network.set_account(bob.user, None)
     assert [m.params for m in sent(alice)] == [("*",)]
 

@@ -365,7 +365,7 @@ def test_account_notify_to_peers_with_the_cap() -> None:
     expected = [("bob!~bob@127.0.0.1", "ACCOUNT", ("BobAcct",))]
     assert [(m.source, m.command, m.params) for m in sent(alice)] == expected
     assert [(m.source, m.command, m.params) for m in sent(carol)] == expected
-    assert [m.command for m in sent(bob)] == ["MODE", "900"] and sent(dave) == []  # bob: no account-notify
+    assert [m.command for m in sent(bob)] == ["900"] and sent(dave) == []  # no account-notify; not his nick: no +r
     core.network.set_account(bob.user, None)
     assert [m.params for m in sent(alice)] == [("*",)]
 

@@ -56,19 +56,31 @@ def test_sasl_value_in_cap_ls(core):
     assert "sasl=PLAIN,EXTERNAL" in " ".join(m.params[-1] for m in sent(conn)).split()
 
 
-def test_plain_before_registration_logs_in_and_registers_with_r(core):
-    """AUTHENTICATE PLAIN, +, the response: 900 with the account then 903; after CAP END the user
-    is logged in (account, +r shown after the welcome)."""
+def test_plain_before_registration_under_the_accounts_nick_registers_with_r(core):
+    """AUTHENTICATE PLAIN, +, the response: 900 with the account then 903; after CAP END as nick
+    jilles the user is logged in and its welcome MODE line shows +r once."""
     conn = start(core)
-    feed(conn, "NICK bar", "USER f 0 * :Real")
+    feed(conn, "NICK jilles", "USER f 0 * :Real")
     assert exchange(conn, "PLAIN") == [("AUTHENTICATE", ("+",))]
     replies = exchange(conn, b64("jilles", "jilles", PASSWORD))
-    assert replies == [("900", ("bar", "bar!~f@127.0.0.1", "jilles", "You are now logged in as jilles")),
-                       ("903", ("bar", "SASL authentication successful"))]
+    assert replies == [("900", ("jilles", "jilles!~f@127.0.0.1", "jilles", "You are now logged in as jilles")),
+                       ("903", ("jilles", "SASL authentication successful"))]
     feed(conn, "CAP END")
     lines = sent(conn)
     assert conn.user.account == "jilles" and "r" in conn.user.modes
-    assert ("MODE", ("bar", "+r")) in [(m.command, m.params) for m in lines]
+    assert [m.params for m in lines if m.command == "MODE"] == [("jilles", "+r")]
+
+
+def test_plain_before_registration_under_another_nick_registers_without_r(core):
+    """Logged in as jilles by SASL while registering as bar: the account without +r (no MODE line)."""
+    conn = start(core)
+    feed(conn, "NICK bar", "USER f 0 * :Real")
+    exchange(conn, "PLAIN")
+    exchange(conn, b64("jilles", "jilles", PASSWORD))
+    feed(conn, "CAP END")
+    lines = sent(conn)
+    assert conn.user.account == "jilles" and "r" not in conn.user.modes
+    assert "MODE" not in [m.command for m in lines]
 
 
 def test_plain_without_authzid_and_wrong_password(core):
@@ -139,13 +151,33 @@ def test_unknown_mechanism_and_no_cap(core):
 
 
 def test_after_registration_and_again(core):
-    """A registered client logs in by SASL (900 then 903 together, then MODE +r); AUTHENTICATE again is 907."""
-    conn = register(core, "bar", caps="sasl")
+    """A registered client jilles logs in by SASL (900 then 903 together, then MODE +r); AUTHENTICATE
+    again is 907."""
+    conn = register(core, "jilles", caps="sasl")
     exchange(conn, "PLAIN")
     replies = exchange(conn, b64("", "jilles", PASSWORD))
-    assert [c for c, _ in replies] == ["900", "903", "MODE"]
-    assert conn.user.account == "jilles"
+    assert replies[0][0] == "900" and replies[1][0] == "903" and replies[2] == ("MODE", ("jilles", "+r"))
+    assert len(replies) == 3 and conn.user.account == "jilles"
+    assert exchange(conn, "PLAIN") == [("907", ("jilles", "You have already authenticated using SASL"))]
+
+
+def test_after_registration_under_another_nick_is_900_903_and_nothing_more(core):
+    """bar logging in to account jilles by SASL gets 900 and 903 only (the next AUTHENTICATE's reply
+    follows at once, as irctest reads it); renaming to jilles then gives MODE +r."""
+    conn = register(core, "bar", caps="sasl")
+    exchange(conn, "PLAIN")
+    assert [c for c, _ in exchange(conn, b64("", "jilles", PASSWORD))] == ["900", "903"]
     assert exchange(conn, "PLAIN") == [("907", ("bar", "You have already authenticated using SASL"))]
+    feed(conn, "NICK jilles")
+    assert [(m.command, m.params) for m in sent(conn)] == [("NICK", ("jilles",)), ("MODE", ("jilles", "+r"))]
+
+
+def test_sasl_login_with_account_notify_is_900_first(core):
+    """A registered client with account-notify logging in by SASL gets 900 and 903 straight after its
+    response: no ACCOUNT about itself in front of them (900 tells it)."""
+    conn = register(core, "bar", caps="sasl account-notify")
+    exchange(conn, "PLAIN")
+    assert [c for c, _ in exchange(conn, b64("", "jilles", PASSWORD))] == ["900", "903"]
 
 
 def test_external_with_a_certificate_fingerprint(core):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ...casemap import valid_nick
 from ...limits import NICKLEN, REALNAMELEN
 from ...dispatch import command
-from ...network import ACCOUNT_MODE, User
+from ...network import User
 from .. import sasl
 from ...wire import Message, ascii_number
 from ..caps import sts_capability
@@ -171,15 +171,14 @@ def try_register(conn: "ClientConnection") -> None:
     if conn.secure:
         user.modes.add("z")
         user.certfp = conn.certfp
-    if account:  # logged in by SASL while registering: the UID line carries it
+    if account:  # logged in by SASL while registering (add_user derives +r from it and the nick)
         user.account = account
-        user.modes.add(ACCOUNT_MODE)
     conn.pending = None
     conn.user = user
     network.add_user(user)
     conn.start_ping_timer()
     send_welcome(conn)
-    if user.modes:
+    if user.modes:  # +z, +r (identified for this nick) and so on
         conn.send(Message("MODE", (user.nick, "+" + "".join(sorted(user.modes))), user.nick))
 
 
