@@ -541,6 +541,7 @@ general set bindip 127.0.0.1
 general set hub
 security set flood off
 security set deftrigger 0
+services disable
 oper {oper} add {opass} ac
 server feeder add
 server feeder set name {feeder}
@@ -565,6 +566,7 @@ general set bindip 127.0.0.1
 general set leaf
 security set flood off
 security set deftrigger 0
+services disable
 oper {oper} add {opass} ac
 server alpha add
 server alpha set name alpha.bench
