@@ -26,6 +26,7 @@ from .admin import AdminError, ConfigError, ConfigFile, LoadedConfig, changed_li
 from .client.protocol import ClientFactory
 from .client.websocket import WebSocketFactory
 from . import client, logs, services, tls
+from .signals import install_stop_handlers
 from .tlskeeper import TLSKeeper
 from .core import ServerCore
 from .link import wiring
@@ -246,6 +247,8 @@ class ConferenceRoomService(service.MultiService):
             signal.signal(signal.SIGHUP, self._sighup)
         except ValueError:  # not the main thread (tests)
             pass
+        # Twisted puts its own SIGTERM/SIGINT handlers in when the reactor runs: replace them then.
+        self.reactor.callWhenRunning(install_stop_handlers, self.reactor)
         # What start-up loaded (modules, settings, tables) lives as long as the
         # process: out of the collector's sight, a full collection under load
         # walks only what clients made, and pauses everyone less.
