@@ -91,9 +91,9 @@ class LinkSide:
 
 def build_table(side: LinkSide) -> ServerCommandTable:
     """The server command table of this module, bound to ``side``."""
-    from . import commands as this
+    from . import commands as this, remoteops
 
-    base = ServerCommandTable.from_modules(this, origin="server")
+    base = ServerCommandTable.from_modules(this, remoteops, origin="server")
     table = ServerCommandTable()
     table.network = side.network
     for spec in base.specs.values():

@@ -1,0 +1,82 @@
+# -*- test-case-name: tests.unit.test_link_remote_connect -*-
+"""Operator commands that a remote operator asks of this server: remote CONNECT.
+
+``:<UID> CONNECT <server mask> <port> :<SID or server name>`` (ircd-hybrid's
+form): the server named last dials the definition the mask names, as if one
+of its own operators had typed ``CONNECT <mask> <port>``.  A server that is
+not the one named passes the line on toward it.  The asker must be an IRC
+operator (user mode +o) here too; every answer is a NOTICE (or 402/481)
+from this server to the asker's UID, and this server's operators are told
+who asked.  Port ``0`` means the definition's own port.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.logger import Logger
+
+from ..casemap import fold, match
+from ..dispatch import command
+from ..network import Network, Server, User
+from ..numerics import numeric
+from ..wire import Message
+
+log = Logger()
+
+
+def find_server(network: Network, ref: str) -> Server | None:
+    """The server ``ref`` names: a SID, a name, or the first name (sorted) the mask matches."""
+    found = network.servers_by_sid.get(ref) or network.find_server(ref)
+    if found is not None:
+        return found
+    return next((s for _, s in sorted(network.servers.items()) if match(ref, s.name)), None)
+
+
+def is_me(network: Network, ref: str) -> bool:
+    """True if ``ref`` (SID, name or mask) names this server."""
+    me = network.me
+    return ref == me.sid or fold(ref) == fold(me.name) or match(ref, me.name)
+
+
+@command("CONNECT", min_params=3, origin="server")
+def handle_connect(side: Any, link: Any, source: Any, msg: Message) -> None:
+    """``:<UID> CONNECT <server mask> <port> :<server>``: dial here, or pass it on toward that server."""
+    if not isinstance(source, User):
+        log.warn("CONNECT from server {name} ignored: only an operator may ask", name=source.name)
+        return
+    mask, port, ref = msg.params[0], msg.params[1], msg.params[2]
+    network = side.network
+    me = network.me
+    if not is_me(network, ref):
+        target = find_server(network, ref)
+        if target is None:
+            link.send(numeric("ERR_NOSUCHSERVER", me.sid, source.uid, ref))
+        elif target.route is not link.route:
+            side.toward(target, msg)
+        return
+
+    def tell(text: str) -> None:
+        link.send(Message("NOTICE", (source.uid, text), me.sid))
+
+    asker = f"{source.nick} ({source.ident}@{source.server.name})"
+    notice = side.core.notice_opers if side.core is not None else side.notice
+    if not source.is_oper:
+        link.send(numeric("ERR_NOPRIVILEGES", me.sid, source.uid))
+        notice(f"Remote CONNECT {mask} {port} from {asker} refused: not an IRC operator")
+        return
+    manager = getattr(side.core, "link_manager", None)
+    if manager is None:
+        tell(f"*** CONNECT {mask}: {me.name} runs no server links")
+        return
+    notice(f"Remote CONNECT {mask} {port} from {asker}")
+    log.info("remote CONNECT {mask} {port} from {asker}", mask=mask, port=port, asker=asker)
+    try:
+        text = manager.connect_now(mask, None if port in ("0", "*") else port)
+    except Exception as exc:
+        reason = getattr(exc, "reason", None)  # the manager's ConnectError: one sentence
+        if reason is None:
+            raise
+        tell(f"*** CONNECT {mask}: {reason}")
+        return
+    tell(f"*** {text}")
