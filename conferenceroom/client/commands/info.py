@@ -12,7 +12,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import twisted
 
@@ -263,12 +263,13 @@ def _stats_links(conn: "ClientConnection", show_ip: bool) -> None:
             "RPL_STATSLINKINFO", f"{other.nick}[{other.ident}@{host}]", sendq,
             getattr(route, "lines_out", 0), getattr(route, "bytes_out", 0) // 1024,
             getattr(route, "lines_in", 0), getattr(route, "bytes_in", 0) // 1024,
-            int(now - other.signon), int(now - other.last_active),
+            int(now - other.signon), int(now - other.last_active), "-",
         )
 
 
 def _stats_server_links(conn: "ClientConnection") -> None:
-    """211 per server link (operators only): ``name[ip]`` and the same counters as for clients."""
+    """211 per server link (operators only): ``name[ip]`` and the same counters as for clients,
+    then ``TLS <protocol> <cipher>`` for a link over TLS (``-`` for a plain one)."""
     now = conn.core.clock.seconds()
     for link in getattr(conn.core, "links", ()):
         transport = getattr(link, "transport", None)
@@ -276,7 +277,18 @@ def _stats_server_links(conn: "ClientConnection") -> None:
         conn.reply(
             "RPL_STATSLINKINFO", f"{link.name}[{link.ip}]", sendq, link.lines_out, link.bytes_out // 1024,
             link.lines_in, link.bytes_in // 1024, int(now - link.connected_at), int(now - link.last_input),
+            tls_text(transport) if getattr(link, "secure", False) else "-",
         )
+
+
+def tls_text(transport: Any) -> str:
+    """``TLS TLSv1.3 TLS_AES_256_GCM_SHA384`` for a TLS transport (``TLS`` when the session cannot say)."""
+    try:
+        session = transport.getHandle()
+        details = [session.get_protocol_version_name(), session.get_cipher_name()]
+    except Exception:  # not (or no longer) a pyOpenSSL session: the mark alone
+        return "TLS"
+    return " ".join(["TLS", *(str(d) for d in details if d)])
 
 
 # -- LINKS / MAP --------------------------------------------------------------------
