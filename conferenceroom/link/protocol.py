@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 #: Lines handled per reactor turn before reading pauses for a turn (bounds memory, never drops a line).
 LINES_PER_TURN = 2000
-#: Bytes a link may have queued for sending beyond its burst before it is closed.
+#: Bytes a link may have queued for sending beyond what is left of its burst before it is closed.
 LINK_SENDQ = 32 * 1024 * 1024
 SENDQ_CHECK_EVERY = 63  # check the send queue on every 64th write (a bit mask)
 #: Seconds at most that the collector waits for an accepted peer's burst (see :mod:`.quiet`).
@@ -223,6 +223,8 @@ class LinkConnection(Protocol):
             self._buffer = b""
             self.protocol_error(f"Line too long (more than {MAX_INPUT} bytes without a line end)")
             return
+        if self._sendq_limit > LINK_SENDQ:
+            self._check_sendq()
         if not self._paused:
             self._drain()
 
@@ -549,8 +551,16 @@ class LinkConnection(Protocol):
         self.lines_out += 1
         self.bytes_out += len(data)
         self._writes += 1
-        if not self._writes & SENDQ_CHECK_EVERY and queued_bytes(self.transport) > self._sendq_limit:
+        if not self._writes & SENDQ_CHECK_EVERY:
+            self._check_sendq()
+
+    def _check_sendq(self) -> None:
+        """Close past the bound; else shrink our burst's allowance to what may still be queued of it."""
+        queued = queued_bytes(self.transport)
+        if queued > self._sendq_limit:
             self.core.clock.callLater(0, self._sendq_exceeded)
+        elif self._sendq_limit > LINK_SENDQ:  # what is left of the burst is at most what is queued
+            self._sendq_limit = LINK_SENDQ + min(self._sendq_limit - LINK_SENDQ, queued)
 
     def _encode(self, msg: Message) -> bytes | None:
         try:

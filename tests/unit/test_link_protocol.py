@@ -386,10 +386,38 @@ def test_burst_raises_the_sendq_bound_by_its_size() -> None:
     soprano, tenor = soprano_and_tenor()
     for i in range(50):
         register(soprano, f"user{i}", ip=f"10.0.{i}.1")
-    pair = linked(soprano, tenor)
+    pair = dial(tenor, tenor.settings.servers["soprano"], soprano)
+    pair.pump(rounds=1)  # tenor's PASS/CAPAB/SERVER reach soprano, which writes its burst
     burst = [line for tag, line in pair.wire if tag == "p>a" and (" UID " in line or line.endswith(" EOB"))]
     assert pair.passive.burst_lines == len(burst) == 51
-    assert pair.passive._sendq_limit == LINK_SENDQ + sum(len(line) + 2 for line in burst)
+    link = pair.passive
+    link.transport.dataBuffer = b"x" * (LINK_SENDQ + sum(len(line) + 2 for line in burst))  # none of it left yet
+    pair.pump()  # tenor's burst arrives meanwhile
+    assert link.registered
+    for _ in range(64):
+        link.send(parse(":7SA PING :x"))
+    soprano.clock.advance(0)
+    assert not link.closing
+
+
+def test_sendq_bound_returns_to_normal_once_the_burst_has_left() -> None:
+    """After the burst has been sent, the link's SendQ bound is the normal one again: a peer that then
+    stops reading is closed at 'SendQ exceeded' without the burst's allowance."""
+    soprano, tenor = soprano_and_tenor()
+    oper = oper_on(soprano)
+    for i in range(50):
+        register(soprano, f"user{i}", ip=f"10.0.{i}.1")
+    pair = linked(soprano, tenor)
+    link = pair.passive
+    link.transport.dataBuffer = b""  # the burst has left
+    link.dataReceived(f":{tenor.network.me.sid} PING :{tenor.network.me.sid}\r\n".encode())
+    notices(oper)
+    link.transport.dataBuffer = b"x" * (LINK_SENDQ + 1)
+    for _ in range(64):
+        link.send(parse(":7SA PING :x"))
+    soprano.clock.advance(0)
+    assert link.closing and link.transport.value().endswith(b"(SendQ exceeded)\r\n")
+    assert notices(oper) == ["Link with tenor.webmaster.com[127.0.0.2] lost: SendQ exceeded"]
 
 
 def test_a_failing_burst_closes_the_link_with_a_sentence() -> None:
