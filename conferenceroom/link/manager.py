@@ -18,6 +18,13 @@ under way are called off; when such a link drops, auto-connect resumes after
 :data:`STABLE_LINK` seconds (a peer that accepts and then drops us is not
 redialled in a tight loop).
 
+An attempt has one deadline, the link protocol's: 30 s from the TCP
+connection (:data:`~conferenceroom.link.handshake.REGISTRATION_TIMEOUT`,
+TLS handshake and certificate check included), after which
+:class:`~conferenceroom.link.protocol.LinkConnection` sends ERROR, closes and
+reports :meth:`LinkManager.link_lost`: the attempt's failure.  The TCP
+connection itself is bounded by the endpoint's connect timeout (30 s).
+
 Seams the integrator wires in:
 
 - ``protocol_factory(definition) -> IProtocol`` builds the active side of a
@@ -41,7 +48,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.application import service
@@ -58,8 +65,6 @@ from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.policy import LinkView, autoconnect_order
 from conferenceroom.tls import TLSError
 
-#: Seconds after the TCP connection within which the handshake must give a link.
-HANDSHAKE_DEADLINE = 60
 #: A link that lasted at least this long resets the back-off when it drops.
 STABLE_LINK = 60
 
@@ -91,7 +96,6 @@ class Attempt:
     deferred: Deferred[Any] | None = None
     protocol: Any = None
     over: bool = False  # finished, failed or called off: later news about it is ignored
-    deadline: IDelayedCall | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
@@ -99,11 +103,8 @@ class Attempt:
         return display_address(self.host, self.port)
 
     def finish(self) -> None:
-        """Mark it over and stop its handshake deadline."""
+        """Mark it over."""
         self.over = True
-        if self.deadline is not None and self.deadline.active():
-            self.deadline.cancel()
-        self.deadline = None
 
 
 class _DialFactory(Factory):
@@ -528,26 +529,15 @@ class LinkManager(service.MultiService):
         return self._client_tls(d)
 
     def _connected(self, child: LinkDefinition, attempt: Attempt) -> None:
+        """TCP is up; the link protocol's own handshake deadline (the only one) runs from here."""
         if attempt.over:
             return
         self.log.info("connected to {who} at {address}; handshake under way",
                       who=label(attempt.definition), address=attempt.address)
-        attempt.deadline = self.clock.callLater(HANDSHAKE_DEADLINE, self._deadline, child, attempt)
 
     def _connect_failed(self, child: LinkDefinition, attempt: Attempt, failure: Failure) -> None:
         if not attempt.over:
             self._failed(child, attempt, describe_failure(failure))
-
-    def _deadline(self, child: LinkDefinition, attempt: Attempt) -> None:
-        attempt.deadline = None
-        if attempt.over or child.attempt is not attempt:
-            return
-        reason = f"no link within {HANDSHAKE_DEADLINE} s of connecting (the handshake did not complete)"
-        child.attempt = None  # its own link_lost, when it closes, must not count a second failure
-        attempt.finish()
-        if attempt.protocol is not None:
-            _close(attempt.protocol, reason)
-        self._failed(child, attempt, reason)
 
     def _failed(self, child: LinkDefinition, attempt: Attempt, reason: str) -> None:
         """An attempt ended without a link: report it, fail over or wait."""

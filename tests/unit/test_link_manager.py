@@ -23,7 +23,7 @@ from zope.interface.verify import verifyObject
 from conferenceroom.admin.settings import FrozenMap, ServerDef, Settings, fold_name
 from conferenceroom.link.connector import string_endpoints
 from conferenceroom.link.interfaces import ILinkConnection
-from conferenceroom.link.manager import HANDSHAKE_DEADLINE, ConnectError, LinkManager
+from conferenceroom.link.manager import ConnectError, LinkManager
 from conferenceroom.tls import TLSError
 
 SOPRANO = ServerDef("soprano", name="soprano.webmaster.com", serial="102-0000-001", host="209.133.1.1",
@@ -326,15 +326,15 @@ def test_handshake_refusal_counts_as_a_failure() -> None:
     )
 
 
-def test_handshake_that_never_completes_is_given_up() -> None:
-    """A TCP connection that never becomes a link is closed after the deadline and counted as a failure."""
+def test_handshake_timeout_reported_by_the_link_counts_as_a_failure() -> None:
+    """The link protocol's handshake deadline (it closes and reports the reason) is the attempt's failure:
+    the manager keeps no timer of its own and retries after the back-off."""
     h = Harness(make_settings(SOPRANO, role="leaf")).start()
     link = h.tcp_up()
-    h.advance(HANDSHAKE_DEADLINE)
-    reason = f"no link within {HANDSHAKE_DEADLINE} s of connecting (the handshake did not complete)"
-    assert link.dropped == [reason]
-    assert h.notices[-1] == (f"Connection to soprano (soprano.webmaster.com) at 209.133.1.1:7000 failed: {reason}; "
-                             "retrying in 5 s")
+    assert h.reactor.getDelayedCalls() == []
+    h.manager.link_lost(link, "Link registration timed out after 30 seconds")
+    assert h.notices[-1] == ("Connection to soprano (soprano.webmaster.com) at 209.133.1.1:7000 failed: "
+                             "Link registration timed out after 30 seconds; retrying in 5 s")
     h.advance(5)
     assert len(h.dials()) == 2
 
