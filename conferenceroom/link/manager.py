@@ -356,6 +356,8 @@ class LinkManager(service.MultiService):
             self._reconcile(settings, report)
             if settings.role != old.role and settings.role == "leaf":
                 self._become_leaf(report)
+            if settings.role != old.role:
+                self._announce_role(settings.role, report)
             if settings.securenetwork and not old.securenetwork:
                 self._require_tls(report)
         finally:
@@ -422,6 +424,27 @@ class LinkManager(service.MultiService):
             else:
                 reason = "This server is now a leaf, and leaf-to-leaf links are not allowed"
             self._drop(link, reason, report)
+
+    def _announce_role(self, role: str, report: list[str]) -> None:
+        """Tell the peers of the links we keep that this server is now a *role*."""
+        told = []
+        for link in self._links:
+            link.announce_role(role)
+            told.append(link.name)
+        if told:
+            report.append(f"Told {', '.join(told)} that this server is now a {role}")
+
+    def link_role_changed(self, link: Any) -> None:
+        """A linked peer switched role live (it said so): the rules and auto-connect use its new role."""
+        child = self.definition_service(link.handle) if link.handle else None
+        if child is not None:
+            child.known_role = link.role
+        if self.settings.role == "leaf" and link.role == "leaf" and any(known is link for known in self._links):
+            reason = f"Leaf-to-leaf links are not allowed: {link.name} is now a leaf and so is this server"
+            self._say(f"Dropped the link to {link.name}: {reason}")
+            self._forget(link)
+            link.drop(reason)
+        self._step()
 
     def _require_tls(self, report: list[str]) -> None:
         """SECURENETWORK turned on: drop plain links, call off plain attempts."""

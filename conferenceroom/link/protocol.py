@@ -520,6 +520,11 @@ class LinkConnection(Protocol):
             self.send(Message("SQUIT", (me.sid, reason), me.sid))
         self._close(reason)
 
+    def announce_role(self, role: str) -> None:
+        """This server switched role live: ``:<our SID> ENCAP <peer> CR-ROLE <role>`` (a TS6 peer ignores it)."""
+        if self.peer is not None:
+            self.send(Message("ENCAP", (self.peer.name, "CR-ROLE", role), self.core.network.me.sid))
+
     def set_ping_interval(self, seconds: int) -> None:
         """The definition's PING changed: the keepalive uses it from now on."""
         if self.keepalive is not None:

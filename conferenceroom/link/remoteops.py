@@ -80,3 +80,29 @@ def handle_connect(side: Any, link: Any, source: Any, msg: Message) -> None:
         tell(f"*** CONNECT {mask}: {reason}")
         return
     tell(f"*** {text}")
+
+
+# -- a direct peer's role, switched live -------------------------------------------------
+
+
+def encap_role(side: Any, link: Any, source: Any, params: tuple[str, ...]) -> None:
+    """``:<peer SID> ENCAP <our name> CR-ROLE hub|leaf``: our direct peer switched role live.
+
+    Only the peer itself may say so; from then on it is taken as that role
+    (a hub may introduce servers behind it; the link manager's rules use it).
+    """
+    role = params[0].lower() if params else ""
+    if source is not link.peer or role not in ("hub", "leaf"):
+        log.warn("CR-ROLE {params} from {source} on the link with {peer} ignored", params=" ".join(params),
+                 source=getattr(source, "name", None) or getattr(source, "nick", "?"), peer=link.name)
+        return
+    if link.role == role:
+        return
+    link.role = role
+    link.peer.role = role  # the link's own record of its peer (the SID rule reads it)
+    notice = side.core.notice_opers if side.core is not None else side.notice
+    notice(f"{link.peer.name} is now a {role}")
+    manager = getattr(side.core, "link_manager", None)
+    changed = getattr(manager, "link_role_changed", None)
+    if changed is not None:
+        changed(link)

@@ -210,3 +210,49 @@ def test_remote_connect_with_a_bad_port_is_refused_before_sending() -> None:
         "op", "*** CONNECT bass.*: the port must be a number from 1 to 65535 (0 or * for the definition's "
               "port on soprano.webmaster.com)"))]
     assert [m for m in pair.lines("a>p") if m.command == "CONNECT"] == []
+
+
+# -- a role switched live reaches the peers --------------------------------------------
+
+
+def test_peer_announcing_hub_may_then_introduce_servers() -> None:
+    """tenor linked as a leaf, then switched to hub (GENERAL SET HUB) and said so with
+    ``ENCAP soprano CR-ROLE hub``: soprano's operators are told, and a server tenor then links is
+    accepted instead of splitting tenor off as a leaf introducing a server."""
+    soprano, tenor, pair = real_pair()
+    watcher = oper_on(soprano, "watcher")
+    tsid = tenor.network.me.sid
+    pair.active.send(parse(f":{tsid} ENCAP soprano.webmaster.com CR-ROLE hub"))
+    pair.pump()
+    assert pair.passive.role == "hub"
+    assert "tenor.webmaster.com is now a hub" in notices(watcher)
+    pair.active.send(parse(f":{tsid} SID alto.webmaster.com 2 4AL + :alto"))
+    pair.pump()
+    assert not pair.passive.closing
+    assert soprano.network.find_server("alto.webmaster.com") is not None
+
+
+def test_role_announcement_from_a_server_further_away_changes_nothing() -> None:
+    """Only the direct peer may announce its own role: a CR-ROLE from another source is ignored."""
+    soprano, tenor, pair = real_pair()
+    bob = register(tenor, "bob")
+    pair.pump()
+    pair.active.send(parse(f":{bob.user.uid} ENCAP soprano.webmaster.com CR-ROLE hub"))
+    pair.active.send(parse(f":{tenor.network.me.sid} ENCAP soprano.webmaster.com CR-ROLE spoke"))
+    pair.pump()
+    assert pair.passive.role == "leaf" and not pair.passive.closing
+
+
+def test_switching_role_live_announces_it_on_every_link() -> None:
+    """GENERAL SET HUB on tenor (a live reconfigure) sends ``:<tenor SID> ENCAP soprano.webmaster.com
+    CR-ROLE hub`` on its link, and soprano takes tenor as a hub from then on."""
+    soprano, tenor, pair = real_pair()
+    reactor = MemoryReactorClock()
+    tenor.link_manager = LinkManager(tenor.settings, lambda d: None, clock=reactor,
+                                     endpoints=string_endpoints(reactor), notify=tenor.notice_opers)
+    tenor.link_manager.link_established(pair.active)
+    tenor.link_manager.reconfigure(replace(tenor.settings, role="hub"))
+    pair.pump()
+    [line] = [m for m in pair.lines("a>p") if m.command == "ENCAP"]
+    assert (line.source, line.params) == (tenor.network.me.sid, ("soprano.webmaster.com", "CR-ROLE", "hub"))
+    assert pair.passive.role == "hub"
