@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import error, interfaces
+from twisted.internet import interfaces
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from conferenceroom.casemap import fold
-from conferenceroom.link.connector import describe_tls_failure, plain_to_tls_reason
+from conferenceroom.link.connector import describe_loss, plain_to_tls_reason
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link import quiet
@@ -307,10 +307,8 @@ class LinkConnection(Protocol):
         self.closing = True
         if self._peer_error is not None:
             text = self._peer_error
-        elif reason is None or reason.check(error.ConnectionDone):
-            text = "Remote host closed the connection"
         else:
-            text = describe_tls_failure(reason) or f"Read error: {reason.getErrorMessage()}"
+            text = describe_loss(reason)
         if self.active and not self.secure and not self.lines_in:
             text = plain_to_tls_reason(text, self._buffer, self.handle)
         self._close_reason = text
@@ -531,8 +529,11 @@ class LinkConnection(Protocol):
             self.keepalive.set_interval(seconds)
 
     def protocol_error(self, reason: str) -> None:
-        """A bad line from the peer: ERROR with *reason*, notice, log, close, split."""
+        """A bad line from the peer: ERROR with *reason*, notice, log, close, split (a refusal before acceptance)."""
         if self.closing:
+            return
+        if self.peer is None:
+            self._refuse(reason)
             return
         self.log.warn("protocol error on the link with {who}: {reason}", who=self._who(), reason=reason)
         self._notice(f"Link with {self._who()} lost: protocol error: {reason}")

@@ -185,7 +185,7 @@ def test_lost_connection_splits_with_near_far_quits() -> None:
     assert soprano.network.find_server("tenor.webmaster.com") is None
     assert soprano.network.find_user("bob") is None and soprano.links == []
     assert tenor.network.find_user("alice") is None and tenor.links == []
-    reason = "Read error: Connection to the other side was lost in a non-clean fashion: Connection reset by peer."
+    reason = "Read error: Connection reset by peer"
     assert f"Link with tenor.webmaster.com[127.0.0.2] lost: {reason}" in notices(oper)
     assert soprano.link_manager.lost == [(pair.passive, reason)]
     assert bob.user is not None  # tenor's own user stays
@@ -540,3 +540,16 @@ def test_collector_pause_counts_holders_and_keeps_an_off_collector_off() -> None
     pause.hold(a)
     pause.release(a)
     assert not off.enabled
+
+
+def test_unreadable_line_before_server_is_a_refusal_not_a_lost_link() -> None:
+    """An overlong line from a connection that has not introduced itself: its operators read a refusal
+    (``Link with *[ip] refused: Line too long ...``), not a link 'lost' that never existed."""
+    soprano, _ = soprano_and_tenor()
+    oper = oper_on(soprano)
+    passive = LinkConnection(soprano)
+    passive.makeConnection(transport("127.0.0.2", 40001))
+    passive.dataReceived(b"CAPAB :" + b"X" * 600 + b"\r\n")
+    assert passive.closing
+    assert notices(oper) == ["Link with *[127.0.0.2] refused: Line too long (607 bytes, at most 510)"]
+    assert passive.transport.value().endswith(b"(Line too long (607 bytes, at most 510))\r\n")
