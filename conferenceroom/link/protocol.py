@@ -33,6 +33,7 @@ from conferenceroom.link.connector import describe_loss, plain_to_tls_reason
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link import quiet
+from conferenceroom.link.guard import failed_login
 from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
 from conferenceroom.link.tlsclient import PeerCheck, first_use_notice, judge_peer
@@ -368,6 +369,10 @@ class LinkConnection(Protocol):
             return
         if not isinstance(verdict, Accept):
             self._refuse(verdict.reason)
+            if verdict.login:
+                throttled = failed_login(core, self.ip)
+                if throttled is not None:
+                    self._notice(throttled)
             return
         if self.side is None:
             self._refuse("This server cannot link yet: its TS6 modules are not installed")
