@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.unit.test_link_remote_connect -*-
-"""Operator commands that a remote operator asks of this server: remote CONNECT.
+"""What a remote operator or user asks of this server: remote CONNECT and STATS; a peer's role switch.
 
 ``:<UID> CONNECT <server mask> <port> :<SID or server name>`` (ircd-hybrid's
 form): the server named last dials the definition the mask names, as if one
@@ -20,6 +20,7 @@ from ..casemap import fold, match
 from ..dispatch import command
 from ..network import Network, Server, User
 from ..numerics import numeric
+from ..statsreport import OPER_ONLY_STATS, stats_rows
 from ..wire import Message
 
 log = Logger()
@@ -106,3 +107,35 @@ def encap_role(side: Any, link: Any, source: Any, params: tuple[str, ...]) -> No
     changed = getattr(manager, "link_role_changed", None)
     if changed is not None:
         changed(link)
+
+
+# -- STATS asked of this server by a remote user ---------------------------------------
+
+
+@command("STATS", min_params=2, origin="server")
+def handle_stats(side: Any, link: Any, source: Any, msg: Message) -> None:
+    """``:<UID> STATS <letter> :<server>``: answered here with the same operator checks as for a local
+    client (481 for an oper-only letter; STATS l lists our links and clients to an operator only)."""
+    if not isinstance(source, User):
+        return
+    network = side.network
+    ref = msg.params[1]
+    if not is_me(network, ref):
+        target = find_server(network, ref)
+        if target is None:
+            link.send(numeric("ERR_NOSUCHSERVER", network.me.sid, source.uid, ref))
+        elif target.route is not link.route:
+            side.toward(target, msg)
+        return
+    letter = (msg.params[0] or "*")[0]
+    me = network.me.sid
+    core = side.core
+    if core is None:
+        return
+    core.notice_opers(f"STATS {letter} requested by {source.nick} ({source.ident}@{source.server.name})")
+    if letter in OPER_ONLY_STATS and not source.is_oper:
+        link.send(numeric("ERR_NOPRIVILEGES", me, source.uid))
+    else:
+        for name, args in stats_rows(core, letter, oper=source.is_oper):
+            link.send(numeric(name, me, source.uid, *args))
+    link.send(numeric("RPL_ENDOFSTATS", me, source.uid, letter))
