@@ -21,7 +21,7 @@ NUMERICS: dict[str, tuple[str, ...]] = {
     "RPL_TRACESERVER": ("206", "Serv", "{0}", "{1}S", "{2}C", "{3}", "{4}", "{5}"),
     "RPL_TRACEEND": ("262", "{0}", "{1}", "End of TRACE"),
     "RPL_STATSCOMMANDS": ("212", "{0}", "{1}", "{2}", "{3}"),
-    "RPL_STATSLINKINFO": ("211", "{0}", "{1}", "{2}", "{3}", "{4}", "{5}", "{6} {7} -"),
+    "RPL_STATSLINKINFO": ("211", "{0}", "{1}", "{2}", "{3}", "{4}", "{5}", "{6} {7} {8}"),
     "RPL_STATSCLINE": ("213", "C", "{0}", "*", "{1}", "{2}", "{3}", "{4}"),
     "RPL_ENDOFSTATS": ("219", "{0}", "End of /STATS report"),
     "RPL_UMODEIS": ("221", "{0}"),

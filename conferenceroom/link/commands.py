@@ -29,7 +29,7 @@ from ..dispatch import CommandSpec, ServerCommandTable, command
 from ..modes import CHANNEL_MODES, STATUS_RANK, ModeChange, ModeKind, parse_mode_string
 from ..network import Channel, Network, Server, User
 from ..wire import Message
-from . import queries
+from . import queries, remoteops
 from .outbound import SERVICES_FLAG, status_of_prefixes
 from .policy import two_services
 from .saslrelay import encap_sasl
@@ -93,7 +93,7 @@ def build_table(side: LinkSide) -> ServerCommandTable:
     """The server command table of this module, bound to ``side``."""
     from . import commands as this
 
-    base = ServerCommandTable.from_modules(this, origin="server")
+    base = ServerCommandTable.from_modules(this, remoteops, origin="server")
     table = ServerCommandTable()
     table.network = side.network
     for spec in base.specs.values():
@@ -799,11 +799,12 @@ ENCAP_HANDLERS: dict[str, Callable[..., None]] = {
     "OPERWALL": _encap_wall("OPERWALL"),
     "SU": _encap_login,
     "LOGIN": _encap_login,
+    "CR-ROLE": remoteops.encap_role,
 }
 
 
 #: ENCAP commands that change network state: the announcer passes the change on.
-STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN", "SETNAME", "RENAME"})
+STATE_ENCAPS = frozenset({"CHGHOST", "SU", "LOGIN", "SETNAME", "RENAME", "CR-ROLE"})  # CR-ROLE: for the peer only
 
 
 @command("ENCAP", min_params=2, origin="server")

@@ -156,3 +156,17 @@ def describe_failure(failure: Failure) -> str:
     else:
         text = failure.getErrorMessage()
     return text.strip().rstrip(".") or type(value).__name__
+
+
+def describe_loss(reason: Failure | None) -> str:
+    """Why an established connection ended, as hybrid words it (``Read error: Connection reset by peer``)."""
+    if reason is None or reason.check(error.ConnectionDone):
+        return "Remote host closed the connection"
+    tls = describe_tls_failure(reason)
+    if tls is not None:
+        return tls
+    if reason.check(error.ConnectionLost):
+        args = reason.value.args
+        detail = str(args[0]).strip().rstrip(".") if args and args[0] else "Connection lost"
+        return f"Read error: {detail}"
+    return f"Read error: {reason.getErrorMessage().strip().rstrip('.')}"

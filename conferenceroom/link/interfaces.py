@@ -23,5 +23,8 @@ class ILinkConnection(Interface):
     def drop(reason: str) -> None:
         """Close the link: SQUIT/ERROR to the peer carrying *reason*, then ``link_lost``."""
 
+    def announce_role(role: str) -> None:
+        """This server switched role live: tell the peer."""
+
     def set_ping_interval(seconds: int) -> None:
         """The definition's PING changed: use *seconds* for this link's keepalive from now on."""

@@ -18,6 +18,13 @@ under way are called off; when such a link drops, auto-connect resumes after
 :data:`STABLE_LINK` seconds (a peer that accepts and then drops us is not
 redialled in a tight loop).
 
+An attempt has one deadline, the link protocol's: 30 s from the TCP
+connection (:data:`~conferenceroom.link.handshake.REGISTRATION_TIMEOUT`,
+TLS handshake and certificate check included), after which
+:class:`~conferenceroom.link.protocol.LinkConnection` sends ERROR, closes and
+reports :meth:`LinkManager.link_lost`: the attempt's failure.  The TCP
+connection itself is bounded by the endpoint's connect timeout (30 s).
+
 Seams the integrator wires in:
 
 - ``protocol_factory(definition) -> IProtocol`` builds the active side of a
@@ -41,7 +48,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.application import service
@@ -58,8 +65,6 @@ from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.policy import LinkView, autoconnect_order
 from conferenceroom.tls import TLSError
 
-#: Seconds after the TCP connection within which the handshake must give a link.
-HANDSHAKE_DEADLINE = 60
 #: A link that lasted at least this long resets the back-off when it drops.
 STABLE_LINK = 60
 
@@ -91,7 +96,6 @@ class Attempt:
     deferred: Deferred[Any] | None = None
     protocol: Any = None
     over: bool = False  # finished, failed or called off: later news about it is ignored
-    deadline: IDelayedCall | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
@@ -99,11 +103,8 @@ class Attempt:
         return display_address(self.host, self.port)
 
     def finish(self) -> None:
-        """Mark it over and stop its handshake deadline."""
+        """Mark it over."""
         self.over = True
-        if self.deadline is not None and self.deadline.active():
-            self.deadline.cancel()
-        self.deadline = None
 
 
 class _DialFactory(Factory):
@@ -355,6 +356,8 @@ class LinkManager(service.MultiService):
             self._reconcile(settings, report)
             if settings.role != old.role and settings.role == "leaf":
                 self._become_leaf(report)
+            if settings.role != old.role:
+                self._announce_role(settings.role, report)
             if settings.securenetwork and not old.securenetwork:
                 self._require_tls(report)
         finally:
@@ -421,6 +424,27 @@ class LinkManager(service.MultiService):
             else:
                 reason = "This server is now a leaf, and leaf-to-leaf links are not allowed"
             self._drop(link, reason, report)
+
+    def _announce_role(self, role: str, report: list[str]) -> None:
+        """Tell the peers of the links we keep that this server is now a *role*."""
+        told = []
+        for link in self._links:
+            link.announce_role(role)
+            told.append(link.name)
+        if told:
+            report.append(f"Told {', '.join(told)} that this server is now a {role}")
+
+    def link_role_changed(self, link: Any) -> None:
+        """A linked peer switched role live (it said so): the rules and auto-connect use its new role."""
+        child = self.definition_service(link.handle) if link.handle else None
+        if child is not None:
+            child.known_role = link.role
+        if self.settings.role == "leaf" and link.role == "leaf" and any(known is link for known in self._links):
+            reason = f"Leaf-to-leaf links are not allowed: {link.name} is now a leaf and so is this server"
+            self._say(f"Dropped the link to {link.name}: {reason}")
+            self._forget(link)
+            link.drop(reason)
+        self._step()
 
     def _require_tls(self, report: list[str]) -> None:
         """SECURENETWORK turned on: drop plain links, call off plain attempts."""
@@ -528,26 +552,15 @@ class LinkManager(service.MultiService):
         return self._client_tls(d)
 
     def _connected(self, child: LinkDefinition, attempt: Attempt) -> None:
+        """TCP is up; the link protocol's own handshake deadline (the only one) runs from here."""
         if attempt.over:
             return
         self.log.info("connected to {who} at {address}; handshake under way",
                       who=label(attempt.definition), address=attempt.address)
-        attempt.deadline = self.clock.callLater(HANDSHAKE_DEADLINE, self._deadline, child, attempt)
 
     def _connect_failed(self, child: LinkDefinition, attempt: Attempt, failure: Failure) -> None:
         if not attempt.over:
             self._failed(child, attempt, describe_failure(failure))
-
-    def _deadline(self, child: LinkDefinition, attempt: Attempt) -> None:
-        attempt.deadline = None
-        if attempt.over or child.attempt is not attempt:
-            return
-        reason = f"no link within {HANDSHAKE_DEADLINE} s of connecting (the handshake did not complete)"
-        child.attempt = None  # its own link_lost, when it closes, must not count a second failure
-        attempt.finish()
-        if attempt.protocol is not None:
-            _close(attempt.protocol, reason)
-        self._failed(child, attempt, reason)
 
     def _failed(self, child: LinkDefinition, attempt: Attempt, reason: str) -> None:
         """An attempt ended without a link: report it, fail over or wait."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conferenceroom.admin.settings import ServerDef
 from conferenceroom.casemap import fold
@@ -48,9 +48,14 @@ class Accept:
 
 @dataclass(frozen=True)
 class Refuse:
-    """Link refused; *reason* is the sentence for ERROR and the operator notice."""
+    """Link refused; *reason* is the sentence for ERROR and the operator notice.
+
+    *login* is True when the peer failed the definition checks (name, serial,
+    password, TLS, pin): a failed link login, counted against its address.
+    """
 
     reason: str
+    login: bool = field(default=False, compare=False)
 
 
 # How far a definition's checks got before one failed: the furthest explains a refusal.
@@ -95,7 +100,7 @@ def decide(
         return Refuse("Server links must use TLS on this network (SECURENETWORK is on)")
     found = _definition(peer, list(definitions), connecting_to, secure_transport, peer_fingerprint)
     if isinstance(found, Refuse):
-        return found
+        return found if connecting_to is not None else Refuse(found.reason, login=True)
     if server_exists(peer.name):
         return Refuse(f"Server {peer.name} already exists in this network")
     if sid_exists(peer.sid):

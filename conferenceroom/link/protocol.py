@@ -22,17 +22,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import error, interfaces
+from twisted.internet import interfaces
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from conferenceroom.casemap import fold
-from conferenceroom.link.connector import describe_tls_failure, plain_to_tls_reason
+from conferenceroom.link.connector import describe_loss, plain_to_tls_reason
 from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
 from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link import quiet
+from conferenceroom.link.guard import failed_login
 from conferenceroom.link.keepalive import LinkKeepalive
 from conferenceroom.link.policy import Accept, LinkView, decide
 from conferenceroom.link.tlsclient import PeerCheck, first_use_notice, judge_peer
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 #: Lines handled per reactor turn before reading pauses for a turn (bounds memory, never drops a line).
 LINES_PER_TURN = 2000
-#: Bytes a link may have queued for sending beyond its burst before it is closed.
+#: Bytes a link may have queued for sending beyond what is left of its burst before it is closed.
 LINK_SENDQ = 32 * 1024 * 1024
 SENDQ_CHECK_EVERY = 63  # check the send queue on every 64th write (a bit mask)
 #: Seconds at most that the collector waits for an accepted peer's burst (see :mod:`.quiet`).
@@ -223,6 +224,8 @@ class LinkConnection(Protocol):
             self._buffer = b""
             self.protocol_error(f"Line too long (more than {MAX_INPUT} bytes without a line end)")
             return
+        if self._sendq_limit > LINK_SENDQ:
+            self._check_sendq()
         if not self._paused:
             self._drain()
 
@@ -305,10 +308,8 @@ class LinkConnection(Protocol):
         self.closing = True
         if self._peer_error is not None:
             text = self._peer_error
-        elif reason is None or reason.check(error.ConnectionDone):
-            text = "Remote host closed the connection"
         else:
-            text = describe_tls_failure(reason) or f"Read error: {reason.getErrorMessage()}"
+            text = describe_loss(reason)
         if self.active and not self.secure and not self.lines_in:
             text = plain_to_tls_reason(text, self._buffer, self.handle)
         self._close_reason = text
@@ -368,6 +369,10 @@ class LinkConnection(Protocol):
             return
         if not isinstance(verdict, Accept):
             self._refuse(verdict.reason)
+            if verdict.login:
+                throttled = failed_login(core, self.ip)
+                if throttled is not None:
+                    self._notice(throttled)
             return
         if self.side is None:
             self._refuse("This server cannot link yet: its TS6 modules are not installed")
@@ -518,14 +523,22 @@ class LinkConnection(Protocol):
             self.send(Message("SQUIT", (me.sid, reason), me.sid))
         self._close(reason)
 
+    def announce_role(self, role: str) -> None:
+        """This server switched role live: ``:<our SID> ENCAP <peer> CR-ROLE <role>`` (a TS6 peer ignores it)."""
+        if self.peer is not None:
+            self.send(Message("ENCAP", (self.peer.name, "CR-ROLE", role), self.core.network.me.sid))
+
     def set_ping_interval(self, seconds: int) -> None:
         """The definition's PING changed: the keepalive uses it from now on."""
         if self.keepalive is not None:
             self.keepalive.set_interval(seconds)
 
     def protocol_error(self, reason: str) -> None:
-        """A bad line from the peer: ERROR with *reason*, notice, log, close, split."""
+        """A bad line from the peer: ERROR with *reason*, notice, log, close, split (a refusal before acceptance)."""
         if self.closing:
+            return
+        if self.peer is None:
+            self._refuse(reason)
             return
         self.log.warn("protocol error on the link with {who}: {reason}", who=self._who(), reason=reason)
         self._notice(f"Link with {self._who()} lost: protocol error: {reason}")
@@ -549,8 +562,16 @@ class LinkConnection(Protocol):
         self.lines_out += 1
         self.bytes_out += len(data)
         self._writes += 1
-        if not self._writes & SENDQ_CHECK_EVERY and queued_bytes(self.transport) > self._sendq_limit:
+        if not self._writes & SENDQ_CHECK_EVERY:
+            self._check_sendq()
+
+    def _check_sendq(self) -> None:
+        """Close past the bound; else shrink our burst's allowance to what may still be queued of it."""
+        queued = queued_bytes(self.transport)
+        if queued > self._sendq_limit:
             self.core.clock.callLater(0, self._sendq_exceeded)
+        elif self._sendq_limit > LINK_SENDQ:  # what is left of the burst is at most what is queued
+            self._sendq_limit = LINK_SENDQ + min(self._sendq_limit - LINK_SENDQ, queued)
 
     def _encode(self, msg: Message) -> bytes | None:
         try:

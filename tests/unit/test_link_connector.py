@@ -111,3 +111,14 @@ def test_tls_failures_are_sentences() -> None:
     assert ca == "TLS handshake refused by the peer: it does not trust our certificate (unknown CA)"
     other = describe_failure(Failure(SSLError([("SSL routines", "", "sslv3 alert illegal parameter")])))
     assert other.startswith("TLS handshake failed (") and "illegal parameter" in other
+
+
+def test_lost_connections_read_as_short_phrases() -> None:
+    """A link's lost TCP connection reads like hybrid's: no Twisted 'non-clean fashion' sentence."""
+    from conferenceroom.link.connector import describe_loss
+
+    assert describe_loss(Failure(error.ConnectionDone())) == "Remote host closed the connection"
+    assert describe_loss(Failure(error.ConnectionLost("Connection reset by peer"))) == (
+        "Read error: Connection reset by peer")
+    assert describe_loss(Failure(error.ConnectionLost())) == "Read error: Connection lost"
+    assert describe_loss(None) == "Remote host closed the connection"

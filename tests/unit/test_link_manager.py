@@ -23,7 +23,7 @@ from zope.interface.verify import verifyObject
 from conferenceroom.admin.settings import FrozenMap, ServerDef, Settings, fold_name
 from conferenceroom.link.connector import string_endpoints
 from conferenceroom.link.interfaces import ILinkConnection
-from conferenceroom.link.manager import HANDSHAKE_DEADLINE, ConnectError, LinkManager
+from conferenceroom.link.manager import ConnectError, LinkManager
 from conferenceroom.tls import TLSError
 
 SOPRANO = ServerDef("soprano", name="soprano.webmaster.com", serial="102-0000-001", host="209.133.1.1",
@@ -55,6 +55,10 @@ class FakeLink(Protocol):
         self.secure = secure
         self.dropped: list[str] = []
         self.ping_intervals: list[int] = []
+        self.roles_announced: list[str] = []
+
+    def announce_role(self, role: str) -> None:
+        self.roles_announced.append(role)
 
     def drop(self, reason: str) -> None:
         self.dropped.append(reason)
@@ -326,15 +330,15 @@ def test_handshake_refusal_counts_as_a_failure() -> None:
     )
 
 
-def test_handshake_that_never_completes_is_given_up() -> None:
-    """A TCP connection that never becomes a link is closed after the deadline and counted as a failure."""
+def test_handshake_timeout_reported_by_the_link_counts_as_a_failure() -> None:
+    """The link protocol's handshake deadline (it closes and reports the reason) is the attempt's failure:
+    the manager keeps no timer of its own and retries after the back-off."""
     h = Harness(make_settings(SOPRANO, role="leaf")).start()
     link = h.tcp_up()
-    h.advance(HANDSHAKE_DEADLINE)
-    reason = f"no link within {HANDSHAKE_DEADLINE} s of connecting (the handshake did not complete)"
-    assert link.dropped == [reason]
-    assert h.notices[-1] == (f"Connection to soprano (soprano.webmaster.com) at 209.133.1.1:7000 failed: {reason}; "
-                             "retrying in 5 s")
+    assert h.reactor.getDelayedCalls() == []
+    h.manager.link_lost(link, "Link registration timed out after 30 seconds")
+    assert h.notices[-1] == ("Connection to soprano (soprano.webmaster.com) at 209.133.1.1:7000 failed: "
+                             "Link registration timed out after 30 seconds; retrying in 5 s")
     h.advance(5)
     assert len(h.dials()) == 2
 
@@ -675,3 +679,24 @@ def test_secureonly_definition_is_never_dialled_in_plain_text() -> None:
     assert auto.dials() == []
     assert auto.notices[-1].startswith(f"Connection to soprano (soprano.webmaster.com) at 209.133.1.1:7000 "
                                        f"failed: {reason}; retrying in ")
+
+
+def test_role_switch_is_announced_on_the_links_kept() -> None:
+    """GENERAL SET LEAF on a hub linked to two hubs: the first link is kept and told 'leaf', the other dropped."""
+    h = Harness(make_settings(HUB_SD, HUB_NY)).start()
+    first = h.inbound("hubsd", "hub1.sd.com")
+    second = h.inbound("hubny", "hub1.ny.com")
+    report = h.manager.reconfigure(make_settings(HUB_SD, HUB_NY, role="leaf"))
+    assert first.roles_announced == ["leaf"] and second.roles_announced == []
+    assert second.dropped and not first.dropped
+    assert "Told hub1.sd.com that this server is now a leaf" in report
+
+
+def test_peer_turning_leaf_on_a_leaf_is_dropped() -> None:
+    """Our hub switched to leaf while we are a leaf: leaf-to-leaf, so the link is dropped with that reason."""
+    h = Harness(make_settings(HUB_SD, HUB_NY, role="leaf")).start()
+    link = h.establish()
+    link.role = "leaf"
+    h.manager.link_role_changed(link)
+    assert link.dropped == ["Leaf-to-leaf links are not allowed: hub1.sd.com is now a leaf and so is this server"]
+    assert h.dials() == [("10.1.0.1", 7000), ("10.2.0.1", 7000)]  # on to the next upstream, a hub

@@ -290,3 +290,11 @@ def test_hybrid_refusal_trace(conn: str, sent_password: str, hybrid_reason: str 
         assert hybrid_error == []  # hybrid accepted the duplicate SID and burst to it
     else:
         assert hybrid_error[0].params[0] == f"Closing Link: 127.0.0.1 ({hybrid_reason})"
+
+
+def test_definition_refusals_of_an_inbound_peer_are_failed_logins() -> None:
+    """A wrong serial from a server connecting in counts as a failed link login; 'already exists' does not."""
+    wrong = run(ts6_peer("beta.lab", "guess"))
+    assert isinstance(wrong, Refuse) and wrong.login
+    exists = run(ts6_peer("beta.lab", "lab-ab-secret"), server_exists=lambda n: True)
+    assert isinstance(exists, Refuse) and not exists.login

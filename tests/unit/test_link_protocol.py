@@ -185,7 +185,7 @@ def test_lost_connection_splits_with_near_far_quits() -> None:
     assert soprano.network.find_server("tenor.webmaster.com") is None
     assert soprano.network.find_user("bob") is None and soprano.links == []
     assert tenor.network.find_user("alice") is None and tenor.links == []
-    reason = "Read error: Connection to the other side was lost in a non-clean fashion: Connection reset by peer."
+    reason = "Read error: Connection reset by peer"
     assert f"Link with tenor.webmaster.com[127.0.0.2] lost: {reason}" in notices(oper)
     assert soprano.link_manager.lost == [(pair.passive, reason)]
     assert bob.user is not None  # tenor's own user stays
@@ -386,10 +386,38 @@ def test_burst_raises_the_sendq_bound_by_its_size() -> None:
     soprano, tenor = soprano_and_tenor()
     for i in range(50):
         register(soprano, f"user{i}", ip=f"10.0.{i}.1")
-    pair = linked(soprano, tenor)
+    pair = dial(tenor, tenor.settings.servers["soprano"], soprano)
+    pair.pump(rounds=1)  # tenor's PASS/CAPAB/SERVER reach soprano, which writes its burst
     burst = [line for tag, line in pair.wire if tag == "p>a" and (" UID " in line or line.endswith(" EOB"))]
     assert pair.passive.burst_lines == len(burst) == 51
-    assert pair.passive._sendq_limit == LINK_SENDQ + sum(len(line) + 2 for line in burst)
+    link = pair.passive
+    link.transport.dataBuffer = b"x" * (LINK_SENDQ + sum(len(line) + 2 for line in burst))  # none of it left yet
+    pair.pump()  # tenor's burst arrives meanwhile
+    assert link.registered
+    for _ in range(64):
+        link.send(parse(":7SA PING :x"))
+    soprano.clock.advance(0)
+    assert not link.closing
+
+
+def test_sendq_bound_returns_to_normal_once_the_burst_has_left() -> None:
+    """After the burst has been sent, the link's SendQ bound is the normal one again: a peer that then
+    stops reading is closed at 'SendQ exceeded' without the burst's allowance."""
+    soprano, tenor = soprano_and_tenor()
+    oper = oper_on(soprano)
+    for i in range(50):
+        register(soprano, f"user{i}", ip=f"10.0.{i}.1")
+    pair = linked(soprano, tenor)
+    link = pair.passive
+    link.transport.dataBuffer = b""  # the burst has left
+    link.dataReceived(f":{tenor.network.me.sid} PING :{tenor.network.me.sid}\r\n".encode())
+    notices(oper)
+    link.transport.dataBuffer = b"x" * (LINK_SENDQ + 1)
+    for _ in range(64):
+        link.send(parse(":7SA PING :x"))
+    soprano.clock.advance(0)
+    assert link.closing and link.transport.value().endswith(b"(SendQ exceeded)\r\n")
+    assert notices(oper) == ["Link with tenor.webmaster.com[127.0.0.2] lost: SendQ exceeded"]
 
 
 def test_a_failing_burst_closes_the_link_with_a_sentence() -> None:
@@ -512,3 +540,16 @@ def test_collector_pause_counts_holders_and_keeps_an_off_collector_off() -> None
     pause.hold(a)
     pause.release(a)
     assert not off.enabled
+
+
+def test_unreadable_line_before_server_is_a_refusal_not_a_lost_link() -> None:
+    """An overlong line from a connection that has not introduced itself: its operators read a refusal
+    (``Link with *[ip] refused: Line too long ...``), not a link 'lost' that never existed."""
+    soprano, _ = soprano_and_tenor()
+    oper = oper_on(soprano)
+    passive = LinkConnection(soprano)
+    passive.makeConnection(transport("127.0.0.2", 40001))
+    passive.dataReceived(b"CAPAB :" + b"X" * 600 + b"\r\n")
+    assert passive.closing
+    assert notices(oper) == ["Link with *[127.0.0.2] refused: Line too long (607 bytes, at most 510)"]
+    assert passive.transport.value().endswith(b"(Line too long (607 bytes, at most 510))\r\n")

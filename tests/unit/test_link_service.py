@@ -64,6 +64,32 @@ def test_auto_upstream_is_dialled_with_a_link_protocol(tmp_path, monkeypatch) ->
     assert protocol.definition.handle == "alto"
 
 
+def test_a_dial_whose_peer_never_answers_is_given_up_after_30_seconds(tmp_path, monkeypatch) -> None:
+    """An auto-connect dial whose peer accepts TCP and says nothing: after the one handshake deadline
+    (30 s from the TCP connection, as hybrid) the link is closed with an ERROR saying why, the operators
+    read the failure with the retry wait, and nothing else times it out later."""
+    from twisted.internet.testing import StringTransport
+
+    from conferenceroom.link.handshake import REGISTRATION_TIMEOUT
+
+    svc, reactor = soprano_service(tmp_path, monkeypatch, replace(SOPRANO_DEF, handle="alto",
+                                                                  name="alto.webmaster.com", port=7001))
+    oper = oper_on(svc.core)
+    protocol = reactor.tcpClients[0][2].buildProtocol(None)
+    protocol.makeConnection(StringTransport())
+    link = protocol._wrappedProtocol
+    reactor.advance(REGISTRATION_TIMEOUT - 1)
+    assert not link.closing
+    reactor.advance(1)
+    reason = f"Link registration timed out after {REGISTRATION_TIMEOUT} seconds"
+    assert link.closing and protocol.transport.value().endswith(f"({reason})\r\n".encode())
+    last = notices(oper)[-1]
+    assert last.startswith(f"Connection to alto (alto.webmaster.com) at 127.0.0.1:7001 failed: {reason}; retrying in ")
+    manager_calls = [call.func.__name__ for call in reactor.getDelayedCalls()
+                     if call.active() and getattr(call.func, "__self__", None) is svc.link_manager]
+    assert manager_calls == ["_retry_due"]  # the retry wait only: no second deadline
+
+
 def test_as_disable_drops_the_live_link(tmp_path, monkeypatch) -> None:
     """SERVER tenor DISABLE (a live reconfigure) drops tenor's link, splits it and says so."""
     svc, reactor = soprano_service(tmp_path, monkeypatch, TENOR_DEF)

@@ -17,12 +17,10 @@ from typing import TYPE_CHECKING
 import twisted
 
 from ... import __version__
-from ...admin.settings import BanEntry
-from ...admin.types import format_duration
 from ...casemap import match
 from ...dispatch import command
 from ...network import Server
-from ...sendq import queued_bytes
+from ...statsreport import OPER_ONLY_STATS, stats_rows, uptime_parts
 from ...wire import Message
 from ..welcome import send_isupport, send_lusers, send_motd
 
@@ -89,10 +87,11 @@ def handle_motd(conn: "ClientConnection", msg: Message) -> None:
         send_motd(conn)
 
 
-@command("LUSERS", syntax="LUSERS")
+@command("LUSERS", syntax="LUSERS [<mask> [<server>]]")
 def handle_lusers(conn: "ClientConnection", msg: Message) -> None:
-    """LUSERS: user, operator, channel and server counts."""
-    send_lusers(conn)
+    """LUSERS [<mask> [<server>]]: user, operator, channel and server counts (with a server, its own)."""
+    if local_target(conn, msg, 1):
+        send_lusers(conn)
 
 
 @command("VERSION", syntax="VERSION [<server>]")
@@ -148,15 +147,6 @@ def handle_info(conn: "ClientConnection", msg: Message) -> None:
     conn.reply("RPL_ENDOFINFO")
 
 
-def uptime_parts(seconds: float) -> tuple[int, int, int, int]:
-    """Days, hours, minutes and seconds in ``seconds``."""
-    total = max(int(seconds), 0)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    return days, hours, minutes, secs
-
-
 def format_uptime(seconds: float) -> str:
     """``N days H:MM:SS``."""
     days, hours, minutes, secs = uptime_parts(seconds)
@@ -166,15 +156,11 @@ def format_uptime(seconds: float) -> str:
 # -- STATS --------------------------------------------------------------------------
 
 
-#: STATS letters only operators may ask for (as on hybrid and Solanum).
-OPER_ONLY_STATS = "oOkKzZcC"
-
-
 @command("STATS", min_params=1, penalty=2, syntax="STATS <query> [<server>]")
 def handle_stats(conn: "ClientConnection", msg: Message) -> None:
     """STATS <query> [<server>]: u uptime, m commands, l/L connections (a
     user sees only its own, an operator also the server links); for operators o oper entries, k/K K-lines and
-    AKILLs, z/Z Z-lines, c server definitions."""
+    AKILLs, z/Z Z-lines, c server definitions.  With a server, that server answers."""
     if not local_target(conn, msg, 1):
         return
     core = conn.core
@@ -184,99 +170,10 @@ def handle_stats(conn: "ClientConnection", msg: Message) -> None:
     core.notice_opers(f"STATS {letter} requested by {user.nick} ({user.ident}@{user.realhost})")
     if letter in OPER_ONLY_STATS and not user.is_oper:
         conn.reply("ERR_NOPRIVILEGES")
-    elif letter == "u":
-        conn.reply("RPL_STATSUPTIME", *uptime_parts(core.clock.seconds() - core.boot_time))
-    elif letter in "oO":
-        _stats_opers(conn)
-    elif letter in "lL":
-        _stats_links(conn, show_ip=letter == "L")
-    elif letter == "m":
-        for verb, count in sorted(core.commands.counts.items()):
-            if count:
-                conn.reply("RPL_STATSCOMMANDS", verb, count, 0, 0)
-    elif letter in "kK":
-        _stats_bans(conn, "RPL_STATSKLINE", (("K", core.settings.klines), ("A", core.settings.akills)))
-    elif letter in "zZ":
-        _stats_bans(conn, "RPL_STATSDLINE", (("Z", core.settings.zlines),))
-    elif letter in "cC":
-        _stats_servers(conn)
+    else:
+        for name, args in stats_rows(core, letter, oper=user.is_oper, own=user):
+            conn.reply(name, *args)
     conn.reply("RPL_ENDOFSTATS", letter)
-
-
-def _ban_reason(entry: BanEntry, now: float) -> str:
-    """A ban's reason with who set it and, for a temporary one, the time left."""
-    left = entry.remaining(now)
-    extra = [f"set by {entry.set_by}"] if entry.set_by else []
-    if left is not None:
-        extra.append(f"expires in {format_duration(left)}")
-    reason = entry.reason or "No reason"
-    return f"{reason} ({', '.join(extra)})" if extra else reason
-
-
-def _stats_bans(conn: "ClientConnection", name: str, kinds: tuple[tuple[str, tuple[BanEntry, ...]], ...]) -> None:
-    """216 (K-line ``K``, AKILL ``A``) or 225 (Z-line ``Z``) per active ban."""
-    now = conn.core.clock.seconds()
-    for letter, entries in kinds:
-        for entry in entries:
-            if not entry.active(now):
-                continue
-            if name == "RPL_STATSKLINE":
-                ident, _, host = entry.mask.rpartition("@")
-                conn.reply(name, letter, host, ident or "*", _ban_reason(entry, now))
-            else:
-                conn.reply(name, letter, entry.mask, _ban_reason(entry, now))
-
-
-def _stats_servers(conn: "ClientConnection") -> None:
-    """213 per server definition, C-line style: host, name, port, role and flags; never the password."""
-    for _, sdef in sorted(conn.core.settings.servers.items()):
-        flags = "".join(letter for letter, on in (
-            ("A", sdef.auto), ("S", sdef.secure), ("O", sdef.secureonly), ("E", sdef.enabled)) if on)
-        conn.reply("RPL_STATSCLINE", sdef.host or "*", sdef.name, sdef.port or 0, sdef.role,
-                   f"{sdef.handle} {flags or '-'}")
-
-
-def _stats_opers(conn: "ClientConnection") -> None:
-    """243 per operator entry and access mask."""
-    for _, entry in sorted(conn.core.settings.opers.items()):
-        flags = entry.flag_string or "-"
-        for mask in entry.access or ("*@*",):
-            conn.reply("RPL_STATSOLINE", mask, entry.name, flags)
-
-
-def _stats_links(conn: "ClientConnection", show_ip: bool) -> None:
-    """211 per local client connection (only its own for a non-operator):
-    SendQ, messages and KiB sent, messages and KiB received, seconds connected."""
-    user = conn.user
-    assert user is not None
-    core = conn.core
-    now = core.clock.seconds()
-    users = core.network.local_users() if user.is_oper else [user]
-    if user.is_oper:
-        _stats_server_links(conn)
-    for other in sorted(users, key=lambda u: u.nick.lower()):
-        host = other.ip if show_ip else other.realhost
-        route = other.route
-        transport = getattr(route, "transport", None)
-        sendq = queued_bytes(transport)
-        conn.reply(
-            "RPL_STATSLINKINFO", f"{other.nick}[{other.ident}@{host}]", sendq,
-            getattr(route, "lines_out", 0), getattr(route, "bytes_out", 0) // 1024,
-            getattr(route, "lines_in", 0), getattr(route, "bytes_in", 0) // 1024,
-            int(now - other.signon), int(now - other.last_active),
-        )
-
-
-def _stats_server_links(conn: "ClientConnection") -> None:
-    """211 per server link (operators only): ``name[ip]`` and the same counters as for clients."""
-    now = conn.core.clock.seconds()
-    for link in getattr(conn.core, "links", ()):
-        transport = getattr(link, "transport", None)
-        sendq = queued_bytes(transport)
-        conn.reply(
-            "RPL_STATSLINKINFO", f"{link.name}[{link.ip}]", sendq, link.lines_out, link.bytes_out // 1024,
-            link.lines_in, link.bytes_in // 1024, int(now - link.connected_at), int(now - link.last_input),
-        )
 
 
 # -- LINKS / MAP --------------------------------------------------------------------

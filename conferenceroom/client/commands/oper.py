@@ -16,9 +16,9 @@ from twisted.python.failure import Failure
 
 from ...admin.configfile import ConfigError
 from ...admin.settings import OperEntry
-from ...casemap import match
+from ...casemap import fold, match
 from ...dispatch import command
-from ...network import User
+from ...network import Network, Server, User
 from ...operauth import LoginResult, TryAgain
 from ...wire import Message
 
@@ -225,6 +225,20 @@ def _tell_other_opers(conn: "ClientConnection", text: str) -> None:
 # -- CONNECT / SQUIT ----------------------------------------------------------------
 
 
+def find_server(network: Network, ref: str) -> Server | None:
+    """The server ``ref`` names: a SID, a name, or the first name (sorted) the mask matches."""
+    found = network.servers_by_sid.get(ref) or network.find_server(ref)
+    if found is not None:
+        return found
+    return next((s for _, s in sorted(network.servers.items()) if match(ref, s.name)), None)
+
+
+def is_me(network: Network, ref: str) -> bool:
+    """True if ``ref`` (SID, name or mask) names this server."""
+    me = network.me
+    return ref == me.sid or fold(ref) == fold(me.name) or match(ref, me.name)
+
+
 def _services_server(conn: "ClientConnection") -> Any:
     """The services server ``SQUIT services`` means: ours when running, else one elsewhere on the network."""
     network = conn.core.network
@@ -235,26 +249,59 @@ def _services_server(conn: "ClientConnection") -> Any:
                  if s is not network.me and s.name.lower().startswith("services.")), None)
 
 
-@command("CONNECT", min_params=1, oper="", syntax="CONNECT <server mask> [<port>]")
+@command("CONNECT", min_params=1, oper="", syntax="CONNECT <server mask> [<port> [<remote server>]]")
 def handle_connect(conn: "ClientConnection", msg: Message) -> None:
-    """CONNECT <server mask> [<port>]: link now to the server definition the
-    mask names (CONNECT soprano.* 7000); the hub and leaf rules still apply."""
+    """CONNECT <server mask> [<port> [<remote server>]]: link now to the server
+    definition the mask names (CONNECT soprano.* 7000); the hub and leaf rules
+    still apply.  With a remote server, that server dials instead (port 0 or *:
+    its definition's port)."""
+    mask = msg.params[0]
+    port = msg.params[1] if len(msg.params) > 1 else None
+    if len(msg.params) > 2 and not is_me(conn.core.network, msg.params[2]):
+        _remote_connect(conn, mask, port or "0", msg.params[2])
+        return
+    if port in ("0", "*"):
+        port = None
     manager = getattr(conn.core, "link_manager", None)
     if manager is None:
         conn.notice("*** CONNECT: this server runs no server links")
         return
     try:
-        text = manager.connect_now(msg.params[0], msg.params[1] if len(msg.params) > 1 else None)
+        text = manager.connect_now(mask, port)
     except Exception as exc:
         reason = getattr(exc, "reason", None)  # the manager's ConnectError: one sentence
         if reason is None:
             raise
-        conn.notice(f"*** CONNECT {msg.params[0]}: {reason}")
+        conn.notice(f"*** CONNECT {mask}: {reason}")
         return
     user = conn.user
     assert user is not None
     conn.notice(f"*** {text}")
-    log.info("CONNECT {mask} by {nick}: {text}", mask=msg.params[0], nick=user.nick, text=text)
+    log.info("CONNECT {mask} by {nick}: {text}", mask=mask, nick=user.nick, text=text)
+
+
+def _remote_connect(conn: "ClientConnection", mask: str, port: str, remote: str) -> None:
+    """Ask the server *remote* names to dial *mask*: ``:<UID> CONNECT <mask> <port> :<SID>`` toward it."""
+    user = conn.user
+    assert user is not None
+    server = find_server(conn.core.network, remote)
+    if server is None:
+        conn.reply("ERR_NOSUCHSERVER", remote)
+        return
+    if port == "*":
+        port = "0"
+    if not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        conn.notice(f"*** CONNECT {mask}: the port must be a number from 1 to 65535 (0 or * for the "
+                    f"definition's port on {server.name})")
+        return
+    link = getattr(server.route, "link", None)
+    if link is None:
+        conn.notice(f"*** CONNECT: {server.name} makes no server links")
+        return
+    link.send(Message("CONNECT", (mask, str(int(port)), server.sid), user.uid))
+    conn.notice(f"*** Asked {server.name} to connect to {mask}{f' on port {int(port)}' if int(port) else ''}")
+    log.info("remote CONNECT {mask} {port} on {server} by {nick}", mask=mask, port=port, server=server.name,
+             nick=user.nick)
 
 
 @command("SQUIT", min_params=1, oper="", syntax="SQUIT <server mask> [:<reason>]")
