@@ -124,3 +124,40 @@ class ReplyStream:
         transport = self.conn.transport
         if transport is not None and getattr(transport, "producer", self) is self:
             transport.unregisterProducer()
+
+
+class OutputBatch:
+    """Output held while one chunk of input is handled, then written once per connection.
+
+    A channel message reaches each member as an append to that member's
+    pending list; when the outermost :meth:`end` comes (the end of the
+    ``dataReceived`` that caused it), each connection written to gets one
+    joined write.  Lines keep their order: everything a connection sends goes
+    through the same list, and it is flushed before ERROR and close.
+    Outside a batch (timers, server links) writes go straight through.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.dirty: list["ClientConnection"] = []
+
+    def begin(self) -> None:
+        """Hold output until the matching :meth:`end`."""
+        self.depth += 1
+
+    def end(self) -> None:
+        """Close one level; at the outermost, write what every connection holds."""
+        self.depth -= 1
+        if not self.depth and self.dirty:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every held output now (a flush may drop a client, never write more)."""
+        while self.dirty:
+            dirty, self.dirty = self.dirty, []
+            for conn in dirty:
+                conn.flush_output()
+
+
+#: The one batch of this process (the reactor runs one thing at a time).
+BATCH = OutputBatch()

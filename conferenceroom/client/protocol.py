@@ -35,7 +35,7 @@ from ..wire import (
 from .caps import visible_tags
 from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, byte_cost
 from .labels import LabeledReply, label_of, raw_label
-from .output import ReplyStream
+from .output import BATCH, ReplyStream
 from .pacing import TurnBudget
 from . import sasl
 
@@ -47,6 +47,7 @@ REGISTRATION_TIMEOUT = 60.0
 PING_INTERVAL = 90.0
 MAX_SENDQ = 4 * 1024 * 1024
 SENDQ_CHECK_EVERY = 15  # check the send queue on every 16th write (a bit mask)
+SENDQ_CHECK_BYTES = 4096  # ... and on any write of this many bytes since the last check
 CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is aborted
 # Bytes read from a client socket at once (Twisted's default is 64 KiB): a line
 # is at most 512 bytes plus 4 KiB of tags, and a smaller read bounds the work
@@ -210,6 +211,15 @@ class ClientConnection(Protocol):
             return
         if self.closing or self.dead:
             return
+        batch = BATCH
+        batch.depth += 1  # what these lines make anyone receive is written once per connection, at the end
+        try:
+            self._lines_received(data)
+        finally:
+            batch.end()
+
+    def _lines_received(self, data: bytes) -> None:
+        """The body of :meth:`dataReceived`, inside an output batch."""
         if not self.bytes_in and not self.secure and data[:1] == TLS_HANDSHAKE_RECORD:
             self._tls_on_plain_port()
             return
@@ -344,6 +354,7 @@ class ClientConnection(Protocol):
 
     def _become_link(self, unread: bytes) -> None:
         """Hand this connection to a server link with what it sent so far; this object only forwards now."""
+        self.flush_output()
         self.gate.close()
         self.stream.stop()
         self._cancel_timer()
@@ -449,25 +460,66 @@ class ClientConnection(Protocol):
 
         The encoded line is cached on the message per tag profile, so a
         channel message is formatted once per kind of recipient, not once
-        per recipient.
+        per recipient.  Inside an :class:`~conferenceroom.client.output.OutputBatch`
+        the line joins this connection's pending output (one write at the
+        batch's end); otherwise it is written at once.
         """
         if self.closing or self.dead or self.transport is None:
             return 0
+        fields = msg.__dict__
+        cache = fields.get("_encoded")
+        if cache is None:
+            cache = fields["_encoded"] = {}
         profile = self._profile
-        cache = msg.__dict__.setdefault("_encoded", {})
         data = cache.get(profile)
         if data is None:
             data = self._encode(msg, self._caps)
             if data is None:
                 return 0
             cache[profile] = data
-        self.transport.write(data)
-        self.bytes_out += len(data)
-        self.lines_out += 1
-        self._writes += 1
-        if not self._writes & SENDQ_CHECK_EVERY and queued_bytes(self.transport) > MAX_SENDQ:
-            self._sendq_exceeded()
+        out = self._out
+        if out is not None:
+            out.append(data)
+        elif BATCH.depth:
+            self._out = [data]
+            BATCH.dirty.append(self)
+        else:
+            self._write(data, 1)
         return len(data)
+
+    #: Lines waiting for the end of the current output batch (None: nothing waits).
+    _out: list[bytes] | None = None
+    _unchecked = 0  # bytes written since the SendQ was last measured
+
+    def flush_output(self) -> None:
+        """Write the lines held by the output batch now, in one write."""
+        out = self._out
+        if out is None:
+            return
+        self._out = None
+        if self.closing or self.dead or self.transport is None:
+            return
+        self._write(out[0] if len(out) == 1 else b"".join(out), len(out))
+
+    def _write(self, data: bytes, lines: int) -> None:
+        """Write ``data`` (``lines`` lines) to the transport; drop the client past the SendQ limit.
+
+        The SendQ is measured on every 16th write and whenever 4 KiB went
+        out since it last was, so a client that does not read is found
+        within a bounded overshoot, without measuring on every write.
+        """
+        self.transport.write(data)
+        size = len(data)
+        self.bytes_out += size
+        self.lines_out += lines
+        self._writes += 1
+        unchecked = self._unchecked + size
+        if unchecked >= SENDQ_CHECK_BYTES or not self._writes & SENDQ_CHECK_EVERY:
+            self._unchecked = 0
+            if queued_bytes(self.transport) > MAX_SENDQ:
+                self._sendq_exceeded()
+        else:
+            self._unchecked = unchecked
 
     def send_stream(self, messages: Iterable[Message]) -> None:
         """Send a reply that may be long, paced by what the client reads.
@@ -542,8 +594,9 @@ class ClientConnection(Protocol):
         self.send(Message("NOTICE", (self.nick, text), self.core.name))
 
     def send_raw_line(self, line: str) -> None:
-        """Send an already formatted line (used for ERROR before closing)."""
+        """Send an already formatted line (used for ERROR before closing), after what is held."""
         if self.transport is not None and not self.closing:
+            self.flush_output()
             data = line.encode("utf-8", "replace") + b"\r\n"
             self.transport.write(data)
             self.bytes_out += len(data)

@@ -1,0 +1,126 @@
+"""Fan-out and the per-line path: one write per connection per read, same lines in the same order."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet import address
+from twisted.internet.testing import StringTransport
+
+from conferenceroom.client import protocol
+from conferenceroom.wire import parse
+from tests.helpers import feed, joined, make_core, make_oper, make_remote_server, make_remote_user, sent
+
+
+class CountingTransport(StringTransport):
+    """A transport that remembers each write separately (what the socket would be handed)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        """Record one write."""
+        self.writes.append(data)
+        super().write(data)
+
+
+def counting_member(core, nick: str, channel: str = "#c", ip: str = "192.0.2.7") -> protocol.ClientConnection:  # type: ignore[no-untyped-def]
+    """A registered member of ``channel`` whose transport records its writes (cleared)."""
+    conn = protocol.ClientConnection(core)
+    conn.makeConnection(CountingTransport(peerAddress=address.IPv4Address("TCP", ip, 4000)))
+    feed(conn, f"NICK {nick}", f"USER {nick} 0 * :{nick}", f"JOIN {channel}")
+    assert conn.user is not None
+    conn.transport.clear()
+    conn.transport.writes.clear()
+    return conn
+
+
+def lines(conn: protocol.ClientConnection) -> list[str]:
+    """The lines written to ``conn`` so far (cleared)."""
+    data = conn.transport.value()
+    conn.transport.clear()
+    return [line.decode() for line in data.split(b"\r\n") if line]
+
+
+def test_lines_of_one_read_reach_a_member_in_one_write() -> None:
+    """Three channel messages arriving in one read reach each member as one
+    write holding the three lines in order (one send per member, not three)."""
+    core = make_core()
+    alice = joined(core, "alice", "#c")
+    bob = counting_member(core, "bob")
+    sent(alice)
+    alice.dataReceived(b"PRIVMSG #c :one\r\nPRIVMSG #c :two\r\nNOTICE #c :three\r\n")
+    assert len(bob.transport.writes) == 1
+    assert [parse(line).params[1] for line in lines(bob)] == ["one", "two", "three"]
+    assert sent(alice) == []
+
+
+def test_output_outside_a_read_is_written_at_once() -> None:
+    """A line sent by a timer or another server (not while a client's input is
+    handled) is on the member's socket at once."""
+    core = make_core()
+    bob = counting_member(core, "bob")
+    server = make_remote_server(core)
+    carol = make_remote_user(core, server, "carol")
+    core.network.join(carol, "#c", origin=server.route)
+    core.router.deliver(carol, core.network.find_channel("#c"), "PRIVMSG", ("#c", "hi"), origin=server.route)
+    assert lines(bob)[-1] == ":carol!~carol@remote.host PRIVMSG #c :hi"
+
+
+def test_error_comes_after_the_lines_held_for_a_killed_client() -> None:
+    """An operator's message and then a KILL in one read: the victim sees the
+    message, then its KILL, then ERROR as its last line."""
+    core = make_core()
+    oper = joined(core, "boss", "#c")
+    make_oper(oper)
+    bob = counting_member(core, "bob")
+    oper.dataReceived(b"PRIVMSG #c :last words\r\nKILL bob :go away\r\n")
+    got = lines(bob)
+    assert got[0].endswith("PRIVMSG #c :last words")
+    assert got[-1].startswith("ERROR :Closing Link")
+    assert [parse(line).command for line in got].index("PRIVMSG") == 0
+    assert bob.closing
+
+
+def test_non_reading_member_dropped_when_reads_carry_many_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member that never reads is dropped with "SendQ exceeded" also when each
+    read of the sender carries many lines (held output counts as soon as it is
+    written); the others get every line, then its QUIT."""
+    monkeypatch.setattr(protocol, "MAX_SENDQ", 3000)
+
+    class Stuck(StringTransport):
+        @property
+        def dataBuffer(self) -> bytes:  # noqa: N802 - twisted's name
+            """Nothing written is ever taken."""
+            return self.io.getvalue()
+
+    core = make_core()
+    alice = joined(core, "alice", "#c")
+    carol = joined(core, "carol", "#c", ip="192.0.2.8")
+    slow = protocol.ClientConnection(core)
+    slow.makeConnection(Stuck(peerAddress=address.IPv4Address("TCP", "192.0.2.9", 1)))
+    feed(slow, "NICK slow", "USER s 0 * :S", "JOIN #c")
+    sent(alice), sent(carol)
+    chunk = b"".join(b"PRIVMSG #c :" + b"x" * 100 + b" %d\r\n" % i for i in range(20))
+    for _ in range(5):
+        alice.dataReceived(chunk)
+    core.clock.advance(0)
+    got = sent(carol)
+    assert [m.command for m in got] == ["PRIVMSG"] * 100 + ["QUIT"]
+    assert got[-1].params == ("SendQ exceeded",)
+    assert slow.transport.value().endswith(b"(SendQ exceeded)\r\n")
+    assert core.network.find_user("slow") is None
+
+
+def test_msgids_are_unique_and_differ_between_server_runs() -> None:
+    """Each message gets its own msgid, and a restarted server (same SID) does not
+    hand out the msgids of its previous run."""
+    first, second = make_core(), make_core()
+    ids = []
+    for core in (first, second):
+        alice = joined(core, "alice", "#c", caps="message-tags")
+        bob = joined(core, "bob", "#c", caps="message-tags", ip="192.0.2.8")
+        feed(alice, "PRIVMSG #c :one", "PRIVMSG #c :two")
+        ids += [m.tags["msgid"] for m in sent(bob)]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    assert all(m.isascii() and m.isalnum() for m in ids)
