@@ -65,6 +65,12 @@ REGISTRATION_LINES_PER_TURN = 16
 _CONTENT = re.compile(rb"[^\r\n \t][^\r\n]*")
 
 
+#: The capabilities that decide which tags a client sees (see caps.visible_tags), as bits of its profile.
+_PROFILE_BITS = (
+    ("message-tags", 1), ("server-time", 2), ("account-tag", 4), ("batch", 8), ("labeled-response", 16),
+)
+
+
 class Registration:
     """What a connection has told us before it is a user."""
 
@@ -466,17 +472,12 @@ class ClientConnection(Protocol):
         """
         if self.closing or self.dead or self.transport is None:
             return 0
-        fields = msg.__dict__
-        cache = fields.get("_encoded")
-        if cache is None:
-            cache = fields["_encoded"] = {}
-        profile = self._profile
-        data = cache.get(profile)
-        if data is None:
-            data = self._encode(msg, self._caps)
+        try:
+            data = msg._encoded[self._profile]  # type: ignore[attr-defined]
+        except (AttributeError, KeyError):
+            data = self._encoded(msg)
             if data is None:
                 return 0
-            cache[profile] = data
         out = self._out
         if out is not None:
             out.append(data)
@@ -486,6 +487,17 @@ class ClientConnection(Protocol):
         else:
             self._write(data, 1)
         return len(data)
+
+    def _encoded(self, msg: Message) -> bytes | None:
+        """``msg`` as this client's tag profile shows it, encoded once per profile and kept on ``msg``."""
+        fields = msg.__dict__
+        cache = fields.get("_encoded")
+        if cache is None:
+            cache = fields["_encoded"] = {}
+        data = self._encode(msg, self._caps)
+        if data is not None:
+            cache[self._profile] = data
+        return data
 
     #: Lines waiting for the end of the current output batch (None: nothing waits).
     _out: list[bytes] | None = None
@@ -560,11 +572,8 @@ class ClientConnection(Protocol):
         caps = frozenset(caps)
         self._caps = caps
         # What decides which tags this client sees; lines are cached per profile.
-        self._profile = (
-            ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps,
-             "labeled-response" in caps)
-            if caps else None
-        )
+        # (A small int, cheap to hash per line; None, like no capabilities, when none of them counts.)
+        self._profile = sum(bit for cap, bit in _PROFILE_BITS if cap in caps) or None
 
     def _encode(self, msg: Message, caps: frozenset[str]) -> bytes | None:
         tags = msg.tags
