@@ -33,7 +33,7 @@ from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
 from .caps import visible_tags
-from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, byte_cost
+from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, FloodLimits, byte_cost, limits_for
 from .labels import LabeledReply, label_of, raw_label
 from .output import BATCH, ReplyStream
 from .pacing import TurnBudget
@@ -270,7 +270,11 @@ class ClientConnection(Protocol):
                 self.reply("ERR_INPUTTOOLONG")
             else:
                 self.lines_in += 1
-                gate.submit(piece, max(penalty(_verb(piece)), cost))
+                try:  # parsed once, here: its command prices it, and it runs as parsed
+                    msg: Message | None = parse(piece)
+                except ParseError:
+                    msg = None
+                gate.submit((piece, msg), max(penalty(msg.command if msg is not None else _verb(piece)), cost))
         if self.closing:
             return
         if cut - pos > 2:
@@ -376,28 +380,27 @@ class ClientConnection(Protocol):
 
     # -- line handling -----------------------------------------------------
 
-    def _run_line(self, raw: bytes) -> None:
+    def _run_line(self, line: tuple[bytes, Message | None]) -> None:
+        """Run one line the flood gate let through: ``(raw, parsed)``, ``parsed`` None if it did not parse."""
         if self.closing:
             return
         if self.user is None and self.pace is not None and not self.pace.take():
             # Over this turn's share for new clients: this line runs in a later
             # turn, and the lines after it wait behind it (the gate is held).
             self.gate.hold()
-            self.pace.later(lambda: self._run_paced(raw))
+            self.pace.later(lambda: self._run_paced(line))
             return
-        self._handle(raw)
+        self._handle(*line)
 
-    def _run_paced(self, raw: bytes) -> None:
+    def _run_paced(self, line: tuple[bytes, Message | None]) -> None:
         """A line whose turn came (see :meth:`_run_line`); then let the next ones through."""
-        self._handle(raw)
+        self._handle(*line)
         self.gate.release()
 
-    def _handle(self, raw: bytes) -> None:
+    def _handle(self, raw: bytes, msg: Message | None) -> None:
         if self.closing:
             return
-        try:
-            msg = parse(raw)
-        except ParseError:
+        if msg is None:
             word = _verb(raw) or "*"
             self.junk_lines += 1  # counted, not logged: junk must not grow the log
             if word and word.isalnum():
@@ -423,8 +426,8 @@ class ClientConnection(Protocol):
         if label is not None and self.label is not None:
             self.label.handler_returned()
 
-    def _flood_limits(self) -> Any:
-        return self.core.flood_limits(self.user)
+    def _flood_limits(self) -> FloodLimits | None:
+        return limits_for(self.core.settings.flood, self.user)
 
     def _excess_flood(self) -> None:
         self.core.abused(self.ip, "Excess Flood")

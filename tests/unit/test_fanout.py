@@ -124,3 +124,42 @@ def test_msgids_are_unique_and_differ_between_server_runs() -> None:
         ids += [m.tags["msgid"] for m in sent(bob)]
     assert len(ids) == 4 and len(set(ids)) == 4
     assert all(m.isascii() and m.isalnum() for m in ids)
+
+
+def test_a_line_is_priced_as_the_command_it_runs() -> None:
+    """A JOIN whose command word carries a NUL (dropped when the line is read)
+    runs as JOIN and costs what a JOIN costs (2), not the price of an unknown word:
+    with a budget of 10, five such JOINs run at once and the sixth waits."""
+    from conferenceroom.admin.settings import FloodSettings
+    from tests.helpers import make_settings
+
+    core = make_core(make_settings(flood=FloodSettings(enabled=True, penalties=10, seconds=10, kill=20)))
+    conn = joined(core, "alice")
+    core.clock.advance(10)
+    conn.dataReceived(b"".join(b"JO\x00IN #c%d\r\n" % i for i in range(6)))
+    assert sorted(c.name for c in conn.user.channels) == [f"#c{i}" for i in range(5)]
+    core.clock.advance(2)
+    assert len(conn.user.channels) == 6
+
+
+def test_a_new_flood_budget_applies_to_the_next_line() -> None:
+    """The flood budget is read per settings snapshot: after new settings (a
+    REHASH) with a budget of 2, the third of three PINGs waits; before, with a
+    budget of 10, all three were answered at once."""
+    from dataclasses import replace
+
+    from conferenceroom.admin.settings import FloodSettings
+    from tests.helpers import make_settings
+
+    core = make_core(make_settings(flood=FloodSettings(enabled=True, penalties=10, seconds=10, kill=20)))
+    conn = joined(core, "alice")
+    core.clock.advance(10)
+    feed(conn, "PING a", "PING b", "PING c")
+    assert [m.params[-1] for m in sent(conn)] == ["a", "b", "c"]
+    core.clock.advance(10)
+    core.apply_settings(replace(core.settings, flood=FloodSettings(enabled=True, penalties=2, seconds=10, kill=20)))
+    sent(conn)
+    feed(conn, "PING d", "PING e", "PING f")
+    assert [m.params[-1] for m in sent(conn)] == ["d", "e"]
+    core.clock.advance(6)
+    assert [m.params[-1] for m in sent(conn)] == ["f"]
