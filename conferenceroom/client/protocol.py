@@ -457,22 +457,15 @@ class ClientConnection(Protocol):
     label: LabeledReply | None = None
 
     def send(self, msg: Message) -> int:
-        """Write ``msg`` (to the labeled reply being gathered, if it is one); return the bytes written."""
+        """Write ``msg`` (to the labeled reply being gathered, if it is one); return the bytes written.
+
+        Every delivery to a local client comes here, once per recipient: the
+        line is written here, with no further call (see :meth:`write_message`).
+        """
         label = self.label
         if label is not None and label.take(msg):
             # Held for the labeled reply: about its size, so a long reply is still paced.
             return 16 + sum(len(p) for p in msg.params)
-        return self.write_message(msg)
-
-    def write_message(self, msg: Message) -> int:
-        """Write ``msg`` with the tags this client may see; return the bytes written.
-
-        The encoded line is cached on the message per tag profile, so a
-        channel message is formatted once per kind of recipient, not once
-        per recipient.  Inside an :class:`~conferenceroom.client.output.OutputBatch`
-        the line joins this connection's pending output (one write at the
-        batch's end); otherwise it is written at once.
-        """
         if self.closing or self.dead or self.transport is None:
             return 0
         try:
@@ -482,9 +475,32 @@ class ClientConnection(Protocol):
             if data is None:
                 return 0
         out = self._out
-        if out is not None:
-            out.append(data)
-        elif BATCH.depth:
+        if out is None:
+            return self._put(data)
+        out.append(data)
+        return len(data)
+
+    def write_message(self, msg: Message) -> int:
+        """Write ``msg`` with the tags this client may see, never gathered into a labeled reply.
+
+        The encoded line is cached on the message per tag profile, so a
+        channel message is formatted once per kind of recipient, not once
+        per recipient.  Inside an :class:`~conferenceroom.client.output.OutputBatch`
+        the line joins this connection's held output (one write at the
+        batch's end); otherwise it is written at once.  Returns its size.
+        """
+        label = self.label
+        if label is None:
+            return self.send(msg)
+        self.label = None  # the labeled reply writes through here: past itself
+        try:
+            return self.send(msg)
+        finally:
+            self.label = label
+
+    def _put(self, data: bytes) -> int:
+        """The first line since the last write: held if an output batch is open, else written now."""
+        if BATCH.depth:
             self._out = [data]
             BATCH.dirty.append(self)
         else:
