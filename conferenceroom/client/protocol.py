@@ -35,7 +35,7 @@ from ..wire import (
 from .caps import visible_tags
 from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, FloodLimits, byte_cost, limits_for
 from .labels import LabeledReply, label_of, raw_label
-from .output import BATCH, ReplyStream
+from .output import BATCH, ReplyStream, write_now
 from .pacing import TurnBudget
 from . import sasl
 
@@ -218,6 +218,8 @@ class ClientConnection(Protocol):
         if self.closing or self.dead:
             return
         batch = BATCH
+        if not batch.depth:
+            batch.reader = self
         batch.depth += 1  # what these lines make anyone receive is written once per connection, at the end
         try:
             self._lines_received(data)
@@ -522,24 +524,27 @@ class ClientConnection(Protocol):
     _out: list[bytes] | None = None
     _unchecked = 0  # bytes written since the SendQ was last measured
 
-    def flush_output(self) -> None:
-        """Write the lines held by the output batch now, in one write."""
+    def flush_output(self, now: bool = False) -> None:
+        """Write the lines held by the output batch in one write (``now``: to the socket at once if it can)."""
         out = self._out
         if out is None:
             return
         self._out = None
         if self.closing or self.dead or self.transport is None:
             return
-        self._write(out[0] if len(out) == 1 else b"".join(out), len(out))
+        self._write(out[0] if len(out) == 1 else b"".join(out), len(out), now)
 
-    def _write(self, data: bytes, lines: int) -> None:
+    def _write(self, data: bytes, lines: int, now: bool = False) -> None:
         """Write ``data`` (``lines`` lines) to the transport; drop the client past the SendQ limit.
 
         The SendQ is measured on every 16th write and whenever 4 KiB went
         out since it last was, so a client that does not read is found
         within a bounded overshoot, without measuring on every write.
         """
-        self.transport.write(data)
+        if now:
+            write_now(self.transport, data)
+        else:
+            self.transport.write(data)
         size = len(data)
         self.bytes_out += size
         self.lines_out += lines

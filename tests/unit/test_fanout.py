@@ -163,3 +163,57 @@ def test_a_new_flood_budget_applies_to_the_next_line() -> None:
     assert [m.params[-1] for m in sent(conn)] == ["d", "e"]
     core.clock.advance(6)
     assert [m.params[-1] for m in sent(conn)] == ["f"]
+
+
+def _socket_transport():  # type: ignore[no-untyped-def]
+    """A real Twisted TCP server transport on one end of a socket pair (the other end returned), on a MemoryReactor."""
+    import socket
+
+    from twisted.internet import tcp
+    from twisted.internet.protocol import Protocol
+    from twisted.internet.testing import MemoryReactor
+
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    peer.setblocking(False)
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    transport = tcp.Server(ours, Protocol(), ("127.0.0.1", 1), None, 1, MemoryReactor())
+    return transport, peer
+
+
+def _read_all(peer) -> bytes:  # type: ignore[no-untyped-def]
+    """Everything the peer socket can read now."""
+    got = b""
+    while True:
+        try:
+            chunk = peer.recv(65536)
+        except BlockingIOError:
+            return got
+        if not chunk:
+            return got
+        got += chunk
+
+
+def test_a_reply_to_the_reading_client_is_on_its_socket_at_once() -> None:
+    """The line for the client whose input is being handled is on the socket at
+    once (no wait for the next reactor pass); what the socket cannot take waits
+    in the transport, and later lines go behind it, never ahead."""
+    from conferenceroom.client.output import write_now
+
+    transport, peer = _socket_transport()
+    write_now(transport, b"PONG one\r\n")
+    assert _read_all(peer) == b"PONG one\r\n"
+    big = b"".join(b"line %06d\r\n" % i for i in range(100_000))  # more than the socket holds
+    write_now(transport, big)
+    write_now(transport, b"PONG two\r\n")
+    assert transport._tempDataBuffer  # the rest waits for the reactor, in order
+    got = b""
+    for _ in range(10_000):
+        got += _read_all(peer)
+        if not transport._tempDataBuffer and transport.offset == len(transport.dataBuffer):
+            break
+        transport.doWrite()
+    got += _read_all(peer)
+    assert got == big + b"PONG two\r\n"
+    peer.close()
+    transport.socket.close()
