@@ -217,3 +217,83 @@ def test_a_reply_to_the_reading_client_is_on_its_socket_at_once() -> None:
     assert got == big + b"PONG two\r\n"
     peer.close()
     transport.socket.close()
+
+
+# -- the ban decision of a channel message, kept while nothing it reads changes ---------
+
+
+def _banned_room(core):  # type: ignore[no-untyped-def]
+    """#c with an operator (owner of the lists), bob as a plain member, and 20 unrelated bans."""
+    op = joined(core, "op", "#c")
+    bob = joined(core, "bob", "#c", ip="192.0.2.8")
+    feed(op, "MODE #c +bbbbbbbbbbbbbbbbbbbb " + " ".join(f"*!*@spam{i}.example" for i in range(20)))
+    sent(op), sent(bob)
+    return op, bob
+
+
+def _said(op, bob, text: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """What bob is told and what op receives when bob says ``text`` in #c."""
+    feed(bob, f"PRIVMSG #c :{text}")
+    told = [f"{m.command} {m.params[-1]}" for m in sent(bob)]
+    heard = [m.params[-1] for m in sent(op) if m.command == "PRIVMSG"]
+    return told + heard
+
+
+def test_a_ban_set_after_a_member_spoke_applies_to_its_next_message() -> None:
+    """bob speaks, is banned, cannot speak (404 naming the ban); unbanned, speaks again."""
+    core = make_core()
+    op, bob = _banned_room(core)
+    assert _said(op, bob, "one") == ["one"]
+    feed(op, "MODE #c +b bob!*@*")
+    sent(op), sent(bob)
+    assert _said(op, bob, "two") == ["404 Cannot send to channel (you are banned)"]
+    feed(op, "MODE #c -b bob!*@*")
+    sent(op), sent(bob)
+    assert _said(op, bob, "three") == ["three"]
+
+
+def test_an_exception_or_a_voice_lets_a_banned_member_speak_again() -> None:
+    """A banned bob is refused; after +e on him he speaks; after -e he is refused; voiced he speaks."""
+    core = make_core()
+    op, bob = _banned_room(core)
+    feed(op, "MODE #c +b *!*@192.0.2.8")
+    sent(op), sent(bob)
+    assert _said(op, bob, "one")[0].startswith("404")
+    feed(op, "MODE #c +e bob!*@*")
+    sent(op), sent(bob)
+    assert _said(op, bob, "two") == ["two"]
+    feed(op, "MODE #c -e bob!*@*")
+    sent(op), sent(bob)
+    assert _said(op, bob, "three")[0].startswith("404")
+    feed(op, "MODE #c +v bob")
+    sent(op), sent(bob)
+    assert _said(op, bob, "four") == ["four"]
+
+
+def test_a_mute_set_after_a_member_spoke_silences_it() -> None:
+    """bob speaks; after +b m:bob!*@* he is told he is muted."""
+    core = make_core()
+    op, bob = _banned_room(core)
+    assert _said(op, bob, "one") == ["one"]
+    feed(op, "MODE #c +b m:bob!*@*")
+    sent(op), sent(bob)
+    assert _said(op, bob, "two") == ["404 Cannot send to channel (you are muted)"]
+
+
+def test_a_new_nick_or_host_is_judged_afresh() -> None:
+    """bob speaks; renamed to a banned nick he is refused; back as bob he speaks;
+    given a host that is banned (a cloak) he is refused."""
+    core = make_core()
+    op, bob = _banned_room(core)
+    feed(op, "MODE #c +bb robert!*@* *!*@cloaked.example")
+    sent(op), sent(bob)
+    assert _said(op, bob, "one") == ["one"]
+    feed(bob, "NICK robert")
+    sent(op), sent(bob)
+    assert _said(op, bob, "two")[0].startswith("404")
+    feed(bob, "NICK bob")
+    sent(op), sent(bob)
+    assert _said(op, bob, "three") == ["three"]
+    core.network.set_host(bob.user, bob.user.ident, "cloaked.example")
+    sent(op), sent(bob)
+    assert _said(op, bob, "four")[0].startswith("404")

@@ -48,6 +48,36 @@ class _Refused(Exception):
 _can_send = can_send  # the name multiline.py imports
 
 
+def _speak_refusal(user: User, channel: Channel) -> str | None:
+    """:func:`can_send` for a channel message, its decision kept while nothing it reads changes.
+
+    With bans set, deciding costs a glob match of every ban and exception
+    against three masks of the user, on every message.  The decision is
+    kept per member with the state it was made from (the b and e lists,
+    the channel's modes, the member's status, the user's nick, ident,
+    hosts, IP and account): any change of those (a ban, an exception, a
+    mute ``m:``, a nick, host or account change, a voice) decides afresh.
+    """
+    bans = channel.lists.get("b")
+    if not bans:
+        return can_send(user, channel)  # nothing to match: deciding is cheaper than a key
+    membership = channel.members.get(user)
+    key = (
+        tuple(entry.mask for entry in bans), tuple(entry.mask for entry in channel.lists.get("e", ())),
+        frozenset(channel.flags), frozenset(membership.status) if membership is not None else None,
+        user.nick, user.ident, user.host, user.realhost, user.ip, user.account,
+    )
+    cache = channel.__dict__.setdefault("_speak_cache", {})
+    kept = cache.get(user)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    reason = can_send(user, channel)
+    if len(cache) > 2 * len(channel.members) + 16:
+        cache.clear()  # users who left: forget them all at once, now and then
+    cache[user] = (key, reason)
+    return reason
+
+
 # -- tags ------------------------------------------------------------------------
 
 
@@ -140,7 +170,7 @@ def _deliver_one(
             if target.startswith("$") and not user.is_oper:
                 raise _Refused("ERR_NOPRIVILEGES")
             raise _Refused("ERR_NOSUCHNICK", target)
-        reason = can_send(user, channel)
+        reason = _speak_refusal(user, channel)
         if reason is not None:
             raise _Refused("ERR_CANNOTSENDTOCHAN", channel.name, reason)
         shown = target[: len(target) - len(name)] + channel.name
