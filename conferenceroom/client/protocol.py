@@ -46,8 +46,11 @@ if TYPE_CHECKING:
 REGISTRATION_TIMEOUT = 60.0
 PING_INTERVAL = 90.0
 MAX_SENDQ = 4 * 1024 * 1024
-SENDQ_CHECK_EVERY = 15  # check the send queue on every 16th write (a bit mask)
-SENDQ_CHECK_BYTES = 4096  # ... and on any write of this many bytes since the last check
+# The send queue is measured once 4 KiB were written since it last was, each
+# write counting 256 bytes more than its size: about every 16th write of short
+# lines, at once for a long one.
+SENDQ_CHECK_BYTES = 4096
+SENDQ_WRITE_WEIGHT = 256
 CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is aborted
 # Bytes read from a client socket at once (Twisted's default is 64 KiB): a line
 # is at most 512 bytes plus 4 KiB of tags, and a smaller read bounds the work
@@ -113,7 +116,6 @@ class ClientConnection(Protocol):
         self._timer: Any = None
         self._last_input = 0.0
         self._ping_sent = False
-        self._writes = 0
         self._input_paused = False
         self._abort_timer: Any = None
         self.lost = False
@@ -502,11 +504,11 @@ class ClientConnection(Protocol):
 
     def _put(self, data: bytes) -> int:
         """The first line since the last write: held if an output batch is open, else written now."""
+        self._out = [data]
         if BATCH.depth:
-            self._out = [data]
             BATCH.dirty.append(self)
         else:
-            self._write(data, 1)
+            self.flush_output()
         return len(data)
 
     def _encoded(self, msg: Message) -> bytes | None:
@@ -522,40 +524,37 @@ class ClientConnection(Protocol):
 
     #: Lines waiting for the end of the current output batch (None: nothing waits).
     _out: list[bytes] | None = None
-    _unchecked = 0  # bytes written since the SendQ was last measured
+    _unchecked = 0  # bytes (and write weights) since the SendQ was last measured
 
     def flush_output(self, now: bool = False) -> None:
-        """Write the lines held by the output batch in one write (``now``: to the socket at once if it can)."""
+        """Write the held lines in one write (``now``: to the socket at once if it can); drop the client past the SendQ.
+
+        The SendQ is measured every 4 KiB (see ``SENDQ_WRITE_WEIGHT``), so a
+        client that does not read is found within a bounded overshoot,
+        without measuring on every write.
+        """
         out = self._out
         if out is None:
             return
         self._out = None
-        if self.closing or self.dead or self.transport is None:
+        transport = self.transport
+        if self.closing or self.dead or transport is None:
             return
-        self._write(out[0] if len(out) == 1 else b"".join(out), len(out), now)
-
-    def _write(self, data: bytes, lines: int, now: bool = False) -> None:
-        """Write ``data`` (``lines`` lines) to the transport; drop the client past the SendQ limit.
-
-        The SendQ is measured on every 16th write and whenever 4 KiB went
-        out since it last was, so a client that does not read is found
-        within a bounded overshoot, without measuring on every write.
-        """
+        data = out[0] if len(out) == 1 else b"".join(out)
         if now:
-            write_now(self.transport, data)
+            write_now(transport, data)
         else:
-            self.transport.write(data)
+            transport.write(data)
         size = len(data)
         self.bytes_out += size
-        self.lines_out += lines
-        self._writes += 1
-        unchecked = self._unchecked + size
-        if unchecked >= SENDQ_CHECK_BYTES or not self._writes & SENDQ_CHECK_EVERY:
-            self._unchecked = 0
-            if queued_bytes(self.transport) > MAX_SENDQ:
-                self._sendq_exceeded()
-        else:
+        self.lines_out += len(out)
+        unchecked = self._unchecked + size + SENDQ_WRITE_WEIGHT
+        if unchecked < SENDQ_CHECK_BYTES:
             self._unchecked = unchecked
+            return
+        self._unchecked = 0
+        if queued_bytes(transport) > MAX_SENDQ:
+            self._sendq_exceeded()
 
     def send_stream(self, messages: Iterable[Message]) -> None:
         """Send a reply that may be long, paced by what the client reads.
