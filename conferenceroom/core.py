@@ -210,14 +210,9 @@ class ServerCore:
 
     def flood_limits(self, user: User | None) -> "FloodLimits | None":
         """The flood budget of a connection, or None where flood control is off."""
-        from .client.flood import FloodLimits  # only client connections ask
+        from .client.flood import limits_for  # only client connections ask
 
-        flood = self.settings.flood
-        if not flood.enabled:
-            return None
-        if user is not None and user.is_oper and flood.oper_exempt:
-            return None
-        return FloodLimits(flood.penalties, flood.seconds, flood.kill)
+        return limits_for(self.settings.flood, user)
 
     def add_connection(self, conn: Any) -> None:
         """Count a new client connection (before :meth:`admission_refusal`)."""

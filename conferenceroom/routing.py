@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .events import HERE
-from .modes import BOT_MODE
+from .modes import BOT_MODE, MODE_OF_PREFIX, STATUS_RANK, rank
 from .network import Channel, Network, Server, User
 from .wire import Message
 
@@ -216,10 +216,39 @@ class Router:
         (STATUSMSG, e.g. ``@#chan``); it is a prefix (``@``) or a mode (``o``).
         ``cap`` skips local members without that capability (TAGMSG).
         """
-        from .modes import MODE_OF_PREFIX, STATUS_RANK, rank
+        if status:
+            self._to_status(channel, message, exclude, origin, status, cap, sender)
+            return
+        members = channel.members
+        local = channel.local_members
+        if cap is None:
+            for user in local:
+                if user is not exclude:
+                    user.route.send(message)
+        else:
+            for user in local:
+                if user is not exclude:
+                    route = user.route
+                    if cap in route.caps:
+                        route.send(message)
+        if len(members) == len(local):
+            return
+        relayed: set[int] = set()
+        for user in members:
+            route = user.route
+            if route is None or route is origin or user in local or user is exclude:
+                continue
+            if id(route) not in relayed and not getattr(route, "is_client", False):
+                relayed.add(id(route))
+                route.relay(Relay(_required(sender, message), channel, message, origin, None))
 
-        mode = MODE_OF_PREFIX.get(status, status) if status else None
-        min_rank = STATUS_RANK.get(mode, 0) if mode else 0
+    def _to_status(
+        self, channel: Channel, message: Message, exclude: User | None, origin: Any, status: str,
+        cap: str | None, sender: User | Server | None,
+    ) -> None:
+        """:meth:`to_channel` for STATUSMSG: members holding ``status`` (a prefix or a mode) or higher."""
+        mode = MODE_OF_PREFIX.get(status, status)
+        min_rank = STATUS_RANK.get(mode, 0)
         relayed: set[int] = set()
         for user, membership in channel.members.items():
             if user is exclude:

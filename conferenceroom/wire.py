@@ -66,9 +66,12 @@ def unescape_tag_value(value: str) -> str:
     return "".join(out)
 
 
+_TAG_ESCAPE_TABLE = str.maketrans(_TAG_ESCAPES)
+
+
 def escape_tag_value(value: str) -> str:
     """Escape a tag value for the wire."""
-    return "".join(_TAG_ESCAPES.get(ch, ch) for ch in value)
+    return value.translate(_TAG_ESCAPE_TABLE)
 
 
 def _parse_tags(section: str) -> dict[str, str]:
@@ -171,31 +174,45 @@ def format_message(msg: Message) -> str:
         for key, value in msg.tags.items():
             if not key or _UNSENDABLE_TAG_KEY.search(key) or "\x00" in (value or ""):
                 raise ValueError(f"tag cannot be sent: {key!r}={value!r}")
-            items.append(f"{key}={escape_tag_value(value)}" if value else key)
+            items.append(f"{key}={value.translate(_TAG_ESCAPE_TABLE)}" if value else key)
         parts.append("@" + ";".join(items))
-    if msg.source:
-        if _UNSENDABLE_WORD.search(msg.source):
-            raise ValueError(f"source cannot be sent: {msg.source!r}")
-        parts.append(":" + msg.source)
-    if not msg.command or _UNSENDABLE_COMMAND.search(msg.command):
-        raise ValueError(f"command cannot be sent: {msg.command!r}")
-    parts.append(msg.command)
+    source = msg.source
+    if source:
+        if " " in source:
+            raise ValueError(f"source cannot be sent: {source!r}")
+        parts.append(":" + source)
+    command = msg.command
+    if not command or " " in command or ":" in command:
+        raise ValueError(f"command cannot be sent: {command!r}")
+    parts.append(command)
     params = msg.params
     if params:
-        # One regex per parameter on this path (every burst line goes through it);
-        # check_param only runs to raise with the reason.
         middle = params[:-1]
         for param in middle:
-            if not param or param[0] == ":" or _UNSENDABLE_WORD.search(param):
+            if not param or param[0] == ":" or " " in param:
                 check_param(param, False)
         last = params[-1]
-        if _UNSENDABLE.search(last):
-            check_param(last, True)
         parts.extend(middle)
-        if not last or last[0] == ":" or " " in last or FREE_TEXT_INDEX.get(msg.command) == len(middle):
+        if not last or last[0] == ":" or " " in last or FREE_TEXT_INDEX.get(command) == len(middle):
             last = ":" + last
         parts.append(last)
-    return " ".join(parts)
+    line = " ".join(parts)
+    # CR, LF and NUL are looked for once in the whole line (tag values are
+    # escaped by now); only a line holding one is taken apart to say where.
+    if "\r" in line or "\n" in line or "\x00" in line:
+        _refuse_unsendable(msg)
+    return line
+
+
+def _refuse_unsendable(msg: Message) -> None:
+    """Raise ValueError naming the part of ``msg`` that holds a CR, LF or NUL."""
+    if msg.source and _UNSENDABLE_WORD.search(msg.source):
+        raise ValueError(f"source cannot be sent: {msg.source!r}")
+    if _UNSENDABLE_COMMAND.search(msg.command):
+        raise ValueError(f"command cannot be sent: {msg.command!r}")
+    for index, param in enumerate(msg.params):
+        check_param(param, index == len(msg.params) - 1)
+    raise ValueError(f"message cannot be sent: {msg!r}")
 
 
 def ascii_number(text: str, max_digits: int = 9) -> int | None:

@@ -35,6 +35,25 @@ class FloodLimits:
     kill: int
 
 
+def limits_for(flood: Any, user: Any) -> FloodLimits | None:
+    """The budget of a connection of ``user`` (None before registration) under ``flood`` settings.
+
+    None where flood control is off (or for an exempt operator).  One
+    :class:`FloodLimits` per settings snapshot, not one per line.
+    """
+    if not flood.enabled:
+        return None
+    if user is not None and flood.oper_exempt and user.is_oper:
+        return None
+    cached = _last_limits
+    if cached[0] is not flood:
+        cached[:] = [flood, FloodLimits(flood.penalties, flood.seconds, flood.kill)]
+    return cached[1]
+
+
+_last_limits: list[Any] = [None, None]  # the flood settings last asked about and their limits
+
+
 class FloodGate:
     """Run lines now, later, or disconnect, by their accumulated penalty."""
 
@@ -42,7 +61,7 @@ class FloodGate:
         self,
         clock: Any,
         limits: Callable[[], FloodLimits | None],
-        run: Callable[[bytes], None],
+        run: Callable[[Any], None],
         on_excess: Callable[[], None],
         on_drained: Callable[[], None] | None = None,
     ) -> None:
@@ -54,7 +73,7 @@ class FloodGate:
         # A plain list: usually empty (a deque costs ~600 bytes per client even
         # then), and never longer than the kill threshold allows.  An entry
         # whose line is None is charged input that runs nothing.
-        self.queue: list[tuple[bytes | None, float]] = []
+        self.queue: list[tuple[Any, float]] = []
         self.queued_cost = 0.0
         self.busy_until = 0.0
         self._timer: Any = None
@@ -86,7 +105,7 @@ class FloodGate:
         if cost > 0 and not self.closed and self.limits() is not None:
             self.submit(None, cost)
 
-    def submit(self, line: bytes | None, cost: float) -> None:
+    def submit(self, line: Any, cost: float) -> None:
         """Run ``line`` now if the budget allows, else queue it (or disconnect).
 
         ``None`` stands for charged input with nothing to run.

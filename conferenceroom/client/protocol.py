@@ -33,9 +33,9 @@ from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
 from .caps import visible_tags
-from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, byte_cost
+from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, FloodLimits, byte_cost, limits_for
 from .labels import LabeledReply, label_of, raw_label
-from .output import ReplyStream
+from .output import BATCH, ReplyStream, write_now
 from .pacing import TurnBudget
 from . import sasl
 
@@ -46,7 +46,11 @@ if TYPE_CHECKING:
 REGISTRATION_TIMEOUT = 60.0
 PING_INTERVAL = 90.0
 MAX_SENDQ = 4 * 1024 * 1024
-SENDQ_CHECK_EVERY = 15  # check the send queue on every 16th write (a bit mask)
+# The send queue is measured once 4 KiB were written since it last was, each
+# write counting 256 bytes more than its size: about every 16th write of short
+# lines, at once for a long one.
+SENDQ_CHECK_BYTES = 4096
+SENDQ_WRITE_WEIGHT = 256
 CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is aborted
 # Bytes read from a client socket at once (Twisted's default is 64 KiB): a line
 # is at most 512 bytes plus 4 KiB of tags, and a smaller read bounds the work
@@ -62,6 +66,12 @@ REGISTRATION_LINES_PER_TURN = 16
 # A line's content: from its first character that is not blank to its end.
 # Runs of blank lines, CRs and LFs between lines are never split in Python.
 _CONTENT = re.compile(rb"[^\r\n \t][^\r\n]*")
+
+
+#: The capabilities that decide which tags a client sees (see caps.visible_tags), as bits of its profile.
+_PROFILE_BITS = (
+    ("message-tags", 1), ("server-time", 2), ("account-tag", 4), ("batch", 8), ("labeled-response", 16),
+)
 
 
 class Registration:
@@ -106,7 +116,6 @@ class ClientConnection(Protocol):
         self._timer: Any = None
         self._last_input = 0.0
         self._ping_sent = False
-        self._writes = 0
         self._input_paused = False
         self._abort_timer: Any = None
         self.lost = False
@@ -210,6 +219,17 @@ class ClientConnection(Protocol):
             return
         if self.closing or self.dead:
             return
+        batch = BATCH
+        if not batch.depth:
+            batch.reader = self
+        batch.depth += 1  # what these lines make anyone receive is written once per connection, at the end
+        try:
+            self._lines_received(data)
+        finally:
+            batch.end()
+
+    def _lines_received(self, data: bytes) -> None:
+        """The body of :meth:`dataReceived`, inside an output batch."""
         if not self.bytes_in and not self.secure and data[:1] == TLS_HANDSHAKE_RECORD:
             self._tls_on_plain_port()
             return
@@ -254,7 +274,11 @@ class ClientConnection(Protocol):
                 self.reply("ERR_INPUTTOOLONG")
             else:
                 self.lines_in += 1
-                gate.submit(piece, max(penalty(_verb(piece)), cost))
+                try:  # parsed once, here: its command prices it, and it runs as parsed
+                    msg: Message | None = parse(piece)
+                except ParseError:
+                    msg = None
+                gate.submit((piece, msg), max(penalty(msg.command if msg is not None else _verb(piece)), cost))
         if self.closing:
             return
         if cut - pos > 2:
@@ -344,6 +368,7 @@ class ClientConnection(Protocol):
 
     def _become_link(self, unread: bytes) -> None:
         """Hand this connection to a server link with what it sent so far; this object only forwards now."""
+        self.flush_output()
         self.gate.close()
         self.stream.stop()
         self._cancel_timer()
@@ -359,28 +384,27 @@ class ClientConnection(Protocol):
 
     # -- line handling -----------------------------------------------------
 
-    def _run_line(self, raw: bytes) -> None:
+    def _run_line(self, line: tuple[bytes, Message | None]) -> None:
+        """Run one line the flood gate let through: ``(raw, parsed)``, ``parsed`` None if it did not parse."""
         if self.closing:
             return
         if self.user is None and self.pace is not None and not self.pace.take():
             # Over this turn's share for new clients: this line runs in a later
             # turn, and the lines after it wait behind it (the gate is held).
             self.gate.hold()
-            self.pace.later(lambda: self._run_paced(raw))
+            self.pace.later(lambda: self._run_paced(line))
             return
-        self._handle(raw)
+        self._handle(*line)
 
-    def _run_paced(self, raw: bytes) -> None:
+    def _run_paced(self, line: tuple[bytes, Message | None]) -> None:
         """A line whose turn came (see :meth:`_run_line`); then let the next ones through."""
-        self._handle(raw)
+        self._handle(*line)
         self.gate.release()
 
-    def _handle(self, raw: bytes) -> None:
+    def _handle(self, raw: bytes, msg: Message | None) -> None:
         if self.closing:
             return
-        try:
-            msg = parse(raw)
-        except ParseError:
+        if msg is None:
             word = _verb(raw) or "*"
             self.junk_lines += 1  # counted, not logged: junk must not grow the log
             if word and word.isalnum():
@@ -406,8 +430,8 @@ class ClientConnection(Protocol):
         if label is not None and self.label is not None:
             self.label.handler_returned()
 
-    def _flood_limits(self) -> Any:
-        return self.core.flood_limits(self.user)
+    def _flood_limits(self) -> FloodLimits | None:
+        return limits_for(self.core.settings.flood, self.user)
 
     def _excess_flood(self) -> None:
         self.core.abused(self.ip, "Excess Flood")
@@ -437,37 +461,100 @@ class ClientConnection(Protocol):
     label: LabeledReply | None = None
 
     def send(self, msg: Message) -> int:
-        """Write ``msg`` (to the labeled reply being gathered, if it is one); return the bytes written."""
+        """Write ``msg`` (to the labeled reply being gathered, if it is one); return the bytes written.
+
+        Every delivery to a local client comes here, once per recipient: the
+        line is written here, with no further call (see :meth:`write_message`).
+        """
         label = self.label
         if label is not None and label.take(msg):
             # Held for the labeled reply: about its size, so a long reply is still paced.
             return 16 + sum(len(p) for p in msg.params)
-        return self.write_message(msg)
+        if self.closing or self.dead or self.transport is None:
+            return 0
+        try:
+            data = msg._encoded[self._profile]  # type: ignore[attr-defined]
+        except (AttributeError, KeyError):
+            data = self._encoded(msg)
+            if data is None:
+                return 0
+        out = self._out
+        if out is None:
+            return self._put(data)
+        out.append(data)
+        return len(data)
 
     def write_message(self, msg: Message) -> int:
-        """Write ``msg`` with the tags this client may see; return the bytes written.
+        """Write ``msg`` with the tags this client may see, never gathered into a labeled reply.
 
         The encoded line is cached on the message per tag profile, so a
         channel message is formatted once per kind of recipient, not once
-        per recipient.
+        per recipient.  Inside an :class:`~conferenceroom.client.output.OutputBatch`
+        the line joins this connection's held output (one write at the
+        batch's end); otherwise it is written at once.  Returns its size.
         """
-        if self.closing or self.dead or self.transport is None:
-            return 0
-        profile = self._profile
-        cache = msg.__dict__.setdefault("_encoded", {})
-        data = cache.get(profile)
-        if data is None:
-            data = self._encode(msg, self._caps)
-            if data is None:
-                return 0
-            cache[profile] = data
-        self.transport.write(data)
-        self.bytes_out += len(data)
-        self.lines_out += 1
-        self._writes += 1
-        if not self._writes & SENDQ_CHECK_EVERY and queued_bytes(self.transport) > MAX_SENDQ:
-            self._sendq_exceeded()
+        label = self.label
+        if label is None:
+            return self.send(msg)
+        self.label = None  # the labeled reply writes through here: past itself
+        try:
+            return self.send(msg)
+        finally:
+            self.label = label
+
+    def _put(self, data: bytes) -> int:
+        """The first line since the last write: held if an output batch is open, else written now."""
+        self._out = [data]
+        if BATCH.depth:
+            BATCH.dirty.append(self)
+        else:
+            self.flush_output()
         return len(data)
+
+    def _encoded(self, msg: Message) -> bytes | None:
+        """``msg`` as this client's tag profile shows it, encoded once per profile and kept on ``msg``."""
+        fields = msg.__dict__
+        cache = fields.get("_encoded")
+        if cache is None:
+            cache = fields["_encoded"] = {}
+        data = self._encode(msg, self._caps)
+        if data is not None:
+            cache[self._profile] = data
+        return data
+
+    #: Lines waiting for the end of the current output batch (None: nothing waits).
+    _out: list[bytes] | None = None
+    _unchecked = 0  # bytes (and write weights) since the SendQ was last measured
+
+    def flush_output(self, now: bool = False) -> None:
+        """Write the held lines in one write (``now``: to the socket at once if it can); drop the client past the SendQ.
+
+        The SendQ is measured every 4 KiB (see ``SENDQ_WRITE_WEIGHT``), so a
+        client that does not read is found within a bounded overshoot,
+        without measuring on every write.
+        """
+        out = self._out
+        if out is None:
+            return
+        self._out = None
+        transport = self.transport
+        if self.closing or self.dead or transport is None:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        if now:
+            write_now(transport, data)
+        else:
+            transport.write(data)
+        size = len(data)
+        self.bytes_out += size
+        self.lines_out += len(out)
+        unchecked = self._unchecked + size + SENDQ_WRITE_WEIGHT
+        if unchecked < SENDQ_CHECK_BYTES:
+            self._unchecked = unchecked
+            return
+        self._unchecked = 0
+        if queued_bytes(transport) > MAX_SENDQ:
+            self._sendq_exceeded()
 
     def send_stream(self, messages: Iterable[Message]) -> None:
         """Send a reply that may be long, paced by what the client reads.
@@ -508,11 +595,8 @@ class ClientConnection(Protocol):
         caps = frozenset(caps)
         self._caps = caps
         # What decides which tags this client sees; lines are cached per profile.
-        self._profile = (
-            ("message-tags" in caps, "server-time" in caps, "account-tag" in caps, "batch" in caps,
-             "labeled-response" in caps)
-            if caps else None
-        )
+        # (A small int, cheap to hash per line; None, like no capabilities, when none of them counts.)
+        self._profile = sum(bit for cap, bit in _PROFILE_BITS if cap in caps) or None
 
     def _encode(self, msg: Message, caps: frozenset[str]) -> bytes | None:
         tags = msg.tags
@@ -542,8 +626,9 @@ class ClientConnection(Protocol):
         self.send(Message("NOTICE", (self.nick, text), self.core.name))
 
     def send_raw_line(self, line: str) -> None:
-        """Send an already formatted line (used for ERROR before closing)."""
+        """Send an already formatted line (used for ERROR before closing), after what is held."""
         if self.transport is not None and not self.closing:
+            self.flush_output()
             data = line.encode("utf-8", "replace") + b"\r\n"
             self.transport.write(data)
             self.bytes_out += len(data)

@@ -11,7 +11,8 @@ connection then shows a client only the tags its capabilities allow.
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
 from typing import TYPE_CHECKING
 
 from ...casemap import fold, is_channel, match
@@ -21,6 +22,7 @@ from ...modes import MODE_OF_PREFIX, STATUS_PREFIXES, STATUS_RANK
 from ...network import Channel, User
 from ...wire import Message, cut_to_bytes
 from ..labels import not_a_reply
+from .channel import can_send
 from .ircv3 import recent_messages
 from .multiline import take_line
 
@@ -43,22 +45,59 @@ class _Refused(Exception):
 # -- permission to speak ---------------------------------------------------------
 
 
-def _can_send(user: User, channel: Channel) -> str | None:
-    """None if ``user`` may speak in ``channel``, else the 404 text (channel.py decides)."""
-    from .channel import can_send
+_can_send = can_send  # the name multiline.py imports
 
-    return can_send(user, channel)
+
+def _speak_refusal(user: User, channel: Channel) -> str | None:
+    """:func:`can_send` for a channel message, its decision kept while nothing it reads changes.
+
+    With bans set, deciding costs a glob match of every ban and exception
+    against three masks of the user, on every message.  The decision is
+    kept per member with the state it was made from (the b and e lists,
+    the channel's modes, the member's status, the user's nick, ident,
+    hosts, IP and account): any change of those (a ban, an exception, a
+    mute ``m:``, a nick, host or account change, a voice) decides afresh.
+    """
+    bans = channel.lists.get("b")
+    if not bans:
+        return can_send(user, channel)  # nothing to match: deciding is cheaper than a key
+    membership = channel.members.get(user)
+    key = (
+        tuple(entry.mask for entry in bans), tuple(entry.mask for entry in channel.lists.get("e", ())),
+        frozenset(channel.flags), frozenset(membership.status) if membership is not None else None,
+        user.nick, user.ident, user.host, user.realhost, user.ip, user.account,
+    )
+    cache = channel.__dict__.setdefault("_speak_cache", {})
+    kept = cache.get(user)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    reason = can_send(user, channel)
+    if len(cache) > 2 * len(channel.members) + 16:
+        cache.clear()  # users who left: forget them all at once, now and then
+    cache[user] = (key, reason)
+    return reason
 
 
 # -- tags ------------------------------------------------------------------------
 
 
+#: This run of the server, in every msgid it makes: a restarted server (same
+#: SID, counter from 1 again) never repeats the msgids of an earlier run.
+_RUN = os.urandom(4).hex()
+_serial = itertools.count(1)
+
+
+def new_msgid(conn: "ClientConnection") -> str:
+    """A network-unique msgid: our SID, this run's token and a counter (no syscall per message)."""
+    return f"{conn.core.network.me.sid}{_RUN}{next(_serial):x}"
+
+
 def _outgoing_tags(conn: "ClientConnection", user: User, msg: Message) -> dict[str, str]:
     """Tags the relayed message carries: client-only tags, msgid and account."""
     tags: dict[str, str] = {}
-    if "message-tags" in conn.caps:
+    if msg.tags and "message-tags" in conn.caps:
         tags.update((k, v) for k, v in msg.tags.items() if k.startswith("+") and len(k) > 1)
-    tags["msgid"] = uuid.uuid4().hex
+    tags["msgid"] = new_msgid(conn)
     if user.account:
         tags["account"] = user.account
     return tags
@@ -131,7 +170,7 @@ def _deliver_one(
             if target.startswith("$") and not user.is_oper:
                 raise _Refused("ERR_NOPRIVILEGES")
             raise _Refused("ERR_NOSUCHNICK", target)
-        reason = _can_send(user, channel)
+        reason = _speak_refusal(user, channel)
         if reason is not None:
             raise _Refused("ERR_CANNOTSENDTOCHAN", channel.name, reason)
         shown = target[: len(target) - len(name)] + channel.name
