@@ -274,6 +274,9 @@ class LinkConnection(Protocol):
         if len(body) > MAX_LINE - 2:
             self.protocol_error(f"Line too long ({len(body)} bytes, at most {MAX_LINE - 2})")
             return
+        if raw[0] == 58 and self.registered and self._split_line(raw):  # 58: ':', a line with a source
+            self.lines_in += 1
+            return
         try:
             msg = parse(raw)
         except ParseError as exc:
@@ -295,6 +298,29 @@ class LinkConnection(Protocol):
         except Exception:
             self.log.failure("{peer}: error handling {verb}", peer=self.name, verb=msg.command)
             self.protocol_error(f"Internal error handling {msg.command}")
+
+    def _split_line(self, raw: bytes) -> bool:
+        """``:<source> <VERB> ...`` handled from its words if the verb has a split handler (UID, SJOIN).
+
+        The bulk of a burst skips :func:`parse` and the Message; False (a line
+        of another verb or shape, not UTF-8, with NUL or doubled spaces) leaves
+        the line to the ordinary path, nothing changed.
+        """
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            return False
+        head, colon, trailing = text.partition(" :")
+        words = head.split(" ")
+        table = self.core.server_commands
+        if len(words) < 3 or words[1] not in table.split_handlers or "" in words or "\x00" in text:
+            return False
+        try:
+            return table.dispatch_split(self, words, trailing if colon else None)
+        except Exception:
+            self.log.failure("{peer}: error handling {verb}", peer=self.name, verb=words[1])
+            self.protocol_error(f"Internal error handling {words[1]}")
+            return True
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """The connection is gone: split the peer's side (if it had joined) and tell the manager."""
