@@ -37,6 +37,21 @@ WHOWAS_MAX = 2000
 
 
 _STATUS_ORDERS: dict[str, tuple[str, ...]] = {}
+_new_object = object.__new__
+
+
+def _granted(mode: str, user: "User") -> ModeChange:
+    """``ModeChange(True, mode, user.nick, user)`` without the frozen dataclass's four ``object.__setattr__``.
+
+    A burst gives thousands of statuses; the result is the same immutable change.
+    """
+    change = _new_object(ModeChange)
+    fields = change.__dict__
+    fields["adding"] = True
+    fields["mode"] = mode
+    fields["param"] = user.nick
+    fields["member"] = user
+    return change
 
 
 def _status_order(status: str) -> tuple[str, ...]:
@@ -624,12 +639,13 @@ class Network:
         ``MembersNetjoined`` for the new members, then one MODE change of their modes and statuses), then one
         ``ChannelNetjoined`` for the links.
         """
-        channel = self.channels.get(name)
+        key = fold(name)
+        channel = self.channels.get_folded(key)
         created = channel is None
         lowered = False
         if channel is None:
             channel = Channel(name, ts)
-            self.channels[name] = channel
+            self.channels.set_folded(key, channel)
         elif ts < channel.ts:
             lowered = True
             self._wipe_channel(source, channel, origin)
@@ -652,13 +668,12 @@ class Network:
             held = membership.status
             if mode not in held and channel.members.get(membership.user) is membership:
                 held.add(mode)
-                user = membership.user
-                applied.append(ModeChange(True, mode, user.nick, user))
+                applied.append(_granted(mode, membership.user))
         if applied:
             self.events.emit(
                 ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True)
             )
-        if not channel.members and self.channels.get(name) is channel:
+        if not channel.members and self.channels.get_folded(key) is channel:
             del self.channels[name]  # an SJOIN naming nobody we know leaves nothing behind
         result = NetjoinResult(channel, created, lowered, kept_theirs, tuple(joined))
         self.events.emit(ev.ChannelNetjoined(source, channel, ts, result, origin=origin))

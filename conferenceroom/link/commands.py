@@ -442,15 +442,25 @@ def handle_svsmode(side: LinkSide, link: Any, source: Any, msg: Message) -> None
 _PREFIX_CHARS = frozenset("~&@%+.")
 
 
+#: SJOIN prefix strings seen (``@``, ``@+``, ...) -> their status modes; a handful in practice, bounded.
+_STATUS_OF: dict[str, str] = {}
+
+
 def _members(side: LinkSide, link: Any, text: str) -> list[tuple[User, str]]:
     """SJOIN members (``@+UID``) that exist and live behind ``link``."""
     found = []
     known = side.network.users_by_uid.get
     route = link.route
+    status_of = _STATUS_OF.get
     for token in text.split():
         if token[0] in _PREFIX_CHARS:
             uid = token.lstrip("~&@%+.")
-            status = status_of_prefixes(token[: len(token) - len(uid)])
+            prefixes = token[: len(token) - len(uid)]
+            status = status_of(prefixes)
+            if status is None:
+                status = status_of_prefixes(prefixes)
+                if len(_STATUS_OF) < 256:
+                    _STATUS_OF[prefixes] = status
         else:  # most members of a burst: no status
             uid, status = token, ""
         user = known(uid)
