@@ -303,8 +303,8 @@ class LinkConnection(Protocol):
         """``:<source> <VERB> ...`` handled from its words if the verb has a split handler (UID, SJOIN).
 
         The bulk of a burst skips :func:`parse` and the Message; False (a line
-        of another verb or shape, not UTF-8, with NUL or doubled spaces) leaves
-        the line to the ordinary path, nothing changed.
+        of another verb or shape, not UTF-8, with NUL, doubled spaces or an
+        empty source) leaves the line to the ordinary path, nothing changed.
         """
         try:
             text = raw.decode()
@@ -313,7 +313,8 @@ class LinkConnection(Protocol):
         head, colon, trailing = text.partition(" :")
         words = head.split(" ")
         table = self.core.server_commands
-        if len(words) < 3 or words[1] not in table.split_handlers or "" in words or "\x00" in text:
+        if (len(words) < 3 or words[1] not in table.split_handlers or len(words[0]) < 2 or "" in words
+                or "\x00" in text):
             return False
         try:
             return table.dispatch_split(self, words, trailing if colon else None)

@@ -186,3 +186,11 @@ def test_a_replaced_uid_handler_sees_every_uid() -> None:
     soprano.server_commands.specs["UID"] = replace(spec, handler=recording)
     linked(soprano, tenor)
     assert "someone" in seen and soprano.network.find_user("someone") is not None
+
+
+def test_a_uid_with_an_empty_source_is_unreadable() -> None:
+    """``: UID ...`` (a colon and no source) closes the link as an unreadable line, and introduces nobody."""
+    soprano, tenor, pair, _ = _linked_real()
+    pair.passive.dataReceived(b": " + _uid(tenor, 5, "nosource") + b"\r\n")
+    assert pair.passive.transport.value().endswith(b"(Unreadable line (empty source))\r\n")
+    assert soprano.network.find_user("nosource") is None
