@@ -228,7 +228,10 @@ class ServerCommandTable(CommandTable):
         if split is None or self.specs.get(words[1]) is not split[0]:
             return False  # no split handler, or the verb's handler was replaced since (tests wrap them)
         handler = split[1]
-        source = self.resolve_source(link, words[0][1:])
+        name = words[0][1:]
+        source = self.network.servers_by_sid.get(name) if len(name) == 3 else None  # a burst's SID
+        if source is None:
+            source = self.resolve_source(link, name)
         if source is None or source.route is not link.route or source.route is None:
             return False
         if not handler(link, source, words, trailing):

@@ -39,7 +39,7 @@ from conferenceroom.link.tlsclient import PeerCheck, first_use_notice, judge_pee
 from conferenceroom.link.ts6 import build_error, looks_like_services
 from conferenceroom.network import Server
 from conferenceroom.sendq import queued_bytes
-from conferenceroom.wire import MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, parse
+from conferenceroom.wire import MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, message_from_words, parse
 
 if TYPE_CHECKING:
     from conferenceroom.admin.settings import ServerDef
@@ -274,14 +274,28 @@ class LinkConnection(Protocol):
         if len(body) > MAX_LINE - 2:
             self.protocol_error(f"Line too long ({len(body)} bytes, at most {MAX_LINE - 2})")
             return
-        if raw[0] == 58 and self.registered and self._split_line(raw):  # 58: ':', a line with a source
-            self.lines_in += 1
-            return
-        try:
-            msg = parse(raw)
-        except ParseError as exc:
-            self.protocol_error(f"Unreadable line ({exc})")
-            return
+        msg = None
+        if raw[0] == 58 and self.registered:  # 58: ':', a peer's line with its source
+            # Split once: UID and SJOIN (a burst's bulk) are handled from the words, other
+            # verbs get the Message parse() would make; any other shape goes through parse().
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError:
+                text = ""
+            head, colon, rest = text.partition(" :")
+            words = head.split(" ")
+            if len(words) > 1 and len(words[0]) > 1 and "" not in words and "\x00" not in text:
+                trailing = rest if colon else None
+                if self._split_line(words, trailing):
+                    self.lines_in += 1
+                    return
+                msg = message_from_words(words, trailing)
+        if msg is None:
+            try:
+                msg = parse(raw)
+            except ParseError as exc:
+                self.protocol_error(f"Unreadable line ({exc})")
+                return
         self.lines_in += 1
         if not self.registered:
             try:
@@ -299,25 +313,17 @@ class LinkConnection(Protocol):
             self.log.failure("{peer}: error handling {verb}", peer=self.name, verb=msg.command)
             self.protocol_error(f"Internal error handling {msg.command}")
 
-    def _split_line(self, raw: bytes) -> bool:
-        """``:<source> <VERB> ...`` handled from its words if the verb has a split handler (UID, SJOIN).
+    def _split_line(self, words: list[str], trailing: str | None) -> bool:
+        """A well-formed ``:<source> <VERB> ...`` line handled from its words if the verb has a split handler.
 
-        The bulk of a burst skips :func:`parse` and the Message; False (a line
-        of another verb or shape, not UTF-8, with NUL, doubled spaces or an
-        empty source) leaves the line to the ordinary path, nothing changed.
+        The bulk of a burst (UID, SJOIN) skips the Message; False (another
+        verb, or a shape its handler does not take) changed nothing.
         """
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            return False
-        head, colon, trailing = text.partition(" :")
-        words = head.split(" ")
         table = self.core.server_commands
-        if (len(words) < 3 or words[1] not in table.split_handlers or len(words[0]) < 2 or "" in words
-                or "\x00" in text):
+        if words[1] not in table.split_handlers:
             return False
         try:
-            return table.dispatch_split(self, words, trailing if colon else None)
+            return table.dispatch_split(self, words, trailing)
         except Exception:
             self.log.failure("{peer}: error handling {verb}", peer=self.name, verb=words[1])
             self.protocol_error(f"Internal error handling {words[1]}")
