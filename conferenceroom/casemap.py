@@ -138,6 +138,14 @@ class FoldedDict(MutableMapping[str, V], Generic[V]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and fold(key) in self._data
 
+    def get_folded(self, folded: str) -> Any:
+        """The value for an already folded key, or None (a caller that needs the folded name anyway)."""
+        return self._data.get(folded)
+
+    def set_folded(self, folded: str, value: V) -> None:
+        """Store ``value`` under an already folded key."""
+        self._data[folded] = value
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
 

@@ -192,6 +192,10 @@ class LinkContext(Protocol):
         ...
 
 
+#: ``handler(link, source, words, trailing) -> bool``: a split line handled (True) or declined unchanged
+SplitHandler = Callable[[Any, Any, list[str], "str | None"], bool]
+
+
 class ServerCommandTable(CommandTable):
     """Server-origin verbs: source resolution, the direction check and protocol errors.
 
@@ -201,6 +205,39 @@ class ServerCommandTable(CommandTable):
     origin = "server"
     log = Logger()
     network: Any = None
+
+    def __init__(self, specs: Iterable[CommandSpec] = ()) -> None:
+        super().__init__(specs)
+        #: verb -> (its spec, the handler of its line split at spaces): see :meth:`dispatch_split`
+        self.split_handlers: dict[str, tuple[CommandSpec, SplitHandler]] = {}
+
+    def add_split(self, verb: str, handler: SplitHandler) -> None:
+        """Handle ``verb``'s well-formed lines with ``handler`` too, while its spec stays the one added."""
+        self.split_handlers[verb] = (self.specs[verb], handler)
+
+    def dispatch_split(self, link: LinkContext, words: list[str], trailing: str | None) -> bool:
+        """Handle a registered link's ``:<source> <VERB> <word>... [:<trailing>]`` without a Message.
+
+        ``words`` is the line before `` :`` split at single spaces (source and
+        verb included).  Only verbs with a split handler (the bulk of a burst:
+        UID, SJOIN) and a source behind ``link`` are taken, and the handler
+        takes only the shape it knows; True if handled.  False changed nothing:
+        the caller parses the line and :meth:`dispatch` checks and reports it.
+        """
+        split = self.split_handlers.get(words[1])
+        if split is None or self.specs.get(words[1]) is not split[0]:
+            return False  # no split handler, or the verb's handler was replaced since (tests wrap them)
+        handler = split[1]
+        name = words[0][1:]
+        source = self.network.servers_by_sid.get(name) if len(name) == 3 else None  # a burst's SID
+        if source is None:
+            source = self.resolve_source(link, name)
+        if source is None or source.route is not link.route or source.route is None:
+            return False
+        if not handler(link, source, words, trailing):
+            return False
+        self.counts[words[1]] += 1
+        return True
 
     def resolve_source(self, link: LinkContext, source: str | None) -> Any:
         """The server or user ``source`` names (UID, SID or server name).

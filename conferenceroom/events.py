@@ -18,7 +18,7 @@ subscriber echoes it back:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -288,6 +288,45 @@ class NetSplit(Event):
         """``<near> <far>``: the server that kept the link, then the one lost."""
         near = self.server.uplink.name if self.server.uplink is not None else "*"
         return f"{near} {self.server.name}"
+
+
+def _quick_init(cls: type) -> None:
+    """Give the frozen dataclass ``cls`` an ``__init__`` that fills its ``__dict__`` directly.
+
+    Same signature, defaults and origin check as the generated one: the frozen
+    dataclass's ``object.__setattr__`` per field cost more than the rest of an
+    event's life when a burst makes tens of thousands.  Assigning to a field
+    afterwards still raises ``FrozenInstanceError``.
+    """
+    env: dict[str, Any] = {"_MISSING": MISSING}
+    positional, keyword, body = [], [], []
+    for f in fields(cls):
+        if f.default is not MISSING:
+            env[f"_d_{f.name}"] = f.default
+            param = f"{f.name}=_d_{f.name}"
+        elif f.default_factory is not MISSING:
+            env[f"_f_{f.name}"] = f.default_factory
+            param = f"{f.name}=_MISSING"
+            body.append(f" if {f.name} is _MISSING: {f.name} = _f_{f.name}()")
+        else:
+            param = f.name
+        (keyword if f.kw_only else positional).append(param)
+        body.append(f" d[{f.name!r}] = {f.name}")
+    signature = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
+    source = (f"def __init__({signature}):\n"
+              " if origin is None: raise TypeError(f'{type(self).__name__}: origin must be HERE or a route, not None')\n"
+              " d = self.__dict__\n" + "\n".join(body) + "\n")
+    exec(source, env)  # noqa: S102 - built from the dataclass's own field names, as dataclasses does
+    init = env["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc]
+
+
+for _event_class in list(globals().values()):
+    if isinstance(_event_class, type) and issubclass(_event_class, Event) and _event_class is not Event:
+        _quick_init(_event_class)
+del _event_class
 
 
 Subscriber = Callable[[Event], None]

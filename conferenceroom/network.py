@@ -36,6 +36,34 @@ ACCOUNT_MODE = "r"  # "identified for this nick": logged in under the account's 
 WHOWAS_MAX = 2000
 
 
+_STATUS_ORDERS: dict[str, tuple[str, ...]] = {}
+_new_object = object.__new__
+
+
+def _granted(mode: str, user: "User") -> ModeChange:
+    """``ModeChange(True, mode, user.nick, user)`` without the frozen dataclass's four ``object.__setattr__``.
+
+    A burst gives thousands of statuses; the result is the same immutable change.
+    """
+    change = _new_object(ModeChange)
+    fields = change.__dict__
+    fields["adding"] = True
+    fields["mode"] = mode
+    fields["param"] = user.nick
+    fields["member"] = user
+    return change
+
+
+def _status_order(status: str) -> tuple[str, ...]:
+    """The status modes in ``status`` (``"vo"``) in prefix order (``("o", "v")``); a few strings, cached."""
+    order = _STATUS_ORDERS.get(status)
+    if order is None:
+        order = tuple(mode for mode, _ in STATUS_PREFIXES if mode in status)
+        if len(_STATUS_ORDERS) < 64:
+            _STATUS_ORDERS[status] = order
+    return order
+
+
 class Server:
     """A server of the network; ``route`` is the link toward it (None: us)."""
 
@@ -336,27 +364,33 @@ class Network:
         link layer can send the KILLs.  A UID already in use raises
         ``ValueError`` (a protocol error for the link that sent it).
         """
-        if user.uid in self.users_by_uid:
-            raise ValueError(f"UID {user.uid} is already in use")
+        uid = user.uid
+        by_uid = self.users_by_uid
+        if uid in by_uid:
+            raise ValueError(f"UID {uid} is already in use")
         collision = None
-        holder = self.users.get(user.nick)
+        key = fold(user.nick)  # once: a burst brings thousands
+        users = self.users
+        holder = users.get_folded(key)
         if holder is not None:
             collision = self._collide(holder, user, user.nick_ts, tsrules.NICK_COLLISION)
             if not collision.accepted:
                 return collision
-        self.users[user.nick] = user
-        self.users_by_uid[user.uid] = user
+        users.set_folded(key, user)
+        by_uid[uid] = user
         server = user.server
         server.users.add(user)
-        self._derive_identified(user)
-        if user.modes:
+        modes = user.modes
+        if user.account is not None or ACCOUNT_MODE in modes:
+            self._derive_identified(user)
+        if modes:
             for mode, holders in self.by_mode.items():
-                if mode in user.modes:
+                if mode in modes:
                     holders.add(user)
         if server is self.me and len(server.users) > self.max_local:
             self.max_local = len(server.users)
-        if len(self.users_by_uid) > self.max_global:  # as many as by nick
-            self.max_global = len(self.users_by_uid)
+        if len(by_uid) > self.max_global:  # as many as by nick
+            self.max_global = len(by_uid)
         self.events.emit(ev.UserIntroduced(user, origin=origin))
         return collision
 
@@ -605,12 +639,13 @@ class Network:
         ``MembersNetjoined`` for the new members, then one MODE change of their modes and statuses), then one
         ``ChannelNetjoined`` for the links.
         """
-        channel = self.channels.get(name)
+        key = fold(name)
+        channel = self.channels.get_folded(key)
         created = channel is None
         lowered = False
         if channel is None:
             channel = Channel(name, ts)
-            self.channels[name] = channel
+            self.channels.set_folded(key, channel)
         elif ts < channel.ts:
             lowered = True
             self._wipe_channel(source, channel, origin)
@@ -618,23 +653,27 @@ class Network:
         kept_theirs = ts <= channel.ts
         changes = tsrules.merge_simple_modes(channel, modes) if kept_theirs else []
         joined = self._add_members(channel, members)
+        statuses = []  # (membership, mode): their statuses in prefix order (q, o, v)
         if kept_theirs:
             current = channel.members
             for user, status in members:
                 if status:
-                    held = current[user].status
-                    changes += [
-                        ModeChange(True, mode, user.nick, user)
-                        for mode, _ in STATUS_PREFIXES if mode in status and mode not in held
-                    ]
+                    membership = current[user]
+                    held = membership.status
+                    statuses += [(membership, mode) for mode in _status_order(status) if mode not in held]
         if joined:  # one event for the SJOIN's new members, not one per member
             self.events.emit(ev.MembersNetjoined(channel, tuple(joined), created, origin=origin, netjoin=True))
         applied = [c for c in changes if self._apply_channel_mode(channel, c, source.name)]
+        for membership, mode in statuses:  # given once (a member named twice gets it once)
+            held = membership.status
+            if mode not in held and channel.members.get(membership.user) is membership:
+                held.add(mode)
+                applied.append(_granted(mode, membership.user))
         if applied:
             self.events.emit(
                 ev.ChannelModesChanged(source, channel, tuple(applied), origin=origin, netjoin=True)
             )
-        if not channel.members and self.channels.get(name) is channel:
+        if not channel.members and self.channels.get_folded(key) is channel:
             del self.channels[name]  # an SJOIN naming nobody we know leaves nothing behind
         result = NetjoinResult(channel, created, lowered, kept_theirs, tuple(joined))
         self.events.emit(ev.ChannelNetjoined(source, channel, ts, result, origin=origin))

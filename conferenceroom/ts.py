@@ -100,17 +100,21 @@ def merge_simple_modes(channel: "Channel", theirs: Sequence[ModeChange]) -> list
         kind = CHANNEL_MODES.get(change.mode)
         if not change.adding or kind is None:
             continue
+        plain = change.member is None
+        # An incoming change that already says the same is kept (they are immutable): a burst
+        # merges thousands of channels, and a new ModeChange costs more than the rest of the loop.
         if kind is ModeKind.FLAG and change.mode not in flags:
             flags.add(change.mode)
-            changes.append(ModeChange(True, change.mode))
+            changes.append(change if plain and change.param is None else ModeChange(True, change.mode))
         elif change.mode == "k" and change.param and (key is None or change.param > key):
             key = change.param
-            changes.append(ModeChange(True, "k", key))
+            changes.append(change if plain else ModeChange(True, "k", key))
         elif change.mode == "l" and change.param and change.param.isdecimal():
             value = int(change.param)
             if value > 0 and (limit is None or value > limit):
                 limit = value
-                changes.append(ModeChange(True, "l", str(value)))
+                shown = str(value)
+                changes.append(change if plain and change.param == shown else ModeChange(True, "l", shown))
     return changes
 
 

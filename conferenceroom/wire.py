@@ -138,6 +138,22 @@ def parse(line: str | bytes) -> Message:
     return _message(words[0], tuple(words[1:]), source, tags)
 
 
+def message_from_words(words: list[str], trailing: str | None) -> Message | None:
+    """The Message :func:`parse` makes of ``:<source> <command> <words>... [:<trailing>]``, already split.
+
+    ``words`` is the line before its first `` :`` split at single spaces
+    (source with its colon, command, middle parameters), none empty, no
+    NUL; None if the command is not one parse takes (it then says why).
+    """
+    command = words[1]
+    if not command.isalnum():
+        return None
+    params = words[2:]
+    if trailing is not None:
+        params.append(trailing)
+    return _message(command.upper(), tuple(params), words[0][1:], {})
+
+
 _UNSENDABLE = re.compile("[\r\n\x00]")
 _UNSENDABLE_WORD = re.compile("[ \r\n\x00]")  # in a source or a middle parameter
 _UNSENDABLE_COMMAND = re.compile("[ :\r\n\x00]")

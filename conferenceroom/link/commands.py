@@ -102,6 +102,8 @@ def build_table(side: LinkSide) -> ServerCommandTable:
         code = f"{number:03d}"
         if code not in table.specs:
             table.add(CommandSpec(code, partial(handle_numeric, side), min_params=1, origin="server"))
+    for verb, split in SPLIT_HANDLERS.items():
+        table.add_split(verb, partial(split, side))
     table.side = side  # type: ignore[attr-defined]
     return table
 
@@ -246,22 +248,36 @@ def handle_error(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
 @command("UID", min_params=11, origin="server")
 def handle_uid(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """``:<SID> UID <nick> <hops> <TS> +<umodes> <user> <host> <realhost> <ip> <UID> <account> :<gecos>``."""
-    nick, _hops, ts, umodes, ident, host, realhost, ip, uid, account, gecos = msg.params[:11]
+    _introduce(side, link, source, *msg.params[:11])
+
+
+def split_uid(side: LinkSide, link: Any, source: Any, words: list[str], gecos: str | None) -> bool:
+    """A UID line split at spaces (see ``ServerCommandTable.dispatch_split``): 10 words and the gecos."""
+    if gecos is None or len(words) != 12:
+        return False
+    _introduce(side, link, source, *words[2:], gecos)
+    return True
+
+
+def _introduce(
+    side: LinkSide, link: Any, source: Any, nick: str, _hops: str, ts: str, umodes: str, ident: str,
+    host: str, realhost: str, ip: str, uid: str, account: str, gecos: str,
+) -> None:
+    """A user introduced by UID: checked, then added (nick collisions by the TS rules)."""
     network = side.network
     if not isinstance(source, Server):
         link.protocol_error(f"UID {uid} introduced by a user")
         return
-    if not uid.startswith(source.sid) or len(uid) != 9:
+    if len(uid) != 9 or not uid.startswith(source.sid):
         link.protocol_error(f"UID {uid} does not belong to server {source.name} ({source.sid})")
         return
     if uid in network.users_by_uid:
         link.protocol_error(f"UID {uid} is already in use")
         return
-    when = _int(ts)
-    if when is None or not valid_nick(nick):
+    if not (ts.isascii() and ts.isdecimal()) or not valid_nick(nick):
         link.send(Message("KILL", (uid, f"{side.me.name} (Bad nickname or TS)"), side.me.sid))
         return
-    user = User(uid, nick, ident, host, gecos, source, link.route, ip=ip, signon=when)
+    user = User(uid, nick, ident, host, gecos, source, link.route, ip=ip, signon=int(ts))
     user.realhost = realhost
     if umodes != "+":
         user.modes = {PEER_USER_MODES.get(m, m) for m in umodes.lstrip("+")} & _USER_MODE_SET
@@ -426,15 +442,25 @@ def handle_svsmode(side: LinkSide, link: Any, source: Any, msg: Message) -> None
 _PREFIX_CHARS = frozenset("~&@%+.")
 
 
+#: SJOIN prefix strings seen (``@``, ``@+``, ...) -> their status modes; a handful in practice, bounded.
+_STATUS_OF: dict[str, str] = {}
+
+
 def _members(side: LinkSide, link: Any, text: str) -> list[tuple[User, str]]:
     """SJOIN members (``@+UID``) that exist and live behind ``link``."""
     found = []
     known = side.network.users_by_uid.get
     route = link.route
+    status_of = _STATUS_OF.get
     for token in text.split():
         if token[0] in _PREFIX_CHARS:
             uid = token.lstrip("~&@%+.")
-            status = status_of_prefixes(token[: len(token) - len(uid)])
+            prefixes = token[: len(token) - len(uid)]
+            status = status_of(prefixes)
+            if status is None:
+                status = status_of_prefixes(prefixes)
+                if len(_STATUS_OF) < 256:
+                    _STATUS_OF[prefixes] = status
         else:  # most members of a burst: no status
             uid, status = token, ""
         user = known(uid)
@@ -463,18 +489,36 @@ def _sjoin_modes(args: tuple[str, ...]) -> list[ModeChange]:
 @command("SJOIN", min_params=4, origin="server")
 def handle_sjoin(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
     """``:<SID> SJOIN <TS> <channel> +<modes> [<params>] :<members>``: the netjoin TS rules."""
-    ts, name = _int(msg.params[0]), msg.params[1]
+    _sjoin(side, link, source, msg.params[0], msg.params[1], msg.params[2:-1], msg.params[-1])
+
+
+def split_sjoin(side: LinkSide, link: Any, source: Any, words: list[str], members: str | None) -> bool:
+    """An SJOIN line split at spaces (see ``ServerCommandTable.dispatch_split``): the members trail."""
+    if members is None or len(words) < 5:
+        return False
+    _sjoin(side, link, source, words[2], words[3], tuple(words[4:]), members)
+    return True
+
+
+def _sjoin(
+    side: LinkSide, link: Any, source: Any, ts_word: str, name: str, mode_words: tuple[str, ...], text: str,
+) -> None:
+    ts = _int(ts_word)
     if ts is None or not valid_channel(name):
-        log.info("SJOIN for {name} with TS {ts} ignored", name=name, ts=msg.params[0])
+        log.info("SJOIN for {name} with TS {ts} ignored", name=name, ts=ts_word)
         return
-    modes = _sjoin_modes(msg.params[2:-1])
-    members = _members(side, link, msg.params[-1])
+    modes = _sjoin_modes(mode_words)
+    members = _members(side, link, text)
     if not members:
         # Nobody it names is here (they lost nick collisions or left in flight): the
         # sender's channel is gone with them, so its TS and modes must not touch ours.
         log.info("SJOIN for {name} naming nobody we know ignored", name=name)
         return
     side.network.netjoin(_server_of(source), name, ts, modes, members, origin=link.route)
+
+
+#: Verbs whose lines are handled from their words (the bulk of a burst), beside their @command handler.
+SPLIT_HANDLERS = {"UID": split_uid, "SJOIN": split_sjoin}
 
 
 @command("JOIN", min_params=1, origin="server")

@@ -40,7 +40,7 @@ from conferenceroom.link.tlsclient import PeerCheck, first_use_notice, judge_pee
 from conferenceroom.link.ts6 import build_error, looks_like_services
 from conferenceroom.network import Server
 from conferenceroom.sendq import queued_bytes
-from conferenceroom.wire import MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, parse
+from conferenceroom.wire import MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, message_from_words, parse
 
 if TYPE_CHECKING:
     from conferenceroom.admin.settings import ServerDef
@@ -277,11 +277,28 @@ class LinkConnection(Protocol):
         if len(body) > MAX_LINE - 2:
             self.protocol_error(f"Line too long ({len(body)} bytes, at most {MAX_LINE - 2})")
             return
-        try:
-            msg = parse(raw)
-        except ParseError as exc:
-            self.protocol_error(f"Unreadable line ({exc})")
-            return
+        msg = None
+        if raw[0] == 58 and self.registered:  # 58: ':', a peer's line with its source
+            # Split once: UID and SJOIN (a burst's bulk) are handled from the words, other
+            # verbs get the Message parse() would make; any other shape goes through parse().
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError:
+                text = ""
+            head, colon, rest = text.partition(" :")
+            words = head.split(" ")
+            if len(words) > 1 and len(words[0]) > 1 and "" not in words and "\x00" not in text:
+                trailing = rest if colon else None
+                if self._split_line(words, trailing):
+                    self.lines_in += 1
+                    return
+                msg = message_from_words(words, trailing)
+        if msg is None:
+            try:
+                msg = parse(raw)
+            except ParseError as exc:
+                self.protocol_error(f"Unreadable line ({exc})")
+                return
         self.lines_in += 1
         if not self.registered:
             try:
@@ -298,6 +315,22 @@ class LinkConnection(Protocol):
         except Exception:
             self.log.failure("{peer}: error handling {verb}", peer=self.name, verb=msg.command)
             self.protocol_error(f"Internal error handling {msg.command}")
+
+    def _split_line(self, words: list[str], trailing: str | None) -> bool:
+        """A well-formed ``:<source> <VERB> ...`` line handled from its words if the verb has a split handler.
+
+        The bulk of a burst (UID, SJOIN) skips the Message; False (another
+        verb, or a shape its handler does not take) changed nothing.
+        """
+        table = self.core.server_commands
+        if words[1] not in table.split_handlers:
+            return False
+        try:
+            return table.dispatch_split(self, words, trailing)
+        except Exception:
+            self.log.failure("{peer}: error handling {verb}", peer=self.name, verb=words[1])
+            self.protocol_error(f"Internal error handling {words[1]}")
+            return True
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """The connection is gone: split the peer's side (if it had joined) and tell the manager."""

@@ -9,6 +9,7 @@ sides, and the TS rules decided as they always do.
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 
 from conferenceroom.link.wiring import attach, load_ts6
 from tests.helpers import feed, register
@@ -83,3 +84,113 @@ def test_changes_between_our_burst_and_the_peers_svinfo_reach_the_peer() -> None
     assert pair.passive.registered and pair.active.registered
     assert tenor.network.find_user("late") is not None
     assert snapshot(soprano.network) == snapshot(tenor.network)
+
+
+# -- burst lines read from their words (UID, SJOIN): same effect as any other line --------
+
+
+def _tenor_lines(pair, tenor, *lines: bytes) -> None:
+    """``lines`` arrive at soprano from tenor's side of ``pair`` (its SID in front of each)."""
+    sid = tenor.network.me.sid.encode()
+    pair.passive.dataReceived(b"".join(b":" + sid + b" " + line + b"\r\n" for line in lines))
+
+
+def _linked_real(*nicks: str):
+    soprano, tenor = soprano_and_tenor()
+    _real_ts6(soprano, tenor)
+    clients = [register(soprano, nick, ip=f"10.1.0.{i + 1}") for i, nick in enumerate(nicks)]
+    pair = linked(soprano, tenor)
+    for conn in clients:
+        conn.transport.clear()
+    return soprano, tenor, pair, clients
+
+
+def _uid(tenor, n: int, nick: str, gecos: bytes = b"gecos", sep: bytes = b" ", verb: bytes = b"UID") -> bytes:
+    uid = f"{tenor.network.me.sid}AAA{n:03d}".encode()
+    return sep.join([verb, nick.encode(), b"1", b"1700000000", b"+i", b"ident", b"host.example",
+                     b"host.example", b"10.2.0.1", uid, b"*", b":" + gecos])
+
+
+def test_uid_lines_of_every_shape_introduce_their_users() -> None:
+    """Well-formed UIDs and odd ones (Latin-1 gecos, doubled spaces, a lower-case verb) all arrive, alike."""
+    soprano, tenor, pair, _ = _linked_real()
+    _tenor_lines(pair, tenor, _uid(tenor, 1, "plain"), _uid(tenor, 2, "latin", gecos="Zoë".encode("latin-1")),
+                 _uid(tenor, 3, "spaced", sep=b"  "), _uid(tenor, 4, "lower", verb=b"uid"))
+    for nick, realname in (("plain", "gecos"), ("latin", "Zoë"), ("spaced", "gecos"), ("lower", "gecos")):
+        user = soprano.network.find_user(nick)
+        assert user is not None and user.realname == realname and user.modes == {"i"}
+        assert user.server is soprano.network.find_server(tenor.network.me.name)
+    assert soprano.server_commands.counts["UID"] >= 4
+    assert not pair.passive.closing
+
+
+def test_bad_uid_lines_are_still_refused_with_their_sentence() -> None:
+    """A UID reusing a UID, or one without its gecos, closes the link with the usual sentence."""
+    soprano, tenor, pair, _ = _linked_real()
+    _tenor_lines(pair, tenor, _uid(tenor, 7, "first"), _uid(tenor, 7, "second"))
+    uid = f"{tenor.network.me.sid}AAA007"
+    assert pair.passive.transport.value().endswith(f"(UID {uid} is already in use)\r\n".encode())
+    assert soprano.network.find_user("second") is None
+
+
+def test_a_uid_with_a_bad_nick_is_killed_back() -> None:
+    """A UID with a nick we cannot take gets a KILL back to its server, as before; the link stays."""
+    soprano, tenor, pair, _ = _linked_real()
+    pair.passive.transport.clear()
+    _tenor_lines(pair, tenor, _uid(tenor, 8, "9digit"))
+    uid = f"{tenor.network.me.sid}AAA008"
+    assert f"KILL {uid} :soprano.webmaster.com (Bad nickname or TS)".encode() in pair.passive.transport.value()
+    assert not pair.passive.closing
+
+
+def test_sjoin_naming_a_member_twice_gives_its_status_once() -> None:
+    """Equal TS: the local member sees each joiner once and one MODE with +o for the twice-named op."""
+    soprano, tenor, pair, (alice,) = _linked_real("alice")
+    feed(alice, "JOIN #c")
+    channel = soprano.network.find_channel("#c")
+    alice.transport.clear()
+    _tenor_lines(pair, tenor, _uid(tenor, 1, "xop"), _uid(tenor, 2, "yvo"))
+    sid = tenor.network.me.sid
+    _tenor_lines(pair, tenor, f"SJOIN {channel.ts} #c +nt :@{sid}AAA001 +{sid}AAA002 @{sid}AAA001".encode())
+    lines = [line.decode() for line in alice.transport.value().splitlines()]
+    assert [line.split()[1:] for line in lines] == [["JOIN", "#c"], ["JOIN", "#c"], ["MODE", "#c", "+ov", "xop", "yvo"]]
+    assert lines[2].startswith(":tenor.webmaster.com ")
+    assert {u.nick: "".join(m.status) for u, m in channel.members.items()} == {"alice": "o", "xop": "o", "yvo": "v"}
+
+
+def test_an_error_inside_a_uid_closes_the_link_with_a_sentence() -> None:
+    """A bug while taking a UID is a protocol error naming the verb, logged, never a traceback to the peer."""
+    soprano, tenor, pair, _ = _linked_real()
+
+    def broken(user, origin=None):
+        raise RuntimeError("broken on purpose")
+
+    soprano.network.add_user = broken
+    _tenor_lines(pair, tenor, _uid(tenor, 9, "victim"))
+    assert pair.passive.transport.value().endswith(b"(Internal error handling UID)\r\n")
+    assert soprano.network.find_server(tenor.network.me.name) is None
+
+
+def test_a_replaced_uid_handler_sees_every_uid() -> None:
+    """A UID handler wrapped after the table was built gets the burst's UIDs (no line goes around it)."""
+    soprano, tenor = soprano_and_tenor()
+    _real_ts6(soprano, tenor)
+    register(tenor, "someone", ip="10.3.0.1")
+    spec = soprano.server_commands.specs["UID"]
+    seen: list[str] = []
+
+    def recording(link, source, msg):
+        seen.append(msg.params[0])
+        return spec.handler(link, source, msg)
+
+    soprano.server_commands.specs["UID"] = replace(spec, handler=recording)
+    linked(soprano, tenor)
+    assert "someone" in seen and soprano.network.find_user("someone") is not None
+
+
+def test_a_uid_with_an_empty_source_is_unreadable() -> None:
+    """``: UID ...`` (a colon and no source) closes the link as an unreadable line, and introduces nobody."""
+    soprano, tenor, pair, _ = _linked_real()
+    pair.passive.dataReceived(b": " + _uid(tenor, 5, "nosource") + b"\r\n")
+    assert pair.passive.transport.value().endswith(b"(Unreadable line (empty source))\r\n")
+    assert soprano.network.find_user("nosource") is None

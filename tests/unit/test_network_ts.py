@@ -384,3 +384,42 @@ def test_remote_join_with_a_lower_ts_follows_the_ts_rules() -> None:
     assert membership is channel.members[rem2] and channel.ts == 500
     assert channel.flags == set() and channel.key is None and channel.members[alice].status == set()
     assert isinstance(seen[-1], ev.ChannelNetjoined) and seen[-1].result.lowered
+
+
+def test_netjoin_mode_changes_read_as_before() -> None:
+    """A new channel's MODE event lists flags, the key, the limit as a number and each status once, in order."""
+    network, seen = make_network()
+    peer, rem1, rem2 = their_side(network)
+    modes = [ModeChange(True, "n"), ModeChange(True, "n"), ModeChange(True, "k", "abc"), ModeChange(True, "l", "0100"),
+             ModeChange(True, "k", "abd")]
+    seen.clear()
+    network.netjoin(peer, "#fresh", 500, modes, [(rem1, "ov"), (rem2, "v"), (rem1, "o")], origin=peer.route)
+    changed = [e for e in seen if isinstance(e, ev.ChannelModesChanged)]
+    assert len(changed) == 1 and changed[0].netjoin
+    shown = [(c.adding, c.mode, c.param) for c in changed[0].changes]
+    assert shown == [(True, "n", None), (True, "k", "abc"), (True, "l", "100"), (True, "k", "abd"),
+                     (True, "o", "rem1"), (True, "v", "rem1"), (True, "v", "rem2")]
+    assert [c.member for c in changed[0].changes] == [None] * 4 + [rem1, rem1, rem2]
+    channel = network.find_channel("#fresh")
+    assert channel.key == "abd" and channel.limit == 100
+    assert channel.members[rem1].status == {"o", "v"} and channel.members[rem2].status == {"v"}
+
+
+def test_events_keep_their_dataclass_contract() -> None:
+    """Events compare, hash and print by their fields, refuse changes and a None origin, and get fresh defaults."""
+    import dataclasses
+
+    user = make_user(remote_server(make_network()[0]), "1PEAAAAAA", "rem", 1)
+    first, second = ev.UserIntroduced(user, origin=HERE), ev.UserIntroduced(user, origin=HERE)
+    assert first == second and hash(first) == hash(second) and not first.netjoin
+    assert repr(first).startswith("UserIntroduced(origin=HERE, netjoin=False, user=<User rem")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.user = user  # type: ignore[misc]
+    with pytest.raises(TypeError, match="UserIntroduced: origin must be HERE or a route, not None"):
+        ev.UserIntroduced(user, origin=None)
+    with pytest.raises(TypeError):
+        ev.UserIntroduced(user, HERE)  # origin is keyword-only
+    split_a = ev.NetSplit(user.server, (), (), "gone")
+    split_b = ev.NetSplit(user.server, (), (), "gone")
+    assert split_a.local_peers == {} and split_a.local_peers is not split_b.local_peers
+    assert dataclasses.replace(first, netjoin=True).netjoin and dataclasses.replace(first, netjoin=True).user is user

@@ -14,6 +14,7 @@ from conferenceroom.wire import (
     encode_line,
     escape_tag_value,
     format_message,
+    message_from_words,
     parse,
     unescape_tag_value,
 )
@@ -449,3 +450,27 @@ def test_parse_reads_every_line_as_the_reference_parser(line: str) -> None:
         got_msg = parse(raw)
         assert (got_msg, got_msg.tags) == (expected, expected.tags)
         assert hash(got_msg) == hash(expected)
+
+
+_WORD = st.text(alphabet=st.characters(blacklist_characters=" \r\n\x00", blacklist_categories=("Cs",)),
+                min_size=1, max_size=12).filter(lambda w: not w.startswith(":"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(source=_WORD, command=st.text(alphabet="abcXYZ019_-", min_size=1, max_size=6),
+       middle=st.lists(_WORD, max_size=5),
+       trailing=st.none() | st.text(alphabet=st.characters(blacklist_characters="\r\n\x00",
+                                                            blacklist_categories=("Cs",)), max_size=20))
+def test_a_split_server_line_reads_as_parse_reads_it(source, command, middle, trailing) -> None:
+    """A peer's line split once at ' :' and spaces gives parse()'s Message, or None where parse refuses it."""
+    line = " ".join([":" + source, command, *middle]) + ("" if trailing is None else " :" + trailing)
+    head, colon, rest = line.partition(" :")
+    words = head.split(" ")
+    built = message_from_words(words, rest if colon else None)
+    if built is None:
+        with pytest.raises(ParseError):
+            parse(line)
+    else:
+        parsed = parse(line)
+        assert (built.command, built.params, built.source, built.tags) == (
+            parsed.command, parsed.params, parsed.source, parsed.tags)
