@@ -38,6 +38,10 @@ class FloodLimits:
 class FloodGate:
     """Run lines now, later, or disconnect, by their accumulated penalty."""
 
+    # One per client connection: slots keep an idle client's gate small.
+    __slots__ = ("clock", "limits", "run", "on_excess", "on_drained", "queue", "queued_cost", "busy_until",
+                 "_timer", "closed", "held", "on_release")
+
     def __init__(
         self,
         clock: Any,
