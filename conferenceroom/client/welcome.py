@@ -2,21 +2,120 @@
 """The replies a client gets on registering: 001-005, LUSERS and MOTD.
 
 LUSERS and MOTD are also commands of their own (``info.py``) and call the
-same functions here.
+same functions here.  For a client without capabilities or a label (the
+lines carry no tags), the lines that do not vary per client (002-005, MOTD)
+are encoded once per settings snapshot and MOTD with a placeholder for the
+nick, and the whole welcome is one write: the same bytes, far less work.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..numerics import isupport_lines
+from ..limits import NICKLEN
+from ..numerics import isupport_lines, numeric
+from ..wire import MAX_LINE, encode_line
 
 if TYPE_CHECKING:
     from .protocol import ClientConnection
 
+#: Stands for the nick while the shared lines are encoded (never a valid nick: it has an ``@``).
+_PLACEHOLDER = "@nick@"
+_PLACEHOLDER_BYTES = _PLACEHOLDER.encode()
+
+
+class _Template:
+    """The encoded lines of the welcome that are the same for every client but for the nick."""
+
+    __slots__ = ("key", "head", "motd", "lines", "room")
+
+    def __init__(self, key: tuple[Any, ...], head: list[bytes], motd: list[bytes], lines: int, room: int) -> None:
+        self.key = key
+        self.head = head  # 002-005 split around the nick
+        self.motd = motd  # MOTD (or 422) split around the nick
+        self.lines = lines
+        self.room = room  # the longest nick (in bytes) for which no line needs cutting
+
+
+def _split(messages: list[Any]) -> tuple[list[bytes], int] | None:
+    """``messages`` (to the placeholder) encoded and split around it; None if it cannot be done exactly."""
+    room = MAX_LINE - 2
+    encoded = []
+    for msg in messages:
+        data = encode_line(msg)
+        body = len(data) - 2
+        if data.count(_PLACEHOLDER_BYTES) != 1 or body >= MAX_LINE - 2:
+            return None  # the placeholder is also in the text, or the line may have been cut
+        room = min(room, MAX_LINE - 2 - (body - len(_PLACEHOLDER_BYTES)))
+        encoded.append(data)
+    return b"".join(encoded).split(_PLACEHOLDER_BYTES), room
+
+
+def _template(conn: "ClientConnection") -> _Template | None:
+    """The template for the current settings, MOTD and name (built on first use after a change)."""
+    core = conn.core
+    tokens = core.isupport()
+    motd = core.motd_lines
+    key = (core.settings, core.name, tokens, motd, len(motd or ()))
+    cached: _Template | None = getattr(core, "welcome_template", None)
+    if cached is not None and all(a is b for a, b in zip(cached.key, key)) and cached.key[4] == key[4]:
+        return cached if cached.lines else None
+    name = core.name
+    head = [
+        numeric("RPL_YOURHOST", name, _PLACEHOLDER, name, core.version),
+        numeric("RPL_CREATED", name, _PLACEHOLDER, core.created),
+        numeric("RPL_MYINFO", name, _PLACEHOLDER, name, *core.myinfo()),
+        *isupport_lines(name, _PLACEHOLDER, tokens),
+    ]
+    tail = [numeric("ERR_NOMOTD", name, _PLACEHOLDER)] if not motd else [
+        numeric("RPL_MOTDSTART", name, _PLACEHOLDER, name),
+        *(numeric("RPL_MOTD", name, _PLACEHOLDER, line) for line in motd),
+        numeric("RPL_ENDOFMOTD", name, _PLACEHOLDER),
+    ]
+    split_head, split_tail = _split(head), _split(tail)
+    if split_head is None or split_tail is None:
+        template = _Template(key, [], [], 0, 0)  # this snapshot always takes the slow path
+    else:
+        room = min(split_head[1], split_tail[1], NICKLEN * 4)
+        template = _Template(key, split_head[0], split_tail[0], len(head) + len(tail), room)
+    core.welcome_template = template
+    return template if template.lines else None
+
+
+def _fast_welcome(conn: "ClientConnection") -> bool:
+    """Write the whole welcome at once from the template; False when this client needs the slow path."""
+    if conn._profile is not None or conn.label is not None:
+        return False  # tags (server-time, batch, label) are added per line
+    template = _template(conn)
+    user = conn.user
+    if template is None or user is None:
+        return False
+    nick = user.nick.encode("utf-8", "replace")
+    if len(nick) > template.room:
+        return False
+    core = conn.core
+    name = core.name
+    lusers = _lusers(conn)
+    data = b"".join([
+        encode_line(numeric("RPL_WELCOME", name, user.nick, core.settings.network, user.mask)),
+        nick.join(template.head),
+        *(encode_line(numeric(which, name, user.nick, *args)) for which, args in lusers),
+        nick.join(template.motd),
+    ])
+    if conn.closing or conn.dead or conn.transport is None:
+        return True
+    count = 1 + len(lusers) + template.lines
+    conn.transport.write(data)
+    conn.bytes_out += len(data)
+    conn.lines_out += count
+    conn._writes += count
+    return True
+
 
 def send_welcome(conn: "ClientConnection") -> None:
     """001 to 005, then LUSERS and MOTD, as after registration."""
+    if _fast_welcome(conn):
+        return
     core = conn.core
     user = conn.user
     assert user is not None
@@ -35,8 +134,8 @@ def send_isupport(conn: "ClientConnection") -> None:
         conn.send(msg)
 
 
-def send_lusers(conn: "ClientConnection") -> None:
-    """RPL_LUSERCLIENT .. RPL_GLOBALUSERS."""
+def _lusers(conn: "ClientConnection") -> list[tuple[str, tuple[int, ...]]]:
+    """RPL_LUSERCLIENT .. RPL_GLOBALUSERS: each numeric's name and arguments."""
     core = conn.core
     network = core.network
     users = network.users_by_uid
@@ -45,13 +144,21 @@ def send_lusers(conn: "ClientConnection") -> None:
     local = len(network.me.users)
     unknown = max(0, len(core.connections) - local)
     linked = sum(1 for s in network.servers.values() if s.uplink is network.me)
-    conn.reply("RPL_LUSERCLIENT", len(users) - invisible, invisible, len(network.servers))
-    conn.reply("RPL_LUSEROP", opers)
-    conn.reply("RPL_LUSERUNKNOWN", unknown)
-    conn.reply("RPL_LUSERCHANNELS", len(network.channels))
-    conn.reply("RPL_LUSERME", local, linked)
-    conn.reply("RPL_LOCALUSERS", local, max(network.max_local, local))
-    conn.reply("RPL_GLOBALUSERS", len(users), max(network.max_global, len(users)))
+    return [
+        ("RPL_LUSERCLIENT", (len(users) - invisible, invisible, len(network.servers))),
+        ("RPL_LUSEROP", (opers,)),
+        ("RPL_LUSERUNKNOWN", (unknown,)),
+        ("RPL_LUSERCHANNELS", (len(network.channels),)),
+        ("RPL_LUSERME", (local, linked)),
+        ("RPL_LOCALUSERS", (local, max(network.max_local, local))),
+        ("RPL_GLOBALUSERS", (len(users), max(network.max_global, len(users)))),
+    ]
+
+
+def send_lusers(conn: "ClientConnection") -> None:
+    """RPL_LUSERCLIENT .. RPL_GLOBALUSERS."""
+    for which, args in _lusers(conn):
+        conn.reply(which, *args)
 
 
 def send_motd(conn: "ClientConnection") -> None:
