@@ -10,6 +10,7 @@ nick, and the whole welcome is one write: the same bytes, far less work.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from ..limits import NICKLEN
@@ -27,10 +28,12 @@ _PLACEHOLDER_BYTES = _PLACEHOLDER.encode()
 class _Template:
     """The encoded lines of the welcome that are the same for every client but for the nick."""
 
-    __slots__ = ("key", "head", "motd", "lines", "room")
+    __slots__ = ("key", "head", "motd", "lines", "room", "per_client")
 
     def __init__(self, key: tuple[Any, ...], head: list[bytes], motd: list[bytes], lines: int, room: int) -> None:
         self.key = key
+        #: 001 and LUSERS encoded with placeholders for the nick and each argument (None: build per client)
+        self.per_client: dict[str, list[bytes] | None] = {}
         self.head = head  # 002-005 split around the nick
         self.motd = motd  # MOTD (or 422) split around the nick
         self.lines = lines
@@ -97,9 +100,9 @@ def _fast_welcome(conn: "ClientConnection") -> bool:
     name = core.name
     lusers = _lusers(conn)
     data = b"".join([
-        encode_line(numeric("RPL_WELCOME", name, user.nick, core.settings.network, user.mask)),
+        _filled(template, conn, nick, "RPL_WELCOME", (core.settings.network, user.mask)),
         nick.join(template.head),
-        *(encode_line(numeric(which, name, user.nick, *args)) for which, args in lusers),
+        *(_filled(template, conn, nick, which, args) for which, args in lusers),
         nick.join(template.motd),
     ])
     if conn.closing or conn.dead or conn.transport is None:
@@ -110,6 +113,31 @@ def _fast_welcome(conn: "ClientConnection") -> bool:
     conn.lines_out += count
     conn._writes += count
     return True
+
+
+_MARKER = re.compile(rb"@(nick|[0-9]+)@")
+
+
+def _filled(template: _Template, conn: "ClientConnection", nick: bytes, which: str, args: tuple[Any, ...]) -> bytes:
+    """Numeric ``which`` to this client encoded: its placeholder line filled in, or built whole when
+    the line has none (a marker also in the text) or would need cutting."""
+    cache = template.per_client
+    if which not in cache:
+        msg = numeric(which, conn.core.name, _PLACEHOLDER, *(f"@{i}@" for i in range(len(args))))
+        data = encode_line(msg)
+        pieces = _MARKER.split(data)  # literal, marker name, literal, ...
+        names = pieces[1::2]
+        expected = [b"nick", *(str(i).encode() for i in range(len(args)))]
+        cache[which] = pieces if len(data) - 2 < MAX_LINE - 2 and sorted(names) == sorted(expected) else None
+    pieces = cache[which]
+    if pieces is not None:
+        values = {b"nick": nick, **{str(i).encode(): str(arg).encode("utf-8", "replace") for i, arg in enumerate(args)}}
+        line = b"".join(values[piece] if i % 2 else piece for i, piece in enumerate(pieces))
+        if len(line) - 2 < MAX_LINE - 2:
+            return line
+    user = conn.user
+    assert user is not None
+    return encode_line(numeric(which, conn.core.name, user.nick, *args))
 
 
 def send_welcome(conn: "ClientConnection") -> None:

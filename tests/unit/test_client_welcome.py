@@ -96,3 +96,13 @@ def test_clients_with_capabilities_get_tagged_lines_line_by_line() -> None:
     feed(conn, "CAP LS 302", "CAP REQ :server-time", "NICK tim", "USER tim 0 * :Tim", "CAP END")
     lines = [line for line in conn.transport.value().split(b"\r\n") if b" 001 " in line or b" 376 " in line]
     assert len(lines) == 2 and all(line.startswith(b"@time=") for line in lines)
+
+
+def test_network_name_with_marker_like_text_is_sent_as_written() -> None:
+    """A network name that looks like the template's markers (``@0@``, ``@1@``) is written as is,
+    and the user's mask still lands at the end of 001."""
+    core = make_core()
+    core.apply_settings(replace(core.settings, network="N@1@@0@"))
+    conn, data = _welcome_bytes(core, "fred")
+    assert b" 001 fred :Welcome to the N@1@@0@ Internet Relay Chat Network fred!~fred@10.0.0.1\r\n" in data
+    assert data == _line_by_line(conn)
