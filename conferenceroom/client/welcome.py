@@ -1,11 +1,14 @@
-# -*- test-case-name: tests.unit.test_client_registration -*-
+# -*- test-case-name: tests.unit.test_client_welcome -*-
 """The replies a client gets on registering: 001-005, LUSERS and MOTD.
 
 LUSERS and MOTD are also commands of their own (``info.py``) and call the
-same functions here.  For a client without capabilities or a label (the
-lines carry no tags), the lines that do not vary per client (002-005, MOTD)
-are encoded once per settings snapshot and MOTD with a placeholder for the
-nick, and the whole welcome is one write: the same bytes, far less work.
+same functions here.  For a client without capabilities or a label (its
+lines carry no tags) the whole welcome is one bytes ``%`` format, built once
+per settings snapshot and MOTD by encoding every line with markers for what
+varies (the nick, the user's mask, the LUSERS counts); filling it in is one
+C-level operation and the welcome goes out in one write.  The bytes are
+those of line-by-line sending; a snapshot or client where they might not be
+(a marker in the text, a line that could need cutting) takes that path.
 """
 
 from __future__ import annotations
@@ -20,124 +23,120 @@ from ..wire import MAX_LINE, encode_line
 if TYPE_CHECKING:
     from .protocol import ClientConnection
 
-#: Stands for the nick while the shared lines are encoded (never a valid nick: it has an ``@``).
-_PLACEHOLDER = "@nick@"
-_PLACEHOLDER_BYTES = _PLACEHOLDER.encode()
+#: What stands for each varying value while the template is encoded (``@`` is in no nick).
+_MARKER = re.compile(rb"@(nick|mask|n[0-9]+)@")
+_LUSERS = ("RPL_LUSERCLIENT", "RPL_LUSEROP", "RPL_LUSERUNKNOWN", "RPL_LUSERCHANNELS", "RPL_LUSERME",
+           "RPL_LOCALUSERS", "RPL_GLOBALUSERS")
+_LUSERS_ARGS = (3, 1, 1, 1, 2, 2, 2)
+_LUSERS_CODES = frozenset(("251", "252", "253", "254", "255", "265", "266"))
+_COUNT_NAMES = frozenset(b"n%d" % i for i in range(sum(_LUSERS_ARGS)))
+_INT_WIDTH = 20  # digits a count could take, for the length bound
+_BODY = MAX_LINE - 2  # longest line without CR LF
+_NICK_BOUND, _MASK_BOUND = 4 * NICKLEN, 200  # bytes: lines that fit with these never need cutting
 
 
 class _Template:
-    """The encoded lines of the welcome that are the same for every client but for the nick."""
+    """The welcome as one bytes ``%`` format and what to fill in, for one settings snapshot."""
 
-    __slots__ = ("key", "head", "motd", "lines", "room", "per_client")
+    __slots__ = ("key", "format", "order", "lines", "risky")
 
-    def __init__(self, key: tuple[Any, ...], head: list[bytes], motd: list[bytes], lines: int, room: int) -> None:
+    def __init__(self, key: tuple[Any, ...]) -> None:
         self.key = key
-        #: 001 and LUSERS encoded with placeholders for the nick and each argument (None: build per client)
-        self.per_client: dict[str, list[bytes] | None] = {}
-        self.head = head  # 002-005 split around the nick
-        self.motd = motd  # MOTD (or 422) split around the nick
-        self.lines = lines
-        self.room = room  # the longest nick (in bytes) for which no line needs cutting
+        self.format = b""
+        self.order: list[int] = []  # per ``%`` slot: 0 nick, 1 mask, 2+ the LUSERS counts
+        self.lines = 0  # 0: this snapshot always takes the line-by-line path
+        #: lines that might need cutting for long values: (fixed length, nicks, masks) each
+        self.risky: list[tuple[int, int, int]] = []
 
 
-def _split(messages: list[Any]) -> tuple[list[bytes], int] | None:
-    """``messages`` (to the placeholder) encoded and split around it; None if it cannot be done exactly."""
-    room = MAX_LINE - 2
-    encoded = []
+def _build(conn: "ClientConnection", key: tuple[Any, ...]) -> _Template:
+    core = conn.core
+    name = core.name
+    counts = iter(range(sum(_LUSERS_ARGS)))
+    messages = [
+        numeric("RPL_WELCOME", name, "@nick@", core.settings.network, "@mask@"),
+        numeric("RPL_YOURHOST", name, "@nick@", name, core.version),
+        numeric("RPL_CREATED", name, "@nick@", core.created),
+        numeric("RPL_MYINFO", name, "@nick@", name, *core.myinfo()),
+        *isupport_lines(name, "@nick@", core.isupport()),
+        *(numeric(which, name, "@nick@", *(f"@n{next(counts)}@" for _ in range(n)))
+          for which, n in zip(_LUSERS, _LUSERS_ARGS)),
+    ]
+    motd = core.motd_lines
+    if motd:
+        messages += [numeric("RPL_MOTDSTART", name, "@nick@", name),
+                     *(numeric("RPL_MOTD", name, "@nick@", line) for line in motd),
+                     numeric("RPL_ENDOFMOTD", name, "@nick@")]
+    else:
+        messages.append(numeric("ERR_NOMOTD", name, "@nick@"))
+    template = _Template(key)
+    parts: list[bytes] = []
     for msg in messages:
         data = encode_line(msg)
-        body = len(data) - 2
-        if data.count(_PLACEHOLDER_BYTES) != 1 or body >= MAX_LINE - 2:
-            return None  # the placeholder is also in the text, or the line may have been cut
-        room = min(room, MAX_LINE - 2 - (body - len(_PLACEHOLDER_BYTES)))
-        encoded.append(data)
-    return b"".join(encoded).split(_PLACEHOLDER_BYTES), room
+        pieces = _MARKER.split(data)
+        names = pieces[1::2]
+        expected_mask = 1 if msg.command == "001" else 0
+        ints = {n for n in names if n not in (b"nick", b"mask")}
+        wanted = {p.encode()[1:-1] for p in msg.params if _MARKER.fullmatch(p.encode())} - {b"nick", b"mask"}
+        if msg.command in _LUSERS_CODES:  # the counts are in the text too (265/266)
+            wanted |= ints if ints <= _COUNT_NAMES else {b"?"}
+        if (names.count(b"nick") != 1 or names.count(b"mask") != expected_mask or ints != wanted
+                or len(data) - 2 >= _BODY):
+            return _Template(key)  # a marker is also in the text, or the line may have been cut
+        fixed = len(data) - 2 - sum(len(n) + 2 for n in names)
+        counts = len(names) - 1 - expected_mask
+        if fixed + _NICK_BOUND + expected_mask * _MASK_BOUND + _INT_WIDTH * counts >= _BODY:
+            template.risky.append((fixed + _INT_WIDTH * counts, 1, expected_mask))
+        for i, piece in enumerate(pieces):
+            if i % 2 == 0:
+                parts.append(piece.replace(b"%", b"%%"))
+            elif piece in (b"nick", b"mask"):
+                parts.append(b"%s")
+                template.order.append(0 if piece == b"nick" else 1)
+            else:
+                parts.append(b"%d")
+                template.order.append(2 + int(piece[1:]))
+    template.format = b"".join(parts)
+    template.lines = len(messages)
+    return template
 
 
-def _template(conn: "ClientConnection") -> _Template | None:
-    """The template for the current settings, MOTD and name (built on first use after a change)."""
+def _template(conn: "ClientConnection") -> _Template:
+    """The template for the current settings, name and MOTD (built again after any change)."""
     core = conn.core
-    tokens = core.isupport()
     motd = core.motd_lines
-    key = (core.settings, core.name, tokens, motd, len(motd or ()))
+    key = (core.settings, core.name, core.isupport(), motd, len(motd or ()))
     cached: _Template | None = getattr(core, "welcome_template", None)
     if cached is not None and all(a is b for a, b in zip(cached.key, key)) and cached.key[4] == key[4]:
-        return cached if cached.lines else None
-    name = core.name
-    head = [
-        numeric("RPL_YOURHOST", name, _PLACEHOLDER, name, core.version),
-        numeric("RPL_CREATED", name, _PLACEHOLDER, core.created),
-        numeric("RPL_MYINFO", name, _PLACEHOLDER, name, *core.myinfo()),
-        *isupport_lines(name, _PLACEHOLDER, tokens),
-    ]
-    tail = [numeric("ERR_NOMOTD", name, _PLACEHOLDER)] if not motd else [
-        numeric("RPL_MOTDSTART", name, _PLACEHOLDER, name),
-        *(numeric("RPL_MOTD", name, _PLACEHOLDER, line) for line in motd),
-        numeric("RPL_ENDOFMOTD", name, _PLACEHOLDER),
-    ]
-    split_head, split_tail = _split(head), _split(tail)
-    if split_head is None or split_tail is None:
-        template = _Template(key, [], [], 0, 0)  # this snapshot always takes the slow path
-    else:
-        room = min(split_head[1], split_tail[1], NICKLEN * 4)
-        template = _Template(key, split_head[0], split_tail[0], len(head) + len(tail), room)
-    core.welcome_template = template
-    return template if template.lines else None
+        return cached
+    cached = core.welcome_template = _build(conn, key)
+    return cached
 
 
 def _fast_welcome(conn: "ClientConnection") -> bool:
-    """Write the whole welcome at once from the template; False when this client needs the slow path."""
-    if conn._profile is not None or conn.label is not None:
+    """Write the whole welcome at once from the template; False when this client needs line by line."""
+    user = conn.user
+    if conn._profile is not None or conn.label is not None or user is None:
         return False  # tags (server-time, batch, label) are added per line
     template = _template(conn)
-    user = conn.user
-    if template is None or user is None:
+    if not template.lines:
         return False
     nick = user.nick.encode("utf-8", "replace")
-    if len(nick) > template.room:
+    mask = user.mask.encode("utf-8", "replace")
+    if len(nick) > _NICK_BOUND or len(mask) > _MASK_BOUND:
         return False
-    core = conn.core
-    name = core.name
-    lusers = _lusers(conn)
-    data = b"".join([
-        _filled(template, conn, nick, "RPL_WELCOME", (core.settings.network, user.mask)),
-        nick.join(template.head),
-        *(_filled(template, conn, nick, which, args) for which, args in lusers),
-        nick.join(template.motd),
-    ])
+    for fixed, nicks, masks in template.risky:
+        if fixed + nicks * len(nick) + masks * len(mask) >= _BODY:
+            return False
+    values = [nick, mask, *_lusers_counts(conn)]
+    data = template.format % tuple(map(values.__getitem__, template.order))
     if conn.closing or conn.dead or conn.transport is None:
         return True
-    count = 1 + len(lusers) + template.lines
     conn.transport.write(data)
     conn.bytes_out += len(data)
-    conn.lines_out += count
-    conn._writes += count
+    conn.lines_out += template.lines
+    conn._writes += template.lines
     return True
-
-
-_MARKER = re.compile(rb"@(nick|[0-9]+)@")
-
-
-def _filled(template: _Template, conn: "ClientConnection", nick: bytes, which: str, args: tuple[Any, ...]) -> bytes:
-    """Numeric ``which`` to this client encoded: its placeholder line filled in, or built whole when
-    the line has none (a marker also in the text) or would need cutting."""
-    cache = template.per_client
-    if which not in cache:
-        msg = numeric(which, conn.core.name, _PLACEHOLDER, *(f"@{i}@" for i in range(len(args))))
-        data = encode_line(msg)
-        pieces = _MARKER.split(data)  # literal, marker name, literal, ...
-        names = pieces[1::2]
-        expected = [b"nick", *(str(i).encode() for i in range(len(args)))]
-        cache[which] = pieces if len(data) - 2 < MAX_LINE - 2 and sorted(names) == sorted(expected) else None
-    pieces = cache[which]
-    if pieces is not None:
-        values = {b"nick": nick, **{str(i).encode(): str(arg).encode("utf-8", "replace") for i, arg in enumerate(args)}}
-        line = b"".join(values[piece] if i % 2 else piece for i, piece in enumerate(pieces))
-        if len(line) - 2 < MAX_LINE - 2:
-            return line
-    user = conn.user
-    assert user is not None
-    return encode_line(numeric(which, conn.core.name, user.nick, *args))
 
 
 def send_welcome(conn: "ClientConnection") -> None:
@@ -162,31 +161,25 @@ def send_isupport(conn: "ClientConnection") -> None:
         conn.send(msg)
 
 
-def _lusers(conn: "ClientConnection") -> list[tuple[str, tuple[int, ...]]]:
-    """RPL_LUSERCLIENT .. RPL_GLOBALUSERS: each numeric's name and arguments."""
+def _lusers_counts(conn: "ClientConnection") -> tuple[int, ...]:
+    """The numbers of RPL_LUSERCLIENT .. RPL_GLOBALUSERS, in order (see :data:`_LUSERS_ARGS`)."""
     core = conn.core
     network = core.network
-    users = network.users_by_uid
+    users = len(network.users_by_uid)
     invisible = len(network.by_mode["i"])
-    opers = len(network.by_mode["o"])
     local = len(network.me.users)
-    unknown = max(0, len(core.connections) - local)
-    linked = sum(1 for s in network.servers.values() if s.uplink is network.me)
-    return [
-        ("RPL_LUSERCLIENT", (len(users) - invisible, invisible, len(network.servers))),
-        ("RPL_LUSEROP", (opers,)),
-        ("RPL_LUSERUNKNOWN", (unknown,)),
-        ("RPL_LUSERCHANNELS", (len(network.channels),)),
-        ("RPL_LUSERME", (local, linked)),
-        ("RPL_LOCALUSERS", (local, max(network.max_local, local))),
-        ("RPL_GLOBALUSERS", (len(users), max(network.max_global, len(users)))),
-    ]
+    me = network.me
+    linked = sum(1 for s in network.servers.values() if s.uplink is me)
+    return (users - invisible, invisible, len(network.servers), len(network.by_mode["o"]),
+            max(0, len(core.connections) - local), len(network.channels), local, linked,
+            local, max(network.max_local, local), users, max(network.max_global, users))
 
 
 def send_lusers(conn: "ClientConnection") -> None:
     """RPL_LUSERCLIENT .. RPL_GLOBALUSERS."""
-    for which, args in _lusers(conn):
-        conn.reply(which, *args)
+    counts = iter(_lusers_counts(conn))
+    for which, n in zip(_LUSERS, _LUSERS_ARGS):
+        conn.reply(which, *(next(counts) for _ in range(n)))
 
 
 def send_motd(conn: "ClientConnection") -> None:

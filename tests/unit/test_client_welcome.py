@@ -45,6 +45,7 @@ def test_welcome_is_the_same_bytes_as_line_by_line() -> None:
         conn, data = _welcome_bytes(core, nick)
         assert data == _line_by_line(conn)
         assert f" 001 {nick} :Welcome to the TestNet".encode() in data
+    assert core.welcome_template.lines == 4 + 3 + 7 + 5  # the template was used, not line by line
 
 
 def test_no_motd_gives_422_in_the_template() -> None:
@@ -63,6 +64,7 @@ def test_a_changed_snapshot_or_motd_is_seen_by_the_next_client() -> None:
     core.apply_settings(replace(core.settings, network="OtherNet"))
     core.motd_lines = ["a new MOTD"]
     conn, data = _welcome_bytes(core, "second")
+    assert core.welcome_template.key[0] is core.settings
     assert b"Welcome to the OtherNet" in data and b"NETWORK=OtherNet" in data
     assert b":- a new MOTD\r\n" in data and b"Test MOTD line" not in data
     assert data == _line_by_line(conn)
