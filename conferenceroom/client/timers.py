@@ -15,6 +15,8 @@ import heapq
 import math
 from typing import Any, Protocol
 
+from twisted.logger import Logger
+
 
 class Timed(Protocol):
     """What the wheel needs from an entry: its bucket key and what to run when due."""
@@ -29,6 +31,7 @@ class TimerWheel:
     """Deadlines of many entries on one ``DelayedCall``, in per-second buckets."""
 
     __slots__ = ("clock", "_buckets", "_keys", "_call", "_count")
+    log = Logger()
 
     def __init__(self, clock: Any) -> None:
         self.clock = clock
@@ -105,5 +108,8 @@ class TimerWheel:
                 if entry._due_key != key:  # removed meanwhile (another entry's work closed it)
                     continue
                 entry._due_key = None
-                entry.timer_due()
+                try:
+                    entry.timer_due()
+                except Exception:  # one entry's failure never keeps the others' deadlines from running
+                    self.log.failure("deadline of {entry!r} failed", entry=entry)
         self._schedule()

@@ -91,3 +91,34 @@ def test_wheel_runs_entries_due_and_drops_removed_ones() -> None:
     assert ran == ["b"]
     clock.advance(0.1)
     assert ran == ["b", "a"] and len(wheel) == 0 and clock.getDelayedCalls() == []
+
+
+def test_one_failing_deadline_does_not_stop_the_others() -> None:
+    """An entry whose work raises is logged; the other entries of its second still run."""
+    from twisted.logger import globalLogPublisher
+
+    clock = task.Clock()
+    wheel = TimerWheel(clock)
+    ran: list[str] = []
+    failures: list[dict] = []
+
+    class Entry:
+        _due_key = None
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def timer_due(self) -> None:
+            ran.append(self.name)
+            if self.name == "bad":
+                raise RuntimeError("boom")
+
+    for name in ("bad", "a", "b"):
+        wheel.add(Entry(name), 2.0)
+    globalLogPublisher.addObserver(failures.append)
+    try:
+        clock.advance(2)
+    finally:
+        globalLogPublisher.removeObserver(failures.append)
+    assert sorted(ran) == ["a", "b", "bad"]
+    assert any("log_failure" in event for event in failures)
