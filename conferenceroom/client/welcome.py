@@ -50,6 +50,7 @@ class _Template:
 
 
 def _build(conn: "ClientConnection", key: tuple[Any, ...]) -> _Template:
+    """Encode the whole welcome with markers and check every line reads back exactly; else a dead template."""
     core = conn.core
     name = core.name
     counts = iter(range(sum(_LUSERS_ARGS)))
@@ -84,9 +85,9 @@ def _build(conn: "ClientConnection", key: tuple[Any, ...]) -> _Template:
                 or len(data) - 2 >= _BODY):
             return _Template(key)  # a marker is also in the text, or the line may have been cut
         fixed = len(data) - 2 - sum(len(n) + 2 for n in names)
-        counts = len(names) - 1 - expected_mask
-        if fixed + _NICK_BOUND + expected_mask * _MASK_BOUND + _INT_WIDTH * counts >= _BODY:
-            template.risky.append((fixed + _INT_WIDTH * counts, 1, expected_mask))
+        numbers = len(names) - 1 - expected_mask  # count slots in this line
+        if fixed + _NICK_BOUND + expected_mask * _MASK_BOUND + _INT_WIDTH * numbers >= _BODY:
+            template.risky.append((fixed + _INT_WIDTH * numbers, 1, expected_mask))
         for i, piece in enumerate(pieces):
             if i % 2 == 0:
                 parts.append(piece.replace(b"%", b"%%"))
