@@ -74,6 +74,32 @@ def _wraps_text(fmt: str) -> bool:
     return len(parts) == 1 and (prefix == "" or prefix.endswith(": "))
 
 
+@functools.lru_cache(maxsize=256)
+def _wrapped_field(fmt: str) -> tuple[str, str] | None:
+    """``(prefix, name)`` for a format that is a prefix and one plain field (``"notice: {text}"``), else None."""
+    try:
+        parts = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return None
+    if len(parts) != 1:
+        return None
+    prefix, name, spec, conversion = parts[0]
+    if not name or not name.isidentifier() or spec or conversion:
+        return None
+    return prefix, name
+
+
+def _event_text(event: dict[str, Any], fmt: str | None) -> str:
+    """The event's text: a wrapped string field read directly (the operator notice of every
+    connect comes this way), anything else through ``formatEvent``."""
+    wrapped = _wrapped_field(fmt) if fmt is not None else None
+    if wrapped is not None:
+        value = event.get(wrapped[1])
+        if type(value) is str:
+            return wrapped[0] + value
+    return formatEvent(event)
+
+
 def event_kind(event: dict[str, Any]) -> tuple[Any, ...]:
     """What makes two events "the same": namespace, level, format and, for formats that wrap a
     whole sentence (and legacy or stdout text), that sentence with its variable words
@@ -83,7 +109,7 @@ def event_kind(event: dict[str, Any]) -> tuple[Any, ...]:
     detail = None
     if fmt is None or fmt in _TEXT_FORMATS or _wraps_text(fmt):
         variable = _ADDRESS_OR_NUMBER if fmt is not None and fmt.startswith(_LINK_NOTICES) else _VARIABLE_WORD
-        detail = variable.sub("*", formatEvent(event))
+        detail = variable.sub("*", _event_text(event, fmt))
         fmt = None if fmt in _TEXT_FORMATS else fmt
     return (event.get("log_namespace"), event.get("log_level"), fmt, detail)
 

@@ -101,8 +101,34 @@ class Server:
         return f"<Server {self.name} {self.sid}>"
 
 
+class _NoInvites(frozenset):
+    """The invites of a user holding none: shared by every such user (a set costs 216 bytes).
+
+    ``discard`` and ``clear`` do nothing; :meth:`User.invite` swaps in a real set.
+    """
+
+    __slots__ = ()
+
+    def discard(self, name: str) -> None:
+        """Nothing to forget."""
+
+    def clear(self) -> None:
+        """Nothing to forget."""
+
+
+NO_INVITES = _NoInvites()
+NO_OPER_FLAGS: frozenset[str] = frozenset()  # shared: an empty frozenset is not a singleton
+
+
 class User:
     """A user anywhere on the network; ``route`` reaches it."""
+
+    # Slots: ~17 attributes per user, local or remote; "__dict__" keeps rare extra ones possible.
+    __slots__ = (
+        "uid", "nick", "ident", "host", "realhost", "ip", "realname", "server", "route", "signon",
+        "nick_ts", "last_active", "modes", "away", "account", "oper_name", "oper_flags", "certfp",
+        "channels", "invited", "__dict__",
+    )
 
     def __init__(
         self,
@@ -132,11 +158,18 @@ class User:
         self.away: str | None = None
         self.account: str | None = None
         self.oper_name: str | None = None
-        self.oper_flags: frozenset[str] = frozenset()
+        self.oper_flags: frozenset[str] = NO_OPER_FLAGS
         #: SHA-256 of the client certificate (lower-case hex), shown in WHOIS 276; None without one
         self.certfp: str | None = None
         self.channels: dict[Channel, Membership] = {}
-        self.invited: set[str] = set()  # folded channel names
+        #: folded channel names this user is invited to (:meth:`invite` adds one)
+        self.invited: set[str] | frozenset[str] = NO_INVITES
+
+    def invite(self, name: str) -> None:
+        """Remember an invite to the channel folded as ``name``."""
+        if self.invited is NO_INVITES:
+            self.invited = set()
+        self.invited.add(name)  # type: ignore[union-attr]
 
     @property
     def mask(self) -> str:
@@ -477,7 +510,7 @@ class Network:
             invited_to = self.channels.get(name)
             if invited_to is not None:
                 invited_to.invited.discard(user)
-        user.invited.clear()
+        user.invited = NO_INVITES
         if self.users.get(user.nick) is user:
             del self.users[user.nick]
         del self.users_by_uid[user.uid]
@@ -537,7 +570,7 @@ class Network:
         if fold(old) != fold(new):
             for user in channel.invited:
                 user.invited.discard(fold(old))
-                user.invited.add(fold(new))
+                user.invite(fold(new))
         self.events.emit(ev.ChannelRenamed(source, channel, old, reason, origin=origin))
 
     def set_realname(self, user: User, realname: str, origin: Any = HERE) -> None:
@@ -802,7 +835,7 @@ class Network:
 
     def invite(self, source: User, target: User, channel: Channel, origin: Any = HERE) -> None:
         """Record that ``target`` may join ``channel`` past +i, and announce it."""
-        target.invited.add(fold(channel.name))
+        target.invite(fold(channel.name))
         channel.invited.add(target)
         self.events.emit(ev.UserInvited(source, target, channel, origin=origin))
 

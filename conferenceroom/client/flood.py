@@ -57,6 +57,10 @@ _last_limits: list[Any] = [None, None]  # the flood settings last asked about an
 class FloodGate:
     """Run lines now, later, or disconnect, by their accumulated penalty."""
 
+    # One per client connection: slots keep an idle client's gate small.
+    __slots__ = ("clock", "limits", "run", "on_excess", "on_drained", "queue", "queued_cost", "busy_until",
+                 "_timer", "closed", "held", "on_release")
+
     def __init__(
         self,
         clock: Any,

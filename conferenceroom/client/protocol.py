@@ -37,6 +37,7 @@ from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, FloodLimits, 
 from .labels import LabeledReply, label_of, raw_label
 from .output import BATCH, ReplyStream, write_now
 from .pacing import TurnBudget
+from .timers import TimerWheel
 from . import sasl
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ REGISTRATION_LINES_PER_TURN = 16
 # A line's content: from its first character that is not blank to its end.
 # Runs of blank lines, CRs and LFs between lines are never split in Python.
 _CONTENT = re.compile(rb"[^\r\n \t][^\r\n]*")
+NO_CAPS: frozenset[str] = frozenset()  # shared by every client without capabilities (not a singleton)
 
 
 #: The capabilities that decide which tags a client sees (see caps.visible_tags), as bits of its profile.
@@ -76,6 +78,8 @@ _PROFILE_BITS = (
 
 class Registration:
     """What a connection has told us before it is a user."""
+
+    __slots__ = ("nick", "ident", "realname", "password", "cap_negotiating")
 
     def __init__(self) -> None:
         self.nick: str | None = None
@@ -93,27 +97,40 @@ class ClientConnection(Protocol):
     #: False for connections that can never become a server link (WebSocket clients).
     accepts_links = True
     log = Logger()
-    #: Shares out the lines of unregistered clients over reactor turns (set by
-    #: the listener's factory; None: every line at once).
-    pace: TurnBudget | None = None
+    # Slots: an instance __dict__ past 30 keys stops sharing its keys and costs
+    # about 1.5 KiB per client; rare attributes (SASL, multiline) still go to __dict__.
+    __slots__ = (
+        "core", "user", "pending", "_caps", "_profile", "cap_version", "ip", "host", "port", "local_port",
+        "secure", "certfp", "closing", "dead", "_buffer", "_discarding", "_due_key", "_last_input",
+        "_ping_sent", "_input_paused", "_abort_timer", "lost", "bytes_in", "lines_in",
+        "bytes_out", "lines_out", "junk_lines", "gate", "_stream", "label", "link", "_prelude",
+        "_quit_reason", "pace", "transport", "connected", "factory", "_out", "_unchecked",
+    )
 
     def __init__(self, core: "ServerCore") -> None:
         self.core = core
+        self.transport: Any = None
+        self.connected = 0
+        self.factory: Any = None
+        #: Shares out the lines of unregistered clients over reactor turns (set by
+        #: the listener's factory; None: every line at once).
+        self.pace: TurnBudget | None = None
         self.user: "User | None" = None
         self.pending: Registration | None = Registration()
-        self._caps: frozenset[str] = frozenset()
-        self._profile: tuple[bool, ...] | None = None
+        self._caps: frozenset[str] = NO_CAPS
+        self._profile: int | None = None  # which tags this client sees (bits); None: none
         self.cap_version = 0
         self.ip = "0"
         self.host = "0"
         self.port = 0
+        self.local_port = 0
         self.secure = False
         self.certfp: str | None = None  # the client certificate's SHA-256 (hex), once TLS is up
         self.closing = False
         self.dead = False  # SendQ exceeded: nothing more is written; closing on the next turn
         self._buffer = b""
         self._discarding = False
-        self._timer: Any = None
+        self._due_key: int | None = None  # this connection's bucket in the core's TimerWheel
         self._last_input = 0.0
         self._ping_sent = False
         self._input_paused = False
@@ -126,11 +143,38 @@ class ClientConnection(Protocol):
         self.bytes_out = 0
         self.lines_out = 0
         self.junk_lines = 0
+        #: The labeled command whose replies are being gathered (labeled-response), if any.
+        self.label: LabeledReply | None = None
+        self.link: Any = None  # the LinkConnection this connection became, if it did
+        self._prelude: tuple[bytes, ...] = ()  # PASS lines a server may have opened with
+        self._quit_reason: str | None = None
         self.gate = FloodGate(
             core.clock, self._flood_limits, self._run_line, self._excess_flood, self._resume_input
         )
-        self.stream = ReplyStream(self, core.clock)
         self.gate.on_release = self._gate_released
+        self._stream: ReplyStream | None = None  # made on the first long reply
+        #: Lines waiting for the end of the current output batch (None: nothing waits).
+        self._out: list[bytes] | None = None
+        self._unchecked = 0  # bytes (and write weights) since the SendQ was last measured
+
+    @property
+    def stream(self) -> ReplyStream:
+        """The pacer of this connection's long replies (made on first use)."""
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = ReplyStream(self, self.core.clock)
+        return stream
+
+    def _stop_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+
+    def _wheel(self) -> TimerWheel:
+        """The core's one timer for client deadlines (made on first use)."""
+        wheel = getattr(self.core, "client_timers", None)
+        if wheel is None:
+            wheel = self.core.client_timers = TimerWheel(self.core.clock)
+        return wheel
 
     def _gate_released(self) -> None:
         """A hold on the gate ended: a labeled command waiting on it may be done."""
@@ -161,7 +205,7 @@ class ClientConnection(Protocol):
             self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=refusal)
             self.close(refusal)
             return
-        self._timer = self.core.clock.callLater(REGISTRATION_TIMEOUT, self._registration_timeout)
+        self._wheel().add(self, self._last_input + REGISTRATION_TIMEOUT)
 
     def handshakeCompleted(self) -> None:
         """TLS is up: note the client certificate's fingerprint (asked for, never required)."""
@@ -185,7 +229,7 @@ class ClientConnection(Protocol):
                 topic="links")
         self.lost = True
         self.gate.close()
-        self.stream.stop()
+        self._stop_stream()
         self._cancel_timer()
         sasl.connection_lost(self)
         if self._abort_timer is not None and self._abort_timer.active():
@@ -201,8 +245,6 @@ class ClientConnection(Protocol):
                 text = "Read error: Connection reset by peer"
             self._leave_network(self._quit_reason or text)
         self.closing = True
-
-    _quit_reason: str | None = None
 
     def dataReceived(self, data: bytes) -> None:
         """Split ``data`` into lines, charge every byte, run lines through the flood gate.
@@ -327,9 +369,6 @@ class ClientConnection(Protocol):
 
     # -- a server link on a client port ------------------------------------
 
-    link: Any = None  # the LinkConnection this connection became, if it did
-    _prelude: tuple[bytes, ...] = ()  # PASS lines a server may have opened with
-
     def _server_opening(self, piece: bytes) -> bool:
         """True if ``piece`` makes this unregistered connection a server link (CAPAB or SERVER first).
 
@@ -370,7 +409,7 @@ class ClientConnection(Protocol):
         """Hand this connection to a server link with what it sent so far; this object only forwards now."""
         self.flush_output()
         self.gate.close()
-        self.stream.stop()
+        self._stop_stream()
         self._cancel_timer()
         self.core.remove_connection(self)
         self.pending = None
@@ -457,9 +496,6 @@ class ClientConnection(Protocol):
 
     # -- output --------------------------------------------------------------
 
-    #: The labeled command whose replies are being gathered (labeled-response), if any.
-    label: LabeledReply | None = None
-
     def send(self, msg: Message) -> int:
         """Write ``msg`` (to the labeled reply being gathered, if it is one); return the bytes written.
 
@@ -502,6 +538,17 @@ class ClientConnection(Protocol):
         finally:
             self.label = label
 
+    def send_encoded(self, data: bytes, lines: int) -> None:
+        """Write ``lines`` already encoded lines (``data``, CRLF-ended) in order after what is held."""
+        if self.closing or self.dead or self.transport is None:
+            return
+        self.lines_out += lines - 1  # the flush counts this chunk as one line
+        out = self._out
+        if out is None:
+            self._put(data)
+        else:
+            out.append(data)
+
     def _put(self, data: bytes) -> int:
         """The first line since the last write: held if an output batch is open, else written now."""
         self._out = [data]
@@ -521,10 +568,6 @@ class ClientConnection(Protocol):
         if data is not None:
             cache[self._profile] = data
         return data
-
-    #: Lines waiting for the end of the current output batch (None: nothing waits).
-    _out: list[bytes] | None = None
-    _unchecked = 0  # bytes (and write weights) since the SendQ was last measured
 
     def flush_output(self, now: bool = False) -> None:
         """Write the held lines in one write (``now``: to the socket at once if it can); drop the client past the SendQ.
@@ -581,7 +624,7 @@ class ClientConnection(Protocol):
         """
         self.dead = True
         self.gate.close()
-        self.stream.stop()
+        self._stop_stream()
         self.core.abused(self.ip, "SendQ exceeded")
         self.core.clock.callLater(0, self.close, "SendQ exceeded")
 
@@ -651,7 +694,7 @@ class ClientConnection(Protocol):
         if self.user is not None:
             self._leave_network(self._quit_reason)
         self.gate.close()
-        self.stream.stop()
+        self._stop_stream()
         self._cancel_timer()
         if self.transport is not None:
             self.transport.loseConnection()
@@ -672,19 +715,21 @@ class ClientConnection(Protocol):
     # -- timers ----------------------------------------------------------------
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        if self._due_key is not None:
+            self._wheel().remove(self)
 
-    def _registration_timeout(self) -> None:
-        self._timer = None
+    def timer_due(self) -> None:
+        """The deadline in the core's timer wheel passed: registration timeout, or an idle check."""
+        if self.closing or self.link is not None:
+            return
         if self.user is None:
             self.close("Registration timed out")
+        else:
+            self._check_idle()
 
     def start_ping_timer(self) -> None:
         """Begin idle checks once registered (replaces the registration timer)."""
-        self._cancel_timer()
-        self._timer = self.core.clock.callLater(PING_INTERVAL, self._check_idle)
+        self._wheel().add(self, self.core.clock.seconds() + PING_INTERVAL)
 
     def _check_idle(self) -> None:
         now = self.core.clock.seconds()
@@ -692,16 +737,15 @@ class ClientConnection(Protocol):
             self._last_input = now  # its input waits in the gate, unread: not idle
         idle = now - self._last_input
         if self._ping_sent and idle >= 2 * PING_INTERVAL - 0.001:
-            self._timer = None
             self.close(f"Ping timeout: {int(PING_INTERVAL)} seconds")
             return
         if idle >= PING_INTERVAL - 0.001 and not self._ping_sent:
             self._ping_sent = True
             self.send(Message("PING", (self.core.name,)))
-            self._timer = self.core.clock.callLater(PING_INTERVAL, self._check_idle)
+            self._wheel().add(self, now + PING_INTERVAL)
             return
         wait = max(PING_INTERVAL - idle, 1.0) if not self._ping_sent else 2 * PING_INTERVAL - idle
-        self._timer = self.core.clock.callLater(wait, self._check_idle)
+        self._wheel().add(self, now + wait)
 
 
 def _bound_reads(transport: Any) -> None:

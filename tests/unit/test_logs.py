@@ -288,3 +288,22 @@ def test_link_notices_are_logged_as_their_own_kind() -> None:
          "notice to operators (links): Link with tenor.example[127.0.0.1] lost: Ping timeout: 90 seconds"),
         ("notice to operators: {text}", "notice to operators: Client connecting: bob (~bob@h) [127.0.0.1]"),
     ]
+
+
+def test_event_text_read_directly_matches_formatting() -> None:
+    """The sentence used to tell kinds apart is the same whether read from the one field or
+    formatted by Twisted (operator notices, legacy text, fields with a spec or conversion)."""
+    from twisted.logger import formatEvent
+
+    from conferenceroom.logs import _event_text
+
+    events = [
+        {"log_format": "notice to operators: {text}", "text": "Client connecting: a (~a@1.2.3.4) [1.2.3.4]"},
+        {"log_format": "{log_text}", "log_text": "legacy {braces} text"},
+        {"log_format": "{text!r}", "text": "quoted"},
+        {"log_format": "count: {n:>5}", "n": 42},
+        {"log_format": "{text}", "text": 17},
+        {"log_format": "missing {text}"},
+    ]
+    for event in events:
+        assert _event_text(event, event["log_format"]) == formatEvent(event)
