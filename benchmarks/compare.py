@@ -42,7 +42,7 @@ import reference  # noqa: E402
 import report  # noqa: E402
 from procs import stop_proc  # noqa: E402
 
-NOFILE = 16384
+NOFILE = 20000
 #: with --scale: 20,000 clients need this many descriptors in the server
 SCALE_NOFILE = 65536
 REFS = ("ngircd", "inspircd", "hybrid", "floor")

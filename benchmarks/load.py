@@ -656,6 +656,21 @@ async def phase_churn(args, srv, res, tag):
         runs = []
         res["runs"] = runs
 
+        echoes = [0] * len(clients)
+
+        def echo_hook(i, c):
+            mine = b":" + c.nick.encode() + b"!"
+
+            def hook(line):
+                if line.startswith(mine) and (b" JOIN " in line or b" PART " in line):
+                    echoes[i] += 1
+                    return True
+                return False
+            return hook
+
+        for i, c in enumerate(clients):
+            c.on_line = echo_hook(i, c)
+
         async def churn(i, c):
             own = ("#c%s%d" % (tag, i)).encode()
             block = (b"JOIN %s\r\nPART %s\r\nJOIN %s\r\nPART %s\r\n"
@@ -678,6 +693,13 @@ async def phase_churn(args, srv, res, tag):
                          "cpu_source": src,
                          "server_cpu_ms_per_join_part":
                              1000.0 * cpu / ops if cpu is not None else None})
+        # Every JOIN and PART must have been carried out (each echoed to its
+        # sender): a server refusing them would look cheap.
+        res["echoes"] = sum(echoes)
+        res["echoes_expected"] = 2 * sum(r["join_parts"] for r in runs)
+        if res["echoes"] != res["echoes_expected"]:
+            raise RuntimeError("only %d of %d JOIN/PART echoes came back"
+                               % (res["echoes"], res["echoes_expected"]))
         good = [r["server_cpu_ms_per_join_part"] for r in runs
                 if r["server_cpu_ms_per_join_part"] is not None]
         res["join_parts"] = sum(r["join_parts"] for r in runs)

@@ -35,7 +35,7 @@ import sys
 import time
 
 DEFAULT_DIR = "/tmp/cr-bench-ref"
-NOFILE = 16384
+NOFILE = 20000
 
 # Debian packages to unpack per server (the server itself plus any shared
 # library it needs that is not already on the machine).
