@@ -346,8 +346,8 @@ def main(argv=None):
                     help="options for scale.py --network, e.g. '--servers 8'")
     ap.add_argument("--no-network", action="store_true",
                     help="with --scale: skip the 20-server network")
-    ap.add_argument("--scale-timeout", type=float, default=300.0,
-                    help="scale.py --timeout per server (default 300)")
+    ap.add_argument("--scale-timeout", type=float, default=900.0,
+                    help="scale.py --timeout per server (default 900)")
     ap.add_argument("--ours-cmd", default=None,
                     help="command starting our server in the foreground; "
                          "{port} and {conf} are substituted")

@@ -543,6 +543,9 @@ async def run(args):
         except Exception as e:   # noqa: BLE001 - reported, the run goes on
             res["error"] = repr(e)[:300]
         res["phase_s"] = time.monotonic() - t
+        log("%s %s: %s" % (args.label or results["target"], name, ", ".join(
+            "%s=%s" % (k, "%.4g" % v if isinstance(v, float) else v)
+            for k, v in sorted(res.items()) if k != "runs")))
         await asyncio.sleep(1.0)
     results["total_s"] = time.monotonic() - start
     return results
