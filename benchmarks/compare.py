@@ -119,6 +119,16 @@ def run_scale(port, pid, label, scale_args, timeout):
     return run_json(cmd, label + " scale", timeout)
 
 
+def repo_env():
+    """The environment for our server: this checkout first on PYTHONPATH.
+
+    The venv's conferenceroom is an editable install of one checkout (and
+    twistd does not put the working directory on sys.path), so without this
+    a worktree would measure that other checkout's code."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [REPO, os.environ.get("PYTHONPATH")])))
+
+
 def venv_python():
     """The repository's venv Python (it has Twisted), else this one."""
     py = os.path.join(REPO, ".venv", "bin", "python")
@@ -157,7 +167,8 @@ def start_ours(args, workdir):
         argv += ["conferenceroom", "--config", conf]
     logf = open(os.path.join(workdir, "ours.log"), "ab")
     log("ours: " + " ".join(shlex.quote(a) for a in argv))
-    proc = subprocess.Popen(argv, cwd=REPO, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, cwd=REPO, env=repo_env(),
+                            stdin=subprocess.DEVNULL,
                             stdout=logf, stderr=subprocess.STDOUT,
                             preexec_fn=_raise_nofile)
     logf.close()

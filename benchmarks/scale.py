@@ -927,7 +927,7 @@ def parse_args(argv=None):
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--ours-cmd", default=None,
                     help="with --network ours: command per server ({port}, {conf})")
-    ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--tag", default=None)
     ap.add_argument("--label", default=None)
     ap.add_argument("--json", action="store_true")
