@@ -46,6 +46,8 @@ NOFILE = 20000
 #: with --scale: 20,000 clients need this many descriptors in the server
 SCALE_NOFILE = 65536
 REFS = ("ngircd", "inspircd", "hybrid", "floor")
+#: every server PINGs an idle client after this long (ours: PING_INTERVAL, fixed)
+PING_SECONDS = 90
 
 OURS_CONF = """\
 general set name bench.conferenceroom.local
@@ -212,7 +214,7 @@ def start_hybrid(max_clients):
     inst = hy.install()
     proc = hy.HybridProcess(hy.HybridConfig(
         "ref.hybrid.local", "1HB", description="benchmark reference",
-        max_clients=max_clients, client_ping=600), inst)
+        max_clients=max_clients, client_ping=PING_SECONDS), inst)
     proc.start()
 
     def stop():

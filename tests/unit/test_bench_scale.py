@@ -1,6 +1,6 @@
-"""The scale benchmark's logic (benchmarks/scale.py): the network's tree and
-its AS-grammar configs, the idle client count under a descriptor limit, and
-the lean loader client's handling of what servers send."""
+"""The scale benchmark's logic (benchmarks/scale.py, netscale.py, loader.py):
+the network's tree and its AS-grammar configs, the idle client count under a
+descriptor limit, and the lean loader client's handling of what servers send."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ def _load(name: str, file: str):
 sys.path.insert(0, str(_DIR))
 try:
     scale = _load("bench_scale", "scale.py")
+    netscale = sys.modules["netscale"]
+    loader = sys.modules["loader"]
 finally:
     sys.path.remove(str(_DIR))
-    for _name in ("load", "procs"):
+    for _name in ("load", "loader", "netscale", "procs"):
         sys.modules.pop(_name, None)
 
 
@@ -42,7 +44,7 @@ class FakeTransport:
 
 def test_tree_of_twenty_has_a_root_four_hubs_and_fifteen_leaves():
     """20 servers: s0 is the root, s1-s4 hang off it, the 15 leaves are dealt over s1-s4."""
-    parent = scale.tree(20, 4)
+    parent = netscale.tree(20, 4)
     assert parent[0] is None
     assert parent[1:5] == [0, 0, 0, 0]
     leaves = parent[5:]
@@ -52,8 +54,8 @@ def test_tree_of_twenty_has_a_root_four_hubs_and_fifteen_leaves():
 
 def test_three_hop_pair_crosses_leaf_hub_root_hub():
     """The measured pair: a leaf under s1 and the hub s2, three links apart."""
-    parent = scale.tree(20, 4)
-    leaf, far = scale.three_hop_pair(parent, 4)
+    parent = netscale.tree(20, 4)
+    leaf, far = netscale.three_hop_pair(parent, 4)
     path = [leaf, parent[leaf], parent[parent[leaf]]]
     assert path == [leaf, 1, 0] and parent[far] == 0 and far == 2
     assert leaf > 4
@@ -62,9 +64,9 @@ def test_three_hop_pair_crosses_leaf_hub_root_hub():
 def test_ours_conf_dials_the_parent_and_defines_children_without_host():
     """A hub's config: its parent as an upstream it dials (host, port, auto on, role hub);
     each child a definition with name, password and role, and no host."""
-    parent = scale.tree(20, 4)
+    parent = netscale.tree(20, 4)
     ports = list(range(7000, 7020))
-    conf = scale.ours_conf(1, parent, ports).splitlines()
+    conf = netscale.ours_conf(1, parent, ports).splitlines()
     assert "general set hub" in conf and "general set ports 7001" in conf
     assert "services disable" in conf and "security set flood off" in conf
     assert "server s0 set host 127.0.0.1" in conf and "server s0 set port 7000" in conf
@@ -78,10 +80,10 @@ def test_ours_conf_dials_the_parent_and_defines_children_without_host():
 
 def test_ours_conf_root_has_hub_children_and_no_upstream_leaf_is_a_leaf():
     """The root defines its hubs with role hub and dials nobody; a leaf says general set leaf."""
-    parent = scale.tree(20, 4)
-    root = scale.ours_conf(0, parent, list(range(20)))
+    parent = netscale.tree(20, 4)
+    root = netscale.ours_conf(0, parent, list(range(20)))
     assert "server s1 set role hub" in root and "set auto on" not in root
-    leaf = scale.ours_conf(7, parent, list(range(20)))
+    leaf = netscale.ours_conf(7, parent, list(range(20)))
     assert "general set leaf" in leaf and f"server s{parent[7]} set auto on" in leaf
 
 
@@ -104,7 +106,7 @@ def test_bulk_client_registers_on_001_and_answers_server_pings():
     """The loader's client sends NICK/USER, sees 001 across chunk boundaries, answers PING."""
     async def go():
         loop = asyncio.get_running_loop()
-        c = scale.Bulk("n1", loop, scale.Group())
+        c = loader.Bulk("n1", loop, loader.Group())
         t = FakeTransport()
         c.connection_made(t)
         assert t.written == [b"NICK n1\r\nUSER n1 0 * :scale\r\n"]
@@ -120,8 +122,8 @@ def test_bulk_client_counts_channel_lines_for_its_group_and_wakes_waiters():
     """Channel PRIVMSG lines are counted per group (split lines once); a token wakes a waiter."""
     async def go():
         loop = asyncio.get_running_loop()
-        g = scale.Group()
-        a, b = scale.Bulk("a", loop, g), scale.Bulk("b", loop, g)
+        g = loader.Group()
+        a, b = loader.Bulk("a", loop, g), loader.Bulk("b", loop, g)
         for c in (a, b):
             c.connection_made(FakeTransport())
         g.marker = b" PRIVMSG #big :"
@@ -136,4 +138,15 @@ def test_bulk_client_counts_channel_lines_for_its_group_and_wakes_waiters():
         fut = a.expect(b"tok9")
         a.data_received(b":srv PONG srv :tok9\r\n")
         assert fut.done()
+    asyncio.run(go())
+
+
+def test_bulk_client_username_has_letters_and_digits_only():
+    """ircd-hybrid refuses '_' in a username, so USER carries the nick's letters and digits."""
+    async def go():
+        loop = asyncio.get_running_loop()
+        c = loader.Bulk("abc0w_12", loop, loader.Group())
+        t = FakeTransport()
+        c.connection_made(t)
+        assert t.written == [b"NICK abc0w_12\r\nUSER abc0w12 0 * :scale\r\n"]
     asyncio.run(go())
