@@ -142,7 +142,7 @@ def _verdict_text(row: dict) -> str:
 def table(runs: dict, ours: str = "ours", markdown: bool = False) -> str:
     """The comparison as aligned text (or a Markdown table)."""
     names = [n for n in (*C_SERVERS, FLOOR) if n in runs]
-    head = ["metric"] + names + [ours, "ours/best C", "ours/floor", "target", ""]
+    head = ["metric"] + names + [ours, "ours/best C", "ours/floor", "target", "verdict"]
     body = []
     for row in rows(runs, ours):
         rc = row["ratio_c"]
