@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= etc/conferenceroom.conf
 
-.PHONY: run test unit integration bench bench-link bench-services soak clean
+.PHONY: run test unit integration bench bench-scale bench-link bench-services soak clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,16 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration
 
+# Issue 11: ngIRCd, InspIRCd, ircd-hybrid, the Twisted floor and ours, one
+# after the other (burst, fan-out, latency, churn; about 3 minutes). Ratios to
+# the best C server beside the targets. BENCH_ARGS='--runs 2' for two runs.
 bench: $(VENV)/.installed
-	$(PY) benchmarks/compare.py
+	$(PY) benchmarks/compare.py $(BENCH_ARGS)
+
+# The same plus the scale phases: 20,000 idle clients, a 5,000-member channel,
+# 20-server networks of ours and of hybrid (about 20-30 minutes).
+bench-scale: $(VENV)/.installed
+	$(PY) benchmarks/compare.py --scale $(BENCH_ARGS)
 
 # A million hostile lines against a real server while two witnesses chat
 # (about 2-3 minutes; exit status 1 when a target is missed). Not part of test.

@@ -11,6 +11,9 @@ Measures one IRC server listening on a loopback address:
             seconds per 1,000 delivered lines, and delivered lines/s.
 3. latency  one client does K sequential PING->PONG round trips, then K
             sequential PRIVMSG-to-self round trips: median/p95/p99.
+4. churn    C clients each JOIN+PART a channel of their own, then a shared
+            channel, R rounds (a PING round trip every W rounds): server CPU
+            ms per JOIN+PART pair (median of up to 3 runs).
 
 Server CPU time is read from /proc/PID/stat (utime+stime, 10 ms ticks) and,
 where the kernel provides it, from /proc/PID/task/*/schedstat (nanoseconds);
@@ -628,8 +631,91 @@ async def phase_latency(args, srv, res, tag):
             await close_all([client])
 
 
+async def phase_churn(args, srv, res, tag):
+    """C clients each JOIN/PART a channel of their own and a shared one, in
+    windows of W rounds with a PING round trip after each window."""
+    n, rounds = args.churn_clients, args.churn_rounds
+    window = max(1, args.churn_window)
+    shared = ("#churn%s" % tag).encode()
+    res.update(clients=n, rounds=rounds, complete=False)
+    deadline = time.monotonic() + args.phase_budget
+    clients = []
+    try:
+        res["stage"] = "register"
+        clients, errors = await register_many(
+            args.host, args.port, ["%sc%d" % (tag, i) for i in range(n)],
+            deadline, concurrency=args.setup_concurrency)
+        if errors:
+            res["setup_errors"] = len(errors)
+            res["first_error"] = errors[0]
+        if not clients:
+            raise RuntimeError("no churn clients registered")
+        res["clients"] = len(clients)
+        await sync_all(clients, deadline)
+        res["stage"] = "measure"
+        runs = []
+        res["runs"] = runs
+
+        echoes = [0] * len(clients)
+
+        def echo_hook(i, c):
+            mine = b":" + c.nick.encode() + b"!"
+
+            def hook(line):
+                if line.startswith(mine) and (b" JOIN " in line or b" PART " in line):
+                    echoes[i] += 1
+                    return True
+                return False
+            return hook
+
+        for i, c in enumerate(clients):
+            c.on_line = echo_hook(i, c)
+
+        async def churn(i, c):
+            own = ("#c%s%d" % (tag, i)).encode()
+            block = (b"JOIN %s\r\nPART %s\r\nJOIN %s\r\nPART %s\r\n"
+                     % (own, own, shared, shared))
+            done = 0
+            while done < rounds:
+                k = min(window, rounds - done)
+                c.send(block * k)
+                done += k
+                await ping(c, deadline)
+
+        for rep in range(max(1, min(args.repeat, 3))):
+            cpu0 = srv.cpu()
+            t0 = time.perf_counter()
+            await asyncio.gather(*(churn(i, c) for i, c in enumerate(clients)))
+            wall = time.perf_counter() - t0
+            cpu, src = cpu_delta(cpu0, srv.cpu())
+            ops = 2 * rounds * len(clients)
+            runs.append({"join_parts": ops, "wall_s": wall, "server_cpu_s": cpu,
+                         "cpu_source": src,
+                         "server_cpu_ms_per_join_part":
+                             1000.0 * cpu / ops if cpu is not None else None})
+        # Every JOIN and PART must have been carried out (each echoed to its
+        # sender): a server refusing them would look cheap.
+        res["echoes"] = sum(echoes)
+        res["echoes_expected"] = 2 * sum(r["join_parts"] for r in runs)
+        if res["echoes"] != res["echoes_expected"]:
+            raise RuntimeError("only %d of %d JOIN/PART echoes came back"
+                               % (res["echoes"], res["echoes_expected"]))
+        good = [r["server_cpu_ms_per_join_part"] for r in runs
+                if r["server_cpu_ms_per_join_part"] is not None]
+        res["join_parts"] = sum(r["join_parts"] for r in runs)
+        res["wall_s"] = sum(r["wall_s"] for r in runs)
+        res["join_parts_per_s"] = res["join_parts"] / res["wall_s"]
+        if good:
+            res["server_cpu_ms_per_join_part"] = statistics.median(good)
+            res["cpu_source"] = runs[0]["cpu_source"]
+        res["complete"] = True
+        res.pop("stage", None)
+    finally:
+        await close_all(clients)
+
+
 PHASES = {"burst": phase_burst, "fanout": phase_fanout,
-          "latency": phase_latency}
+          "latency": phase_latency, "churn": phase_churn}
 
 
 # --------------------------------------------------------------------------
@@ -759,6 +845,16 @@ def table(results):
                              fmt(la.get(key + "_median_ms"), ".3f"),
                              fmt(la.get(key + "_p95_ms"), ".3f"),
                              fmt(la.get(key + "_p99_ms"), ".3f"))))
+    ch = ph.get("churn")
+    if ch is not None:
+        rows += [
+            ("churn", "clients x rounds x runs", "%s x %s x %s" % (
+                ch.get("clients", "-"), ch.get("rounds", "-"),
+                len(ch.get("runs", [])))),
+            ("churn", "JOIN+PART pairs/s", fmt(ch.get("join_parts_per_s"), ".0f")),
+            ("churn", "server CPU ms per JOIN+PART (median)",
+             fmt(ch.get("server_cpu_ms_per_join_part"), ".4f")),
+        ]
     w = max([len(r[1]) for r in rows] + [10])
     for phase, label, val in rows:
         add("  %-8s %-*s  %s" % (phase, w, label, val))
@@ -805,8 +901,16 @@ def parse_args(argv=None):
                          "for a PING round trip; 0 = all at once (default 100)")
     ap.add_argument("--rounds", type=int, default=1000,
                     help="latency: round trips of each kind (default 1000)")
-    ap.add_argument("--phases", default="burst,fanout,latency",
-                    help="comma-separated subset of burst,fanout,latency")
+    ap.add_argument("--churn-clients", type=int, default=50,
+                    help="churn: clients joining and parting (default 50)")
+    ap.add_argument("--churn-rounds", type=int, default=50,
+                    help="churn: rounds per client, each a JOIN+PART of its "
+                         "own channel and of a shared one (default 50)")
+    ap.add_argument("--churn-window", type=int, default=10,
+                    help="churn: rounds sent before a PING round trip "
+                         "(default 10)")
+    ap.add_argument("--phases", default="burst,fanout,latency,churn",
+                    help="comma-separated subset of burst,fanout,latency,churn")
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="overall time limit in seconds (default 120)")
     ap.add_argument("--phase-timeout", type=float, default=60.0,
@@ -829,7 +933,8 @@ def parse_args(argv=None):
     for p in args.phases:
         if p not in PHASES:
             ap.error("unknown phase %r" % p)
-    for name in ("clients", "members", "messages", "rounds", "repeat"):
+    for name in ("clients", "members", "messages", "rounds", "repeat",
+                 "churn_clients", "churn_rounds"):
         v = getattr(args, name)
         if not 0 < v <= 100000:
             ap.error("--%s must be in 1..100000" % name)
@@ -841,7 +946,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     check_loopback(args.host)
-    need = max(args.clients, args.members + 1) + 64
+    need = max(args.clients, args.members + 1, args.churn_clients) + 64
     got = raise_nofile(max(4096, need))
     if got < need:
         print("warning: RLIMIT_NOFILE is %d, need %d" % (got, need),

@@ -35,7 +35,7 @@ import sys
 import time
 
 DEFAULT_DIR = "/tmp/cr-bench-ref"
-NOFILE = 16384
+NOFILE = 20000
 
 # Debian packages to unpack per server (the server itself plus any shared
 # library it needs that is not already on the machine).
@@ -129,8 +129,8 @@ def ngircd_conf(port, run):
     MaxJoins = 0
     MaxNickLength = 30
     MaxPenaltyTime = 0
-    PingTimeout = 600
-    PongTimeout = 120
+    PingTimeout = 90
+    PongTimeout = 90
 
 [Options]
     DNS = no
@@ -155,7 +155,7 @@ def inspircd_conf(port, run, root):
 <bind address="127.0.0.1" port="{port}" type="clients">
 <power diepass="{opass}" restartpass="{opass}">
 <connect name="bench" allow="*"
-         timeout="60" pingfreq="600"
+         timeout="60" pingfreq="90"
          hardsendq="8M" softsendq="1M" recvq="1M"
          threshold="1000000" commandrate="1000000000" fakelag="no"
          localmax="1000000" globalmax="1000000" maxconnwarn="no"

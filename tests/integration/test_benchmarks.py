@@ -1,0 +1,101 @@
+"""
+The benchmark scripts still run end to end, on tiny counts: compare.py
+against the Twisted floor and ours (the table with ratios and targets),
+scale.py's idle and big-channel phases against the floor, and a network of
+four of our servers linked with the AS grammar. The figures themselves are
+not judged here (they belong in benchmarks, never in tests); what is checked
+is what an operator running `make bench` would see.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "benchmarks"
+PY = sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def test_compare_prints_every_server_ratio_and_target(tmp_path):
+    """compare.py with the floor as reference: a row per metric with ours, the
+    floor, ours/floor and the target, and the verdict line; every JOIN and
+    PART of the churn phase came back."""
+    out = tmp_path / "bench.json"
+    proc = _run([str(BENCH / "compare.py"), "--refs", "floor", "--phases", "burst,churn",
+                 "--clients", "30", "--churn-clients", "4", "--churn-rounds", "3",
+                 "--repeat", "1", "--timeout", "60", "--json", str(out)], timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    head = next(x for x in lines if x.startswith("metric"))
+    assert head.split()[:3] == ["metric", "floor", "ours"]
+    churn = next(x for x in lines if x.startswith("churn server CPU ms per JOIN+PART"))
+    assert "<= 1x" in churn and "x" in churn.split("<= 1x")[0]
+    assert lines[-1] in ("All targets held in every run: no", "All targets held in every run: yes")
+    data = json.loads(out.read_text())
+    ours = data["ours"]["phases"]["churn"]
+    assert ours["complete"] and ours["echoes"] == ours["echoes_expected"] == 4 * 3 * 4 * 1
+    assert data["floor"]["phases"]["burst"]["registered"] == 30
+
+
+def test_scale_phases_against_the_floor(tmp_path):
+    """scale.py's idle and big-channel phases on a running floor server: all
+    clients registered, RSS and idle CPU per client reported, every member got
+    every channel line."""
+    port = _free_port()
+    floor = subprocess.Popen([PY, str(BENCH / "floor.py"), "--port", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "floor.py did not listen"
+                time.sleep(0.1)
+        proc = _run([str(BENCH / "scale.py"), "--port", str(port), "--pid", str(floor.pid),
+                     "--idle-clients", "40", "--idle-seconds", "0.5", "--big-members", "30",
+                     "--join-cycles", "2", "--big-messages", "10", "--repeat", "1",
+                     "--timeout", "90", "--json"], timeout=150)
+    finally:
+        floor.terminate()
+        floor.wait(10)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    phases = json.loads(proc.stdout)["phases"]
+    idle, big = phases["idle"], phases["bigchan"]
+    assert idle["complete"] and idle["registered"] == 40
+    assert idle["rss_kib_per_client"] is not None and "server_cpu_us_per_client_s" in idle
+    assert big["complete"] and big["registered"] == 30
+    assert big["runs"][0]["delivered"] == 30 * 10
+    assert big["join_cpu_ms"] >= 0 and big["join_storm_cpu_s"] > 0
+
+
+def test_network_of_four_of_ours_relays_over_three_hops():
+    """scale.py --network ours: four of our servers link in a tree by the AS
+    grammar (children dial their parents), a channel line reaches a receiver
+    on each, and PRIVMSGs cross three links."""
+    proc = _run([str(BENCH / "scale.py"), "--network", "ours", "--servers", "4", "--hubs", "2",
+                 "--net-messages", "20", "--rounds", "5", "--timeout", "120", "--json"],
+                timeout=200)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    net = json.loads(proc.stdout)["phases"]["network"]
+    assert net.get("error") is None, net
+    assert net["complete"] and net["servers_seen"] == 4 and net["delivered"] == 4 * 20
+    assert net["three_hop_path"] == "s3 -> s1 -> s0 -> s2" and net["three_hop_n"] == 5
+    assert net["server_cpu_us_per_line_hop"] > 0

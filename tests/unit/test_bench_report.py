@@ -1,0 +1,143 @@
+"""compare.py's table (benchmarks/report.py): ours beside each reference, the
+ratio to the best C server, the issue's targets and whether they hold."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "report.py"
+_spec = importlib.util.spec_from_file_location("bench_report", _PATH)
+report = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("bench_report", report)
+_spec.loader.exec_module(report)
+
+
+def server(**phases):
+    return {"phases": phases}
+
+
+def sample(ours_fanout=0.0006, ours_churn=0.02):
+    return {
+        "ngircd": server(fanout={"server_cpu_s_per_1000_lines": 0.0005},
+                         burst={"server_cpu_ms_per_client": 0.06, "connects_per_s": 4000},
+                         churn={"server_cpu_ms_per_join_part": 0.018}),
+        "inspircd": server(fanout={"server_cpu_s_per_1000_lines": 0.0004},
+                           burst={"server_cpu_ms_per_client": 0.05, "connects_per_s": 900},
+                           churn={"server_cpu_ms_per_join_part": 0.012}),
+        "hybrid": server(fanout={"server_cpu_s_per_1000_lines": 0.002},
+                         burst={"server_cpu_ms_per_client": 0.09, "connects_per_s": 7000}),
+        "floor": server(fanout={"server_cpu_s_per_1000_lines": 0.001},
+                        churn={"server_cpu_ms_per_join_part": 0.024}),
+        "ours": server(fanout={"server_cpu_s_per_1000_lines": ours_fanout},
+                       burst={"server_cpu_ms_per_client": 0.2, "connects_per_s": 3500},
+                       churn={"server_cpu_ms_per_join_part": ours_churn}),
+    }
+
+
+def row(rows, key):
+    (found,) = [r for r in rows if r["key"] == key and r["phase"] in ("fanout", "burst", "churn")]
+    return found
+
+
+def test_ratio_is_to_the_best_c_server_lowest_for_cpu():
+    """CPU per line: ours is divided by the lowest C figure (InspIRCd here), not by the floor."""
+    r = row(report.rows(sample()), "server_cpu_s_per_1000_lines")
+    assert r["best_c"] == "inspircd"
+    assert abs(r["ratio_c"] - 1.5) < 1e-9
+    assert abs(r["ratio_floor"] - 0.6) < 1e-9
+    assert r["target"] == 1.0 and r["holds"] is False
+
+
+def test_higher_is_better_metrics_take_the_highest_c_figure():
+    """connects/s: the best C server is the fastest one (hybrid), ratio below 1 means slower."""
+    r = row(report.rows(sample()), "connects_per_s")
+    assert r["best_c"] == "hybrid"
+    assert abs(r["ratio_c"] - 0.5) < 1e-9
+    assert r["holds"] is None
+
+
+def test_connect_target_is_two_times():
+    """CPU per connect holds at up to 2x the best C server and misses beyond it."""
+    r = row(report.rows(sample()), "server_cpu_ms_per_client")
+    assert abs(r["ratio_c"] - 4.0) < 1e-9 and r["holds"] is False
+    runs = sample()
+    runs["ours"]["phases"]["burst"]["server_cpu_ms_per_client"] = 0.1
+    r = row(report.rows(runs), "server_cpu_ms_per_client")
+    assert abs(r["ratio_c"] - 2.0) < 1e-9 and r["holds"] is True
+
+
+def test_missing_reference_figures_are_skipped_and_unmeasured_metrics_left_out():
+    """A C server without a churn figure is left out of the best; unmeasured metrics get no row."""
+    rows = report.rows(sample())
+    r = row(rows, "server_cpu_ms_per_join_part")
+    assert r["best_c"] == "inspircd"
+    assert not [x for x in rows if x["phase"] == "idle"]
+
+
+def test_no_c_figure_gives_no_ratio_and_no_verdict():
+    """When no C server was measured the ratio and verdict are '-' and 'n/a', not an error."""
+    runs = {"floor": sample()["floor"], "ours": sample()["ours"]}
+    text = report.table(runs)
+    line = [x for x in text.splitlines() if x.startswith("server CPU s per 1000 fan-out")][0]
+    assert "n/a" in line and "ok" not in line and "MISS" not in line
+
+
+def test_table_shows_each_server_ratio_target_and_verdict():
+    """The printed table has a column per server, ours, the ratios, the target and ok/MISS."""
+    text = report.table(sample())
+    head = text.splitlines()[0].split()
+    assert head[:6] == ["metric", "ngircd", "inspircd", "hybrid", "floor", "ours"]
+    churn = [x for x in text.splitlines() if x.startswith("churn server CPU")][0]
+    assert "1.67x (inspircd)" in churn and "0.83x" in churn and "<= 1x" in churn
+    assert churn.rstrip().endswith("MISS")
+    good = report.table(sample(ours_churn=0.012))
+    churn = [x for x in good.splitlines() if x.startswith("churn server CPU")][0]
+    assert churn.rstrip().endswith("ok")
+
+
+def test_markdown_table_has_one_row_per_measured_metric():
+    """--markdown gives a pipe table with a header, a rule and one row per metric."""
+    md = report.table(sample(), markdown=True).splitlines()
+    assert md[0].startswith("| metric | ngircd |") and md[1].startswith("|---|")
+    assert len(md) == 2 + len(report.rows(sample()))
+
+
+def test_summary_over_two_runs_says_held_only_when_every_run_held():
+    """Two consecutive runs: a target held in one run only is 'NOT held', and the last line says no."""
+    good = sample(ours_fanout=0.0003, ours_churn=0.01)
+    text = report.summary([good, sample(ours_fanout=0.0003, ours_churn=0.013)])
+    churn = [x for x in text.splitlines() if "churn" in x][0]
+    assert "0.83x, 1.08x" in churn and churn.endswith("NOT held")
+    fan = [x for x in text.splitlines() if "fan-out lines" in x][0]
+    assert fan.endswith("held") and not fan.endswith("NOT held")
+    assert text.splitlines()[-1] == "All targets held in every run: no"
+
+
+def test_summary_all_held():
+    """When every target holds in every run, the summary says yes."""
+    runs = sample(ours_fanout=0.0003, ours_churn=0.01)
+    runs["ours"]["phases"]["burst"]["server_cpu_ms_per_client"] = 0.08
+    text = report.summary([runs, runs])
+    assert text.splitlines()[-1] == "All targets held in every run: yes"
+
+
+def test_notes_name_errors_and_partial_phases():
+    """Errors, skipped and partial phases are listed per server, a missing server too."""
+    runs = {"hybrid": None,
+            "ours": server(fanout={"complete": False, "stage": "join"},
+                           latency={"error": "timeout after 60.0s"})}
+    got = report.notes(runs)
+    assert "hybrid: no results" in got
+    assert "ours fanout: PARTIAL results (stopped during join)" in got
+    assert "ours latency: error: timeout after 60.0s" in got
+
+
+def test_fmt_keeps_small_figures_readable():
+    """Figures keep about three significant digits; missing ones print as '-'."""
+    assert report.fmt(None) == "-"
+    assert report.fmt(0.00047) == "0.00047"
+    assert report.fmt(0.0123) == "0.012"
+    assert report.fmt(2.345) == "2.35"
+    assert report.fmt(12345.6) == "12346"
