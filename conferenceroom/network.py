@@ -26,7 +26,7 @@ from typing import Any
 from . import events as ev
 from . import ts as tsrules
 from .events import HERE, decided_here
-from .casemap import FoldedDict, fold
+from .casemap import FoldedDict, fold, match
 from .modes import ModeChange, ModeKind, CHANNEL_MODES, STATUS_PREFIXES
 from .ts import Loser, NetjoinResult, NickCollision
 
@@ -308,6 +308,18 @@ class Network:
     def find_server(self, name: str) -> Server | None:
         """The server named ``name`` (case-insensitive), or None."""
         return self.servers.get(name)
+
+    def server_named(self, ref: str) -> Server | None:
+        """The server ``ref`` names: a SID, a name, or the first name (sorted) the mask matches."""
+        found = self.servers_by_sid.get(ref) or self.servers.get(ref)
+        if found is not None:
+            return found
+        return next((s for _, s in sorted(self.servers.items()) if match(ref, s.name)), None)
+
+    def names_me(self, ref: str) -> bool:
+        """True if ``ref`` (SID, name or mask) names this server."""
+        me = self.me
+        return ref == me.sid or fold(ref) == fold(me.name) or match(ref, me.name)
 
     def services_server(self) -> Server | None:
         """The server the network's services run on (the pseudo-server), or None."""

@@ -16,28 +16,14 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from ..casemap import fold, match
 from ..dispatch import command
-from ..network import Network, Server, User
+from ..network import User
 from ..numerics import numeric
 from ..statsreport import OPER_ONLY_STATS, stats_rows
 from ..wire import Message
 
 log = Logger()
 
-
-def find_server(network: Network, ref: str) -> Server | None:
-    """The server ``ref`` names: a SID, a name, or the first name (sorted) the mask matches."""
-    found = network.servers_by_sid.get(ref) or network.find_server(ref)
-    if found is not None:
-        return found
-    return next((s for _, s in sorted(network.servers.items()) if match(ref, s.name)), None)
-
-
-def is_me(network: Network, ref: str) -> bool:
-    """True if ``ref`` (SID, name or mask) names this server."""
-    me = network.me
-    return ref == me.sid or fold(ref) == fold(me.name) or match(ref, me.name)
 
 
 @command("CONNECT", min_params=3, origin="server")
@@ -49,8 +35,8 @@ def handle_connect(side: Any, link: Any, source: Any, msg: Message) -> None:
     mask, port, ref = msg.params[0], msg.params[1], msg.params[2]
     network = side.network
     me = network.me
-    if not is_me(network, ref):
-        target = find_server(network, ref)
+    if not network.names_me(ref):
+        target = network.server_named(ref)
         if target is None:
             link.send(numeric("ERR_NOSUCHSERVER", me.sid, source.uid, ref))
         elif target.route is not link.route:
@@ -120,8 +106,8 @@ def handle_stats(side: Any, link: Any, source: Any, msg: Message) -> None:
         return
     network = side.network
     ref = msg.params[1]
-    if not is_me(network, ref):
-        target = find_server(network, ref)
+    if not network.names_me(ref):
+        target = network.server_named(ref)
         if target is None:
             link.send(numeric("ERR_NOSUCHSERVER", network.me.sid, source.uid, ref))
         elif target.route is not link.route:

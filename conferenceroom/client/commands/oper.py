@@ -16,9 +16,9 @@ from twisted.python.failure import Failure
 
 from ...admin.configfile import ConfigError
 from ...admin.settings import OperEntry
-from ...casemap import fold, match
+from ...casemap import match
 from ...dispatch import command
-from ...network import Network, Server, User
+from ...network import User
 from ...operauth import LoginResult, TryAgain
 from ...wire import Message
 
@@ -225,19 +225,6 @@ def _tell_other_opers(conn: "ClientConnection", text: str) -> None:
 # -- CONNECT / SQUIT ----------------------------------------------------------------
 
 
-def find_server(network: Network, ref: str) -> Server | None:
-    """The server ``ref`` names: a SID, a name, or the first name (sorted) the mask matches."""
-    found = network.servers_by_sid.get(ref) or network.find_server(ref)
-    if found is not None:
-        return found
-    return next((s for _, s in sorted(network.servers.items()) if match(ref, s.name)), None)
-
-
-def is_me(network: Network, ref: str) -> bool:
-    """True if ``ref`` (SID, name or mask) names this server."""
-    me = network.me
-    return ref == me.sid or fold(ref) == fold(me.name) or match(ref, me.name)
-
 
 def _services_server(conn: "ClientConnection") -> Any:
     """The services server ``SQUIT services`` means: ours when running, else one elsewhere on the network."""
@@ -257,7 +244,7 @@ def handle_connect(conn: "ClientConnection", msg: Message) -> None:
     its definition's port)."""
     mask = msg.params[0]
     port = msg.params[1] if len(msg.params) > 1 else None
-    if len(msg.params) > 2 and not is_me(conn.core.network, msg.params[2]):
+    if len(msg.params) > 2 and not conn.core.network.names_me(msg.params[2]):
         _remote_connect(conn, mask, port or "0", msg.params[2])
         return
     if port in ("0", "*"):
@@ -284,7 +271,7 @@ def _remote_connect(conn: "ClientConnection", mask: str, port: str, remote: str)
     """Ask the server *remote* names to dial *mask*: ``:<UID> CONNECT <mask> <port> :<SID>`` toward it."""
     user = conn.user
     assert user is not None
-    server = find_server(conn.core.network, remote)
+    server = conn.core.network.server_named(remote)
     if server is None:
         conn.reply("ERR_NOSUCHSERVER", remote)
         return
