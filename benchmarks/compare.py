@@ -26,7 +26,6 @@ and {conf} are replaced by the port and by the path of that generated file.
 import argparse
 import json
 import os
-import resource
 import shlex
 import socket
 import subprocess
@@ -41,6 +40,7 @@ sys.path.insert(0, HERE)
 import reference  # noqa: E402
 import report  # noqa: E402
 from procs import stop_proc  # noqa: E402
+from loader import raise_nofile  # noqa: E402
 
 NOFILE = 20000
 #: with --scale: 20,000 clients need this many descriptors in the server
@@ -70,24 +70,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def _nofile_limit(want):
-    """Raise RLIMIT_NOFILE to ``want`` (the hard limit too when we are root)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < want:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
-            return
-        except (ValueError, OSError):
-            want = hard
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-
-
 _NOFILE_WANT = [NOFILE]
 
 
 def _raise_nofile():
-    _nofile_limit(_NOFILE_WANT[0])
+    raise_nofile(_NOFILE_WANT[0])
 
 
 def run_json(cmd, label, timeout):

@@ -33,11 +33,10 @@ PER_WORKER = 5000
 NOFILE = 65536
 
 
-def raise_nofile() -> None:
-    """RLIMIT_NOFILE up to NOFILE (raising the hard limit too when we are root
+def raise_nofile(want: int = NOFILE) -> None:
+    """RLIMIT_NOFILE up to ``want`` (raising the hard limit too when we are root
     with CAP_SYS_RESOURCE; else up to the hard limit)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = NOFILE
     if hard != resource.RLIM_INFINITY and hard < want:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
