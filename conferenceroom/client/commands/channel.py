@@ -28,6 +28,7 @@ from ...modes import (
     top_status,
 )
 from ...network import Channel, Membership, User
+from ...numerics import NUMERICS, _sanitize_middle
 from ...wire import Message, ascii_number, cut_to_bytes
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ CHANLIMIT = 50  # ISUPPORT CHANLIMIT=#&:50
 KEYLEN = 23
 MASKLEN = 195  # longest list mask (b, e, I): its RPL_BANLIST line always fits in 512 bytes
 LINE_BYTES = 510  # a line without CR LF
+ENDOFNAMES = NUMERICS["RPL_ENDOFNAMES"][2]  # "End of /NAMES list"
 
 OP_RANK = 2  # rank() of a channel operator; the owner (q) is 3, voice 1
 VOICE_RANK = 1
@@ -204,34 +206,46 @@ def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) 
     """353 lines for the members of ``channel`` ``conn`` may see, then 366.
 
     Non-members do not see invisible (+i) users; multi-prefix shows every
-    status prefix and userhost-in-names shows ``nick!user@host``.
+    status prefix and userhost-in-names shows ``nick!user@host``.  One walk
+    over the members; each line is built as a message once (no numeric
+    template per line: a nick, mask or channel name cannot hold what the
+    template would strip).
     """
     user = conn.user
     assert user is not None
-    multi = "multi-prefix" in conn.caps
-    full = "userhost-in-names" in conn.caps
-    member = user in channel.members
-    items = []
-    for other, membership in channel.members.items():
-        if not member and "i" in other.modes:
-            continue
-        items.append(prefix_string(membership.status, multi) + (other.mask if full else other.nick))
+    caps = conn.caps
+    multi = "multi-prefix" in caps
+    full = "userhost-in-names" in caps
+    members = channel.members
+    hide = user not in members
     symbol = names_symbol(channel)
-    head = f":{conn.core.name} 353 {conn.nick} {symbol} {channel.name} :"
-    budget = LINE_BYTES - len(head.encode("utf-8"))
+    server, nick, name = conn.core.name, conn.nick, channel.name
+    head = (nick or "*", symbol, _sanitize_middle(name))
+    budget = LINE_BYTES - len(f":{server} 353 {nick} {symbol} {name} :".encode("utf-8"))
+    prefixes: dict[frozenset[str], str] = {}
     line: list[str] = []
-    used = 0
-    for item in items:
-        size = len(item.encode("utf-8")) + (1 if line else 0)
+    used = -1  # the first item of a line has no space before it
+    for other, membership in members.items():
+        if hide and "i" in other.modes:
+            continue
+        item = other.mask if full else other.nick
+        status = membership.status
+        if status:
+            key = frozenset(status)
+            prefix = prefixes.get(key)
+            if prefix is None:
+                prefix = prefixes[key] = prefix_string(status, multi)
+            item = prefix + item
+        size = (len(item) if item.isascii() else len(item.encode("utf-8"))) + 1
         if line and used + size > budget:
-            yield conn.numeric("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
-            line, used, size = [], 0, size - 1
+            yield Message("353", (*head, " ".join(line)), server)
+            line, used = [], -1
         line.append(item)
         used += size
     if line:
-        yield conn.numeric("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
+        yield Message("353", (*head, " ".join(line)), server)
     if end:
-        yield conn.numeric("RPL_ENDOFNAMES", channel.name)
+        yield Message("366", (head[0], head[2], ENDOFNAMES), server)
 
 
 # -- JOIN / PART ----------------------------------------------------------------
