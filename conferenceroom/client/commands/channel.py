@@ -130,7 +130,7 @@ def join_error(channel: Channel, user: User, key: str | None) -> str | None:
     (474).  An INVITE lets a user past the limit, +i and bans, but not the
     key; an I-list match lets a user past +i.
     """
-    invited = fold(channel.name) in user.invited
+    invited = bool(user.invited) and fold(channel.name) in user.invited
     if channel.key is not None and key != channel.key:
         return "ERR_BADCHANNELKEY"
     if channel.limit is not None and len(channel.members) >= channel.limit and not invited:
@@ -183,8 +183,13 @@ def send_topic(conn: "ClientConnection", channel: Channel) -> None:
     if not channel.topic:
         conn.reply("RPL_NOTOPIC", channel.name)
         return
-    conn.reply("RPL_TOPIC", channel.name, channel.topic)
-    conn.reply("RPL_TOPICWHOTIME", channel.name, channel.topic_setter, channel.topic_ts)
+    # Built as messages directly (the same lines as the RPL_TOPIC/RPL_TOPICWHOTIME templates make).
+    server, nick, name = conn.core.name, conn.nick or "*", _sanitize_middle(channel.name)
+    topic = channel.topic
+    if "\r" in topic or "\n" in topic or "\x00" in topic:  # as the numeric template would
+        topic = topic.replace("\r", "").replace("\n", " ").replace("\x00", "")
+    conn.send(Message("332", (nick, name, topic), server))
+    conn.send(Message("333", (nick, name, _sanitize_middle(channel.topic_setter), str(channel.topic_ts)), server))
 
 
 def names_symbol(channel: Channel) -> str:
