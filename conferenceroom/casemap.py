@@ -36,11 +36,14 @@ def valid_nick(nick: str, maxlen: int = 30) -> bool:
     return 0 < len(nick) <= maxlen and _NICK.fullmatch(nick) is not None
 
 
+_CHANNEL_FORBIDDEN_RE = re.compile("[" + re.escape(_CHANNEL_FORBIDDEN) + "]")
+
+
 def valid_channel(name: str, maxlen: int = 50) -> bool:
     """True if ``name`` is an acceptable channel name."""
     if len(name) < 2 or len(name) > maxlen or name[0] not in CHANNEL_PREFIXES:
         return False
-    return not any(ch in _CHANNEL_FORBIDDEN for ch in name)
+    return _CHANNEL_FORBIDDEN_RE.search(name) is None
 
 
 def is_channel(name: str) -> bool:
@@ -137,6 +140,14 @@ class FoldedDict(MutableMapping[str, V], Generic[V]):
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and fold(key) in self._data
+
+    def discard_value(self, key: str, value: V) -> bool:
+        """Remove ``key`` if it maps to ``value`` itself (folding ``key`` once); True if removed."""
+        folded = fold(key)
+        if self._data.get(folded) is value:
+            del self._data[folded]
+            return True
+        return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)

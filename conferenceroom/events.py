@@ -18,6 +18,7 @@ subscriber echoes it back:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -159,23 +160,30 @@ class ChannelNetjoined(Event):
 
 @dataclass(frozen=True)
 class ChannelParted(Event):
-    """``user`` left ``channel`` with ``reason``."""
+    """``user`` left ``channel`` with ``reason``; ``members`` were in it before (a set-like snapshot).
+
+    Emitted while ``user`` is still a member, so ``channel.local_members`` are
+    the local users who see the PART.
+    """
 
     user: "User"
     channel: "Channel"
     reason: str | None
-    members: frozenset["User"]
+    members: AbstractSet["User"] = field(hash=False)
 
 
 @dataclass(frozen=True)
 class UserKicked(Event):
-    """``source`` kicked ``target`` out of ``channel``."""
+    """``source`` kicked ``target`` out of ``channel``; ``members`` were in it before (a set-like snapshot).
+
+    Emitted while ``target`` is still a member (see :class:`ChannelParted`).
+    """
 
     source: "User | Server"
     channel: "Channel"
     target: "User"
     reason: str
-    members: frozenset["User"]
+    members: AbstractSet["User"] = field(hash=False)
 
 
 @dataclass(frozen=True)

@@ -730,16 +730,17 @@ class Network:
         channel.members.pop(user, None)
         channel.local_members.discard(user)
         user.channels.pop(channel, None)
-        if not channel.members and self.channels.get(channel.name) is channel:
-            del self.channels[channel.name]
+        if not channel.members and self.channels.discard_value(channel.name, channel):
             # An INVITE is to this channel, not to a later one of the same name.
-            for invitee in channel.invited:
-                invitee.invited.discard(fold(channel.name))
-            channel.invited.clear()
+            if channel.invited:
+                name = fold(channel.name)
+                for invitee in channel.invited:
+                    invitee.invited.discard(name)
+                channel.invited.clear()
 
     def part(self, user: User, channel: Channel, reason: str | None, origin: Any = HERE) -> None:
         """Take ``user`` out of ``channel``."""
-        members = frozenset(channel.members)
+        members = channel.members.copy().keys()  # a snapshot without hashing every member again
         self.events.emit(ev.ChannelParted(user, channel, reason, members, origin=origin))
         self._drop_member(user, channel)
 
@@ -747,7 +748,7 @@ class Network:
         self, source: User | Server, channel: Channel, target: User, reason: str, origin: Any = HERE
     ) -> None:
         """``source`` removes ``target`` from ``channel``."""
-        members = frozenset(channel.members)
+        members = channel.members.copy().keys()
         self.events.emit(ev.UserKicked(source, channel, target, reason, members, origin=origin))
         self._drop_member(target, channel)
 

@@ -172,8 +172,12 @@ class ClientAnnouncer:
 
     @announce.register
     def _(self, event: ev.UserKicked) -> None:
-        msg = from_source(event.source, "KICK", (event.channel.name, event.target.nick, event.reason))
-        self.router.to_local(event.members, msg)
+        channel = event.channel
+        if not channel.local_members:
+            return  # nobody here to tell
+        msg = from_source(event.source, "KICK", (channel.name, event.target.nick, event.reason))
+        for member in channel.local_members:  # the target is still among them
+            member.route.send(msg)
 
     @announce.register
     def _(self, event: ev.TopicChanged) -> None:

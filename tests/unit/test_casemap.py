@@ -42,6 +42,16 @@ def test_folded_dict_lookup_any_case() -> None:
     assert d.get("bob") is None and d.get("bob", 7) == 7
 
 
+def test_folded_dict_discard_value_only_removes_that_object() -> None:
+    """discard_value removes a key in any case only while it still maps to the object given."""
+    d: FoldedDict[object] = FoldedDict()
+    old, new = object(), object()
+    d["#Chan[1]"] = old
+    assert not d.discard_value("#chan{1}", new) and d["#CHAN[1]"] is old
+    assert d.discard_value("#CHAN{1}", old) and "#chan[1]" not in d
+    assert not d.discard_value("#chan[1]", old)
+
+
 def test_folded_dict_overwrite_and_delete() -> None:
     """Setting a differently-cased key overwrites; deleting works in any case."""
     d: FoldedDict[int] = FoldedDict()
