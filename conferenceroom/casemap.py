@@ -68,8 +68,12 @@ def _compile(mask: str) -> tuple[tuple[re.Pattern[str], int], ...]:
 
 def match(mask: str, name: str) -> bool:
     """Glob-match ``name`` against ``mask`` (``*`` and ``?``), case-folded."""
+    return match_folded(mask, fold(name))
+
+
+def match_folded(mask: str, name: str) -> bool:
+    """:func:`match` for a ``name`` already folded (one fold for many masks)."""
     pieces = _compile(mask)
-    name = fold(name)
     if len(pieces) == 1:
         return pieces[0][0].fullmatch(name) is not None
     (first, first_len), (last, last_len) = pieces[0], pieces[-1]

@@ -6,6 +6,7 @@ import pytest
 
 from conferenceroom.casemap import (
     FoldedDict,
+    match_folded,
     fold,
     is_channel,
     match,
@@ -218,3 +219,10 @@ def test_match_many_stars_is_fast() -> None:
         assert not match("*a" * stars + "*b", "a" * length)
         assert match("*a" * stars + "*b", "a" * length + "b")
         assert time.process_time() - start < 0.2, (stars, length)
+
+
+def test_match_folded_takes_a_folded_name() -> None:
+    """match_folded matches a name folded beforehand as match does the unfolded one."""
+    assert match_folded("*!*@Host.[Example]", fold("Nick!~u@HOST.{example}"))
+    assert match("*!*@Host.[Example]", "Nick!~u@HOST.{example}")
+    assert not match_folded("a*b", fold("ac"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
+from ...casemap import fold, is_channel, match_folded, normalize_mask, valid_channel
 from ...limits import KICKLEN, MAX_TARGETS, TOPICLEN
 from ...dispatch import command
 from ...modes import (
@@ -77,12 +77,12 @@ def matches_list(channel: Channel, user: User, list_mode: str, extban: str = "")
     entries = channel.lists.get(list_mode, ())
     if not entries:
         return False
-    masks = user_masks(user)
+    masks = [fold(mask) for mask in user_masks(user)]  # folded once, not once per entry
     if extban:
         size = len(extban)
-        return any(entry.mask[:size].lower() == extban and match(entry.mask[size:], mask)
+        return any(entry.mask[:size].lower() == extban and match_folded(entry.mask[size:], mask)
                    for entry in entries for mask in masks)
-    return any(match(entry.mask, mask) for entry in entries for mask in masks)
+    return any(match_folded(entry.mask, mask) for entry in entries for mask in masks)
 
 
 def is_muted(channel: Channel, user: User) -> bool:
