@@ -22,7 +22,7 @@ from ..modes import MAX_PARAM_MODES, STATUS_PREFIXES, format_mode_changes
 from ..numerics import numeric
 from ..network import ACCOUNT_MODE, Server, User
 from ..routing import account_tags
-from ..wire import MAX_LINE, Message
+from ..wire import MAX_LINE, Message, _message
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -34,10 +34,14 @@ def source_of(source: User | Server) -> str:
 
 
 def from_source(source: User | Server, command: str, params: tuple[str, ...], mask: str | None = None) -> Message:
-    """A line from ``source``: a user's mask (or ``mask``) and its ``account`` tag, or a server's name."""
+    """A line from ``source``: a user's mask (or ``mask``) and its ``account`` tag, or a server's name.
+
+    Built with :func:`~conferenceroom.wire._message` (the same Message, without the frozen
+    dataclass's per-field setattr): every JOIN, PART, QUIT and NICK line starts here.
+    """
     if isinstance(source, User):
-        return Message(command, params, mask or source.mask, account_tags(source))
-    return Message(command, params, source.name)
+        return _message(command, params, mask or source.mask, account_tags(source))
+    return _message(command, params, source.name, {})
 
 
 class ClientAnnouncer:

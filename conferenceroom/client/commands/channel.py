@@ -29,7 +29,7 @@ from ...modes import (
 )
 from ...network import Channel, Membership, User
 from ...numerics import NUMERICS, _sanitize_middle
-from ...wire import Message, ascii_number, cut_to_bytes
+from ...wire import Message, _message, ascii_number, cut_to_bytes
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -188,8 +188,9 @@ def send_topic(conn: "ClientConnection", channel: Channel) -> None:
     topic = channel.topic
     if "\r" in topic or "\n" in topic or "\x00" in topic:  # as the numeric template would
         topic = topic.replace("\r", "").replace("\n", " ").replace("\x00", "")
-    conn.send(Message("332", (nick, name, topic), server))
-    conn.send(Message("333", (nick, name, _sanitize_middle(channel.topic_setter), str(channel.topic_ts)), server))
+    conn.send(_message("332", (nick, name, topic), server, {}))
+    setter = _sanitize_middle(channel.topic_setter)
+    conn.send(_message("333", (nick, name, setter, str(channel.topic_ts)), server, {}))
 
 
 def names_symbol(channel: Channel) -> str:
@@ -243,14 +244,14 @@ def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) 
             item = prefix + item
         size = (len(item) if item.isascii() else len(item.encode("utf-8"))) + 1
         if line and used + size > budget:
-            yield Message("353", (*head, " ".join(line)), server)
+            yield _message("353", (*head, " ".join(line)), server, {})
             line, used = [], -1
         line.append(item)
         used += size
     if line:
-        yield Message("353", (*head, " ".join(line)), server)
+        yield _message("353", (*head, " ".join(line)), server, {})
     if end:
-        yield Message("366", (head[0], head[2], ENDOFNAMES), server)
+        yield _message("366", (head[0], head[2], ENDOFNAMES), server, {})
 
 
 # -- JOIN / PART ----------------------------------------------------------------
