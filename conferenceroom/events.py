@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .network import Channel, Membership, Server, User
@@ -58,6 +58,25 @@ class Event:
     def __post_init__(self) -> None:
         if self.origin is None:
             raise TypeError(f"{type(self).__name__}: origin must be HERE or a route, not None")
+
+
+E = TypeVar("E", bound=Event)
+_new_object = object.__new__
+
+
+def quick(cls: type[E], origin: Any, /, **fields: Any) -> E:
+    """``cls(**fields, origin=origin)``, without the frozen dataclass's setattr per field.
+
+    For the events of every JOIN and PART.  Every field but ``origin`` and
+    ``netjoin`` (False) must be given; ``origin`` is checked as ``Event`` does.
+    """
+    if origin is None:
+        raise TypeError(f"{cls.__name__}: origin must be HERE or a route, not None")
+    event = _new_object(cls)
+    fields["origin"] = origin
+    fields["netjoin"] = False
+    event.__dict__.update(fields)
+    return event
 
 
 @dataclass(frozen=True)

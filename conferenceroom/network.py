@@ -584,7 +584,8 @@ class Network:
                 if not status:
                     status = ("o",)
         membership = self._add_member(user, channel, status)
-        self.events.emit(ev.ChannelJoined(user, channel, membership, created, granted, origin=origin))
+        self.events.emit(ev.quick(ev.ChannelJoined, origin, user=user, channel=channel, membership=membership,
+                                  created=created, granted=granted))
         return membership
 
     def netjoin(
@@ -741,7 +742,8 @@ class Network:
     def part(self, user: User, channel: Channel, reason: str | None, origin: Any = HERE) -> None:
         """Take ``user`` out of ``channel``."""
         members = channel.members.copy().keys()  # a snapshot without hashing every member again
-        self.events.emit(ev.ChannelParted(user, channel, reason, members, origin=origin))
+        self.events.emit(ev.quick(ev.ChannelParted, origin, user=user, channel=channel, reason=reason,
+                                  members=members))
         self._drop_member(user, channel)
 
     def kick(

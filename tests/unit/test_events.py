@@ -81,3 +81,16 @@ def test_subscriber_added_during_emit_waits_for_the_next_event() -> None:
     two = ev.ServerIntroduced(_server())
     bus.emit(two)
     assert added == [one, two]
+
+
+def test_quick_event_equals_the_dataclass_built_one() -> None:
+    """events.quick builds the same event (fields, origin, netjoin False) as the class; origin None is refused."""
+    server = _server()
+    members = {server: None}.keys()
+    built = ev.ChannelParted(server, "chan", "bye", members, origin="L")  # type: ignore[arg-type]
+    fast = ev.quick(ev.ChannelParted, "L", user=server, channel="chan", reason="bye", members=members)
+    assert fast == built and fast.netjoin is False and fast.origin == "L"
+    with pytest.raises(TypeError):
+        ev.quick(ev.ChannelParted, None, user=server, channel="chan", reason=None, members=members)
+    with pytest.raises(TypeError):
+        ev.ChannelParted(server, "chan", None, members, origin=None)  # type: ignore[arg-type]

@@ -277,7 +277,7 @@ def _join_one(conn: "ClientConnection", user: User, name: str, key: str | None) 
     # An invalid name (no prefix, a forbidden character, longer than
     # CHANNELLEN) is ERR_NOSUCHCHANNEL: "the given channel name is invalid"
     # (RFC 2812), and the reply clients treat as a failed JOIN.
-    if not is_channel(name) or not valid_channel(name, CHANNELLEN):
+    if not valid_channel(name, CHANNELLEN):  # a prefix, no forbidden character, not too long
         conn.reply("ERR_NOSUCHCHANNEL", name)
         return
     channel = network.find_channel(name)
