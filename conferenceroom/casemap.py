@@ -36,11 +36,14 @@ def valid_nick(nick: str, maxlen: int = 30) -> bool:
     return 0 < len(nick) <= maxlen and _NICK.fullmatch(nick) is not None
 
 
+_CHANNEL_FORBIDDEN_RE = re.compile("[" + re.escape(_CHANNEL_FORBIDDEN) + "]")
+
+
 def valid_channel(name: str, maxlen: int = 50) -> bool:
     """True if ``name`` is an acceptable channel name."""
     if len(name) < 2 or len(name) > maxlen or name[0] not in CHANNEL_PREFIXES:
         return False
-    return not any(ch in _CHANNEL_FORBIDDEN for ch in name)
+    return _CHANNEL_FORBIDDEN_RE.search(name) is None
 
 
 def is_channel(name: str) -> bool:
@@ -65,8 +68,12 @@ def _compile(mask: str) -> tuple[tuple[re.Pattern[str], int], ...]:
 
 def match(mask: str, name: str) -> bool:
     """Glob-match ``name`` against ``mask`` (``*`` and ``?``), case-folded."""
+    return match_folded(mask, fold(name))
+
+
+def match_folded(mask: str, name: str) -> bool:
+    """:func:`match` for a ``name`` already folded (one fold for many masks)."""
     pieces = _compile(mask)
-    name = fold(name)
     if len(pieces) == 1:
         return pieces[0][0].fullmatch(name) is not None
     (first, first_len), (last, last_len) = pieces[0], pieces[-1]
@@ -145,6 +152,14 @@ class FoldedDict(MutableMapping[str, V], Generic[V]):
     def set_folded(self, folded: str, value: V) -> None:
         """Store ``value`` under an already folded key."""
         self._data[folded] = value
+
+    def discard_value(self, key: str, value: V) -> bool:
+        """Remove ``key`` if it maps to ``value`` itself (folding ``key`` once); True if removed."""
+        folded = fold(key)
+        if self._data.get(folded) is value:
+            del self._data[folded]
+            return True
+        return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)

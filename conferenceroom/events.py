@@ -17,7 +17,8 @@ subscriber echoes it back:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ class Event:
     def __post_init__(self) -> None:
         if self.origin is None:
             raise TypeError(f"{type(self).__name__}: origin must be HERE or a route, not None")
+
 
 
 @dataclass(frozen=True)
@@ -159,23 +161,30 @@ class ChannelNetjoined(Event):
 
 @dataclass(frozen=True)
 class ChannelParted(Event):
-    """``user`` left ``channel`` with ``reason``."""
+    """``user`` left ``channel`` with ``reason``; ``members`` were in it before (a set-like snapshot).
+
+    Emitted while ``user`` is still a member, so ``channel.local_members`` are
+    the local users who see the PART.
+    """
 
     user: "User"
     channel: "Channel"
     reason: str | None
-    members: frozenset["User"]
+    members: AbstractSet["User"] = field(hash=False)
 
 
 @dataclass(frozen=True)
 class UserKicked(Event):
-    """``source`` kicked ``target`` out of ``channel``."""
+    """``source`` kicked ``target`` out of ``channel``; ``members`` were in it before (a set-like snapshot).
+
+    Emitted while ``target`` is still a member (see :class:`ChannelParted`).
+    """
 
     source: "User | Server"
     channel: "Channel"
     target: "User"
     reason: str
-    members: frozenset["User"]
+    members: AbstractSet["User"] = field(hash=False)
 
 
 @dataclass(frozen=True)
@@ -333,22 +342,54 @@ Subscriber = Callable[[Event], None]
 
 
 class EventBus:
-    """An ordered list of subscribers; each event goes to each of them."""
+    """An ordered list of subscribers; each event goes to each of them that wants its kind.
+
+    A subscriber may name the event classes it handles (``kinds``); it is
+    then not called for the others (a JOIN does not wake the services'
+    nick enforcer).  Without ``kinds`` it gets every event.
+    """
 
     def __init__(self) -> None:
-        self._subscribers: tuple[Subscriber, ...] = ()  # replaced, never changed: emit needs no copy
+        self._entries: tuple[tuple[Subscriber, frozenset[type] | None], ...] = ()
+        # event class -> its subscribers in order; rebuilt after (un)subscribe.  Tuples are
+        # replaced, never changed, so emit needs no copy when a subscriber (un)subscribes.
+        self._by_kind: dict[type, tuple[Subscriber, ...]] = {}
 
-    def subscribe(self, subscriber: Subscriber) -> None:
-        """Call ``subscriber(event)`` for every later event."""
-        self._subscribers = (*self._subscribers, subscriber)
+    def subscribe(self, subscriber: Subscriber, kinds: "Iterable[type[Event]] | None" = None) -> None:
+        """Call ``subscriber(event)`` for every later event (of one of ``kinds``, if given)."""
+        self._entries = (*self._entries, (subscriber, None if kinds is None else frozenset(kinds)))
+        self._by_kind = {}
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Stop calling ``subscriber``."""
-        subscribers = list(self._subscribers)
-        subscribers.remove(subscriber)
-        self._subscribers = tuple(subscribers)
+        entries = list(self._entries)
+        for i, (known, _) in enumerate(entries):
+            if known == subscriber:
+                del entries[i]
+                break
+        else:
+            raise ValueError(f"{subscriber!r} is not subscribed")
+        self._entries = tuple(entries)
+        self._by_kind = {}
+
+    @property
+    def _subscribers(self) -> tuple[Subscriber, ...]:
+        """Every subscriber, in order."""
+        return tuple(subscriber for subscriber, _ in self._entries)
+
+    def _route(self, kind: type) -> tuple[Subscriber, ...]:
+        found = tuple(
+            subscriber for subscriber, kinds in self._entries
+            if kinds is None or any(issubclass(kind, wanted) for wanted in kinds)
+        )
+        self._by_kind[kind] = found
+        return found
 
     def emit(self, event: Event) -> None:
-        """Deliver ``event`` to every subscriber in order."""
-        for subscriber in self._subscribers:
+        """Deliver ``event`` to every subscriber of its kind, in subscription order."""
+        kind = type(event)
+        subscribers = self._by_kind.get(kind)
+        if subscribers is None:
+            subscribers = self._route(kind)
+        for subscriber in subscribers:
             subscriber(event)

@@ -663,7 +663,8 @@ class Network:
                 if not status:
                     status = ("o",)
         membership = self._add_member(user, channel, status)
-        self.events.emit(ev.ChannelJoined(user, channel, membership, created, granted, origin=origin))
+        self.events.emit(ev.ChannelJoined(user=user, channel=channel, membership=membership,
+                                          created=created, granted=granted, origin=origin))
         return membership
 
     def netjoin(
@@ -814,24 +815,26 @@ class Network:
         channel.members.pop(user, None)
         channel.local_members.discard(user)
         user.channels.pop(channel, None)
-        if not channel.members and self.channels.get(channel.name) is channel:
-            del self.channels[channel.name]
+        if not channel.members and self.channels.discard_value(channel.name, channel):
             # An INVITE is to this channel, not to a later one of the same name.
-            for invitee in channel.invited:
-                invitee.invited.discard(fold(channel.name))
-            channel.invited.clear()
+            if channel.invited:
+                name = fold(channel.name)
+                for invitee in channel.invited:
+                    invitee.invited.discard(name)
+                channel.invited.clear()
 
     def part(self, user: User, channel: Channel, reason: str | None, origin: Any = HERE) -> None:
         """Take ``user`` out of ``channel``."""
-        members = frozenset(channel.members)
-        self.events.emit(ev.ChannelParted(user, channel, reason, members, origin=origin))
+        members = channel.members.copy().keys()  # a snapshot without hashing every member again
+        self.events.emit(ev.ChannelParted(user=user, channel=channel, reason=reason, members=members,
+                                          origin=origin))
         self._drop_member(user, channel)
 
     def kick(
         self, source: User | Server, channel: Channel, target: User, reason: str, origin: Any = HERE
     ) -> None:
         """``source`` removes ``target`` from ``channel``."""
-        members = frozenset(channel.members)
+        members = channel.members.copy().keys()
         self.events.emit(ev.UserKicked(source, channel, target, reason, members, origin=origin))
         self._drop_member(target, channel)
 

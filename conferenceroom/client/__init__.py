@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def attach(core: "ServerCore") -> None:
     """Give ``core`` the client command table and capabilities, and subscribe the announcer."""
+    from .. import events as ev
     from ..dispatch import CommandTable
     from .announce import ClientAnnouncer
     from .caps import default_capabilities
@@ -29,5 +30,5 @@ def attach(core: "ServerCore") -> None:
     from .sasl import SaslCapability
 
     core.sasl_capability = SaslCapability(core)
-    core.network.events.subscribe(core.sasl_capability)
+    core.network.events.subscribe(core.sasl_capability, kinds=(ev.ServerIntroduced, ev.NetSplit))
     core.sasl_capability.update()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from functools import singledispatchmethod
 from types import MethodType
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import events as ev
@@ -21,7 +22,7 @@ from ..modes import MAX_PARAM_MODES, STATUS_PREFIXES, format_mode_changes
 from ..numerics import numeric
 from ..network import ACCOUNT_MODE, Server, User
 from ..routing import account_tags
-from ..wire import MAX_LINE, Message
+from ..wire import MAX_LINE, Message, _message
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -33,10 +34,14 @@ def source_of(source: User | Server) -> str:
 
 
 def from_source(source: User | Server, command: str, params: tuple[str, ...], mask: str | None = None) -> Message:
-    """A line from ``source``: a user's mask (or ``mask``) and its ``account`` tag, or a server's name."""
+    """A line from ``source``: a user's mask (or ``mask``) and its ``account`` tag, or a server's name.
+
+    Built with :func:`~conferenceroom.wire._message` (the same Message, without the frozen
+    dataclass's per-field setattr): every JOIN, PART, QUIT and NICK line starts here.
+    """
     if isinstance(source, User):
-        return Message(command, params, mask or source.mask, account_tags(source))
-    return Message(command, params, source.name)
+        return _message(command, params, mask or source.mask, account_tags(source))
+    return _message(command, params, source.name, {})
 
 
 class ClientAnnouncer:
@@ -118,7 +123,7 @@ class ClientAnnouncer:
         user, channel = event.user, event.channel
         if not channel.local_members:
             return  # nobody here to tell
-        self._tell_join(user, channel, list(channel.local_members))
+        self._tell_join(user, channel, channel.local_members)
         if event.granted:
             self._modes(user.server, channel, _status_changes(event))
 
@@ -138,29 +143,45 @@ class ClientAnnouncer:
             if members:
                 self._tell_join(user, channel, members)
 
-    def _tell_join(self, user: User, channel: Any, members: list[User]) -> None:
-        """JOIN (extended-join aware) and AWAY of ``user`` in ``channel`` to the local ``members``."""
+    def _tell_join(self, user: User, channel: Any, members: Iterable[User]) -> None:
+        """JOIN (extended-join aware) and AWAY of ``user`` in ``channel`` to the local ``members``.
+
+        ``members`` are local clients (``channel.local_members`` or a part of
+        it): one pass, the extended form built only if someone asked for it.
+        """
         plain = from_source(user, "JOIN", (channel.name,))
-        extended = from_source(user, "JOIN", (channel.name, user.account or "*", user.realname))
-
-        def build(member: User) -> Message:
-            return extended if "extended-join" in member.route.caps else plain
-
-        self.router.to_local(members, build)
+        extended = None
+        for member in members:
+            route = member.route
+            if "extended-join" in route.caps:
+                if extended is None:
+                    extended = from_source(user, "JOIN", (channel.name, user.account or "*", user.realname))
+                route.send(extended)
+            else:
+                route.send(plain)
         if user.away:
             away = from_source(user, "AWAY", (user.away,))
             self.router.to_local(members, away, exclude=user, cap="away-notify")
 
     @announce.register
     def _(self, event: ev.ChannelParted) -> None:
-        params = (event.channel.name,) if event.reason is None else (event.channel.name, event.reason)
+        channel = event.channel
+        if not channel.local_members:
+            return  # nobody here to tell
+        params = (channel.name,) if event.reason is None else (channel.name, event.reason)
         msg = from_source(event.user, "PART", params)
-        self.router.to_local(event.members, msg)
+        # Emitted before the member leaves: the local members now are the local ones of event.members.
+        for member in channel.local_members:
+            member.route.send(msg)
 
     @announce.register
     def _(self, event: ev.UserKicked) -> None:
-        msg = from_source(event.source, "KICK", (event.channel.name, event.target.nick, event.reason))
-        self.router.to_local(event.members, msg)
+        channel = event.channel
+        if not channel.local_members:
+            return  # nobody here to tell
+        msg = from_source(event.source, "KICK", (channel.name, event.target.nick, event.reason))
+        for member in channel.local_members:  # the target is still among them
+            member.route.send(msg)
 
     @announce.register
     def _(self, event: ev.TopicChanged) -> None:

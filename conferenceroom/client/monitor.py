@@ -177,8 +177,15 @@ def _shares_channel(a: User, b: User) -> bool:
     return any(channel in large.channels for channel in small.channels)
 
 
+#: The events :meth:`Monitors.__call__` acts on (the bus calls it for no other).
+MONITORED_EVENTS = (
+    ev.UserIntroduced, ev.NickChanged, ev.UserQuit, ev.UserKilled, ev.NetSplit, ev.AwayChanged,
+    ev.HostChanged, ev.AccountChanged, ev.RealnameChanged,
+)
+
+
 def attach(core: Any) -> Monitors:
     """Give ``core`` its monitors, subscribed to the network's events."""
     core.monitor = Monitors(core)
-    core.network.events.subscribe(core.monitor)
+    core.network.events.subscribe(core.monitor, kinds=MONITORED_EVENTS)
     return core.monitor

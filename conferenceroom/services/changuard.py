@@ -97,7 +97,7 @@ class ChanServ:
             self.registry[record.name] = record
         if not self.watching:
             self.watching = True
-            self.network.events.subscribe(self)
+            self.network.events.subscribe(self, kinds=self._handlers)
         # Channels that lived on while services were away: their members as if they just joined.
         for record in records:
             channel = self.network.find_channel(record.name)

@@ -54,7 +54,8 @@ class Enforcer:
 
     def start(self) -> None:
         """Follow the network's events; check everyone already here."""
-        self.network.events.subscribe(self)
+        self.network.events.subscribe(
+            self, kinds=(ev.UserIntroduced, ev.NickChanged, ev.AccountChanged, ev.UserQuit, ev.UserKilled, ev.NetSplit))
         for user in list(self.network.users_by_uid.values()):
             self.check(user)
 

@@ -149,7 +149,7 @@ class ServicesHost:
         network.add_server(self.server, origin=self.route)
         for bot in self.by_name.values():
             self._introduce(bot, now)
-        network.events.subscribe(self._watch)
+        network.events.subscribe(self._watch, kinds=(ev.UserKilled, ev.UserQuit))
         self.stopped.append(lambda: network.events.unsubscribe(self._watch))
         d = self.store.start()
         d.addCallback(lambda _: self.accounts.start())

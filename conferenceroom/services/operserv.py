@@ -123,7 +123,7 @@ class OperServ:
         """The stored AKILLs are in: enforce them now and on every arriving user."""
         self.akills = {e.folded: e for e in entries}
         network = self.host.core.network
-        network.events.subscribe(self._event)
+        network.events.subscribe(self._event, kinds=(ev.UserIntroduced,))
         self._sweeper = task.LoopingCall(self.sweep)
         self._sweeper.clock = self.host.core.clock
         self._sweeper.start(SWEEP_EVERY, now=False)

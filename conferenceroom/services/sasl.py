@@ -70,7 +70,7 @@ class SaslAgent:
         self.awaiting: dict[str, str] = {}  # UID of a client logged in while registering -> account
         self.addresses: dict[str, str] = {}  # UID -> IP told by ``H`` before the ``S`` of a remote client
         network = host.core.network
-        network.events.subscribe(self._event)
+        network.events.subscribe(self._event, kinds=(ev.UserIntroduced,))
         host.stopped.append(lambda: network.events.unsubscribe(self._event))
 
     # -- the client's server speaks ------------------------------------------------

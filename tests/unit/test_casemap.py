@@ -6,6 +6,7 @@ import pytest
 
 from conferenceroom.casemap import (
     FoldedDict,
+    match_folded,
     fold,
     is_channel,
     match,
@@ -40,6 +41,16 @@ def test_folded_dict_lookup_any_case() -> None:
     assert "{ALICE}" in d and "alice" not in d
     assert d.get("{aLiCe}") == 1
     assert d.get("bob") is None and d.get("bob", 7) == 7
+
+
+def test_folded_dict_discard_value_only_removes_that_object() -> None:
+    """discard_value removes a key in any case only while it still maps to the object given."""
+    d: FoldedDict[object] = FoldedDict()
+    old, new = object(), object()
+    d["#Chan[1]"] = old
+    assert not d.discard_value("#chan{1}", new) and d["#CHAN[1]"] is old
+    assert d.discard_value("#CHAN{1}", old) and "#chan[1]" not in d
+    assert not d.discard_value("#chan[1]", old)
 
 
 def test_folded_dict_overwrite_and_delete() -> None:
@@ -208,3 +219,10 @@ def test_match_many_stars_is_fast() -> None:
         assert not match("*a" * stars + "*b", "a" * length)
         assert match("*a" * stars + "*b", "a" * length + "b")
         assert time.process_time() - start < 0.2, (stars, length)
+
+
+def test_match_folded_takes_a_folded_name() -> None:
+    """match_folded matches a name folded beforehand as match does the unfolded one."""
+    assert match_folded("*!*@Host.[Example]", fold("Nick!~u@HOST.{example}"))
+    assert match("*!*@Host.[Example]", "Nick!~u@HOST.{example}")
+    assert not match_folded("a*b", fold("ac"))

@@ -782,3 +782,43 @@ def test_mute_extban_lets_join_but_not_speak() -> None:
     feed(op, "MODE #chan -v bar", "MODE #chan -b m:bar!*@*")
     feed(bar, "PRIVMSG #chan :free")
     assert [m.params[-1] for m in sent(op) if m.command == "PRIVMSG"] == ["free"]
+
+
+def test_join_replies_are_the_numeric_table_lines_and_fit_in_512_bytes() -> None:
+    """Topic (332/333), NAMES (353/366) on JOIN are exactly the numeric table's lines: every status
+    shown (multi-prefix), full masks (userhost-in-names), non-ASCII hosts counted in bytes."""
+    from conferenceroom.numerics import numeric
+
+    core = make_core()
+    alice = joined(core, "alice", "#c")
+    feed(alice, "TOPIC #c :the topic, with spaces")
+    server = make_remote_server(core)
+    for i in range(30):
+        remote = make_remote_user(core, server, f"r{i:02d}xxxxxxxxxx")
+        remote.host = remote.realhost = "höst-ünïcode.example"  # 2 bytes per accented letter
+        status = ("o", "v", "ov", "")[i % 4]
+        core.network.join(remote, "#c", origin=server.route, status=status)
+    bob = register(core, "bob", caps="multi-prefix userhost-in-names")
+    feed(bob, "JOIN #c")
+    out = sent(bob)
+    assert [m.command for m in out[:3]] == ["JOIN", "332", "333"]
+    topic = core.network.find_channel("#c")
+    assert out[1] == numeric("RPL_TOPIC", core.name, "bob", "#c", "the topic, with spaces")
+    assert out[2] == numeric("RPL_TOPICWHOTIME", core.name, "bob", "#c", topic.topic_setter, topic.topic_ts)
+    names = [m for m in out if m.command == "353"]
+    assert len(names) > 1
+    for m in names:
+        assert m == numeric("RPL_NAMREPLY", core.name, "bob", "=", "#c", m.params[3])
+    assert out[-1] == numeric("RPL_ENDOFNAMES", core.name, "bob", "#c")
+    lines = [line for line in bob.transport.value().split(b"\r\n") if b" 353 " in line]
+    assert all(len(line) + 2 <= 512 for line in lines)
+    # Packed: no line could have taken the next line's first name.
+    for line, following in zip(lines, lines[1:]):
+        assert len(line) + 1 + len(following.rsplit(b":", 1)[1].split(b" ")[0]) + 2 > 512
+    items = [n for m in names for n in m.params[3].split()]
+    assert "@alice!~alice@127.0.0.1" in items and "bob!~bob@127.0.0.1" in items
+    host = "höst-ünïcode.example"
+    expected = {"@alice!~alice@127.0.0.1", "bob!~bob@127.0.0.1"} | {
+        ("@", "+", "@+", "")[i % 4] + f"r{i:02d}xxxxxxxxxx!~r{i:02d}xxxxxxxxxx@{host}" for i in range(30)
+    }
+    assert sorted(items) == sorted(expected)  # every member whole: no line was cut at 512 bytes

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ...casemap import fold, is_channel, match, normalize_mask, valid_channel
+from ...casemap import fold, is_channel, match_folded, normalize_mask, valid_channel
 from ...limits import KICKLEN, MAX_TARGETS, TOPICLEN
 from ...dispatch import command
 from ...modes import (
@@ -28,7 +28,8 @@ from ...modes import (
     top_status,
 )
 from ...network import Channel, Membership, User
-from ...wire import Message, ascii_number, cut_to_bytes
+from ...numerics import NUMERICS, _sanitize_middle
+from ...wire import Message, _message, ascii_number, cut_to_bytes
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -38,6 +39,7 @@ CHANLIMIT = 50  # ISUPPORT CHANLIMIT=#&:50
 KEYLEN = 23
 MASKLEN = 195  # longest list mask (b, e, I): its RPL_BANLIST line always fits in 512 bytes
 LINE_BYTES = 510  # a line without CR LF
+ENDOFNAMES = NUMERICS["RPL_ENDOFNAMES"][2]  # "End of /NAMES list"
 
 OP_RANK = 2  # rank() of a channel operator; the owner (q) is 3, voice 1
 VOICE_RANK = 1
@@ -75,12 +77,12 @@ def matches_list(channel: Channel, user: User, list_mode: str, extban: str = "")
     entries = channel.lists.get(list_mode, ())
     if not entries:
         return False
-    masks = user_masks(user)
+    masks = [fold(mask) for mask in user_masks(user)]  # folded once, not once per entry
     if extban:
         size = len(extban)
-        return any(entry.mask[:size].lower() == extban and match(entry.mask[size:], mask)
+        return any(entry.mask[:size].lower() == extban and match_folded(entry.mask[size:], mask)
                    for entry in entries for mask in masks)
-    return any(match(entry.mask, mask) for entry in entries for mask in masks)
+    return any(match_folded(entry.mask, mask) for entry in entries for mask in masks)
 
 
 def is_muted(channel: Channel, user: User) -> bool:
@@ -128,7 +130,7 @@ def join_error(channel: Channel, user: User, key: str | None) -> str | None:
     (474).  An INVITE lets a user past the limit, +i and bans, but not the
     key; an I-list match lets a user past +i.
     """
-    invited = fold(channel.name) in user.invited
+    invited = bool(user.invited) and fold(channel.name) in user.invited
     if channel.key is not None and key != channel.key:
         return "ERR_BADCHANNELKEY"
     if channel.limit is not None and len(channel.members) >= channel.limit and not invited:
@@ -181,8 +183,14 @@ def send_topic(conn: "ClientConnection", channel: Channel) -> None:
     if not channel.topic:
         conn.reply("RPL_NOTOPIC", channel.name)
         return
-    conn.reply("RPL_TOPIC", channel.name, channel.topic)
-    conn.reply("RPL_TOPICWHOTIME", channel.name, channel.topic_setter, channel.topic_ts)
+    # Built as messages directly (the same lines as the RPL_TOPIC/RPL_TOPICWHOTIME templates make).
+    server, nick, name = conn.core.name, conn.nick or "*", _sanitize_middle(channel.name)
+    topic = channel.topic
+    if "\r" in topic or "\n" in topic or "\x00" in topic:  # as the numeric template would
+        topic = topic.replace("\r", "").replace("\n", " ").replace("\x00", "")
+    conn.send(_message("332", (nick, name, topic), server, {}))
+    setter = _sanitize_middle(channel.topic_setter)
+    conn.send(_message("333", (nick, name, setter, str(channel.topic_ts)), server, {}))
 
 
 def names_symbol(channel: Channel) -> str:
@@ -204,34 +212,46 @@ def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) 
     """353 lines for the members of ``channel`` ``conn`` may see, then 366.
 
     Non-members do not see invisible (+i) users; multi-prefix shows every
-    status prefix and userhost-in-names shows ``nick!user@host``.
+    status prefix and userhost-in-names shows ``nick!user@host``.  One walk
+    over the members; each line is built as a message once (no numeric
+    template per line: a nick, mask or channel name cannot hold what the
+    template would strip).
     """
     user = conn.user
     assert user is not None
-    multi = "multi-prefix" in conn.caps
-    full = "userhost-in-names" in conn.caps
-    member = user in channel.members
-    items = []
-    for other, membership in channel.members.items():
-        if not member and "i" in other.modes:
-            continue
-        items.append(prefix_string(membership.status, multi) + (other.mask if full else other.nick))
+    caps = conn.caps
+    multi = "multi-prefix" in caps
+    full = "userhost-in-names" in caps
+    members = channel.members
+    hide = user not in members
     symbol = names_symbol(channel)
-    head = f":{conn.core.name} 353 {conn.nick} {symbol} {channel.name} :"
-    budget = LINE_BYTES - len(head.encode("utf-8"))
+    server, nick, name = conn.core.name, conn.nick, channel.name
+    head = (nick or "*", symbol, _sanitize_middle(name))
+    budget = LINE_BYTES - len(f":{server} 353 {nick} {symbol} {name} :".encode("utf-8"))
+    prefixes: dict[frozenset[str], str] = {}
     line: list[str] = []
-    used = 0
-    for item in items:
-        size = len(item.encode("utf-8")) + (1 if line else 0)
+    used = -1  # the first item of a line has no space before it
+    for other, membership in members.items():
+        if hide and "i" in other.modes:
+            continue
+        item = other.mask if full else other.nick
+        status = membership.status
+        if status:
+            key = frozenset(status)
+            prefix = prefixes.get(key)
+            if prefix is None:
+                prefix = prefixes[key] = prefix_string(status, multi)
+            item = prefix + item
+        size = (len(item) if item.isascii() else len(item.encode("utf-8"))) + 1
         if line and used + size > budget:
-            yield conn.numeric("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
-            line, used, size = [], 0, size - 1
+            yield _message("353", (*head, " ".join(line)), server, {})
+            line, used = [], -1
         line.append(item)
         used += size
     if line:
-        yield conn.numeric("RPL_NAMREPLY", symbol, channel.name, " ".join(line))
+        yield _message("353", (*head, " ".join(line)), server, {})
     if end:
-        yield conn.numeric("RPL_ENDOFNAMES", channel.name)
+        yield _message("366", (head[0], head[2], ENDOFNAMES), server, {})
 
 
 # -- JOIN / PART ----------------------------------------------------------------
@@ -257,7 +277,7 @@ def _join_one(conn: "ClientConnection", user: User, name: str, key: str | None) 
     # An invalid name (no prefix, a forbidden character, longer than
     # CHANNELLEN) is ERR_NOSUCHCHANNEL: "the given channel name is invalid"
     # (RFC 2812), and the reply clients treat as a failed JOIN.
-    if not is_channel(name) or not valid_channel(name, CHANNELLEN):
+    if not valid_channel(name, CHANNELLEN):  # a prefix, no forbidden character, not too long
         conn.reply("ERR_NOSUCHCHANNEL", name)
         return
     channel = network.find_channel(name)
