@@ -33,7 +33,7 @@ from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
 from .caps import visible_tags
-from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, FloodLimits, byte_cost, limits_for
+from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, ConnectionGate, FloodLimits, byte_cost, limits_for
 from .labels import LabeledReply, label_of, raw_label
 from .output import BATCH, ReplyStream, write_now
 from .pacing import TurnBudget
@@ -148,10 +148,7 @@ class ClientConnection(Protocol):
         self.link: Any = None  # the LinkConnection this connection became, if it did
         self._prelude: tuple[bytes, ...] = ()  # PASS lines a server may have opened with
         self._quit_reason: str | None = None
-        self.gate = FloodGate(
-            core.clock, self._flood_limits, self._run_line, self._excess_flood, self._resume_input
-        )
-        self.gate.on_release = self._gate_released
+        self.gate = ConnectionGate(self)
         self._stream: ReplyStream | None = None  # made on the first long reply
         #: Lines waiting for the end of the current output batch (None: nothing waits).
         self._out: list[bytes] | None = None
