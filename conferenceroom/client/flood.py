@@ -54,6 +54,9 @@ def limits_for(flood: Any, user: Any) -> FloodLimits | None:
 _last_limits: list[Any] = [None, None]  # the flood settings last asked about and their limits
 
 
+_NO_QUEUE: tuple[()] = ()  # the queue of a gate where nothing waits
+
+
 class _Gate:
     """The budget and queue of one connection; subclasses say what a line runs and who is told."""
 
@@ -66,10 +69,11 @@ class _Gate:
 
     def __init__(self, clock: Any) -> None:
         self.clock = clock
-        # A plain list: usually empty (a deque costs ~600 bytes per client even
-        # then), and never longer than the kill threshold allows.  An entry
-        # whose line is None is charged input that runs nothing.
-        self.queue: list[tuple[Any, float]] = []
+        # A plain list, made when a line first waits and dropped once empty (an
+        # idle client holds the shared empty tuple; a deque costs ~600 bytes even
+        # empty), never longer than the kill threshold allows.  An entry whose
+        # line is None is charged input that runs nothing.
+        self.queue: list[tuple[Any, float]] | tuple[()] = _NO_QUEUE
         self.queued_cost = 0.0
         self.busy_until = 0.0
         self._timer: Any = None
@@ -112,10 +116,13 @@ class _Gate:
             if line is not None:
                 self.run(line)
             return
-        if line is None and self.queue and self.queue[-1][0] is None:
-            self.queue[-1] = (None, self.queue[-1][1] + cost)  # one entry for a run of junk
+        queue = self.queue
+        if type(queue) is tuple:
+            queue = self.queue = []
+        if line is None and queue and queue[-1][0] is None:
+            queue[-1] = (None, queue[-1][1] + cost)  # one entry for a run of junk
         else:
-            self.queue.append((line, cost))
+            queue.append((line, cost))
         self.queued_cost += cost
         if self._timer is None:
             self._drain()
@@ -157,13 +164,15 @@ class _Gate:
                 self.run(line)
             if self._timer is not None:
                 return  # the line held and released the gate; that drain took over
-        if not self.queue and not self.closed and self.on_drained is not None:
-            self.on_drained()
+        if not self.queue:
+            self.queue = _NO_QUEUE
+            if not self.closed and self.on_drained is not None:
+                self.on_drained()
 
     def close(self) -> None:
         """Drop queued lines and stop the timer."""
         self.closed = True
-        self.queue.clear()
+        self.queue = _NO_QUEUE
         self.queued_cost = 0
         if self._timer is not None and self._timer.active():
             self._timer.cancel()

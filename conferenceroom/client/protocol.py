@@ -433,9 +433,20 @@ class ClientConnection(Protocol):
         self._handle(*line)
 
     def _run_paced(self, line: tuple[bytes, Message | None]) -> None:
-        """A line whose turn came (see :meth:`_run_line`); then let the next ones through."""
-        self._handle(*line)
-        self.gate.release()
+        """A line whose turn came (see :meth:`_run_line`); then let the next ones through.
+
+        Inside an output batch read as this client's, like :meth:`dataReceived`: the replies
+        to its own lines (the welcome) go to its socket at once, in one write.
+        """
+        batch = BATCH
+        if not batch.depth:
+            batch.reader = self
+        batch.depth += 1
+        try:
+            self._handle(*line)
+            self.gate.release()
+        finally:
+            batch.end()
 
     def _handle(self, raw: bytes, msg: Message | None) -> None:
         if self.closing:
