@@ -383,10 +383,10 @@ class ClientConnection(Protocol):
 
     def _refused_as_plain(self, piece: bytes) -> bool:
         """SECUREONLY: close a plain connection at its first client line (a PASS may still open a link)."""
-        if self.secure or _verb(piece) == "PASS":
+        if self.secure or not self.core.settings.secureonly:  # the usual case: no verb to read
             return False
         why = self.core.secureonly_refusal(self.secure)
-        if why is None:
+        if why is None or _verb(piece) == "PASS":
             return False
         self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=why)
         self.close(why)
