@@ -53,6 +53,9 @@ class ServerCore:
     log = Logger()
 
     def __init__(self, settings: Any, clock: Any, config_path: str | None = None) -> None:
+        # The class's Logger made once for this core (the descriptor builds a new one per access,
+        # and every connect and quit logs an operator notice); same namespace and source.
+        self.log: Logger = vars(ServerCore)["log"].__get__(self, type(self))
         self.settings = settings
         self.clock = clock
         self.config_path = config_path

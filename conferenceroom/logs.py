@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from twisted.logger import (
-    FilteringLogObserver, ILogObserver, LogLevel, LogLevelFilterPredicate, formatEvent,
+    ILogObserver, LogLevel, formatEvent,
     textFileLogObserver,
 )
 from twisted.python.components import Componentized
@@ -105,13 +105,23 @@ def event_kind(event: dict[str, Any]) -> tuple[Any, ...]:
     whole sentence (and legacy or stdout text), that sentence with its variable words
     (those with digits, ``@``, ``!`` or ``~``: addresses, numbers, most masks) masked;
     in link notices only addresses, numbers and masks, so server names tell kinds apart."""
+    head, wrapped = _kind_head(event)
+    return head + ((_kind_detail(event) if wrapped else None),)
+
+
+def _kind_head(event: dict[str, Any]) -> tuple[tuple[Any, ...], bool]:
+    """Namespace, level and format of an event's kind, and whether its sentence is part of it."""
     fmt = event.get("log_format")
-    detail = None
     if fmt is None or fmt in _TEXT_FORMATS or _wraps_text(fmt):
-        variable = _ADDRESS_OR_NUMBER if fmt is not None and fmt.startswith(_LINK_NOTICES) else _VARIABLE_WORD
-        detail = variable.sub("*", _event_text(event, fmt))
-        fmt = None if fmt in _TEXT_FORMATS else fmt
-    return (event.get("log_namespace"), event.get("log_level"), fmt, detail)
+        return (event.get("log_namespace"), event.get("log_level"), None if fmt in _TEXT_FORMATS else fmt), True
+    return (event.get("log_namespace"), event.get("log_level"), fmt), False
+
+
+def _kind_detail(event: dict[str, Any]) -> str:
+    """The masked sentence of an event whose format wraps one (see :func:`event_kind`)."""
+    fmt = event.get("log_format")
+    variable = _ADDRESS_OR_NUMBER if fmt is not None and fmt.startswith(_LINK_NOTICES) else _VARIABLE_WORD
+    return variable.sub("*", _event_text(event, fmt))
 
 
 @dataclass
@@ -154,9 +164,15 @@ class RepeatCollapser:
         if self.window <= 0 or threading.current_thread() is not threading.main_thread():
             self.observer(event)
             return
-        key = event_kind(event)
-        if key[3] is not None:
-            key = self._by_format(key)
+        head, wrapped = _kind_head(event)
+        if not wrapped:
+            key = head + (None,)
+        elif self._format_over(head):
+            # Past its format's burst: the catch-all, without masking the sentence
+            # (a connect burst's "Client connecting" notices end up here).
+            key = head + ("*",)
+        else:
+            key = head + (_kind_detail(event),)
         kind = self._kinds.get(key)
         if kind is None:
             if len(self._kinds) >= MAX_TRACKED_KINDS:
@@ -174,14 +190,14 @@ class RepeatCollapser:
             kind.suppressed += 1
             kind.last = event
 
-    def _by_format(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
-        """``key``, or its format's catch-all once that format passed its burst in this window."""
+    def _format_over(self, head: tuple[Any, ...]) -> bool:
+        """Count one more event of format ``head`` in this window; True once past ``format_burst``."""
         now = self.clock.seconds()
-        seen = self._formats.get(key[:3])
+        seen = self._formats.get(head)
         if seen is None or now - seen[0] >= self.window:
-            seen = self._formats[key[:3]] = [now, 0]
+            seen = self._formats[head] = [now, 0]
         seen[1] += 1
-        return key if seen[1] <= self.format_burst else key[:3] + ("*",)
+        return seen[1] > self.format_burst
 
     def _window_over(self, key: tuple[Any, ...]) -> None:
         kind = self._kinds.pop(key)
@@ -217,10 +233,29 @@ class RepeatCollapser:
                 self._summarise(kind)
 
 
-def level_filter(observer: Any, level: str) -> FilteringLogObserver:
+@implementer(ILogObserver)
+class _LevelFilter:
+    """Pass events at ``level`` or above that have a namespace, drop the rest: what Twisted's
+    ``FilteringLogObserver`` with a ``LogLevelFilterPredicate`` of one default level decides,
+    by a set of the passing levels (``LogLevel``'s ordering walks its constants per compare)."""
+
+    __slots__ = ("observer", "passing")
+
+    def __init__(self, observer: Callable[[dict[str, Any]], None], level: str) -> None:
+        floor = LEVELS[level]
+        self.observer = observer
+        self.passing = frozenset(each for each in LogLevel.iterconstants() if not each < floor)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("log_level") in self.passing and event.get("log_namespace"):
+            if "log_trace" in event:
+                event["log_trace"].append((self, self.observer))
+            self.observer(event)
+
+
+def level_filter(observer: Any, level: str) -> _LevelFilter:
     """Drop events below ``level`` (debug, info, warn, error, critical)."""
-    predicate = LogLevelFilterPredicate(defaultLogLevel=LEVELS[level])
-    return FilteringLogObserver(observer, [predicate])
+    return _LevelFilter(observer, level)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ services pseudo-user is the same :class:`User` with another ``route`` and
 from __future__ import annotations
 
 import itertools
+from types import MappingProxyType
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,9 @@ class _NoInvites(frozenset):
 
 NO_INVITES = _NoInvites()
 NO_OPER_FLAGS: frozenset[str] = frozenset()  # shared: an empty frozenset is not a singleton
+#: The channels of a user in none (most idle clients): shared and read-only; the first join
+#: gives the user a dict of its own (an empty dict is 64 bytes per user).
+NO_CHANNELS: "Mapping[Channel, Membership]" = MappingProxyType({})
 
 
 class User:
@@ -161,7 +165,7 @@ class User:
         self.oper_flags: frozenset[str] = NO_OPER_FLAGS
         #: SHA-256 of the client certificate (lower-case hex), shown in WHOIS 276; None without one
         self.certfp: str | None = None
-        self.channels: dict[Channel, Membership] = {}
+        self.channels: dict[Channel, Membership] = NO_CHANNELS  # type: ignore[assignment]
         #: folded channel names this user is invited to (:meth:`invite` adds one)
         self.invited: set[str] | frozenset[str] = NO_INVITES
 
@@ -789,6 +793,8 @@ class Network:
                 is_client = getattr(route, "is_client", False)
             if is_client:
                 local.add(user)
+            if user.channels is NO_CHANNELS:
+                user.channels = {}
             user.channels[channel] = membership
             if user.invited:
                 if name is None:
@@ -804,6 +810,8 @@ class Network:
         channel.members[user] = membership
         if user.is_local:
             channel.local_members.add(user)
+        if user.channels is NO_CHANNELS:
+            user.channels = {}
         user.channels[channel] = membership
         if user.invited:  # folding the name for every member of a burst costs more than the check
             user.invited.discard(fold(channel.name))
@@ -814,7 +822,8 @@ class Network:
     def _drop_member(self, user: User, channel: Channel) -> None:
         channel.members.pop(user, None)
         channel.local_members.discard(user)
-        user.channels.pop(channel, None)
+        if user.channels is not NO_CHANNELS:
+            user.channels.pop(channel, None)
         if not channel.members and self.channels.discard_value(channel.name, channel):
             # An INVITE is to this channel, not to a later one of the same name.
             if channel.invited:

@@ -54,36 +54,31 @@ def limits_for(flood: Any, user: Any) -> FloodLimits | None:
 _last_limits: list[Any] = [None, None]  # the flood settings last asked about and their limits
 
 
-class FloodGate:
-    """Run lines now, later, or disconnect, by their accumulated penalty."""
+_NO_QUEUE: tuple[()] = ()  # the queue of a gate where nothing waits
 
-    # One per client connection: slots keep an idle client's gate small.
-    __slots__ = ("clock", "limits", "run", "on_excess", "on_drained", "queue", "queued_cost", "busy_until",
-                 "_timer", "closed", "held", "on_release")
 
-    def __init__(
-        self,
-        clock: Any,
-        limits: Callable[[], FloodLimits | None],
-        run: Callable[[Any], None],
-        on_excess: Callable[[], None],
-        on_drained: Callable[[], None] | None = None,
-    ) -> None:
+class _Gate:
+    """The budget and queue of one connection; subclasses say what a line runs and who is told."""
+
+    __slots__ = ("clock", "queue", "queued_cost", "busy_until", "_timer", "closed", "held")
+    limits: Callable[[], FloodLimits | None]
+    run: Callable[[Any], None]
+    on_excess: Callable[[], None]
+    on_drained: Callable[[], None] | None
+    on_release: Callable[[], None] | None
+
+    def __init__(self, clock: Any) -> None:
         self.clock = clock
-        self.limits = limits
-        self.run = run
-        self.on_excess = on_excess
-        self.on_drained = on_drained  # called when a non-empty queue has emptied
-        # A plain list: usually empty (a deque costs ~600 bytes per client even
-        # then), and never longer than the kill threshold allows.  An entry
-        # whose line is None is charged input that runs nothing.
-        self.queue: list[tuple[Any, float]] = []
+        # A plain list, made when a line first waits and dropped once empty (an
+        # idle client holds the shared empty tuple; a deque costs ~600 bytes even
+        # empty), never longer than the kill threshold allows.  An entry whose
+        # line is None is charged input that runs nothing.
+        self.queue: list[tuple[Any, float]] | tuple[()] = _NO_QUEUE
         self.queued_cost = 0.0
         self.busy_until = 0.0
         self._timer: Any = None
         self.closed = False
         self.held = 0
-        self.on_release: Callable[[], None] | None = None  # told after each release()
 
     def hold(self) -> None:
         """Keep later lines queued until :meth:`release` (a command still
@@ -121,10 +116,13 @@ class FloodGate:
             if line is not None:
                 self.run(line)
             return
-        if line is None and self.queue and self.queue[-1][0] is None:
-            self.queue[-1] = (None, self.queue[-1][1] + cost)  # one entry for a run of junk
+        queue = self.queue
+        if type(queue) is tuple:
+            queue = self.queue = []
+        if line is None and queue and queue[-1][0] is None:
+            queue[-1] = (None, queue[-1][1] + cost)  # one entry for a run of junk
         else:
-            self.queue.append((line, cost))
+            queue.append((line, cost))
         self.queued_cost += cost
         if self._timer is None:
             self._drain()
@@ -166,14 +164,64 @@ class FloodGate:
                 self.run(line)
             if self._timer is not None:
                 return  # the line held and released the gate; that drain took over
-        if not self.queue and not self.closed and self.on_drained is not None:
-            self.on_drained()
+        if not self.queue:
+            self.queue = _NO_QUEUE
+            if not self.closed and self.on_drained is not None:
+                self.on_drained()
 
     def close(self) -> None:
         """Drop queued lines and stop the timer."""
         self.closed = True
-        self.queue.clear()
+        self.queue = _NO_QUEUE
         self.queued_cost = 0
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+
+
+class FloodGate(_Gate):
+    """Run lines now, later, or disconnect, by their accumulated penalty (callbacks given)."""
+
+    __slots__ = ("limits", "run", "on_excess", "on_drained", "on_release")
+
+    def __init__(
+        self,
+        clock: Any,
+        limits: Callable[[], FloodLimits | None],
+        run: Callable[[Any], None],
+        on_excess: Callable[[], None],
+        on_drained: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(clock)
+        self.limits = limits
+        self.run = run
+        self.on_excess = on_excess
+        self.on_drained = on_drained  # called when a non-empty queue has emptied
+        self.on_release = None  # told after each release()
+
+
+class ConnectionGate(_Gate):
+    """The gate of one client connection: it holds the connection, not five bound methods
+    (~0.3 KiB per idle client), and calls the connection's ``_flood_limits``,
+    ``_run_line``, ``_excess_flood``, ``_resume_input`` and ``_gate_released``."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(conn.core.clock)
+        self.conn = conn
+
+    def limits(self) -> FloodLimits | None:  # type: ignore[override]
+        return self.conn._flood_limits()
+
+    def run(self, line: Any) -> None:  # type: ignore[override]
+        self.conn._run_line(line)
+
+    def on_excess(self) -> None:  # type: ignore[override]
+        self.conn._excess_flood()
+
+    def on_drained(self) -> None:  # type: ignore[override]
+        self.conn._resume_input()
+
+    def on_release(self) -> None:  # type: ignore[override]
+        self.conn._gate_released()

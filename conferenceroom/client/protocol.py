@@ -33,7 +33,7 @@ from ..wire import (
     MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
 )
 from .caps import visible_tags
-from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, FloodGate, FloodLimits, byte_cost, limits_for
+from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, ConnectionGate, FloodLimits, byte_cost, limits_for
 from .labels import LabeledReply, label_of, raw_label
 from .output import BATCH, ReplyStream, write_now
 from .pacing import TurnBudget
@@ -148,10 +148,7 @@ class ClientConnection(Protocol):
         self.link: Any = None  # the LinkConnection this connection became, if it did
         self._prelude: tuple[bytes, ...] = ()  # PASS lines a server may have opened with
         self._quit_reason: str | None = None
-        self.gate = FloodGate(
-            core.clock, self._flood_limits, self._run_line, self._excess_flood, self._resume_input
-        )
-        self.gate.on_release = self._gate_released
+        self.gate = ConnectionGate(self)
         self._stream: ReplyStream | None = None  # made on the first long reply
         #: Lines waiting for the end of the current output batch (None: nothing waits).
         self._out: list[bytes] | None = None
@@ -386,10 +383,10 @@ class ClientConnection(Protocol):
 
     def _refused_as_plain(self, piece: bytes) -> bool:
         """SECUREONLY: close a plain connection at its first client line (a PASS may still open a link)."""
-        if self.secure or _verb(piece) == "PASS":
+        if self.secure or not self.core.settings.secureonly:  # the usual case: no verb to read
             return False
         why = self.core.secureonly_refusal(self.secure)
-        if why is None:
+        if why is None or _verb(piece) == "PASS":
             return False
         self.core.log.info("refused connection from {ip}: {why}", ip=self.ip, why=why)
         self.close(why)
@@ -436,9 +433,20 @@ class ClientConnection(Protocol):
         self._handle(*line)
 
     def _run_paced(self, line: tuple[bytes, Message | None]) -> None:
-        """A line whose turn came (see :meth:`_run_line`); then let the next ones through."""
-        self._handle(*line)
-        self.gate.release()
+        """A line whose turn came (see :meth:`_run_line`); then let the next ones through.
+
+        Inside an output batch read as this client's, like :meth:`dataReceived`: the replies
+        to its own lines (the welcome) go to its socket at once, in one write.
+        """
+        batch = BATCH
+        if not batch.depth:
+            batch.reader = self
+        batch.depth += 1
+        try:
+            self._handle(*line)
+            self.gate.release()
+        finally:
+            batch.end()
 
     def _handle(self, raw: bytes, msg: Message | None) -> None:
         if self.closing:

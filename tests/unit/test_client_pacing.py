@@ -73,3 +73,47 @@ def test_a_burst_of_new_clients_registers_over_several_turns() -> None:
     for conn in burst:
         out = sent(conn)
         assert out[0].command == "001" and (out[-1].command, out[-1].params[-1]) == ("PONG", "after")
+
+
+def _tcp_pair():  # type: ignore[no-untyped-def]
+    """A connected loopback TCP socket pair: (the server's end, the client's end), both non-blocking."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    ours, _ = listener.accept()
+    listener.close()
+    ours.setblocking(False)
+    client.setblocking(False)
+    return ours, client
+
+
+def test_a_paced_registration_is_welcomed_on_the_socket_in_its_turn() -> None:
+    """A client whose NICK and USER wait for a later turn (a burst filled this one) reads its
+    welcome in the pass that registers it, straight from the socket: the reply to its own lines
+    does not wait one more reactor pass for Twisted's writer (as it does not when not paced)."""
+    from twisted.internet import tcp
+    from twisted.internet.testing import MemoryReactor
+
+    core = make_core()
+    for n in range(protocol.REGISTRATION_LINES_PER_TURN // 2):  # this turn's share, used up
+        feed(accept(core, f"10.4.0.{n}"), f"NICK early{n}", f"USER u{n} 0 * :r")
+    ours, client = _tcp_pair()
+    try:
+        addr = address.IPv4Address("TCP", "10.4.1.1", 40000)
+        conn = protocol.ClientFactory(core).buildProtocol(addr)
+        transport = tcp.Server(ours, conn, ("10.4.1.1", 40000), None, 1, MemoryReactor())
+        conn.makeConnection(transport)
+        conn.dataReceived(b"NICK late\r\nUSER late 0 * :Late\r\n")
+        assert conn.user is None  # paced: not in this turn
+        for _ in range(4):
+            one_turn(core.clock)
+        assert conn.user is not None
+        welcome = client.recv(65536)
+        assert welcome.startswith(b":") and b" 001 late :Welcome to the " in welcome
+        assert b" 376 late " in welcome or b" 422 late " in welcome
+    finally:
+        client.close()
+        ours.close()
