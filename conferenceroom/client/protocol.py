@@ -263,8 +263,6 @@ class ClientConnection(Protocol):
         if self.closing or self.dead:
             return
         batch = BATCH
-        if not batch.depth:
-            batch.reader = self
         batch.depth += 1  # what these lines make anyone receive is written once per connection, at the end
         try:
             self._lines_received(data)

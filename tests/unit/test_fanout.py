@@ -334,3 +334,39 @@ def test_a_labeled_message_among_held_lines_is_echoed_in_its_labeled_reply() -> 
     assert "label" not in echoes[0].tags
     assert echoes[1].tags.get("label") == "L1"
     assert [parse(line).params[1] for line in lines(bob)] == ["first", "second"]
+
+
+def test_a_channel_line_is_on_every_members_socket_when_the_senders_read_ends() -> None:
+    """A channel message reaches another member's socket (plain TCP, nothing
+    waiting) as soon as the sender's read is handled, not a reactor pass
+    later; lines the socket cannot take wait in the transport, in order."""
+    import socket
+
+    from twisted.internet import tcp
+    from twisted.internet.testing import MemoryReactor
+
+    core = make_core()
+    alice = joined(core, "alice", "#c")
+    bob = protocol.ClientConnection(core)
+    listener = socket.create_server(("127.0.0.1", 0))
+    peer = socket.create_connection(listener.getsockname())
+    ours, peer_address = listener.accept()
+    listener.close()
+    ours.setblocking(False)
+    peer.setblocking(False)
+    transport = tcp.Server(ours, bob, peer_address, None, 1, MemoryReactor())
+    bob.makeConnection(transport)
+    feed(bob, "NICK bob", "USER bob 0 * :bob", "JOIN #c")
+    assert bob.user is not None
+    for _ in range(100):
+        if not transport._tempDataBuffer and transport.offset == len(transport.dataBuffer):
+            break
+        _read_all(peer)
+        transport.doWrite()
+    _read_all(peer)
+    sent(alice)
+    alice.dataReceived(b"PRIVMSG #c :one\r\nPRIVMSG #c :two\r\n")
+    got = [parse(line.decode()).params[1] for line in _read_all(peer).split(b"\r\n") if line]
+    assert got == ["one", "two"]
+    peer.close()
+    ours.close()
