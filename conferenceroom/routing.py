@@ -27,6 +27,16 @@ from .network import Channel, Network, Server, User
 from .wire import Message
 
 
+#: The local client connection class whose held output ``to_channel`` appends to
+#: directly (registered by ``client.protocol``; other routes always get ``send``).
+DIRECT_ROUTE: list[type | None] = [None]
+
+
+def register_direct_route(cls: type) -> None:
+    """Let ``to_channel`` append to the held output of ``cls`` routes inline (see ``ClientConnection.send``)."""
+    DIRECT_ROUTE[0] = cls
+
+
 @dataclass(frozen=True)
 class Relay:
     """A message from ``sender`` on its way over one non-client route.
@@ -221,16 +231,33 @@ class Router:
             return
         members = channel.members
         local = channel.local_members
-        if cap is None:
-            for user in local:
-                if user is not exclude:
-                    user.route.send(message)
-        else:
-            for user in local:
-                if user is not exclude:
-                    route = user.route
-                    if cap in route.caps:
-                        route.send(message)
+        # A local client whose output is already held for this batch, with the
+        # line already encoded for its tag profile, gets it appended here: what
+        # ``ClientConnection.send`` would do, without a call per recipient.  A
+        # held list is never kept past ERROR/close, and one left by a lost or
+        # dead connection is dropped unwritten by its flush, so appending to it
+        # needs no other check; anything else (a labeled reply being gathered,
+        # the first line of the batch, a new tag profile) goes through ``send``.
+        fields = message.__dict__
+        encoded = fields.get("_encoded")
+        if encoded is None:
+            encoded = fields["_encoded"] = {}
+        line_for = encoded.get
+        direct = DIRECT_ROUTE[0]
+        for user in local:
+            if user is exclude:
+                continue
+            route = user.route
+            if cap is not None and cap not in route.caps:
+                continue
+            if route.__class__ is direct:
+                out = route._out
+                if out is not None and route.label is None:
+                    data = line_for(route._profile)
+                    if data is not None:
+                        out.append(data)
+                        continue
+            route.send(message)
         if len(members) == len(local):
             return
         relayed: set[int] = set()

@@ -136,13 +136,13 @@ class OutputBatch:
     joined write.  Lines keep their order: everything a connection sends goes
     through the same list, and it is flushed before ERROR and close.
     Outside a batch (timers, server links) writes go straight through.
+    At the end, each connection's output goes to its socket at once when
+    nothing waits in its transport (:func:`write_now`).
     """
 
     def __init__(self) -> None:
         self.depth = 0
         self.dirty: list["ClientConnection"] = []
-        #: The connection whose input opened the batch: its replies go out at once (see :func:`write_now`).
-        self.reader: "ClientConnection | None" = None
 
     def begin(self) -> None:
         """Hold output until the matching :meth:`end`."""
@@ -151,26 +151,24 @@ class OutputBatch:
     def end(self) -> None:
         """Close one level; at the outermost, write what every connection holds."""
         self.depth -= 1
-        if not self.depth:
-            if self.dirty:
-                self.flush()
-            self.reader = None
+        if not self.depth and self.dirty:
+            self.flush()
 
     def flush(self) -> None:
-        """Write every held output now (a flush may drop a client, never write more)."""
-        reader = self.reader
+        """Write every held output now, to the socket where it can (a flush may drop a client, never write more)."""
         while self.dirty:
             dirty, self.dirty = self.dirty, []
             for conn in dirty:
-                conn.flush_output(conn is reader)
+                conn.flush_output(True)
 
 
 def write_now(transport: Any, data: bytes) -> None:
     """Write ``data``: straight to the socket when the transport holds nothing unsent, else through it.
 
-    A reply to the client whose line was just read (a PONG, an echo) then
-    leaves in the same reactor pass, not one poll later, and costs one
-    system call instead of Twisted's register-for-writing round.  Only a
+    What a client's read made anyone receive (its PONG or echo, a channel
+    line for every member) then leaves in the same reactor pass, not one
+    poll later, and costs one system call instead of Twisted's
+    register-for-writing round (epoll add, a poll, send, epoll remove).  Only a
     plain TCP connection qualifies; whatever the socket does not take at
     once (or an error, which Twisted then reports) goes through the
     transport as usual, after nothing, so the order holds.

@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 
 from ..link.connector import not_tls
 from ..numerics import numeric
+from ..routing import register_direct_route
 from ..tls import peer_fingerprint
 from ..sendq import queued_bytes
 from ..throttle import REASON as THROTTLED
@@ -259,8 +260,6 @@ class ClientConnection(Protocol):
         if self.closing or self.dead:
             return
         batch = BATCH
-        if not batch.depth:
-            batch.reader = self
         batch.depth += 1  # what these lines make anyone receive is written once per connection, at the end
         try:
             self._lines_received(data)
@@ -754,6 +753,9 @@ class ClientConnection(Protocol):
             return
         wait = max(PING_INTERVAL - idle, 1.0) if not self._ping_sent else 2 * PING_INTERVAL - idle
         self._wheel().add(self, now + wait)
+
+
+register_direct_route(ClientConnection)  # its held output is appended to inline by the router
 
 
 def _bound_reads(transport: Any) -> None:

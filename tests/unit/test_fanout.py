@@ -297,3 +297,76 @@ def test_a_new_nick_or_host_is_judged_afresh() -> None:
     core.network.set_host(bob.user, bob.user.ident, "cloaked.example")
     sent(op), sent(bob)
     assert _said(op, bob, "four")[0].startswith("404")
+
+
+def test_members_of_each_tag_profile_get_their_own_form_of_every_line_of_a_read() -> None:
+    """In one read of two channel messages, a plain member and a member with
+    message-tags each get both lines in order, each in the form its caps show
+    (tags only for the one that asked), and the members' forms are not mixed up."""
+    core = make_core()
+    alice = joined(core, "alice", "#c")
+    tagged = joined(core, "tagged", "#c", caps="message-tags server-time")
+    plain = counting_member(core, "plain")
+    sent(alice)
+    sent(tagged)
+    alice.dataReceived(b"PRIVMSG #c :one\r\nPRIVMSG #c :two\r\n")
+    plain_lines = lines(plain)
+    assert [line.startswith(":alice!") for line in plain_lines] == [True, True]
+    assert [parse(line).params[1] for line in plain_lines] == ["one", "two"]
+    tagged_msgs = sent(tagged)
+    assert [m.params[1] for m in tagged_msgs] == ["one", "two"]
+    assert all("msgid" in m.tags and "time" in m.tags for m in tagged_msgs)
+    assert len({m.tags["msgid"] for m in tagged_msgs}) == 2
+
+
+def test_a_labeled_message_among_held_lines_is_echoed_in_its_labeled_reply() -> None:
+    """A member with echo-message and labeled-response whose output is already
+    held (an earlier line of the same read) gets its labeled message's echo
+    carrying the label, after the earlier echo, while other members get both
+    lines plainly and in order."""
+    core = make_core()
+    alice = joined(core, "alice", "#c", caps="echo-message labeled-response message-tags batch")
+    bob = counting_member(core, "bob")
+    sent(alice)
+    alice.dataReceived(b"PRIVMSG #c :first\r\n@label=L1 PRIVMSG #c :second\r\n")
+    echoes = sent(alice)
+    assert [m.params[1] for m in echoes] == ["first", "second"]
+    assert "label" not in echoes[0].tags
+    assert echoes[1].tags.get("label") == "L1"
+    assert [parse(line).params[1] for line in lines(bob)] == ["first", "second"]
+
+
+def test_a_channel_line_is_on_every_members_socket_when_the_senders_read_ends() -> None:
+    """A channel message reaches another member's socket (plain TCP, nothing
+    waiting) as soon as the sender's read is handled, not a reactor pass
+    later; lines the socket cannot take wait in the transport, in order."""
+    import socket
+
+    from twisted.internet import tcp
+    from twisted.internet.testing import MemoryReactor
+
+    core = make_core()
+    alice = joined(core, "alice", "#c")
+    bob = protocol.ClientConnection(core)
+    listener = socket.create_server(("127.0.0.1", 0))
+    peer = socket.create_connection(listener.getsockname())
+    ours, peer_address = listener.accept()
+    listener.close()
+    ours.setblocking(False)
+    peer.setblocking(False)
+    transport = tcp.Server(ours, bob, peer_address, None, 1, MemoryReactor())
+    bob.makeConnection(transport)
+    feed(bob, "NICK bob", "USER bob 0 * :bob", "JOIN #c")
+    assert bob.user is not None
+    for _ in range(100):
+        if not transport._tempDataBuffer and transport.offset == len(transport.dataBuffer):
+            break
+        _read_all(peer)
+        transport.doWrite()
+    _read_all(peer)
+    sent(alice)
+    alice.dataReceived(b"PRIVMSG #c :one\r\nPRIVMSG #c :two\r\n")
+    got = [parse(line.decode()).params[1] for line in _read_all(peer).split(b"\r\n") if line]
+    assert got == ["one", "two"]
+    peer.close()
+    ours.close()
