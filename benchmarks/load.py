@@ -743,7 +743,11 @@ def check_loopback(host):
             raise SystemExit("refusing non-loopback target %s (%s)" % (host, a))
 
 
-async def run(args):
+async def run_phases(args, phases, *, min_left, budget_for, after_phase):
+    """Run ``args.phases`` from the table ``phases`` against one server, each
+    bounded by ``budget_for(args, seconds left)``; a phase that fails or
+    overruns is reported in its results and the next one still runs.
+    ``after_phase(args, name, res, results)`` is awaited after each."""
     srv = ServerProc(args.pid)
     tag = args.tag or "".join(random.choice(string.ascii_lowercase)
                               for _ in range(3))
@@ -752,7 +756,7 @@ async def run(args):
     start = time.monotonic()
     for name in args.phases:
         remaining = args.timeout - (time.monotonic() - start)
-        if remaining <= 1:
+        if remaining <= min_left:
             results["phases"][name] = {"skipped": "overall timeout"}
             continue
         if args.pid and not srv.alive():
@@ -760,22 +764,36 @@ async def run(args):
             continue
         res = {}
         results["phases"][name] = res
-        budget = min(remaining, args.phase_timeout)
-        args.phase_budget = max(budget - 6, budget * 0.8)   # keep time to clean up
+        budget = budget_for(args, remaining)
         t = time.monotonic()
         try:
-            await asyncio.wait_for(PHASES[name](args, srv, res, tag),
+            await asyncio.wait_for(phases[name](args, srv, res, tag),
                                    timeout=budget)
         except asyncio.TimeoutError:
             res["error"] = "timeout after %.1fs" % (time.monotonic() - t)
         except Exception as e:   # noqa: BLE001 - reported, run continues
-            res["error"] = repr(e)
+            res["error"] = repr(e)[:300]
         res["phase_s"] = time.monotonic() - t
-        if args.pause and name != args.phases[-1]:
-            await asyncio.sleep(args.pause)
+        await after_phase(args, name, res, results)
     results["server_rss_end_kib"] = srv.rss_kib()
     results["total_s"] = time.monotonic() - start
     return results
+
+
+def _load_budget(args, remaining):
+    budget = min(remaining, args.phase_timeout)
+    args.phase_budget = max(budget - 6, budget * 0.8)   # keep time to clean up
+    return budget
+
+
+async def _pause_between(args, name, res, results):
+    if args.pause and name != args.phases[-1]:
+        await asyncio.sleep(args.pause)
+
+
+async def run(args):
+    return await run_phases(args, PHASES, min_left=1, budget_for=_load_budget,
+                            after_phase=_pause_between)
 
 
 def fmt(v, spec):

@@ -46,9 +46,7 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import statistics
-import string
 import sys
 import time
 from typing import Optional
@@ -58,7 +56,7 @@ REPO = os.path.dirname(HERE)
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 import load  # noqa: E402
-from load import ServerProc, cpu_delta  # noqa: E402
+from load import cpu_delta  # noqa: E402
 from loader import all_say, raise_nofile, start_workers  # noqa: E402
 import netscale  # noqa: E402
 
@@ -255,37 +253,21 @@ async def phase_bigchan(args, srv, res, tag):
 PHASES = {"idle": phase_idle, "bigchan": phase_bigchan}
 
 
+def _scale_budget(args, remaining):
+    args.phase_budget = remaining - 5
+    return remaining
+
+
+async def _log_phase(args, name, res, results):
+    log("%s %s: %s" % (args.label or results["target"], name, ", ".join(
+        "%s=%s" % (k, "%.4g" % v if isinstance(v, float) else v)
+        for k, v in sorted(res.items()) if k != "runs")))
+    await asyncio.sleep(1.0)
+
+
 async def run(args):
-    srv = ServerProc(args.pid)
-    tag = args.tag or "".join(random.choice(string.ascii_lowercase) for _ in range(3))
-    results = {"target": "%s:%d" % (args.host, args.port), "pid": args.pid,
-               "label": args.label, "phases": {}}
-    start = time.monotonic()
-    for name in args.phases:
-        remaining = args.timeout - (time.monotonic() - start)
-        if remaining <= 5:
-            results["phases"][name] = {"skipped": "overall timeout"}
-            continue
-        if args.pid and not srv.alive():
-            results["phases"][name] = {"skipped": "server process gone"}
-            continue
-        res = {}
-        results["phases"][name] = res
-        args.phase_budget = remaining - 5
-        t = time.monotonic()
-        try:
-            await asyncio.wait_for(PHASES[name](args, srv, res, tag), timeout=remaining)
-        except asyncio.TimeoutError:
-            res["error"] = "timeout after %.1fs" % (time.monotonic() - t)
-        except Exception as e:   # noqa: BLE001 - reported, the run goes on
-            res["error"] = repr(e)[:300]
-        res["phase_s"] = time.monotonic() - t
-        log("%s %s: %s" % (args.label or results["target"], name, ", ".join(
-            "%s=%s" % (k, "%.4g" % v if isinstance(v, float) else v)
-            for k, v in sorted(res.items()) if k != "runs")))
-        await asyncio.sleep(1.0)
-    results["total_s"] = time.monotonic() - start
-    return results
+    return await load.run_phases(args, PHASES, min_left=5, budget_for=_scale_budget,
+                                 after_phase=_log_phase)
 
 
 # ---------------------------------------------------------------------------
