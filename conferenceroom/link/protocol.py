@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from conferenceroom.core import ServerCore
     from conferenceroom.routing import Relay
 
+#: Lines a peer we dialled over TLS may send before its certificate is judged (held until then).
+MAX_LINES_BEFORE_VERDICT = 64
 #: Lines handled per reactor turn before reading pauses for a turn (bounds memory, never drops a line).
 LINES_PER_TURN = 2000
 #: Bytes a link may have queued for sending beyond what is left of its burst before it is closed.
@@ -198,6 +200,8 @@ class LinkConnection(Protocol):
             self._learn_pin(found.learned_pin)
         self.log.info("link to {who}: TLS peer verified ({how}); handshake started", who=self._who(), how=found.how)
         self._start()
+        if self._pending and not self._paused:
+            self._drain()  # what the peer sent while its certificate was judged
 
     def _tls_check_failed(self, failure: Failure) -> None:
         self.log.failure("{who}: error checking the TLS certificate", failure, who=self._who())
@@ -226,6 +230,12 @@ class LinkConnection(Protocol):
             return
         if self._sendq_limit > LINK_SENDQ:
             self._check_sendq()
+        if self._tls_pending:
+            # The peer's certificate is still being judged: its lines (a hybrid greets with
+            # NOTICEs) wait for the verdict, a few at most.
+            if len(self._pending) > MAX_LINES_BEFORE_VERDICT:
+                self.protocol_error(f"More than {MAX_LINES_BEFORE_VERDICT} lines before its TLS certificate was judged")
+            return
         if not self._paused:
             self._drain()
 

@@ -153,3 +153,37 @@ def test_a_tls_handshake_that_never_finishes_times_out_saying_so() -> None:
                     f"{pair.active.handshake.timeout:g} seconds of connecting (is that port a TLS port? the peer "
                     "never finished the TLS handshake)"]
     assert b"PASS" not in pair.active.transport.value()
+
+
+GREETING = b"NOTICE AUTH :*** Looking up your hostname\r\nNOTICE AUTH :*** Found your hostname\r\n"
+
+
+def test_peer_greeting_before_the_verdict_waits_and_a_mismatch_is_still_named() -> None:
+    """A hybrid greets with NOTICEs as soon as TLS is up, while our check of its certificate still runs:
+    those lines wait for the verdict, and a wrong certificate is refused for that, not as an internal error."""
+    _s, _t, pair, _ws, watch_t = tls_dial(IMPOSTOR, fingerprint=SOPRANO_CERT.fingerprint)
+    pair.active.dataReceived(GREETING)
+    pair.active.handshakeCompleted()
+    pair.pump()
+    reason = (f"TLS certificate fingerprint mismatch for definition soprano: expected {SOPRANO_CERT.fingerprint}, "
+              f"got {IMPOSTOR.fingerprint}")
+    assert f"Link with soprano.webmaster.com[127.0.0.3] refused: {reason}" in notices(watch_t)
+    assert not any("Internal error" in text for text in notices(watch_t))
+
+
+def test_peer_greeting_before_the_verdict_is_read_after_it_and_the_link_comes_up() -> None:
+    """The same greeting to a link whose pin matches: read once the certificate is judged, and linked."""
+    _s, _t, pair, _ws, watch_t = tls_dial(SOPRANO_CERT, TENOR_CERT.fingerprint, fingerprint=SOPRANO_CERT.fingerprint)
+    pair.active.dataReceived(GREETING)
+    pair.active.handshakeCompleted()
+    pair.pump()
+    assert pair.active.registered and pair.passive.registered
+    assert not any("Internal error" in text for text in notices(watch_t))
+
+
+def test_a_flood_before_the_verdict_is_refused() -> None:
+    """A peer that pours lines at us before its certificate is judged is dropped, naming why; nothing piles up."""
+    _s, _t, pair, _ws, watch_t = tls_dial(SOPRANO_CERT, fingerprint=SOPRANO_CERT.fingerprint)
+    pair.active.dataReceived(b"NOTICE AUTH :hello\r\n" * 100)
+    assert pair.active.closing
+    assert any("More than 64 lines before its TLS certificate was judged" in text for text in notices(watch_t))
