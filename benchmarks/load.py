@@ -723,11 +723,18 @@ PHASES = {"burst": phase_burst, "fanout": phase_fanout,
 # --------------------------------------------------------------------------
 
 def raise_nofile(want):
+    """Raise RLIMIT_NOFILE to ``want`` (the hard limit too when we are root
+    with CAP_SYS_RESOURCE, else up to the hard limit); the soft limit now."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if soft < target:
+    if hard != resource.RLIM_INFINITY and hard < want:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            want = hard
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         except (ValueError, OSError):
             pass
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

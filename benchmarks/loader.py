@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import math
 import os
-import resource
 import socket
 import sys
 import time
@@ -34,17 +33,8 @@ NOFILE = 65536
 
 
 def raise_nofile(want: int = NOFILE) -> None:
-    """RLIMIT_NOFILE up to ``want`` (raising the hard limit too when we are root
-    with CAP_SYS_RESOURCE; else up to the hard limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < want:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
-            return
-        except (ValueError, OSError):
-            want = hard
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    """RLIMIT_NOFILE up to ``want`` (NOFILE by default; see load.raise_nofile)."""
+    load.raise_nofile(want)
 
 
 class Bulk(asyncio.Protocol):

@@ -26,13 +26,15 @@ after checking that this PID runs a binary from our unpack directory.
 import argparse
 import glob
 import os
-import resource
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from load import raise_nofile  # noqa: E402
 
 DEFAULT_DIR = "/tmp/cr-bench-ref"
 NOFILE = 20000
@@ -183,10 +185,7 @@ def inspircd_conf(port, run, root):
 
 
 def _raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = NOFILE if hard == resource.RLIM_INFINITY else min(NOFILE, hard)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    raise_nofile(NOFILE)
 
 
 def wait_listening(host, port, timeout=10.0, proc=None):
