@@ -27,6 +27,13 @@ def fold(name: str) -> str:
     return name.translate(_FOLD)
 
 
+def fold_key(name: str) -> str:
+    """``fold(name)`` to keep as a key: ``name`` itself when folding changes nothing, so a
+    stored key shares the name's string instead of holding an equal copy."""
+    folded = name.translate(_FOLD)
+    return name if folded == name else folded
+
+
 # ASCII letters or NICK_SPECIAL first, then also digits and "-" (one regex: every UID of a burst is checked).
 _NICK = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}\-]*")
 
@@ -133,7 +140,7 @@ class FoldedDict(MutableMapping[str, V], Generic[V]):
         return self._data[fold(key)]
 
     def __setitem__(self, key: str, value: V) -> None:
-        self._data[fold(key)] = value
+        self._data[fold_key(key)] = value
 
     def __delitem__(self, key: str) -> None:
         del self._data[fold(key)]

@@ -27,7 +27,7 @@ from typing import Any
 from . import events as ev
 from . import ts as tsrules
 from .events import HERE, decided_here
-from .casemap import FoldedDict, fold, match
+from .casemap import FoldedDict, fold, fold_key, match
 from .modes import ModeChange, ModeKind, CHANNEL_MODES, STATUS_PREFIXES
 from .ts import Loser, NetjoinResult, NickCollision
 
@@ -119,6 +119,22 @@ class _NoInvites(frozenset):
 
 NO_INVITES = _NoInvites()
 NO_OPER_FLAGS: frozenset[str] = frozenset()  # shared: an empty frozenset is not a singleton
+NO_MODES: frozenset[str] = frozenset()
+#: Each distinct user mode set held once (a set costs 216 bytes per user, empty or not; most users
+#: share one of a few combinations); bounded, past that a combination is simply not shared.
+_MODE_SETS: dict[frozenset[str], frozenset[str]] = {NO_MODES: NO_MODES}
+_MODE_SETS_MAX = 1024
+
+
+def shared_modes(letters: Iterable[str]) -> frozenset[str]:
+    """The shared frozenset of ``letters`` (a new one once the table is full)."""
+    modes = frozenset(letters)
+    found = _MODE_SETS.get(modes)
+    if found is not None:
+        return found
+    if len(_MODE_SETS) < _MODE_SETS_MAX:
+        _MODE_SETS[modes] = modes
+    return modes
 #: The channels of a user in none (most idle clients): shared and read-only; the first join
 #: gives the user a dict of its own (an empty dict is 64 bytes per user).
 NO_CHANNELS: "Mapping[Channel, Membership]" = MappingProxyType({})
@@ -127,11 +143,12 @@ NO_CHANNELS: "Mapping[Channel, Membership]" = MappingProxyType({})
 class User:
     """A user anywhere on the network; ``route`` reaches it."""
 
-    # Slots: ~17 attributes per user, local or remote; "__dict__" keeps rare extra ones possible.
+    # Slots and no __dict__: every user, local or remote, holds just these (a managed __dict__
+    # costs ~35 bytes more per user even when empty).
     __slots__ = (
         "uid", "nick", "ident", "host", "realhost", "ip", "realname", "server", "route", "signon",
         "nick_ts", "last_active", "modes", "away", "account", "oper_name", "oper_flags", "certfp",
-        "channels", "invited", "__dict__",
+        "channels", "invited",
     )
 
     def __init__(
@@ -158,7 +175,8 @@ class User:
         self.signon = signon
         self.nick_ts = signon
         self.last_active = signon
-        self.modes: set[str] = set()
+        #: user mode letters; read-only and shared between users: change them with :meth:`set_mode`
+        self.modes: frozenset[str] = NO_MODES
         self.away: str | None = None
         self.account: str | None = None
         self.oper_name: str | None = None
@@ -168,6 +186,17 @@ class User:
         self.channels: dict[Channel, Membership] = NO_CHANNELS  # type: ignore[assignment]
         #: folded channel names this user is invited to (:meth:`invite` adds one)
         self.invited: set[str] | frozenset[str] = NO_INVITES
+
+    def set_mode(self, mode: str, on: bool = True) -> None:
+        """Set (or with ``on`` false clear) user mode ``mode``; the model's bookkeeping (operators
+        by mode, events) is :meth:`Network.apply_user_modes`'s."""
+        modes = self.modes
+        if (mode in modes) != on:
+            self.modes = shared_modes(modes | {mode} if on else modes - {mode})
+
+    def set_modes(self, letters: Iterable[str]) -> None:
+        """Replace the user's modes with ``letters``."""
+        self.modes = shared_modes(letters)
 
     def invite(self, name: str) -> None:
         """Remember an invite to the channel folded as ``name``."""
@@ -418,7 +447,7 @@ class Network:
         if uid in by_uid:
             raise ValueError(f"UID {uid} is already in use")
         collision = None
-        key = fold(user.nick)  # once: a burst brings thousands
+        key = fold_key(user.nick)  # once: a burst brings thousands; kept, so shared when equal
         users = self.users
         holder = users.get_folded(key)
         if holder is not None:
@@ -566,7 +595,7 @@ class Network:
         wanted = user.account is not None and fold(user.account) == fold(user.nick)
         if wanted == (ACCOUNT_MODE in user.modes):
             return None
-        (user.modes.add if wanted else user.modes.discard)(ACCOUNT_MODE)
+        user.set_mode(ACCOUNT_MODE, wanted)
         return wanted
 
     def set_host(self, user: User, ident: str, host: str, origin: Any = HERE) -> None:
@@ -604,11 +633,11 @@ class Network:
                 continue
             holders = self.by_mode.get(change.mode)
             if change.adding:
-                user.modes.add(change.mode)
+                user.set_mode(change.mode)
                 if holders is not None:
                     holders.add(user)
             else:
-                user.modes.discard(change.mode)
+                user.set_mode(change.mode, False)
                 if holders is not None:
                     holders.discard(user)
                 if change.mode == "o":

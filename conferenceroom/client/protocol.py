@@ -53,6 +53,11 @@ MAX_SENDQ = 4 * 1024 * 1024
 # lines, at once for a long one.
 SENDQ_CHECK_BYTES = 4096
 SENDQ_WRITE_WEIGHT = 256
+# Counted in 32-byte units (rounded up), so the count stays under 256: a small int CPython
+# shares, where a byte count past 256 would be a new 32-byte int held by every idle client.
+_SENDQ_UNIT_SHIFT = 5
+_SENDQ_CHECK_UNITS = SENDQ_CHECK_BYTES >> _SENDQ_UNIT_SHIFT
+_SENDQ_ROUND = (1 << _SENDQ_UNIT_SHIFT) - 1 + SENDQ_WRITE_WEIGHT
 CLOSE_GRACE = 5.0  # seconds a closed connection may take to drain before it is aborted
 # Bytes read from a client socket at once (Twisted's default is 64 KiB): a line
 # is at most 512 bytes plus 4 KiB of tags, and a smaller read bounds the work
@@ -102,11 +107,23 @@ class ClientConnection(Protocol):
     # about 1.5 KiB per client; rare attributes (SASL, multiline) still go to __dict__.
     __slots__ = (
         "core", "user", "pending", "_caps", "_profile", "cap_version", "ip", "host", "port", "local_port",
-        "secure", "certfp", "closing", "dead", "_buffer", "_discarding", "_due_key", "_last_input",
-        "_ping_sent", "_input_paused", "_abort_timer", "lost", "bytes_in", "lines_in",
-        "bytes_out", "lines_out", "junk_lines", "gate", "_stream", "label", "link", "_prelude",
-        "_quit_reason", "pace", "transport", "connected", "factory", "_out", "_unchecked",
+        "secure", "closing", "dead", "_buffer", "_due_key", "_last_input",
+        "_ping_sent", "_input_paused", "bytes_in", "lines_in",
+        "bytes_out", "lines_out", "gate", "_stream", "label",
+        "pace", "transport", "connected", "factory", "_out", "_unchecked",
     )
+    # Rare state: class defaults, written to the instance __dict__ only by the connections that
+    # need it (8 bytes of slot each saved on every idle client; the dict stays empty otherwise).
+    #: the client certificate's SHA-256 (hex), once TLS is up with one
+    certfp: str | None = None
+    _discarding = False  # the tail of an overlong line is being skipped
+    _abort_timer: Any = None  # closing: the transport is aborted if still open when it fires
+    lost = False
+    junk_lines = 0  # unusable lines (STATS-like counter, not logged each)
+    #: the LinkConnection this connection became, if it did
+    link: Any = None
+    _prelude: tuple[bytes, ...] = ()  # PASS lines a server may have opened with
+    _quit_reason: str | None = None
 
     def __init__(self, core: "ServerCore") -> None:
         self.core = core
@@ -126,34 +143,26 @@ class ClientConnection(Protocol):
         self.port = 0
         self.local_port = 0
         self.secure = False
-        self.certfp: str | None = None  # the client certificate's SHA-256 (hex), once TLS is up
         self.closing = False
         self.dead = False  # SendQ exceeded: nothing more is written; closing on the next turn
         self._buffer = b""
-        self._discarding = False
         self._due_key: int | None = None  # this connection's bucket in the core's TimerWheel
         self._last_input = 0.0
         self._ping_sent = False
         self._input_paused = False
-        self._abort_timer: Any = None
-        self.lost = False
         # What this connection moved (STATS l): input bytes and command lines,
-        # output bytes and lines; junk_lines counts unusable lines (not logged each).
+        # output bytes and lines (junk_lines, a class default, counts unusable ones).
         self.bytes_in = 0
         self.lines_in = 0
         self.bytes_out = 0
         self.lines_out = 0
-        self.junk_lines = 0
         #: The labeled command whose replies are being gathered (labeled-response), if any.
         self.label: LabeledReply | None = None
-        self.link: Any = None  # the LinkConnection this connection became, if it did
-        self._prelude: tuple[bytes, ...] = ()  # PASS lines a server may have opened with
-        self._quit_reason: str | None = None
         self.gate = ConnectionGate(self)
         self._stream: ReplyStream | None = None  # made on the first long reply
         #: Lines waiting for the end of the current output batch (None: nothing waits).
         self._out: list[bytes] | None = None
-        self._unchecked = 0  # bytes (and write weights) since the SendQ was last measured
+        self._unchecked = 0  # 32-byte units written (with write weights) since the SendQ was last measured
 
     @property
     def stream(self) -> ReplyStream:
@@ -209,10 +218,12 @@ class ClientConnection(Protocol):
         """TLS is up: note the client certificate's fingerprint (asked for, never required)."""
         get = getattr(self.transport, "getPeerCertificate", None)
         try:
-            self.certfp = peer_fingerprint(get() if get is not None else None)
+            fingerprint = peer_fingerprint(get() if get is not None else None)
         except Exception:  # an unreadable certificate is no certificate, never a lost client
             self.log.info("{ip}: client certificate unreadable", ip=self.ip)
-            self.certfp = None
+            fingerprint = None
+        if fingerprint is not None or self.certfp is not None:
+            self.certfp = fingerprint
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """Stop the timers and, for a registered user, quit the network."""
@@ -598,8 +609,8 @@ class ClientConnection(Protocol):
         size = len(data)
         self.bytes_out += size
         self.lines_out += len(out)
-        unchecked = self._unchecked + size + SENDQ_WRITE_WEIGHT
-        if unchecked < SENDQ_CHECK_BYTES:
+        unchecked = self._unchecked + ((size + _SENDQ_ROUND) >> _SENDQ_UNIT_SHIFT)
+        if unchecked < _SENDQ_CHECK_UNITS:
             self._unchecked = unchecked
             return
         self._unchecked = 0

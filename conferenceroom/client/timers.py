@@ -27,6 +27,13 @@ class Timed(Protocol):
         """The deadline passed (at most one second ago)."""
 
 
+class _Bucket(set):
+    """The entries due in one second, with that second's key: every entry in it holds this one
+    ``int`` (a key past 256 is a new 32-byte object each time it is computed)."""
+
+    __slots__ = ("key",)
+
+
 class TimerWheel:
     """Deadlines of many entries on one ``DelayedCall``, in per-second buckets."""
 
@@ -35,7 +42,7 @@ class TimerWheel:
 
     def __init__(self, clock: Any) -> None:
         self.clock = clock
-        self._buckets: dict[int, set[Timed]] = {}
+        self._buckets: dict[int, _Bucket] = {}
         self._keys: list[int] = []  # heap of bucket keys (a key may outlive its bucket)
         self._call: Any = None
         self._count = 0
@@ -50,10 +57,11 @@ class TimerWheel:
         key = math.ceil(when)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = set()
+            bucket = self._buckets[key] = _Bucket()
+            bucket.key = key
             heapq.heappush(self._keys, key)
         bucket.add(entry)
-        entry._due_key = key
+        entry._due_key = bucket.key
         self._count += 1
         call = self._call
         if call is None or call.getTime() > key:

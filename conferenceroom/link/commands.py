@@ -280,7 +280,7 @@ def _introduce(
     user = User(uid, nick, ident, host, gecos, source, link.route, ip=ip, signon=int(ts))
     user.realhost = realhost
     if umodes != "+":
-        user.modes = {PEER_USER_MODES.get(m, m) for m in umodes.lstrip("+")} & _USER_MODE_SET
+        user.set_modes({PEER_USER_MODES.get(m, m) for m in umodes.lstrip("+")} & _USER_MODE_SET)
     if account not in ("*", "0", ""):
         user.account = account  # add_user derives +r from it and the nick, whatever the umodes said
     collision = network.add_user(user, origin=link.route)

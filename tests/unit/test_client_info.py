@@ -297,7 +297,7 @@ def test_stats_notices_operators() -> None:
     core = make_core()
     oper = register(core, "oper")
     make_oper(oper, "a", "God")
-    oper.user.modes.add("s")
+    oper.user.set_mode("s")
     conn = register(core, "alice")
     sent(oper)
     feed(conn, "STATS u")

@@ -370,16 +370,16 @@ def test_wallops_to_plus_w_users() -> None:
     core = make_core()
     server = make_remote_server(core)
     rob = make_remote_user(core, server, "rob")
-    rob.modes.add("w")
+    rob.set_mode("w")
     oper, bob, carol = (register(core, n) for n in ("oper", "bob", "carol"))
     make_oper(oper)
-    bob.user.modes.add("w")
+    bob.user.set_mode("w")
     feed(oper, "WALLOPS :network news")
     assert sent(bob) == [Message("WALLOPS", ("network news",), oper.user.mask)]
     assert sent(carol) == [] and sent(oper) == []
     assert [t for _, t, _ in server.route.relayed] == ["*"]  # once for the link, not per remote user
     server.route.relayed.clear()
-    make_remote_user(core, server, "ron").modes.add("w")
+    make_remote_user(core, server, "ron").set_mode("w")
     feed(oper, "WALLOPS :more news")
     assert len(server.route.relayed) == 1 and rob.modes == {"w"}
 

@@ -43,7 +43,7 @@ def _watcher(core: Any, nick: str = "watcher") -> Any:
     """A local operator with +s who sees server notices."""
     conn = register(core, nick)
     core.network.set_oper(conn.user, "Watch", frozenset("g"))
-    conn.user.modes.add("s")
+    conn.user.set_mode("s")
     sent(conn)
     return conn
 

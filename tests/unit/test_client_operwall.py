@@ -12,7 +12,7 @@ from tests.helpers import (
 def _oper(core: Any, nick: str, flags: str = "o", modes: str = "") -> Any:
     conn = register(core, nick)
     make_oper(conn, flags, nick.capitalize())
-    conn.user.modes.update(modes)
+    conn.user.set_modes(conn.user.modes | set(modes))
     return conn
 
 
@@ -24,7 +24,7 @@ def test_operwall_and_locops_reach_opers_with_w() -> None:
     wall = _oper(core, "wall", modes="w")
     quiet = _oper(core, "quiet")
     user = register(core, "user")
-    user.user.modes.add("w")
+    user.user.set_mode("w")
     for verb in ("OPERWALL", "LOCOPS"):
         feed(sender, f"{verb} :maintenance at noon")
         for conn in (sender, wall):

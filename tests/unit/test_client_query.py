@@ -79,7 +79,7 @@ def test_who_invisible_user_hidden_from_masks() -> None:
     """An invisible user is hidden from mask queries, but not from an exact nick or a peer."""
     core = make_core()
     evan, shiv = register(core, "evan"), register(core, "shiv")
-    evan.user.modes.add("i")
+    evan.user.set_mode("i")
     feed(shiv, "WHO eva*")
     assert sent_codes(shiv) == ["315"]
     feed(shiv, "WHO evan")
@@ -94,7 +94,7 @@ def test_who_invisible_member_hidden_from_outsiders() -> None:
     """WHO #chan from a non-member hides invisible members; members see everyone."""
     core = make_core()
     evan, ann, out = register(core, "evan"), register(core, "ann"), register(core, "out")
-    evan.user.modes.add("i")
+    evan.user.set_mode("i")
     join_channel(core, evan, "#chan")
     join_channel(core, ann, "#chan")
     feed(out, "WHO #chan")
@@ -229,7 +229,7 @@ def test_whois_away_oper_account_secure() -> None:
     core.network.set_oper(alice.user, "admin", frozenset("a"))
     feed(alice, "AWAY :on a break")
     alice.user.account = "alacct"
-    alice.user.modes.add("z")  # a TLS client
+    alice.user.set_mode("z")  # a TLS client
     feed(bob, "WHOIS alice")
     by_code = {m.command: m for m in sent(bob)}
     assert by_code["301"].params == ("bob", "alice", "on a break")
@@ -276,7 +276,7 @@ def test_whois_invisible_shows_shared_channels_only() -> None:
     """An invisible user's channels are shown only where the asker is too."""
     core = make_core()
     alice, bob = register(core, "alice"), register(core, "bob")
-    alice.user.modes.add("i")
+    alice.user.set_mode("i")
     join_channel(core, alice, "#xyz")
     feed(bob, "WHOIS alice")
     assert "319" not in sent_codes(bob)

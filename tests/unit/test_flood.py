@@ -203,7 +203,7 @@ def test_opers_exempt() -> None:
     """An operator is not limited when oper_exempt is set."""
     core = flood_core()
     conn = register(core, "root")
-    conn.user.modes.add("o")
+    conn.user.set_mode("o")
     feed(conn, *[f"PING t{i}" for i in range(100)])
     assert len(pongs(conn)) == 100
     assert core.network.find_user("root") is not None
@@ -213,7 +213,7 @@ def test_opers_not_exempt_when_disabled() -> None:
     """With oper_exempt off, operators are limited like everyone."""
     core = flood_core(oper_exempt=False)
     conn = register(core, "root")
-    conn.user.modes.add("o")
+    conn.user.set_mode("o")
     core.clock.advance(10)
     feed(conn, *[f"PING t{i}" for i in range(15)])
     assert len(pongs(conn)) == 10
@@ -415,7 +415,7 @@ def test_junk_is_free_without_flood_control(oper: bool) -> None:
     core = flood_core() if oper else make_core()
     conn = register(core, "root")
     if oper:
-        conn.user.modes.add("o")
+        conn.user.set_mode("o")
     for _ in range(4):
         conn.dataReceived(b"\n" * 65536)
     feed(conn, *[f"PING t{i}" for i in range(30)])

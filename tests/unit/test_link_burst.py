@@ -136,7 +136,7 @@ def _varied_network():
     quiet = User(alpha.network.next_uid(), "quiet", "quiet", "quiet.host", "", alpha.network.me, LocalClient(),
                  ip="", signon=alpha.network.now())
     alpha.network.add_user(quiet)
-    odd.modes.add("z")  # a TLS user with a client certificate: CERTFP follows its UID
+    odd.set_mode("z")  # a TLS user with a client certificate: CERTFP follows its UID
     odd.certfp = "ab" * 32
     alpha.network.set_account(users[4], "acct4")  # a logged-in user: +r and the account in its UID
     alpha.network.set_away(users[0], "gone fishing")

@@ -45,7 +45,7 @@ def test_encap_certfp_and_junk_fingerprints(alpha):
 
 def _tls_user(core, nick, certfp=FP):
     conn = register(core, nick)
-    conn.user.modes.add("z")
+    conn.user.set_mode("z")
     conn.user.certfp = certfp
     return conn
 

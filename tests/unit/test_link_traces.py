@@ -50,7 +50,7 @@ def lab_alpha(link_beta: bool = True):
     def local(nick: str, modes: str = "") -> User:
         user = User(net.next_uid(), nick, f"~{nick}", "127.0.0.1", f"{nick.capitalize()} on A", net.me,
                     LocalClient(), ip="127.0.0.1", signon=T0)
-        user.modes = set(modes)
+        user.set_modes(modes)
         net.add_user(user)
         return user
 
@@ -227,7 +227,7 @@ def test_younger_channel_is_wiped_by_hybrids_older_one():
     net = ours.network
     carol = User(net.next_uid(), "carol", "~carol", "127.0.0.1", "Carol on B", net.me, LocalClient(),
                  ip="127.0.0.1", signon=T0)
-    carol.modes = set("aosw")
+    carol.set_modes("aosw")
     net.add_user(carol)
     tsc = net.join(carol, "#tsc").channel
     net.apply_channel_modes(carol, tsc, [ModeChange(True, "i"), ModeChange(True, "m"), ModeChange(True, "s"),

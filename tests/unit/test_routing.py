@@ -186,7 +186,7 @@ def test_to_opers_user_mode_and_exclude() -> None:
     w = World()
     w.network.set_oper(w.a, "root", frozenset("a"))
     w.network.set_oper(w.b, "root", frozenset("a"))
-    w.b.modes.add("s")
+    w.b.set_mode("s")
     w.router.to_opers(lambda u: Message("NOTICE", (u.nick, "snote")), user_mode="s")
     assert w.a.route.got == [] and w.b.route.got == [Message("NOTICE", ("bob", "snote"))]
     w.router.to_opers(lambda u: Message("NOTICE", (u.nick, "hi")), exclude=w.b)
@@ -217,9 +217,9 @@ def test_deliver_from_a_remote_user_never_goes_back() -> None:
 def test_deliver_to_a_mask_once_per_link() -> None:
     """A mask or broadcast delivery reaches each local recipient once and each link once, whatever its users."""
     w = World()
-    w.r1.modes.add("w")
-    w.r2.modes.add("w")
-    w.b.modes.add("w")
+    w.r1.set_mode("w")
+    w.r2.set_mode("w")
+    w.b.set_mode("w")
     readers = [u for u in w.network.users_by_uid.values() if "w" in u.modes]
     w.router.deliver(w.a, "*", "WALLOPS", ("news",), recipients=readers)
     assert [r.target for r in w.link.relays] == ["*"] and w.link.relays[0].sender is w.a

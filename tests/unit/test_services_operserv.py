@@ -38,7 +38,7 @@ def test_remote_operator_with_mode_a_is_a_services_admin(core):
 
     server = make_remote_server(core)
     rem = make_remote_user(core, server, "rem")
-    rem.modes |= {"o", "a"}
+    rem.set_modes(rem.modes | {"o", "a"})
     assert is_services_admin(rem)
     rem.modes -= {"a"}
     assert not is_services_admin(rem)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from sys import intern
 from typing import TYPE_CHECKING
 
 from ...casemap import valid_nick
@@ -142,8 +143,10 @@ def handle_user(conn: "ClientConnection", msg: Message) -> None:
     cleaned = "".join(ch for ch in msg.params[0] if ch.isascii() and ch.isprintable() and ch not in " @!:")
     if not cleaned:
         cleaned = "user"
-    pending.ident = ("~" + cleaned)[:USERLEN]
-    pending.realname = msg.params[3][:REALNAMELEN]
+    # Interned: clients often share an ident or real name (a client's default), and equal ones
+    # then share one string (CPython drops an interned string with its last user).
+    pending.ident = intern(("~" + cleaned)[:USERLEN])
+    pending.realname = intern(msg.params[3][:REALNAMELEN])
     try_register(conn)
 
 
@@ -169,7 +172,7 @@ def try_register(conn: "ClientConnection") -> None:
         network.me, conn, ip=conn.ip, signon=now,
     )
     if conn.secure:
-        user.modes.add("z")
+        user.set_mode("z")
         user.certfp = conn.certfp
     if account:  # logged in by SASL while registering (add_user derives +r from it and the nick)
         user.account = account
