@@ -82,6 +82,10 @@ _PROFILE_BITS = (
 )
 
 
+#: the local port numbers seen (our listeners'), each held once (a port past 256 is a 32-byte int)
+_LOCAL_PORTS: dict[int, int] = {}
+
+
 class Registration:
     """What a connection has told us before it is a user."""
 
@@ -197,7 +201,8 @@ class ClientConnection(Protocol):
         self.port = getattr(peer, "port", 0)
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
-        self.local_port = getattr(self.transport.getHost(), "port", 0)  # told when TLS and plain are mixed up
+        port = getattr(self.transport.getHost(), "port", 0)  # told when TLS and plain are mixed up
+        self.local_port = _LOCAL_PORTS.setdefault(port, port)  # one int per listening port, not per client
         # Replies are small and interactive: no Nagle delay (~40 ms per round trip otherwise).
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if no_delay is not None:
@@ -301,6 +306,7 @@ class ClientConnection(Protocol):
         rest = buf[cut:]
         pos = 0
         penalty = self.core.commands.penalty
+        pace = self.pace
         for match in _CONTENT.finditer(buf, 0, cut):
             if self.closing:
                 return
@@ -323,6 +329,13 @@ class ClientConnection(Protocol):
                 self.reply("ERR_INPUTTOOLONG")
             else:
                 self.lines_in += 1
+                if gate.held or gate.queue or (self.user is None and pace is not None and pace.busy()):
+                    # It will wait (behind other lines, or for a later turn of a burst of new
+                    # clients): kept raw and parsed once when it runs, so a waiting client
+                    # holds its line's bytes and not a parsed Message (the heap keeps the
+                    # peak of a burst). Priced by its command word.
+                    gate.submit(piece, max(penalty(_verb(piece)), cost))
+                    continue
                 try:  # parsed once, here: its command prices it, and it runs as parsed
                     msg: Message | None = parse(piece)
                 except ParseError:
@@ -430,19 +443,23 @@ class ClientConnection(Protocol):
 
     # -- line handling -----------------------------------------------------
 
-    def _run_line(self, line: tuple[bytes, Message | None]) -> None:
-        """Run one line the flood gate let through: ``(raw, parsed)``, ``parsed`` None if it did not parse."""
+    def _run_line(self, line: tuple[bytes, Message | None] | bytes) -> None:
+        """Run one line the flood gate let through: ``(raw, parsed)``, ``parsed`` None if it did
+        not parse, or the raw line alone (it waited: parsed now)."""
         if self.closing:
             return
         if self.user is None and self.pace is not None and not self.pace.take():
             # Over this turn's share for new clients: this line runs in a later
             # turn, and the lines after it wait behind it (the gate is held).
             self.gate.hold()
-            self.pace.later(lambda: self._run_paced(line))
+            self.pace.later(self._run_paced, line)
             return
-        self._handle(*line)
+        if type(line) is bytes:
+            self._handle(line, _parsed(line))
+        else:
+            self._handle(*line)
 
-    def _run_paced(self, line: tuple[bytes, Message | None]) -> None:
+    def _run_paced(self, line: tuple[bytes, Message | None] | bytes) -> None:
         """A line whose turn came (see :meth:`_run_line`); then let the next ones through.
 
         Inside an output batch read as this client's, like :meth:`dataReceived`: the replies
@@ -453,7 +470,10 @@ class ClientConnection(Protocol):
             batch.reader = self
         batch.depth += 1
         try:
-            self._handle(*line)
+            if type(line) is bytes:
+                self._handle(line, _parsed(line))
+            else:
+                self._handle(*line)
             self.gate.release()
         finally:
             batch.end()
@@ -814,6 +834,14 @@ def too_long(line: bytes) -> bool:
 
 #: The first byte of a TLS handshake record (a ClientHello).
 TLS_HANDSHAKE_RECORD = b"\x16"
+
+
+def _parsed(line: bytes) -> Message | None:
+    """``line`` parsed, or None if it does not parse."""
+    try:
+        return parse(line)
+    except ParseError:
+        return None
 
 
 def _verb(line: bytes) -> str:

@@ -117,3 +117,49 @@ def test_a_paced_registration_is_welcomed_on_the_socket_in_its_turn() -> None:
     finally:
         client.close()
         ours.close()
+
+
+def test_budget_work_with_an_argument_runs_in_its_turn_and_busy_says_when_work_would_wait() -> None:
+    """``later(fn, arg)`` runs ``fn(arg)`` in its place in the line, beside plain callables;
+    ``busy()`` is true exactly when work asked for now would wait for a later turn."""
+    clock = task.Clock()
+    budget = TurnBudget(clock, per_turn=2)
+    ran: list[object] = []
+    assert not budget.busy()
+    assert budget.take() and budget.take()
+    assert budget.busy()
+    budget.later(ran.append, "a")
+    budget.later(lambda: ran.append("b"))
+    budget.later(ran.append, None)  # None is an argument like any other
+    one_turn(clock)
+    assert ran == ["a", "b"] and budget.busy()
+    one_turn(clock)
+    assert ran == ["a", "b", None]
+    one_turn(clock)
+    assert not budget.busy()
+
+
+def test_lines_of_a_waiting_new_client_wait_unparsed_and_run_as_sent() -> None:
+    """While a burst of new clients waits for its turns, each waiting client holds its lines as
+    the bytes it sent (no parsed message per waiting line); when its turn comes they run as
+    parsed then: junk gets no reply, a line with tags and a source prefix works, CAP LS ends
+    with the registration, and an unknown command after registration gets 421."""
+    core = make_core()
+    for n in range(protocol.REGISTRATION_LINES_PER_TURN // 2):  # this turn's share, used up
+        feed(accept(core, f"10.5.0.{n}"), f"NICK early{n}", f"USER u{n} 0 * :r")
+    conn = accept(core, "10.5.1.1")
+    feed(conn, "CAP LS 302", "\x01junk", "@+x=1 :late NICK late", "USER late 0 * :Late Comer",
+         "CAP END", "FROB")
+    assert conn.user is None
+    held = [entry for entry in core.registration_pace.waiting if isinstance(entry, tuple) and
+            getattr(entry[0], "__self__", None) is conn]
+    assert [entry[1] for entry in held] == [b"CAP LS 302"]
+    assert [line for line, _cost in conn.gate.queue] == [
+        b"\x01junk", b"@+x=1 :late NICK late", b"USER late 0 * :Late Comer", b"CAP END", b"FROB"]
+    for _ in range(20):
+        one_turn(core.clock)
+    assert conn.user is not None and conn.user.nick == "late" and conn.user.realname == "Late Comer"
+    out = sent(conn)
+    assert out[0].command == "CAP" and out[0].params[1] == "LS"
+    assert "001" in [m.command for m in out]
+    assert (out[-1].command, out[-1].params[1:]) == ("421", ("FROB", "Unknown command"))
