@@ -99,3 +99,25 @@ def test_network_of_four_of_ours_relays_over_three_hops():
     assert net["complete"] and net["servers_seen"] == 4 and net["delivered"] == 4 * 20
     assert net["three_hop_path"] == "s3 -> s1 -> s0 -> s2" and net["three_hop_n"] == 5
     assert net["server_cpu_us_per_line_hop"] > 0
+
+
+def test_memprobe_says_what_an_idle_client_holds():
+    """memprobe.py on tiny counts: RSS per idle client of ours and of the floor (a trickle of
+    connects), and under tracemalloc the bytes held per client, the burst's peak and the lines
+    holding most, with our ClientConnection among them."""
+    proc = _run([str(BENCH / "memprobe.py"), "--clients", "20"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "registered 20 of 20"
+    assert lines[1].startswith("KiB RSS per idle client: ") and float(lines[1].split(": ")[1]) > -1000
+    proc = _run([str(BENCH / "memprobe.py"), "--floor", "--clients", "10", "--concurrency", "1"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[0] == "registered 10 of 10"
+    proc = _run([str(BENCH / "memprobe.py"), "--clients", "20", "--trace", "1", "--top", "40"], timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[1] == "KiB RSS per idle client: not measured under --trace"
+    held = int(lines[2].split(": ")[1])
+    peak = int(lines[3].split(": ")[1])
+    assert lines[2].startswith("traced bytes per idle client: ") and held > 0 and peak >= held
+    assert any("conferenceroom/client/protocol.py" in line and " B " in line for line in lines[4:])
