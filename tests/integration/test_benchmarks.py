@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
 PY = sys.executable
@@ -84,6 +86,25 @@ def test_scale_phases_against_the_floor(tmp_path):
     assert big["complete"] and big["registered"] == 30
     assert big["runs"][0]["delivered"] == 30 * 10
     assert big["join_cpu_ms"] >= 0 and big["join_storm_cpu_s"] > 0
+
+
+@pytest.mark.server_config(deftrigger=None)
+def test_scale_idle_phase_names_the_per_ip_limit_instead_of_timing_out(server):
+    """scale.py against ours with the default per-IP limit: the idle phase stops
+    within seconds (not at its deadline) and says the per-IP limit stopped it,
+    quoting the server's ERROR line."""
+    t0 = time.monotonic()
+    proc = _run([str(BENCH / "scale.py"), "--port", str(server.port), "--pid",
+                 str(server.process.pid), "--phases", "idle", "--idle-clients", "20",
+                 "--idle-seconds", "0.5", "--timeout", "120", "--json"], timeout=150)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    idle = json.loads(proc.stdout)["phases"]["idle"]
+    assert not idle["complete"]
+    assert "registration stopped early: 5 registered" in idle["error"]
+    assert "Too many connections from your IP address (5)" in idle["error"]
+    assert "per-IP client limit" in idle["error"] and "per-IP client limit" in proc.stderr
+    assert took < 60
 
 
 def test_network_of_four_of_ours_relays_over_three_hops():
