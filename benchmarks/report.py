@@ -38,6 +38,9 @@ METRICS = [
     Metric("latency", "ping_p99_ms", "PING p99 ms", "lower", 1.0),
     Metric("latency", "privmsg_self_median_ms", "PRIVMSG-self median ms", "lower"),
     Metric("latency", "privmsg_self_p99_ms", "PRIVMSG-self p99 ms", "lower", 1.0),
+    Metric("latency", "ping_server_cpu_us", "server CPU us per PING round trip", "lower"),
+    Metric("latency", "privmsg_self_server_cpu_us", "server CPU us per PRIVMSG-self round trip",
+           "lower"),
     Metric("churn", "server_cpu_ms_per_join_part", "churn server CPU ms per JOIN+PART",
            "lower", 1.0),
     Metric("idle", "rss_kib_per_client", "KiB RSS per idle client (scale)", "lower", 1.0),
@@ -179,6 +182,20 @@ def notes(runs: dict) -> list[str]:
                 out.append("%s %s: PARTIAL results%s" % (
                     name, ph, " (stopped during %s)" % p["stage"] if p.get("stage") else ""))
     return out
+
+
+def latency_load(runs: dict) -> Optional[str]:
+    """The load average (1 min) at the start and end of each server's latency
+    phase, one line: p99 is scheduling noise when the machine is busy."""
+    parts = []
+    for name, res in runs.items():
+        la = ((res or {}).get("phases") or {}).get("latency") or {}
+        start, end = la.get("load_average_start"), la.get("load_average_end")
+        if start and end:
+            parts.append("%s %.2f-%.2f" % (name, start[0], end[0]))
+    if not parts:
+        return None
+    return "load average (1 min) during each latency phase: " + ", ".join(parts)
 
 
 def summary(all_runs: list[dict], ours: str = "ours") -> str:

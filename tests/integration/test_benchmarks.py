@@ -88,6 +88,24 @@ def test_scale_phases_against_the_floor(tmp_path):
     assert big["join_cpu_ms"] >= 0 and big["join_storm_cpu_s"] > 0
 
 
+def test_latency_phase_alternates_kinds_and_reads_server_cpu_per_round_trip(server):
+    """load.py's latency phase on ours: every round trip of both kinds done (250
+    each, in blocks of 100 and 50), the server's CPU per round trip of each kind
+    and the load average at start and end reported, and the table shows them."""
+    args = [str(BENCH / "load.py"), "--port", str(server.port), "--pid",
+            str(server.process.pid), "--phases", "latency", "--rounds", "250",
+            "--timeout", "60"]
+    proc = _run(args + ["--json"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lat = json.loads(proc.stdout)["phases"]["latency"]
+    assert lat["complete"] and lat["ping_n"] == lat["privmsg_self_n"] == 250
+    assert lat["block"] == 100
+    assert 0 < lat["ping_server_cpu_us"] < 100000 and 0 < lat["privmsg_self_server_cpu_us"] < 100000
+    assert len(lat["load_average_start"]) == len(lat["load_average_end"]) == 3
+    table = _run(args, timeout=120).stdout
+    assert "PING rtt server CPU us" in table and "load average start / end" in table
+
+
 @pytest.mark.server_config(deftrigger=None)
 def test_scale_idle_phase_names_the_per_ip_limit_instead_of_timing_out(server):
     """scale.py against ours with the default per-IP limit: the idle phase stops

@@ -141,3 +141,19 @@ def test_fmt_keeps_small_figures_readable():
     assert report.fmt(0.0123) == "0.012"
     assert report.fmt(2.345) == "2.35"
     assert report.fmt(12345.6) == "12346"
+
+
+def test_latency_rows_show_server_cpu_per_round_trip_and_the_load_beside():
+    """The latency phase's server CPU per round trip gets rows with ratios (no target),
+    and one line gives each server's load average during its latency phase."""
+    lat = {"ping_p99_ms": 0.2, "ping_server_cpu_us": 40.0, "privmsg_self_server_cpu_us": 60.0,
+           "load_average_start": [0.5, 0.6, 0.7], "load_average_end": [0.8, 0.6, 0.7]}
+    runs = {"inspircd": server(latency=dict(lat, ping_server_cpu_us=20.0)),
+            "ours": server(latency=lat)}
+    rows = {r["key"]: r for r in report.rows(runs, "ours")}
+    assert rows["ping_server_cpu_us"]["ratio_c"] == 2.0
+    assert rows["ping_server_cpu_us"]["target"] is None
+    assert rows["privmsg_self_server_cpu_us"]["metric"] == "server CPU us per PRIVMSG-self round trip"
+    assert report.latency_load(runs) == (
+        "load average (1 min) during each latency phase: inspircd 0.50-0.80, ours 0.50-0.80")
+    assert report.latency_load({"ours": server(fanout={})}) is None
