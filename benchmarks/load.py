@@ -815,6 +815,9 @@ async def run_phases(args, phases, *, min_left, budget_for, after_phase):
         results["phases"][name] = res
         budget = budget_for(args, remaining)
         t = time.monotonic()
+        # The system-wide monotonic clock, as a probe in the server sees it
+        # (turnprobe.py --report cuts its samples by these).
+        res["clock_start"] = time.perf_counter()
         try:
             await asyncio.wait_for(phases[name](args, srv, res, tag),
                                    timeout=budget)
@@ -823,6 +826,7 @@ async def run_phases(args, phases, *, min_left, budget_for, after_phase):
         except Exception as e:   # noqa: BLE001 - reported, run continues
             res["error"] = repr(e)[:300]
         res["phase_s"] = time.monotonic() - t
+        res["clock_end"] = time.perf_counter()
         await after_phase(args, name, res, results)
     results["server_rss_end_kib"] = srv.rss_kib()
     results["total_s"] = time.monotonic() - start

@@ -106,6 +106,23 @@ def test_latency_phase_alternates_kinds_and_reads_server_cpu_per_round_trip(serv
     assert "PING rtt server CPU us" in table and "load average start / end" in table
 
 
+def test_turn_probe_reports_ours_reactor_turns_in_the_latency_phase(tmp_path):
+    """compare.py with ours started under turnprobe.py: the probe's file is written at
+    exit and --report gives the latency phase's turns (one per round trip at
+    least) with work per turn, cut by the phase's clock stamps."""
+    run, probe = tmp_path / "run.json", tmp_path / "probe.json"
+    cmd = "%s %s %s -n --pidfile= conferenceroom --config {conf}" % (
+        PY, BENCH / "turnprobe.py", probe)
+    proc = _run([str(BENCH / "compare.py"), "--refs", "", "--phases", "latency", "--rounds", "100",
+                 "--timeout", "60", "--json", str(run), "--ours-cmd", cmd], timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = _run([str(BENCH / "turnprobe.py"), "--report", str(probe), str(run)], timeout=60)
+    assert rep.returncode == 0, rep.stderr[-2000:]
+    latency = json.loads(rep.stdout)["latency"]
+    assert latency["turns"] >= 200
+    assert 0 < latency["work_cpu_us"]["median"] <= latency["work_cpu_us"]["max"]
+
+
 @pytest.mark.server_config(deftrigger=None)
 def test_scale_idle_phase_names_the_per_ip_limit_instead_of_timing_out(server):
     """scale.py against ours with the default per-IP limit: the idle phase stops
