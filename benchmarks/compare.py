@@ -320,6 +320,9 @@ def print_run(runs, label, index, total):
           "ircd-hybrid for that metric\n(lowest for costs, highest for rates). "
           "Server CPU per unit of work is the firm figure; wall-clock\n"
           "rates are lower bounds on this shared 2-core machine.")
+    busy = report.latency_load(runs)
+    if busy:
+        print(busy)
     for n in report.notes(runs):
         print("  note: " + n)
     print()

@@ -9,8 +9,10 @@ Measures one IRC server listening on a loopback address:
 2. fanout   R receivers + 1 sender in one channel; the sender sends M
             PRIVMSGs; measured until every receiver got all M: server CPU
             seconds per 1,000 delivered lines, and delivered lines/s.
-3. latency  one client does K sequential PING->PONG round trips, then K
-            sequential PRIVMSG-to-self round trips: median/p95/p99.
+3. latency  one client does K sequential PING->PONG round trips and K
+            PRIVMSG-to-self round trips, the kinds alternating in blocks of
+            100: median/p95/p99, server CPU us per round trip, and the load
+            average at the start and end.
 4. churn    C clients each JOIN+PART a channel of their own, then a shared
             channel, R rounds (a PING round trip every W rounds): server CPU
             ms per JOIN+PART pair (median of up to 3 runs).
@@ -578,12 +580,32 @@ async def oper_up(args, client, deadline):
     await ping(client, deadline)
 
 
+def load_average():
+    """The machine's 1, 5 and 15 minute load averages, or None."""
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
+#: latency: round trips of one kind in a row before switching to the other kind
+LATENCY_BLOCK = 100
+
+
 async def phase_latency(args, srv, res, tag):
-    """Sequential round trips: PING->PONG, then PRIVMSG to self."""
+    """Sequential round trips: PING->PONG and PRIVMSG to self, in alternating blocks.
+
+    The kinds alternate every LATENCY_BLOCK round trips, so a stretch of
+    scheduling noise from the rest of the machine falls on both alike, and
+    server CPU is read around every block (firm where p99 is noisy): server
+    CPU microseconds per round trip of each kind.  The load average at the
+    start and end is kept beside the figures."""
     k = args.rounds
-    res.update(rounds=k, complete=False)
+    res.update(rounds=k, complete=False, block=LATENCY_BLOCK)
     deadline = time.monotonic() + args.phase_budget
-    ping_rtts, msg_rtts = [], []
+    rtts = {"ping": [], "privmsg_self": []}
+    cpu = {"ping": [], "privmsg_self": []}
     client = None
     try:
         client = await connect_and_register(args.host, args.port,
@@ -591,8 +613,6 @@ async def phase_latency(args, srv, res, tag):
         await oper_up(args, client, deadline)
         for _ in range(min(20, k)):             # warm-up, not recorded
             await ping(client, deadline)
-        for _ in range(k):
-            ping_rtts.append(await ping(client, deadline))
         nick = client.nick.encode()
         state = {}
 
@@ -610,23 +630,45 @@ async def phase_latency(args, srv, res, tag):
 
         client.on_line = hook
         loop = asyncio.get_running_loop()
-        for i in range(k):
-            tok = b"self%d" % i
+        seq = [0]
+
+        async def self_message():
+            seq[0] += 1
+            tok = b"self%d" % seq[0]
             fut = loop.create_future()
             state["tok"], state["fut"] = tok, fut
             t0 = time.perf_counter()
             client.send(b"PRIVMSG " + nick + b" :" + tok + b"\r\n")
             t1 = await asyncio.wait_for(
                 fut, timeout=max(deadline - time.monotonic(), 0.001))
-            msg_rtts.append(t1 - t0)
+            return t1 - t0
+
+        res["load_average_start"] = load_average()
+        kinds = (("ping", lambda: ping(client, deadline)),
+                 ("privmsg_self", self_message))
+        done = 0
+        while done < k:
+            n = min(LATENCY_BLOCK, k - done)
+            for name, once in kinds:
+                c0 = srv.cpu()
+                for _ in range(n):
+                    rtts[name].append(await once())
+                spent, _ = cpu_delta(c0, srv.cpu())
+                if spent is not None:
+                    cpu[name].append((spent, n))
+            done += n
+        res["load_average_end"] = load_average()
         res["complete"] = True
     finally:
-        for name, vals in (("ping", ping_rtts), ("privmsg_self", msg_rtts)):
+        for name, vals in rtts.items():
             res[name + "_n"] = len(vals)
             if vals:
                 res[name + "_median_ms"] = statistics.median(vals) * 1000
                 res[name + "_p95_ms"] = pct(vals, 95) * 1000
                 res[name + "_p99_ms"] = pct(vals, 99) * 1000
+            if cpu[name]:
+                res[name + "_server_cpu_us"] = 1e6 * sum(c for c, _ in cpu[name]) / sum(
+                    n for _, n in cpu[name])
         if client is not None:
             await close_all([client])
 
@@ -773,6 +815,9 @@ async def run_phases(args, phases, *, min_left, budget_for, after_phase):
         results["phases"][name] = res
         budget = budget_for(args, remaining)
         t = time.monotonic()
+        # The system-wide monotonic clock, as a probe in the server sees it
+        # (turnprobe.py --report cuts its samples by these).
+        res["clock_start"] = time.perf_counter()
         try:
             await asyncio.wait_for(phases[name](args, srv, res, tag),
                                    timeout=budget)
@@ -781,6 +826,7 @@ async def run_phases(args, phases, *, min_left, budget_for, after_phase):
         except Exception as e:   # noqa: BLE001 - reported, run continues
             res["error"] = repr(e)[:300]
         res["phase_s"] = time.monotonic() - t
+        res["clock_end"] = time.perf_counter()
         await after_phase(args, name, res, results)
     results["server_rss_end_kib"] = srv.rss_kib()
     results["total_s"] = time.monotonic() - start
@@ -870,6 +916,11 @@ def table(results):
                              fmt(la.get(key + "_median_ms"), ".3f"),
                              fmt(la.get(key + "_p95_ms"), ".3f"),
                              fmt(la.get(key + "_p99_ms"), ".3f"))))
+            rows.append(("latency", "%s server CPU us" % label,
+                         fmt(la.get(key + "_server_cpu_us"), ".1f")))
+        rows.append(("latency", "load average start / end", "%s / %s" % (
+            " ".join("%.2f" % x for x in la.get("load_average_start") or []) or "-",
+            " ".join("%.2f" % x for x in la.get("load_average_end") or []) or "-")))
     ch = ph.get("churn")
     if ch is not None:
         rows += [
@@ -924,8 +975,9 @@ def parse_args(argv=None):
     ap.add_argument("--window", type=int, default=100,
                     help="fanout: sender writes this many lines, then waits "
                          "for a PING round trip; 0 = all at once (default 100)")
-    ap.add_argument("--rounds", type=int, default=1000,
-                    help="latency: round trips of each kind (default 1000)")
+    ap.add_argument("--rounds", type=int, default=5000,
+                    help="latency: round trips of each kind (default 5000, so p99 "
+                         "is the 50th worst, not the 10th)")
     ap.add_argument("--churn-clients", type=int, default=50,
                     help="churn: clients joining and parting (default 50)")
     ap.add_argument("--churn-rounds", type=int, default=50,

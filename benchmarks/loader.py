@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import errno
 import math
 import os
 import socket
@@ -30,6 +32,14 @@ import load  # noqa: E402
 #: clients per loader process at most
 PER_WORKER = 5000
 NOFILE = 65536
+#: a loader stops registering when this many attempts in a row failed and none
+#: succeeded for STALL_SECONDS: a limit (per-IP clients, descriptors) stops it,
+#: and waiting for the deadline would only hide which one
+STALL_ATTEMPTS = 20
+STALL_SECONDS = 15.0
+#: ... or for REFUSED_SECONDS when every one of them was a refusal the server
+#: said (an ERROR line) or a refused connect: an answer, not slowness
+REFUSED_SECONDS = 2.0
 
 
 def raise_nofile(want: int = NOFILE) -> None:
@@ -52,6 +62,7 @@ class Bulk(asyncio.Protocol):
         self.wait_for: Optional[bytes] = None
         self.waiter = None
         self.counted = 0
+        self.error_line: Optional[str] = None   # the server's ERROR before 001
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -73,8 +84,13 @@ class Bulk(asyncio.Protocol):
             self.tail = buf
             return
         chunk, self.tail = buf[:cut + 1], buf[cut + 1:]
-        if not self.registered.done() and b" 001 " in chunk:
-            self.registered.set_result(True)
+        if not self.registered.done():
+            if b" 001 " in chunk:
+                self.registered.set_result(True)
+            elif b"ERROR " in chunk and self.error_line is None:
+                self.error_line = next(
+                    (ln.rstrip(b"\r").decode("utf-8", "replace") for ln in chunk.split(b"\n")
+                     if ln.startswith(b"ERROR ")), None)
         if b"PING " in chunk:
             for line in chunk.split(b"\n"):
                 if line.startswith(b"PING "):
@@ -93,7 +109,9 @@ class Bulk(asyncio.Protocol):
     def connection_lost(self, exc) -> None:
         self.transport = None
         if not self.registered.done():
-            self.registered.set_exception(ConnectionError("closed before 001: %r" % (exc,)))
+            why = self.error_line or "closed before 001 (%s)" % (
+                "by the server" if exc is None else exc)
+            self.registered.set_exception(ConnectionError(why))
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionError("connection lost"))
 
@@ -124,7 +142,86 @@ class Group:
             self.done.set_result(True)
 
 
-async def _register(host, port, nick, loop, group, deadline, attempt_timeout):
+class Refusals:
+    """Why registration attempts failed, and whether they have stalled.
+
+    Stalled: ``attempts`` failures in a row (no registration between them)
+    over at least ``seconds``, or ``refused_seconds`` when each was a refusal
+    (the server's ERROR line, a refused connect).  :meth:`verdict` names the
+    likely limit."""
+
+    def __init__(self, attempts: int = STALL_ATTEMPTS, seconds: float = STALL_SECONDS,
+                 refused_seconds: float = REFUSED_SECONDS, clock=time.monotonic) -> None:
+        self.attempts, self.seconds, self.clock = attempts, seconds, clock
+        self.refused_seconds = refused_seconds
+        self.in_a_row = 0
+        self.vague_in_a_row = 0   # failures that were no answer (timeouts, resets)
+        self.last_ok = clock()
+        self.reasons: collections.Counter = collections.Counter()
+
+    def ok(self) -> None:
+        self.in_a_row = self.vague_in_a_row = 0
+        self.last_ok = self.clock()
+
+    def failed(self, why: str) -> None:
+        self.in_a_row += 1
+        if not (why.startswith("ERROR ") or "refused" in why):
+            self.vague_in_a_row += 1
+        self.reasons[why] += 1
+
+    def stalled(self) -> bool:
+        if self.in_a_row < self.attempts:
+            return False
+        wait = self.seconds if self.vague_in_a_row else self.refused_seconds
+        return self.clock() - self.last_ok >= wait
+
+    def verdict(self, registered: int) -> str:
+        """One line: how many registered, what the failures said, which limit."""
+        why, times = self.reasons.most_common(1)[0]
+        return ("%d registered, then %d attempts in a row failed (%.0f s without a "
+                "registration), most often: %s (%dx): %s"
+                % (registered, self.in_a_row, self.clock() - self.last_ok, why, times,
+                   limit_named(why, registered)))
+
+
+def failure_reason(exc: BaseException, attempt_timeout: float) -> str:
+    """A failed attempt in a few words (the server's ERROR line when it sent one)."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return "no answer within %.0f s" % attempt_timeout
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            return "this loader is out of descriptors (%s)" % os.strerror(exc.errno)
+        return os.strerror(exc.errno).lower()
+    return str(exc) or type(exc).__name__
+
+
+def limit_named(why: str, registered: int) -> str:
+    """Which limit a failure most likely hit, said for an operator."""
+    low = why.lower()
+    if "out of descriptors" in low:
+        return "the loader's descriptor limit (RLIMIT_NOFILE); raise it or use more loaders"
+    if low.startswith("error "):
+        if any(w in low for w in ("too many connections", "clones", "per ip", "from your ip",
+                                  "max connections", "maximum connections", "limit")):
+            return ("the server's per-IP client limit (%d clients from 127.0.0.1 got in); "
+                    "lift it for benchmarks" % registered)
+        if any(w in low for w in ("new connections", "throttl", "too fast", "reconnecting too")):
+            return "the server's connection-rate limit (throttling); lift it for benchmarks"
+        if any(w in low for w in ("server is full", "too many clients", "no more connections")):
+            return "the server's client limit (%d got in)" % registered
+        return "the server refused these clients (its ERROR line says why)"
+    if "refused" in low:
+        return "nothing accepts connections on that port (the server stopped or its backlog is full)"
+    if "reset" in low or "closed before 001" in low:
+        return ("the server closed connections before registering them: its descriptor limit "
+                "(RLIMIT_NOFILE) or a per-IP limit that says nothing")
+    if "no answer" in low:
+        return "the server is too slow to register or stopped answering"
+    return "unknown; see the server's log"
+
+
+async def _register(host, port, nick, loop, group, deadline, attempt_timeout,
+                    refusals: Optional[Refusals] = None):
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -133,15 +230,21 @@ async def _register(host, port, nick, loop, group, deadline, attempt_timeout):
             _, c = await asyncio.wait_for(
                 loop.create_connection(lambda: Bulk(nick, loop, group), host, port),
                 timeout=min(remaining, attempt_timeout))
-        except (OSError, asyncio.TimeoutError):
+        except (OSError, asyncio.TimeoutError) as e:
+            if refusals is not None:
+                refusals.failed(failure_reason(e, attempt_timeout))
             await asyncio.sleep(0.1)
             continue
         try:
             await asyncio.wait_for(asyncio.shield(c.registered),
                                    timeout=max(0.001, min(deadline - time.monotonic(),
                                                           attempt_timeout)))
+            if refusals is not None:
+                refusals.ok()
             return c
-        except (asyncio.TimeoutError, ConnectionError):
+        except (asyncio.TimeoutError, ConnectionError) as e:
+            if refusals is not None:
+                refusals.failed(failure_reason(e, attempt_timeout))
             if c.transport is not None:
                 c.transport.abort()
             await asyncio.sleep(0.1)
@@ -157,22 +260,36 @@ async def serve(args) -> int:
     sem = asyncio.Semaphore(args.concurrency)
     clients: list[Bulk] = []
     errors = []
+    refusals = Refusals()
 
     async def one(i):
         async with sem:
             try:
                 clients.append(await _register(args.host, args.port, "%s%d" % (args.tag, i),
-                                               loop, group, deadline, 10.0))
+                                               loop, group, deadline, 10.0, refusals))
             except Exception as e:   # noqa: BLE001 - counted
                 errors.append(repr(e))
 
-    await asyncio.gather(*(one(i) for i in range(args.count)))
+    everyone = asyncio.ensure_future(asyncio.gather(*(one(i) for i in range(args.count))))
+    stopped = None
+    while not everyone.done():
+        await asyncio.wait([everyone], timeout=0.25)
+        if not everyone.done() and refusals.stalled():
+            stopped = refusals.verdict(len(clients))
+            everyone.cancel()
+            try:
+                await everyone
+            except asyncio.CancelledError:
+                pass
 
     def say(*words):
         sys.stdout.write(" ".join(str(w) for w in words) + "\n")
         sys.stdout.flush()
 
-    say("READY", len(clients), len(errors))
+    if stopped is None:
+        say("READY", len(clients), len(errors))
+    else:
+        say("READY", len(clients), args.count - len(clients), "STOPPED", stopped)
     seq = 0
     while True:
         line = await reader.readline()
@@ -287,7 +404,15 @@ async def start_workers(args, tag, total, deadline, concurrency=100):
         await asyncio.gather(*(w.stop() for w in workers))
         raise
     wall = time.perf_counter() - t0
+    stopped = [" ".join(r[4:]) for r in ready if len(r) > 3 and r[3] == "STOPPED"]
+    if stopped:
+        await asyncio.gather(*(w.stop() for w in workers))
+        raise RegistrationStopped("registration stopped early: " + stopped[0])
     return workers, sum(int(r[1]) for r in ready), sum(int(r[2]) for r in ready), wall
+
+
+class RegistrationStopped(RuntimeError):
+    """A loader gave up registering: a limit stopped it (the message says which)."""
 
 
 def main(argv=None) -> int:

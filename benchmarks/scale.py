@@ -57,7 +57,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 import load  # noqa: E402
 from load import cpu_delta  # noqa: E402
-from loader import all_say, raise_nofile, start_workers  # noqa: E402
+from loader import RegistrationStopped, all_say, raise_nofile, start_workers  # noqa: E402
 import netscale  # noqa: E402
 
 #: descriptors a server keeps for itself (listeners, logs, databases, DNS)
@@ -90,6 +90,35 @@ def idle_count(wanted: int, limit: Optional[int]) -> int:
     return max(1, min(wanted, limit - FD_MARGIN))
 
 
+def open_files(pid: Optional[int]) -> Optional[int]:
+    """How many descriptors the server holds now, from /proc/PID/fd."""
+    if not pid:
+        return None
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
+
+
+async def register_or_say_why(args, res, tag, count, deadline):
+    """start_workers, or None with ``res["error"]`` saying which limit stopped it.
+
+    A loader stops on its own when attempts keep failing (a per-IP client
+    limit, a descriptor limit) instead of retrying until the phase's deadline;
+    the server's own descriptor count is added when it is at its limit."""
+    try:
+        return await start_workers(args, tag, count, deadline)
+    except RegistrationStopped as e:
+        why = str(e)
+        held, limit = open_files(args.pid), open_files_limit(args.pid)
+        if held is not None and limit is not None and held >= limit - 5:
+            why += "; the server holds %d descriptors of its %d (RLIMIT_NOFILE): its descriptor limit" % (
+                held, limit)
+        res["error"] = why
+        log(why)
+        return None
+
+
 async def phase_idle(args, srv, res, tag):
     """Many idle clients: RSS per client, CPU per connect, CPU while idle."""
     deadline = time.monotonic() + args.phase_budget
@@ -104,7 +133,10 @@ async def phase_idle(args, srv, res, tag):
     await asyncio.sleep(0.5)
     rss0 = srv.rss_kib()
     cpu0 = srv.cpu()
-    workers, registered, errors, wall = await start_workers(args, tag + "i", count, deadline)
+    started = await register_or_say_why(args, res, tag + "i", count, deadline)
+    if started is None:
+        return
+    workers, registered, errors, wall = started
     try:
         cpu1 = srv.cpu()
         res.update(registered=registered, errors=errors, workers=len(workers),
@@ -146,7 +178,10 @@ async def phase_bigchan(args, srv, res, tag):
     m = args.big_members
     chan = "#big%s" % tag
     res.update(members=m, complete=False, stage="register")
-    workers, registered, errors, _ = await start_workers(args, tag + "g", m, deadline)
+    started = await register_or_say_why(args, res, tag + "g", m, deadline)
+    if started is None:
+        return
+    workers, registered, errors, _ = started
     extra = []
     try:
         res.update(registered=registered, errors=errors)

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
 PY = sys.executable
@@ -84,6 +86,60 @@ def test_scale_phases_against_the_floor(tmp_path):
     assert big["complete"] and big["registered"] == 30
     assert big["runs"][0]["delivered"] == 30 * 10
     assert big["join_cpu_ms"] >= 0 and big["join_storm_cpu_s"] > 0
+
+
+def test_latency_phase_alternates_kinds_and_reads_server_cpu_per_round_trip(server):
+    """load.py's latency phase on ours: every round trip of both kinds done (250
+    each, in blocks of 100 and 50), the server's CPU per round trip of each kind
+    and the load average at start and end reported, and the table shows them."""
+    args = [str(BENCH / "load.py"), "--port", str(server.port), "--pid",
+            str(server.process.pid), "--phases", "latency", "--rounds", "250",
+            "--timeout", "60"]
+    proc = _run(args + ["--json"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lat = json.loads(proc.stdout)["phases"]["latency"]
+    assert lat["complete"] and lat["ping_n"] == lat["privmsg_self_n"] == 250
+    assert lat["block"] == 100
+    assert 0 < lat["ping_server_cpu_us"] < 100000 and 0 < lat["privmsg_self_server_cpu_us"] < 100000
+    assert len(lat["load_average_start"]) == len(lat["load_average_end"]) == 3
+    table = _run(args, timeout=120).stdout
+    assert "PING rtt server CPU us" in table and "load average start / end" in table
+
+
+def test_turn_probe_reports_ours_reactor_turns_in_the_latency_phase(tmp_path):
+    """compare.py with ours started under turnprobe.py: the probe's file is written at
+    exit and --report gives the latency phase's turns (one per round trip at
+    least) with work per turn, cut by the phase's clock stamps."""
+    run, probe = tmp_path / "run.json", tmp_path / "probe.json"
+    cmd = "%s %s %s -n --pidfile= conferenceroom --config {conf}" % (
+        PY, BENCH / "turnprobe.py", probe)
+    proc = _run([str(BENCH / "compare.py"), "--refs", "", "--phases", "latency", "--rounds", "100",
+                 "--timeout", "60", "--json", str(run), "--ours-cmd", cmd], timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = _run([str(BENCH / "turnprobe.py"), "--report", str(probe), str(run)], timeout=60)
+    assert rep.returncode == 0, rep.stderr[-2000:]
+    latency = json.loads(rep.stdout)["latency"]
+    assert latency["turns"] >= 200
+    assert 0 < latency["work_cpu_us"]["median"] <= latency["work_cpu_us"]["max"]
+
+
+@pytest.mark.server_config(deftrigger=None)
+def test_scale_idle_phase_names_the_per_ip_limit_instead_of_timing_out(server):
+    """scale.py against ours with the default per-IP limit: the idle phase stops
+    within seconds (not at its deadline) and says the per-IP limit stopped it,
+    quoting the server's ERROR line."""
+    t0 = time.monotonic()
+    proc = _run([str(BENCH / "scale.py"), "--port", str(server.port), "--pid",
+                 str(server.process.pid), "--phases", "idle", "--idle-clients", "20",
+                 "--idle-seconds", "0.5", "--timeout", "120", "--json"], timeout=150)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    idle = json.loads(proc.stdout)["phases"]["idle"]
+    assert not idle["complete"]
+    assert "registration stopped early: 5 registered" in idle["error"]
+    assert "Too many connections from your IP address (5)" in idle["error"]
+    assert "per-IP client limit" in idle["error"] and "per-IP client limit" in proc.stderr
+    assert took < 60
 
 
 def test_network_of_four_of_ours_relays_over_three_hops():

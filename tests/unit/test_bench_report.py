@@ -141,3 +141,47 @@ def test_fmt_keeps_small_figures_readable():
     assert report.fmt(0.0123) == "0.012"
     assert report.fmt(2.345) == "2.35"
     assert report.fmt(12345.6) == "12346"
+
+
+def test_latency_rows_show_server_cpu_per_round_trip_and_the_load_beside():
+    """The latency phase's server CPU per round trip gets rows with ratios (no target),
+    and one line gives each server's load average during its latency phase."""
+    lat = {"ping_p99_ms": 0.2, "ping_server_cpu_us": 40.0, "privmsg_self_server_cpu_us": 60.0,
+           "load_average_start": [0.5, 0.6, 0.7], "load_average_end": [0.8, 0.6, 0.7]}
+    runs = {"inspircd": server(latency=dict(lat, ping_server_cpu_us=20.0)),
+            "ours": server(latency=lat)}
+    rows = {r["key"]: r for r in report.rows(runs, "ours")}
+    assert rows["ping_server_cpu_us"]["ratio_c"] == 2.0
+    assert rows["ping_server_cpu_us"]["target"] is None
+    assert rows["privmsg_self_server_cpu_us"]["metric"] == "server CPU us per PRIVMSG-self round trip"
+    assert report.latency_load(runs) == (
+        "load average (1 min) during each latency phase: inspircd 0.50-0.80, ours 0.50-0.80")
+    assert report.latency_load({"ours": server(fanout={})}) is None
+
+
+def _latency_run(ours_p99, best_p99, load):
+    lat = {"load_average_start": [load, 1.0, 1.0], "load_average_end": [load, 1.0, 1.0]}
+    return {"hybrid": server(latency=dict(lat, ping_p99_ms=best_p99)),
+            "ours": server(latency=dict(lat, ping_p99_ms=ours_p99))}
+
+
+def test_p99_target_is_not_judged_when_the_latency_phase_ran_on_a_busy_machine():
+    """Above the core count's load average a p99 'pass' is the scheduler's: the row says BUSY
+    and the target does not hold; on a quiet machine the same ratio is ok."""
+    busy = report.rows(_latency_run(3.0, 4.0, 5.4), busy_load=2.0)
+    (row,) = [r for r in busy if r["key"] == "ping_p99_ms"]
+    assert row["ratio_c"] == 0.75 and row["holds"] is False and row["busy"] == 5.4
+    assert report._verdict_text(row) == "BUSY (load 5.4)"
+    (quiet,) = [r for r in report.rows(_latency_run(3.0, 4.0, 0.7), busy_load=2.0)
+                if r["key"] == "ping_p99_ms"]
+    assert quiet["holds"] is True and report._verdict_text(quiet) == "ok"
+
+
+def test_summary_says_a_busy_run_kept_the_p99_target_from_holding(monkeypatch):
+    """The targets summary names the busy load when it is why p99 did not hold."""
+    monkeypatch.setattr(report, "BUSY_LOAD", 2.0)
+    monkeypatch.setattr(report.rows, "__defaults__", ("ours", 2.0))
+    text = report.summary([_latency_run(3.0, 4.0, 0.5), _latency_run(3.0, 4.0, 6.1)])
+    line = next(x for x in text.splitlines() if "PING p99" in x)
+    assert "0.75x, 0.75x" in line and "NOT held (machine busy: load 6.1 above 2)" in line
+    assert text.splitlines()[-1] == "All targets held in every run: no"

@@ -150,3 +150,72 @@ def test_bulk_client_username_has_letters_and_digits_only():
         c.connection_made(t)
         assert t.written == [b"NICK abc0w_12\r\nUSER abc0w12 0 * :scale\r\n"]
     asyncio.run(go())
+
+
+PER_IP = "ERROR :Closing Link: 127.0.0.1 (Too many connections from your IP address (5))"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_bulk_client_fails_registration_with_the_servers_error_line():
+    """A connection closed before 001 fails with the ERROR line the server sent, not a bare 'closed'."""
+    async def go():
+        loop = asyncio.get_running_loop()
+        c = loader.Bulk("n1", loop, loader.Group())
+        c.connection_made(FakeTransport())
+        c.data_received(b":srv NOTICE * :hi\r\n" + PER_IP.encode() + b"\r\n")
+        c.connection_lost(None)
+        assert str(c.registered.exception()) == PER_IP
+        quiet = loader.Bulk("n2", loop, loader.Group())
+        quiet.connection_made(FakeTransport())
+        quiet.connection_lost(None)
+        assert str(quiet.registered.exception()) == "closed before 001 (by the server)"
+    asyncio.run(go())
+
+
+def test_refusals_stop_after_two_seconds_of_per_ip_refusals_and_name_the_limit():
+    """20 ERROR refusals in a row over 2 s stall the loader; the verdict quotes the ERROR and names the per-IP limit."""
+    clock = FakeClock()
+    r = loader.Refusals(clock=clock)
+    for _ in range(25):
+        r.failed(PER_IP)
+    assert not r.stalled()              # many refusals, but under 2 s
+    clock.now += 2.0
+    assert r.stalled()
+    verdict = r.verdict(5)
+    assert PER_IP in verdict and "per-IP client limit (5 clients" in verdict
+    r.ok()                              # one registration resets the streak
+    assert not r.stalled()
+
+
+def test_refusals_give_a_slow_server_fifteen_seconds():
+    """Timeouts (no answer) stall only after 15 s without a registration: a busy server is not a limit."""
+    clock = FakeClock()
+    r = loader.Refusals(clock=clock)
+    for _ in range(30):
+        r.failed(loader.failure_reason(asyncio.TimeoutError(), 10.0))
+    clock.now += 14.0
+    assert not r.stalled()
+    clock.now += 1.0
+    assert r.stalled()
+    assert "no answer within 10 s" in r.verdict(0) and "too slow" in r.verdict(0)
+
+
+def test_failure_reasons_name_descriptor_refused_and_rate_limits():
+    """The loader's EMFILE, a refused connect, a throttle ERROR and a silent close each name their limit."""
+    import errno
+    emfile = loader.failure_reason(OSError(errno.EMFILE, "Too many open files"), 10.0)
+    assert "out of descriptors" in emfile
+    assert "loader's descriptor limit" in loader.limit_named(emfile, 1000)
+    refused = loader.failure_reason(ConnectionRefusedError(errno.ECONNREFUSED, "x"), 10.0)
+    assert refused == "connection refused"
+    assert "nothing accepts connections" in loader.limit_named(refused, 0)
+    throttle = "ERROR :Closing Link: 127.0.0.1 (Too many new connections, try again shortly)"
+    assert "connection-rate limit" in loader.limit_named(throttle, 3)
+    assert "descriptor limit" in loader.limit_named("closed before 001 (by the server)", 900)
