@@ -540,9 +540,11 @@ def test_encap_chghost_through_a_hub_is_passed_on_once(alpha, beta):
 
 
 def test_link_side_imports_nothing_from_the_client_side():
-    """link/commands, outbound, burst and queries import nothing from conferenceroom.client (side by side)."""
+    """link/commands (and its handler modules), outbound, burst and queries import nothing from conferenceroom.client
+    (side by side)."""
     from tests.unit.test_layering import PACKAGE, runtime_imports
 
-    for name in ("commands", "outbound", "burst", "queries", "__init__"):
+    for name in ("commands", "side", "servers", "users", "channels", "messages", "encap", "outbound", "burst",
+                 "queries", "__init__"):
         imports = runtime_imports(PACKAGE / "link" / f"{name}.py")
         assert not [m for m in imports if m.startswith("conferenceroom.client")], (name, imports)
