@@ -128,11 +128,18 @@ def split_kill_text(text: str) -> tuple[str, str]:
 
 @command("KILL", min_params=1, origin="server")
 def handle_kill(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
-    """``:<source> KILL <UID> :<path> (<reason>)``; a KILL for an unknown UID is ignored."""
+    """``:<source> KILL <UID> :<path> (<reason>)``; a KILL for an unknown UID is ignored.
+
+    Every server the KILL reaches tells its +s operators (as hybrid does),
+    not only the killer's.
+    """
     target = side.network.users_by_uid.get(msg.params[0])
     if target is None:
         return
     path, reason = split_kill_text(msg.params[1] if len(msg.params) > 1 else "")
+    by = getattr(source, "nick", None) or source.name
+    side.notice(f"Received KILL message for {target.nick} ({target.ident}@{target.realhost}) "
+                f"From {by} Path: {path or by} ({reason or 'No reason'})")
     side.network.kill_user(target, source, reason or "No reason", path=path or None, origin=link.route)
 
 

@@ -512,3 +512,19 @@ def test_link_side_imports_nothing_from_the_client_side():
                  "queries", "__init__"):
         imports = runtime_imports(PACKAGE / "link" / f"{name}.py")
         assert not [m for m in imports if m.startswith("conferenceroom.client")], (name, imports)
+
+
+def test_every_server_tells_its_operators_of_a_kill(mesh):
+    """An operator on a.test kills a user on c.test through b.test: b and c (each on the way) tell their
+    +s operators who was killed, by whom, the path and the reason, as hybrid does."""
+    a, b, c = (mesh.node(f"{x}.test", sid) for x, sid in (("a", "1AA"), ("b", "2BB"), ("c", "3CC")))
+    mesh.link(a, b)
+    mesh.link(b, c)
+    killer, victim = a.add_user("ann"), c.add_user("carl")
+    mesh.pump()
+    a.network.kill_user(a.user("carl"), killer, "spamming")
+    mesh.pump()
+    path = f"a.test!{killer.host}!{killer.ident}!ann"
+    told = f"Received KILL message for carl ({victim.ident}@{victim.realhost}) From ann Path: {path} (spamming)"
+    assert told in b.notices and told in c.notices
+    assert c.network.find_user("carl") is None
