@@ -7,7 +7,10 @@ the live settings and network, and once the peer is accepted: writes our
 burst, adds the peer :class:`~conferenceroom.network.Server` (its users and
 servers behind it come as SID/UID lines) and hands every later line to
 ``core.server_commands``.  A lost link (closed, SQUIT, protocol error, ping
-timeout) splits the peer's side of the network with one ``NetSplit``.
+timeout) splits the peer's side of the network with one ``NetSplit``.  A
+registered peer's unreadable line is ignored (logged and told within
+bounds); only a stream of them, or a line that would desynchronise the
+network, closes the link.
 
 This module reads lines (in turns, split once) and closes links; the
 handshake half is :class:`~conferenceroom.link.admission.LinkAdmission`, the
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
     from conferenceroom.core import ServerCore
 
 __all__ = [
-    "LINES_PER_TURN", "LINK_SENDQ", "MAX_LINES_BEFORE_VERDICT", "SENDQ_CHECK_EVERY", "LinkConnection",
+    "GARBAGE_LIMIT", "GARBAGE_WINDOW", "LINES_PER_TURN", "LINK_SENDQ", "LOGGED_PER_WINDOW", "MAX_LINES_BEFORE_VERDICT", "SENDQ_CHECK_EVERY", "LinkConnection",
     "LinkRoute", "TS6Output", "identity", "services_server",
 ]
 
@@ -52,6 +55,13 @@ __all__ = [
 MAX_LINES_BEFORE_VERDICT = 64
 #: Lines handled per reactor turn before reading pauses for a turn (bounds memory, never drops a line).
 LINES_PER_TURN = 2000
+#: A registered peer's unreadable lines are ignored (as hybrid and Solanum do) and counted per window of
+#: this many seconds; the first few of a window are logged, the first told to operators.
+GARBAGE_WINDOW = 60.0
+#: Unreadable lines within one window that close the link.
+GARBAGE_LIMIT = 20
+#: Unreadable lines logged per window (the rest are counted only).
+LOGGED_PER_WINDOW = 3
 #: Seconds at most that the collector waits for an accepted peer's burst (see :mod:`.quiet`).
 BURST_QUIET_SECONDS = 60.0
 _BLANK = frozenset(b" \t\n\r\x0b\x0c")  # bytes.strip() removes these: a line of only them is skipped
@@ -99,6 +109,8 @@ class LinkConnection(LinkAdmission, LinkSending, Protocol):
         self._sendq_limit = LINK_SENDQ
         self._finished = False
         self._quiet_call: Any = None  # the time bound of the collector's pause for the peer's burst
+        self._garbage_since = 0.0  # the start of the current window of unreadable lines
+        self._garbage = 0  # unreadable lines from the registered peer in that window
 
     # -- connection events -----------------------------------------------------
 
@@ -212,7 +224,10 @@ class LinkConnection(LinkAdmission, LinkSending, Protocol):
             try:
                 msg = parse(raw)
             except ParseError as exc:
-                self.protocol_error(f"Unreadable line ({exc})")
+                if self.registered:
+                    self._unreadable(raw, str(exc))
+                else:
+                    self.protocol_error(f"Unreadable line ({exc})")
                 return
         self.lines_in += 1
         if not self.registered:
@@ -230,6 +245,22 @@ class LinkConnection(LinkAdmission, LinkSending, Protocol):
         except Exception:
             self.log.failure("{peer}: error handling {verb}", peer=self.name, verb=msg.command)
             self.protocol_error(f"Internal error handling {msg.command}")
+
+    def _unreadable(self, raw: bytes, why: str) -> None:
+        """A registered peer's line we cannot read: ignored, logged and told within bounds; too many close."""
+        now = self.core.clock.seconds()
+        if not self._garbage or now - self._garbage_since >= GARBAGE_WINDOW:
+            self._garbage_since, self._garbage = now, 0
+        self._garbage += 1
+        count = self._garbage
+        if count >= GARBAGE_LIMIT:
+            self.protocol_error(f"Too many unreadable lines ({count} in {GARBAGE_WINDOW:g} seconds; the last: {why})")
+            return
+        if count <= LOGGED_PER_WINDOW:
+            self.log.warn("{who}: unreadable line ignored ({why}): {line!r}", who=self._who(), why=why, line=raw[:100])
+        if count == 1:
+            self._notice(f"Link with {self._who()}: ignored an unreadable line ({why}); "
+                         f"{GARBAGE_LIMIT} in {GARBAGE_WINDOW:g} seconds close the link")
 
     def _split_line(self, words: list[str], trailing: str | None) -> bool:
         """A well-formed ``:<source> <VERB> ...`` line handled from its words if the verb has a split handler.
