@@ -53,10 +53,13 @@ def stats_rows(core: Any, letter: str, *, oper: bool, own: Any = None) -> Iterat
     elif letter in "zZ":
         yield from _bans(core, "RPL_STATSDLINE", (("Z", core.settings.zlines),))
     elif letter in "cC":
+        # A linked peer's row shows the role it runs as (announced, or the definition's for a plain
+        # TS6 peer); the definition's role is only the fallback for a peer that announces none.
+        running = {link.handle: link.role for link in getattr(core, "links", ()) if getattr(link, "handle", None)}
         for _, sdef in sorted(core.settings.servers.items()):
             flags = "".join(flag for flag, on in (
                 ("A", sdef.auto), ("S", sdef.secure), ("O", sdef.secureonly), ("E", sdef.enabled)) if on)
-            yield "RPL_STATSCLINE", (sdef.host or "*", sdef.name, sdef.port or 0, sdef.role,
+            yield "RPL_STATSCLINE", (sdef.host or "*", sdef.name, sdef.port or 0, running.get(sdef.handle, sdef.role),
                                      f"{sdef.handle} {flags or '-'}")
 
 

@@ -3,7 +3,8 @@
 ``ts6`` builds and checks handshake lines, ``handshake`` turns a peer's
 PASS/CAPAB/SERVER/SVINFO into one :class:`~conferenceroom.link.handshake.PeerAnnouncement`
 (sans-IO), and ``policy`` decides whether that peer may link (SPEC sections 3-4).
-After the handshake, ``commands`` applies the peer's lines, ``outbound``
+After the handshake, ``commands`` (its table over ``servers``, ``users``, ``channels``,
+``messages``, ``encap``, ``queries`` and ``remoteops``) applies the peer's lines, ``outbound``
 sends our changes and ``burst`` what we know.
 The wire format is described in ``docs/link-protocol.md``.
 """

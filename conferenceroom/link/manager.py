@@ -48,20 +48,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.application import service
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from conferenceroom.admin.settings import ServerDef, Settings
 from conferenceroom.casemap import fold, match
-from conferenceroom.link.connector import Backoff, EndpointFactory, describe_failure, display_address, make_endpoint
-from conferenceroom.link.interfaces import ILinkConnection
+from conferenceroom.link.connector import Backoff, EndpointFactory, describe_failure, make_endpoint
+from conferenceroom.link.definition import (
+    Attempt, ConnectError, DialFactory, LinkDefinition, connect_port, label, plain_to_secureonly,
+)
 from conferenceroom.link.policy import LinkView, autoconnect_order
 from conferenceroom.tls import TLSError
 
@@ -71,86 +70,7 @@ STABLE_LINK = 60
 ProtocolFactory = Callable[[ServerDef], Any]
 ClientTLS = Callable[[ServerDef], Any]
 
-
-class ConnectError(Exception):
-    """CONNECT refused; ``reason`` is the sentence for the operator's NOTICE."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def label(d: ServerDef) -> str:
-    """How notices name a definition: ``soprano (soprano.webmaster.com)``."""
-    return f"{d.handle} ({d.name})"
-
-
-@dataclass(eq=False)
-class Attempt:
-    """One outgoing connection, from dialling until a link comes up or it fails."""
-
-    definition: ServerDef
-    host: str
-    port: int
-    auto: bool
-    deferred: Deferred[Any] | None = None
-    protocol: Any = None
-    over: bool = False  # finished, failed or called off: later news about it is ignored
-
-    @property
-    def address(self) -> str:
-        """``host:port`` dialled."""
-        return display_address(self.host, self.port)
-
-    def finish(self) -> None:
-        """Mark it over."""
-        self.over = True
-
-
-class _DialFactory(Factory):
-    """Hands the endpoint the protocol the manager builds for one attempt."""
-
-    def __init__(self, build: Callable[[], Any]) -> None:
-        self._build = build
-
-    def buildProtocol(self, addr: Any) -> Any:
-        return self._build()
-
-
-def _close(link: Any, reason: str) -> None:
-    """Close *link* (an ILinkConnection, or a bare protocol in its handshake)."""
-    if ILinkConnection.providedBy(link):
-        link.drop(reason)
-    elif getattr(link, "transport", None) is not None:
-        link.transport.loseConnection()
-
-
-class LinkDefinition(service.Service):
-    """One server definition: its current links, its outgoing attempt, its peer's last role."""
-
-    def __init__(self, key: str, definition: ServerDef) -> None:
-        self.name = key
-        self.definition = definition
-        self.links: list[Any] = []
-        self.attempt: Attempt | None = None
-        self.known_role: str | None = None
-
-    def cancel_attempt(self, reason: str) -> Attempt | None:
-        """Call off the outgoing attempt (not a failure); return it, or None if there was none."""
-        attempt, self.attempt = self.attempt, None
-        if attempt is None:
-            return None
-        attempt.finish()
-        if attempt.protocol is not None:
-            _close(attempt.protocol, reason)
-        elif attempt.deferred is not None:
-            attempt.deferred.cancel()
-        return attempt
-
-    def stopService(self) -> Any:
-        """Shutting down or removed: call off the attempt (links are closed by their owner)."""
-        self.cancel_attempt("Server shutting down")
-        return super().stopService()
+__all__ = ["Attempt", "ConnectError", "LinkDefinition", "LinkManager", "STABLE_LINK", "label"]
 
 
 class LinkManager(service.MultiService):
@@ -274,7 +194,7 @@ class LinkManager(service.MultiService):
         """
         child = self._find(mask)
         d = child.definition
-        port = _port(d, port)
+        port = connect_port(d, port)
         if not d.enabled:
             raise ConnectError(f"Server definition {label(d)} is disabled (SERVER {d.handle} ENABLE)")
         if not d.host:
@@ -298,7 +218,7 @@ class LinkManager(service.MultiService):
             )
         if d.secure and self._client_tls is None:
             raise ConnectError(f"Definition {d.handle} uses TLS, but TLS is not available for outgoing links")
-        plain = _plain_to_secureonly(d)
+        plain = plain_to_secureonly(d)
         if plain is not None:
             raise ConnectError(plain)
         if self.settings.role == "leaf":
@@ -521,7 +441,7 @@ class LinkManager(service.MultiService):
         child.attempt = attempt
         self._say(f"Connecting to {label(d)} at {attempt.address}{' over TLS' if d.secure else ''}")
         try:
-            plain = _plain_to_secureonly(d)
+            plain = plain_to_secureonly(d)
             if plain is not None:
                 raise ConnectError(plain)
             tls = self._tls_for(d) if d.secure else None
@@ -539,7 +459,7 @@ class LinkManager(service.MultiService):
             attempt.protocol = self._protocol_factory(attempt.definition)
             return attempt.protocol
 
-        attempt.deferred = endpoint.connect(_DialFactory(build))
+        attempt.deferred = endpoint.connect(DialFactory(build))
         attempt.deferred.addCallbacks(
             lambda _proto: self._connected(child, attempt),
             lambda failure: self._connect_failed(child, attempt, failure),
@@ -618,21 +538,3 @@ class LinkManager(service.MultiService):
         self.log.info("{text}", text=text)
         if self._notify is not None:
             self._notify(text)
-
-
-def _plain_to_secureonly(d: ServerDef) -> str | None:
-    """Why *d* must not be dialled without TLS (it would send its password in clear, then be refused)."""
-    if d.secureonly and not d.secure:
-        return (f"Definition {d.handle} accepts {d.name} only over TLS (SECUREONLY) but does not dial it over "
-                f"TLS: SERVER {d.handle} SET SECURE ON (and SET PORT to its TLS port)")
-    return None
-
-
-def _port(d: ServerDef, port: int | str | None) -> int | None:
-    """CONNECT's port override, checked, or the definition's port."""
-    if port is None:
-        return d.port
-    text = str(port).strip()
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
-        raise ConnectError("The port must be a number from 1 to 65535")
-    return int(text)

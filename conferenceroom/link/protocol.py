@@ -7,19 +7,22 @@ the live settings and network, and once the peer is accepted: writes our
 burst, adds the peer :class:`~conferenceroom.network.Server` (its users and
 servers behind it come as SID/UID lines) and hands every later line to
 ``core.server_commands``.  A lost link (closed, SQUIT, protocol error, ping
-timeout) splits the peer's side of the network with one ``NetSplit``.
+timeout) splits the peer's side of the network with one ``NetSplit``.  A
+registered peer's unreadable line is ignored (logged and told within
+bounds); only a stream of them, or a line that would desynchronise the
+network, closes the link.
 
-The TS6 rendering of relays and the burst come from the :class:`TS6Output`
-wired in :func:`conferenceroom.link.wiring.attach` (``core.link_side``); every link
-event is a server notice to operators with +s and a log line, and is
-reported to the :class:`~conferenceroom.link.manager.LinkManager`.
+This module reads lines (in turns, split once) and closes links; the
+handshake half is :class:`~conferenceroom.link.admission.LinkAdmission`, the
+output half (relays, burst, SendQ) :class:`~conferenceroom.link.sending.LinkSending`.
+Every link event is a server notice to operators with +s and a log line, and
+is reported to the :class:`~conferenceroom.link.manager.LinkManager`.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import interfaces
@@ -28,91 +31,44 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from conferenceroom.casemap import fold
-from conferenceroom.link.connector import describe_loss, plain_to_tls_reason
-from conferenceroom.link.handshake import Handshake, HandshakeError, LocalIdentity, PeerClosed
-from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link import quiet
-from conferenceroom.link.guard import failed_login
+from conferenceroom.link.admission import LinkAdmission, identity, services_server
+from conferenceroom.link.connector import describe_loss, plain_to_tls_reason
+from conferenceroom.link.handshake import Handshake
+from conferenceroom.link.interfaces import ILinkConnection
 from conferenceroom.link.keepalive import LinkKeepalive
-from conferenceroom.link.policy import Accept, LinkView, decide
-from conferenceroom.link.tlsclient import PeerCheck, first_use_notice, judge_peer
-from conferenceroom.link.ts6 import build_error, looks_like_services
+from conferenceroom.link.sending import LINK_SENDQ, SENDQ_CHECK_EVERY, LinkRoute, LinkSending, TS6Output
+from conferenceroom.link.ts6 import build_error
 from conferenceroom.network import Server
-from conferenceroom.sendq import queued_bytes
-from conferenceroom.wire import MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, message_from_words, parse
+from conferenceroom.wire import MAX_INPUT, MAX_LINE, Message, ParseError, message_from_words, parse
 
 if TYPE_CHECKING:
     from conferenceroom.admin.settings import ServerDef
     from conferenceroom.core import ServerCore
-    from conferenceroom.routing import Relay
+
+__all__ = [
+    "GARBAGE_LIMIT", "GARBAGE_WINDOW", "LINES_PER_TURN", "LINK_SENDQ", "LOGGED_PER_WINDOW", "MAX_LINES_BEFORE_VERDICT", "SENDQ_CHECK_EVERY", "LinkConnection",
+    "LinkRoute", "TS6Output", "identity", "services_server",
+]
 
 #: Lines a peer we dialled over TLS may send before its certificate is judged (held until then).
 MAX_LINES_BEFORE_VERDICT = 64
 #: Lines handled per reactor turn before reading pauses for a turn (bounds memory, never drops a line).
 LINES_PER_TURN = 2000
-#: Bytes a link may have queued for sending beyond what is left of its burst before it is closed.
-LINK_SENDQ = 32 * 1024 * 1024
-SENDQ_CHECK_EVERY = 63  # check the send queue on every 64th write (a bit mask)
+#: A registered peer's unreadable lines are ignored (as hybrid and Solanum do) and counted per window of
+#: this many seconds; the first few of a window are logged, the first told to operators.
+GARBAGE_WINDOW = 60.0
+#: Unreadable lines within one window that close the link.
+GARBAGE_LIMIT = 20
+#: Unreadable lines logged per window (the rest are counted only).
+LOGGED_PER_WINDOW = 3
 #: Seconds at most that the collector waits for an accepted peer's burst (see :mod:`.quiet`).
 BURST_QUIET_SECONDS = 60.0
 _BLANK = frozenset(b" \t\n\r\x0b\x0c")  # bytes.strip() removes these: a line of only them is skipped
 
 
-@dataclass(frozen=True)
-class TS6Output:
-    """What links need from the TS6 modules: the burst and the rendering of relays.
-
-    ``burst(network, link)`` gives every line of our burst for *link*;
-    ``render_relay(relay, link)`` the TS6 lines of one relayed message;
-    ``burst_text(network, link)`` (optional) the burst's lines as checked text.
-    """
-
-    burst: Callable[[Any, Any], Iterable[Message]]
-    render_relay: Callable[["Relay", Any], Iterable[Message]]
-    #: the same burst as lines without CR LF, each already fitting 512 bytes (faster to write)
-    burst_text: Callable[[Any, Any], list[str]] | None = None
-
-
-class LinkRoute:
-    """The route of every server and user behind one link: relays go out as TS6 lines."""
-
-    is_client = False
-
-    def __init__(self, link: "LinkConnection") -> None:
-        self.link = link
-
-    def relay(self, relay: "Relay") -> None:
-        """Render *relay* for this link and send each line."""
-        link = self.link
-        side = link.side
-        if side is None or link.closing:
-            return
-        for msg in side.render_relay(relay, link):
-            link.send(msg)
-
-    def __repr__(self) -> str:
-        return f"<LinkRoute {self.link.name}>"
-
-
-def identity(core: "ServerCore") -> LocalIdentity:
-    """Who this server is on a link, from the live settings."""
-    s = core.settings
-    me = core.network.me
-    return LocalIdentity(me.name, me.sid, s.description or me.name, s.serial, s.role,
-                         services=services_server(core.network))
-
-
-def services_server(network: Any, besides: Any = None) -> str | None:
-    """The name of a services server in ``network`` (ours or one behind a link; not ``besides``), or None."""
-    for server in network.servers.values():
-        if server is not besides and server is not network.me and looks_like_services(server.name):
-            return server.name
-    return None
-
-
 @implementer(ILinkConnection, interfaces.IHandshakeListener)
-class LinkConnection(Protocol):
+class LinkConnection(LinkAdmission, LinkSending, Protocol):
     """One server link: handshake, policy, burst, then server commands until it closes.
 
     *definition* makes it the active side (we dialled that definition);
@@ -153,6 +109,8 @@ class LinkConnection(Protocol):
         self._sendq_limit = LINK_SENDQ
         self._finished = False
         self._quiet_call: Any = None  # the time bound of the collector's pause for the peer's burst
+        self._garbage_since = 0.0  # the start of the current window of unreadable lines
+        self._garbage = 0  # unreadable lines from the registered peer in that window
 
     # -- connection events -----------------------------------------------------
 
@@ -174,47 +132,6 @@ class LinkConnection(Protocol):
         if self.active:
             self.log.info("link to {who} at {ip}: handshake started", who=self._who(), ip=self.ip)
         self._start()
-
-    def _start(self) -> None:
-        assert self.handshake is not None
-        for msg in self.handshake.start():
-            self.send(msg)
-
-    def handshakeCompleted(self) -> None:
-        """TLS is up: on a link we dialled, judge the peer's certificate (off the reactor thread)."""
-        if not self._tls_pending or self.closing or self.definition is None:
-            return  # a link the peer dialled: its certificate is judged with its handshake (policy.decide)
-        d = judge_peer(self.core, self.definition, self.transport)
-        d.addCallback(self._tls_checked)
-        d.addErrback(self._tls_check_failed)
-
-    def _tls_checked(self, found: PeerCheck) -> None:
-        if self.closing:
-            return
-        self._tls_pending = False
-        if found.refusal is not None:
-            self._refuse(found.refusal)
-            return
-        self.tls_how = found.how
-        if found.learned_pin is not None:
-            self._learn_pin(found.learned_pin)
-        self.log.info("link to {who}: TLS peer verified ({how}); handshake started", who=self._who(), how=found.how)
-        self._start()
-        if self._pending and not self._paused:
-            self._drain()  # what the peer sent while its certificate was judged
-
-    def _tls_check_failed(self, failure: Failure) -> None:
-        self.log.failure("{who}: error checking the TLS certificate", failure, who=self._who())
-        self._refuse("Internal error checking the peer's TLS certificate")
-
-    def _learn_pin(self, fingerprint: str) -> None:
-        """Trust on first use: tell the operators, and save the pin into the definition."""
-        assert self.definition is not None
-        handle = self.definition.handle
-        self._notice(first_use_notice(self._who(), self.name, handle, fingerprint))
-        save = getattr(self.core, "save_link_pin", None)
-        if save is not None:
-            save(handle, fingerprint)
 
     def dataReceived(self, data: bytes) -> None:
         """Queue complete lines and handle them, at most :data:`LINES_PER_TURN` per reactor turn."""
@@ -307,7 +224,10 @@ class LinkConnection(Protocol):
             try:
                 msg = parse(raw)
             except ParseError as exc:
-                self.protocol_error(f"Unreadable line ({exc})")
+                if self.registered:
+                    self._unreadable(raw, str(exc))
+                else:
+                    self.protocol_error(f"Unreadable line ({exc})")
                 return
         self.lines_in += 1
         if not self.registered:
@@ -325,6 +245,22 @@ class LinkConnection(Protocol):
         except Exception:
             self.log.failure("{peer}: error handling {verb}", peer=self.name, verb=msg.command)
             self.protocol_error(f"Internal error handling {msg.command}")
+
+    def _unreadable(self, raw: bytes, why: str) -> None:
+        """A registered peer's line we cannot read: ignored, logged and told within bounds; too many close."""
+        now = self.core.clock.seconds()
+        if not self._garbage or now - self._garbage_since >= GARBAGE_WINDOW:
+            self._garbage_since, self._garbage = now, 0
+        self._garbage += 1
+        count = self._garbage
+        if count >= GARBAGE_LIMIT:
+            self.protocol_error(f"Too many unreadable lines ({count} in {GARBAGE_WINDOW:g} seconds; the last: {why})")
+            return
+        if count <= LOGGED_PER_WINDOW:
+            self.log.warn("{who}: unreadable line ignored ({why}): {line!r}", who=self._who(), why=why, line=raw[:100])
+        if count == 1:
+            self._notice(f"Link with {self._who()}: ignored an unreadable line ({why}); "
+                         f"{GARBAGE_LIMIT} in {GARBAGE_WINDOW:g} seconds close the link")
 
     def _split_line(self, words: list[str], trailing: str | None) -> bool:
         """A well-formed ``:<source> <VERB> ...`` line handled from its words if the verb has a split handler.
@@ -361,199 +297,6 @@ class LinkConnection(Protocol):
 
     _close_reason = "Connection closed"
     _peer_error: str | None = None
-
-    # -- the handshake ---------------------------------------------------------
-
-    def _handshake_line(self, msg: Message) -> None:
-        hs = self.handshake
-        assert hs is not None
-        try:
-            step = hs.receive(msg)
-        except HandshakeError as exc:
-            self._refuse(exc.reason)
-            return
-        except PeerClosed as exc:
-            self._closed_by_peer(exc.reason)
-            return
-        for line in step.send:
-            self.send(line)
-        if step.decide:
-            self._decide()
-        elif step.complete:
-            self._complete()
-
-    def _decide(self) -> None:
-        hs = self.handshake
-        assert hs is not None and hs.peer is not None
-        peer = hs.peer
-        self.name = peer.name
-        core = self.core
-        settings = core.settings
-        network = core.network
-        crossed = self._crossed(peer.name)
-        winner = crossed is not None and self._wins_over(crossed)
-        ours = crossed.peer if winner and crossed is not None else None  # our other link to it: we replace it
-        verdict = decide(
-            peer,
-            settings.servers.values(),
-            our_role=settings.role,
-            secure_transport=self.secure,
-            peer_fingerprint=self._peer_fingerprint(),
-            server_exists=lambda name: network.find_server(name) not in (None, ours),
-            sid_exists=lambda sid: network.servers_by_sid.get(sid) not in (None, ours),
-            links=[LinkView(l.name, l.role, l.handle) for l in self._links() if l is not self and l is not
-                   (crossed if winner else None)],
-            secure_network=settings.securenetwork,
-            connecting_to=self.definition.handle if self.definition is not None else None,
-            our_services=services_server(network, besides=ours),
-        )
-        if crossed is not None and not winner:
-            self._refuse(self._crossed_reason())
-            return
-        if not isinstance(verdict, Accept):
-            self._refuse(verdict.reason)
-            if verdict.login:
-                throttled = failed_login(core, self.ip)
-                if throttled is not None:
-                    self._notice(throttled)
-            return
-        if self.side is None:
-            self._refuse("This server cannot link yet: its TS6 modules are not installed")
-            return
-        if crossed is not None:
-            crossed.drop(self._crossed_reason())
-        self._accept(verdict)
-
-    def _crossed(self, name: str) -> "LinkConnection | None":
-        """Our link in the other direction to the server called *name*, if both sides dialled at once."""
-        folded = fold(name)
-        for link in self._links():
-            if link is not self and link.active != self.active and link.peer is not None \
-                    and fold(link.peer.name) == folded:
-                return link
-        return None
-
-    def _wins_over(self, crossed: "LinkConnection") -> bool:
-        """Of two crossed connections, both servers keep the one dialled by the server whose name sorts first."""
-        me = fold(self.core.network.me.name)
-        them = fold(self.name)
-        return (me < them) if self.active else (them < me)
-
-    def _crossed_reason(self) -> str:
-        me, them = self.core.network.me.name, self.name
-        first = min(me, them, key=fold)
-        return f"Crossed links between {me} and {them}: keeping the connection {first} opened"
-
-    def _accept(self, verdict: Accept) -> None:
-        hs = self.handshake
-        assert hs is not None and hs.peer is not None
-        peer = hs.peer
-        core = self.core
-        self.definition = verdict.definition
-        self.handle = verdict.definition.handle
-        self.role = verdict.role
-        self.capabilities = peer.capabilities
-        self.accepted_at = core.clock.seconds()
-        if self.secure and not self.active and verdict.definition.fingerprint:
-            self.tls_how = "pinned certificate"
-        for line in hs.accept(verdict.definition.password):
-            self.send(line)
-        self._pause_collector()
-        links = self._links()
-        links.append(self)
-        self._write_burst()
-        self.peer = Server(
-            peer.name, peer.sid, peer.description, uplink=core.network.me, route=self.route,
-            hopcount=1, serial=peer.serial or "", role=verdict.role,
-        )
-        core.network.add_server(self.peer, origin=self.route)
-        self.log.info("link with {who} accepted under definition {handle} as a {role}",
-                      who=self._who(), handle=self.handle, role=self.role)
-
-    def _write_burst(self) -> None:
-        """Write our whole burst in one go (a snapshot: live changes follow it in order)."""
-        assert self.side is not None
-        if self.side.burst_text is not None:
-            lines = self.side.burst_text(self.core.network, self)
-            data = ("\r\n".join(lines) + "\r\n").encode("utf-8", "replace") if lines else b""
-            count = len(lines)
-        else:
-            chunks = []
-            for msg in self.side.burst(self.core.network, self):
-                encoded = self._encode(msg)
-                if encoded is not None:
-                    chunks.append(encoded)
-            data = b"".join(chunks)
-            count = len(chunks)
-        self.burst_lines = count
-        self._sendq_limit = LINK_SENDQ + len(data)
-        if data and self.transport is not None:
-            self.transport.write(data)
-            self.lines_out += count
-            self.bytes_out += len(data)
-
-    def _complete(self) -> None:
-        """The peer's SVINFO: the link is registered and runs its keepalive."""
-        self._stop_timers()
-        self.registered = True
-        assert self.definition is not None
-        self.keepalive = LinkKeepalive(
-            self.core.clock, self.definition.ping, send_ping=self._send_ping, timeout=self._ping_timeout
-        )
-        self.keepalive.start()
-        if self.secure:
-            how = f"; {self.tls_how}" if self.tls_how else ""
-            state = f"established over TLS ({self.role}, definition {self.handle}{how})"
-        else:
-            state = f"established ({self.role}, definition {self.handle})"
-        self._notice(f"Link with {self._who()} {state}; sent a burst of {self.burst_lines} lines")
-        manager = self._manager()
-        if manager is not None:
-            manager.link_established(self)
-
-    def _peer_fingerprint(self) -> str | None:
-        if not self.secure:
-            return None
-        try:
-            cert = self.transport.getPeerCertificate()
-        except Exception:  # no TLS session (yet): nothing to compare
-            return None
-        if cert is None:
-            return None
-        from cryptography.hazmat.primitives import hashes
-
-        return cert.to_cryptography().fingerprint(hashes.SHA256()).hex()
-
-    def _handshake_timeout(self) -> None:
-        self._timer = None
-        hs = self.handshake
-        if hs is None or self.registered or self.closing:
-            return
-        try:
-            hs.check_timeout()
-        except HandshakeError as exc:
-            reason = exc.reason
-            if self._tls_pending:
-                reason = (f"no TLS session within {hs.timeout:g} seconds of connecting "
-                          "(is that port a TLS port? the peer never finished the TLS handshake)")
-            self._refuse(reason)
-
-    def _refuse(self, reason: str) -> None:
-        """ERROR to the peer, notice and log naming it, close; an accepted peer is split off."""
-        if self.closing:
-            return
-        self.log.warn("link with {who} refused: {reason}", who=self._who(), reason=reason)
-        self._notice(f"Link with {self._who()} refused: {reason}")
-        self._close(reason, notice=False)
-
-    def _closed_by_peer(self, text: str) -> None:
-        self.log.warn("link with {who} closed by the peer: {text}", who=self._who(), text=text)
-        if self.active or self.name != "*":
-            self._notice(f"Link with {self._who()} closed by the peer: {text}")
-        else:  # the peer dialled us and gave up before introducing itself (its TLS check of us failed)
-            self._notice(f"Link attempt from {self.ip}{' over TLS' if self.secure else ''} "
-                         f"ended by the peer: {text}")
-        self._close(f"Closed by the peer: {text}", error_line=False, notice=False)
 
     # -- ILinkConnection and the contract with the TS6 handlers ---------------------
 
@@ -593,40 +336,6 @@ class LinkConnection(Protocol):
         started = self.accepted_at if self.accepted_at is not None else self.core.clock.seconds()
         took = self.core.clock.seconds() - started
         self._notice(f"End of burst from {self.name} ({self.lines_in} lines, {took:.2f} s)")
-
-    def send(self, msg: Message) -> None:
-        """Write one TS6 line; a send queue past its bound closes the link."""
-        if self.closing or self.transport is None:
-            return
-        data = self._encode(msg)
-        if data is None:
-            return
-        self.transport.write(data)
-        self.lines_out += 1
-        self.bytes_out += len(data)
-        self._writes += 1
-        if not self._writes & SENDQ_CHECK_EVERY:
-            self._check_sendq()
-
-    def _check_sendq(self) -> None:
-        """Close past the bound; else shrink our burst's allowance to what may still be queued of it."""
-        queued = queued_bytes(self.transport)
-        if queued > self._sendq_limit:
-            self.core.clock.callLater(0, self._sendq_exceeded)
-        elif self._sendq_limit > LINK_SENDQ:  # what is left of the burst is at most what is queued
-            self._sendq_limit = LINK_SENDQ + min(self._sendq_limit - LINK_SENDQ, queued)
-
-    def _encode(self, msg: Message) -> bytes | None:
-        try:
-            return encode_line(msg)
-        except ValueError:
-            self.log.error("refused to send malformed line {msg!r} to {peer}", msg=msg, peer=self.name)
-            return None
-
-    def _sendq_exceeded(self) -> None:
-        if not self.closing:
-            self._notice(f"Link with {self._who()} lost: SendQ exceeded")
-            self._close("SendQ exceeded", notice=False)
 
     # -- keepalive ---------------------------------------------------------------
 

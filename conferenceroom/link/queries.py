@@ -1,5 +1,8 @@
 # -*- test-case-name: tests.unit.test_link_commands -*-
-"""Answers to queries a remote user addressed to this server (WHOIS, MOTD, VERSION, ...).
+"""Queries a remote user addressed to this server (WHOIS, MOTD, VERSION, ...), and their replies.
+
+The handlers answer here or pass the line on toward the server it names;
+a numeric on its way to a user is delivered here or passed toward it.
 
 Each answer is a series of numerics written as ``:<our SID> <numeric>
 <asker UID> ...`` on the link the asker is behind; that user's server shows
@@ -11,16 +14,16 @@ from __future__ import annotations
 
 import platform
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from .. import __version__
+from ..dispatch import command
 from ..modes import prefix_string
+from ..network import User
 from ..numerics import numeric
 from ..wire import Message
-
-if TYPE_CHECKING:
-    from ..network import User
-    from .commands import LinkSide
+from .side import LinkSide, is_ours, server_of, user_by_ref
 
 SERVER_QUERIES = ("MOTD", "VERSION", "ADMIN", "TIME", "INFO", "LUSERS")
 HIDDEN_CHANNEL_FLAGS = frozenset("ps")
@@ -29,14 +32,14 @@ HIDDEN_CHANNEL_FLAGS = frozenset("ps")
 class _Asker:
     """Numerics for a remote user, written on its link."""
 
-    def __init__(self, side: "LinkSide", link: Any, user: "User") -> None:
+    def __init__(self, side: LinkSide, link: Any, user: User) -> None:
         self.side, self.link, self.user = side, link, user
 
     def reply(self, name: str, *args: object) -> None:
         self.link.send(numeric(name, self.side.me.sid, self.user.uid, *args))
 
 
-def answer(side: "LinkSide", link: Any, user: "User", verb: str, msg: Message) -> None:
+def answer(side: LinkSide, link: Any, user: User, verb: str, msg: Message) -> None:
     """Answer ``verb`` (one of :data:`SERVER_QUERIES`) for the remote ``user``."""
     asker = _Asker(side, link, user)
     core = side.core
@@ -87,7 +90,7 @@ def answer(side: "LinkSide", link: Any, user: "User", verb: str, msg: Message) -
         asker.reply("RPL_GLOBALUSERS", len(users), max(network.max_global, len(users)))
 
 
-def whois(side: "LinkSide", link: Any, asker_user: "User", target: "User") -> None:
+def whois(side: LinkSide, link: Any, asker_user: User, target: User) -> None:
     """WHOIS of our ``target`` for the remote ``asker_user``, with 317 (idle and signon)."""
     asker = _Asker(side, link, asker_user)
     nick = target.nick
@@ -115,3 +118,56 @@ def whois(side: "LinkSide", link: Any, asker_user: "User", target: "User") -> No
         idle = max(0, int(side.network.now() - target.last_active))
         asker.reply("RPL_WHOISIDLE", nick, idle, int(target.signon))
     asker.reply("RPL_ENDOFWHOIS", nick)
+
+
+# -- the handlers ---------------------------------------------------------------------
+
+
+def handle_numeric(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+    """``:<SID> <numeric> <UID> ...``: a reply for a user, delivered here or passed toward it."""
+    target = side.network.users_by_uid.get(msg.params[0])
+    if target is None:
+        return
+    if target.is_local:
+        shown = Message(msg.command, (target.nick, *msg.params[1:]), server_of(source).name)
+        target.route.send(shown)
+    elif target.route is not link.route:
+        side.toward(target, msg)
+
+
+def _query(verb: str) -> Callable[..., None]:
+    def handle(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+        if not isinstance(source, User):
+            return
+        ref = msg.params[-1] if msg.params else side.me.name
+        if msg.params and not is_ours(side, ref):
+            target = side.network.servers_by_sid.get(ref) or side.network.find_server(ref)
+            if target is not None and target.route is not link.route:
+                side.toward(target, msg)
+            return
+        answer(side, link, source, verb, msg)
+    handle.__doc__ = f"``:<UID> {verb} :<server>``: answered here with numerics, or passed on."
+    return handle
+
+
+for _verb in SERVER_QUERIES:
+    globals()[f"handle_{_verb.lower()}"] = command(_verb, origin="server")(_query(_verb))
+    globals()[f"handle_{_verb.lower()}"].__module__ = __name__
+
+
+@command("WHOIS", min_params=1, origin="server")
+def handle_whois(side: LinkSide, link: Any, source: Any, msg: Message) -> None:
+    """``:<UID> WHOIS <target UID> :<nick>``: answered by the target's server."""
+    if not isinstance(source, User):
+        return
+    target = user_by_ref(side.network, msg.params[0]) or user_by_ref(side.network, msg.params[-1])
+    if target is None:
+        asked = msg.params[-1] or "*"  # an empty nick cannot be a middle parameter
+        link.send(Message("401", (source.uid, asked, "No such nick/channel"), side.me.sid))
+        link.send(Message("318", (source.uid, asked, "End of /WHOIS list"), side.me.sid))
+        return
+    if target.server is not side.me and not getattr(target.route, "decides_here", False):
+        if target.route is not link.route:
+            side.toward(target, msg)
+        return
+    whois(side, link, source, target)

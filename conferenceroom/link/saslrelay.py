@@ -13,7 +13,7 @@ from ..network import Server, User
 from ..wire import Message
 
 if TYPE_CHECKING:
-    from .commands import LinkSide
+    from .side import LinkSide
 
 
 def encap_sasl(side: "LinkSide", link: Any, source: Any, msg: Message) -> None:

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
+from tests.unit.linkkit import DAVE
+from tests.unit.linknet import feed
 
-from tests.unit.linknet import Mesh, feed, raw_link
-
-DAVE = ":2BB UID dave 1 1795607297 + ~dave 127.0.0.1 127.0.0.1 127.0.0.1 2BBAAAAAB * :Dave on B"
 SERVICES = ":2BB SID services.beta.lab 2 0SV +S :Services"
-
-
-@pytest.fixture
-def mesh() -> Mesh:
-    return Mesh()
-
-
-@pytest.fixture
-def alpha(mesh):
-    return mesh.node("alpha.lab", "1AA")
-
-
-@pytest.fixture
-def beta(alpha):
-    """A raw peer beta.lab (2BB, a hub) linked to alpha."""
-    return raw_link(alpha)
 
 
 def test_uid_account_field_logs_the_user_in_and_r_follows_account_and_nick(alpha, beta):

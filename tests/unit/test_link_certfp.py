@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from conferenceroom.wire import parse
 from tests.helpers import make_core, make_oper, register
-from tests.unit.linknet import Mesh, feed, raw_link
-from tests.unit.test_link_commands import core_link, dispatch
+from tests.unit.linkkit import dispatch, peer_link
+from tests.unit.linknet import feed, raw_link
 
 FP = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 SECURE_DAVE = ":2BB UID dave 1 1795607297 +Siz ~dave 127.0.0.1 127.0.0.1 127.0.0.1 2BBAAAAAB * :Dave on B"
-
-
-@pytest.fixture
-def alpha():
-    return Mesh().node("alpha.lab", "1AA")
 
 
 def test_hybrid_secure_user_and_its_certfp_arrive(alpha):
@@ -59,7 +52,7 @@ def test_local_tls_user_goes_out_with_z_and_certfp():
     from tests.helpers import feed as client_feed
 
     core = make_core()
-    link = core_link(core)
+    link = peer_link(core)
     link.lines()
     conn = ClientConnection(core)
     conn.makeConnection(TLSStringTransport(None, peerAddress=address.IPv4Address("TCP", "127.0.0.1", 5)))
@@ -73,27 +66,16 @@ def test_local_tls_user_goes_out_with_z_and_certfp():
     assert lines[lines.index(intro) + 1].source == uid
     from conferenceroom.link.burst import burst_messages
 
-    burst = list(burst_messages(core.network, core_link_other(core)))
+    burst = list(burst_messages(core.network, peer_link(core, "gamma.lab", "3CC", "gamma", linked=False)))
     mine = [i for i, m in enumerate(burst) if m.command == "UID" and m.params[-3] == uid][0]
     assert burst[mine].params[3] == "+z"
     assert (burst[mine + 1].command, burst[mine + 1].source, burst[mine + 1].params) == ("CERTFP", uid, (FP,))
 
 
-def core_link_other(core):
-    """A second peer (gamma.lab) that is not behind any user yet: the burst target."""
-    from conferenceroom.network import Server
-    from tests.unit.linknet import FakeLink
-
-    link = FakeLink(Mesh(), None)
-    link.name = "gamma.lab"
-    link.peer = Server("gamma.lab", "3CC", "gamma", uplink=core.network.me, route=link.route, hopcount=1)
-    return link
-
-
 def test_remote_whois_shows_671_to_all_and_276_to_opers():
     """A remote user asking WHOIS of our TLS user gets 671; 276 only when the asker is an operator."""
     core = make_core()
-    link = core_link(core)
+    link = peer_link(core)
     alice = _tls_user(core, "alice")
     dispatch(core, link,
              ":2BB UID carol 1 1795607297 +o ~carol 127.0.0.1 127.0.0.1 127.0.0.1 2BBAAAAAA * :Carol",
@@ -115,7 +97,7 @@ def test_whois_here_of_a_remote_tls_user_shows_671_and_276_to_opers():
     from tests.helpers import sent
 
     core = make_core()
-    link = core_link(core)
+    link = peer_link(core)
     dispatch(core, link, SECURE_DAVE, f":2BBAAAAAB CERTFP {FP}")
     bob, oper = register(core, "bob"), register(core, "olga")
     make_oper(oper)

@@ -5,30 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conferenceroom.modes import ModeChange
-from conferenceroom.network import Server
-from conferenceroom.wire import parse
 from tests.helpers import feed as client_feed
 from tests.helpers import joined, make_core, make_oper, register, sent_lines
+from tests.unit.linkkit import CAROL, DAVE, dispatch, peer_link
 from tests.unit.linknet import FakeLink, Mesh, feed, raw_link
-
-DAVE = ":2BB UID dave 1 1795607297 + ~dave 127.0.0.1 127.0.0.1 127.0.0.1 2BBAAAAAB * :Dave on B"
-CAROL = ":2BB UID carol 1 1795607297 +aosw ~carol 127.0.0.1 127.0.0.1 127.0.0.1 2BBAAAAAA * :Carol on B"
-
-
-@pytest.fixture
-def mesh() -> Mesh:
-    return Mesh()
-
-
-@pytest.fixture
-def alpha(mesh: Mesh):
-    return mesh.node("alpha.lab", "1AA")
-
-
-@pytest.fixture
-def beta(alpha):
-    """A raw hybrid peer beta.lab (2BB) linked to alpha."""
-    return raw_link(alpha)
 
 
 def texts(link: FakeLink) -> list[str]:
@@ -348,25 +328,9 @@ def core():
     return core
 
 
-def core_link(core) -> FakeLink:
-    """A hybrid peer beta.lab linked to a real core."""
-    mesh = Mesh()
-    link = FakeLink(mesh, None)
-    link.name = "beta.lab"
-    link.peer = Server("beta.lab", "2BB", "TS6 lab server B", uplink=core.network.me, route=link.route, hopcount=1)
-    core.links = [link]
-    core.network.add_server(link.peer, origin=link.route)
-    return link
-
-
-def dispatch(core, link, *lines):
-    for line in lines:
-        core.server_commands.dispatch(link, parse(line))
-
-
 def test_messages_from_a_remote_user_reach_local_clients(core):
     """PRIVMSG to a UID, a channel and @channel arrive with the remote user's nick!user@host."""
-    link = core_link(core)
+    link = peer_link(core)
     alice = joined(core, "alice", "#shared")
     bob = joined(core, "bob", "#shared")
     ts = core.network.find_channel("#shared").ts
@@ -384,7 +348,7 @@ def test_messages_from_a_remote_user_reach_local_clients(core):
 
 def test_server_mask_message_reaches_local_users(core):
     """``PRIVMSG $$*.local`` from a remote oper reaches every user of a matching server."""
-    link = core_link(core)
+    link = peer_link(core)
     alice = register(core, "alice")
     dispatch(core, link, CAROL, ":2BBAAAAAA NOTICE $$*.local :maintenance soon")
     assert sent_lines(alice) == [":carol!~carol@127.0.0.1 NOTICE $$*.local :maintenance soon"]
@@ -392,7 +356,7 @@ def test_server_mask_message_reaches_local_users(core):
 
 def test_remote_kill_of_a_local_user_closes_it(core):
     """The killed local client gets its KILL and the connection closes."""
-    link = core_link(core)
+    link = peer_link(core)
     alice = register(core, "alice")
     dispatch(core, link, CAROL, f":2BBAAAAAA KILL {alice.user.uid} :beta.lab!127.0.0.1!~carol!carol (bye)")
     lines = sent_lines(alice)
@@ -402,7 +366,7 @@ def test_remote_kill_of_a_local_user_closes_it(core):
 
 def test_wallops_and_globops_reach_local_opers(core):
     """WALLOPS reaches +w users; ENCAP GLOBOPS reaches +s operators as a Global notice."""
-    link = core_link(core)
+    link = peer_link(core)
     oper = register(core, "oper")
     make_oper(oper, "o")
     client_feed(oper, "MODE oper +ws")
@@ -415,7 +379,7 @@ def test_wallops_and_globops_reach_local_opers(core):
 
 def test_remote_whois_is_answered_with_idle_time(core):
     """``:<UID> WHOIS <our UID> :alice`` gets 311, 312, 317 and 318 for the asker's UID, from our SID."""
-    link = core_link(core)
+    link = peer_link(core)
     alice = register(core, "alice")
     core.clock.advance(10)
     dispatch(core, link, CAROL)
@@ -433,7 +397,7 @@ def test_remote_whois_is_answered_with_idle_time(core):
 ])
 def test_remote_queries_are_answered_for_the_remote_user(core, verb, first):
     """MOTD/VERSION/ADMIN/TIME/INFO/LUSERS naming us are answered with numerics to the asker's UID."""
-    link = core_link(core)
+    link = peer_link(core)
     dispatch(core, link, CAROL)
     link.lines()
     dispatch(core, link, f":2BBAAAAAA {verb} :test.local")
@@ -443,7 +407,7 @@ def test_remote_queries_are_answered_for_the_remote_user(core, verb, first):
 
 def test_numerics_for_a_local_user_are_shown_from_the_server_name(core):
     """A remote server's 311 for our user arrives as ``:beta.lab 311 alice ...``."""
-    link = core_link(core)
+    link = peer_link(core)
     alice = register(core, "alice")
     dispatch(core, link, f":2BB 311 {alice.user.uid} dave ~dave 127.0.0.1 * :Dave on B")
     assert sent_lines(alice) == [":beta.lab 311 alice dave ~dave 127.0.0.1 * :Dave on B"]
@@ -540,9 +504,27 @@ def test_encap_chghost_through_a_hub_is_passed_on_once(alpha, beta):
 
 
 def test_link_side_imports_nothing_from_the_client_side():
-    """link/commands, outbound, burst and queries import nothing from conferenceroom.client (side by side)."""
+    """link/commands (and its handler modules), outbound, burst and queries import nothing from conferenceroom.client
+    (side by side)."""
     from tests.unit.test_layering import PACKAGE, runtime_imports
 
-    for name in ("commands", "outbound", "burst", "queries", "__init__"):
+    for name in ("commands", "side", "servers", "users", "channels", "messages", "encap", "outbound", "burst",
+                 "queries", "__init__"):
         imports = runtime_imports(PACKAGE / "link" / f"{name}.py")
         assert not [m for m in imports if m.startswith("conferenceroom.client")], (name, imports)
+
+
+def test_every_server_tells_its_operators_of_a_kill(mesh):
+    """An operator on a.test kills a user on c.test through b.test: b and c (each on the way) tell their
+    +s operators who was killed, by whom, the path and the reason, as hybrid does."""
+    a, b, c = (mesh.node(f"{x}.test", sid) for x, sid in (("a", "1AA"), ("b", "2BB"), ("c", "3CC")))
+    mesh.link(a, b)
+    mesh.link(b, c)
+    killer, victim = a.add_user("ann"), c.add_user("carl")
+    mesh.pump()
+    a.network.kill_user(a.user("carl"), killer, "spamming")
+    mesh.pump()
+    path = f"a.test!{killer.host}!{killer.ident}!ann"
+    told = f"Received KILL message for carl ({victim.ident}@{victim.realhost}) From ann Path: {path} (spamming)"
+    assert told in b.notices and told in c.notices
+    assert c.network.find_user("carl") is None

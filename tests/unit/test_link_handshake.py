@@ -7,10 +7,7 @@ against what hybrid sent in the same place.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from twisted.internet import task
 
 from conferenceroom.link import ts6
 from conferenceroom.link.handshake import (
@@ -22,24 +19,10 @@ from conferenceroom.link.handshake import (
     State,
 )
 from conferenceroom.wire import Message, format_message, parse
+from tests.unit.linkkit import ALPHA, NOW, clock_at, trace
+from tests.unit.linkkit import handshake_feed as feed
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ts6"
-NOW = 1795607300  # the time of the burst trace
-
-ALPHA = LocalIdentity("alpha.lab", "1AA", "TS6 lab server A (hub)", serial="102-0000-001", role="hub")
 BETA = LocalIdentity("beta.lab", "2BB", "TS6 lab server B (leaf)", serial="101-0001-001", role="leaf")
-
-
-def trace(name: str, conn: str, direction: str) -> list[Message]:
-    """The lines of connection *conn* sent in *direction* (``A>B``) in fixture *name*."""
-    out = []
-    for raw in (FIXTURES / name).read_text().splitlines():
-        if raw.startswith("#") or not raw.strip():
-            continue
-        _, c, d, line = raw.split(" ", 3)
-        if c == conn and d == direction:
-            out.append(parse(line))
-    return out
 
 
 def shape(msg: Message) -> tuple[bool, str, int]:
@@ -50,24 +33,6 @@ def shape(msg: Message) -> tuple[bool, str, int]:
 def lines(*texts: str) -> list[Message]:
     """Parse raw lines."""
     return [parse(t) for t in texts]
-
-
-def clock_at(now: float = NOW) -> task.Clock:
-    """A task.Clock set to *now*."""
-    clock = task.Clock()
-    clock.advance(now)
-    return clock
-
-
-def feed(hs: Handshake, msgs: list[Message]) -> list[Message]:
-    """Feed *msgs* until the handshake asks for a decision or completes; return what is left."""
-    rest = list(msgs)
-    while rest:
-        step = hs.receive(rest.pop(0))
-        assert step.send == () or hs.state is State.WAIT_SVINFO
-        if step.decide or step.complete:
-            break
-    return rest
 
 
 PEER_OPENING = (

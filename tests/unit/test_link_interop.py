@@ -6,23 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from conferenceroom.link.burst import burst_messages
-from conferenceroom.link.wiring import attach, load_ts6
 from conferenceroom.wire import format_message, parse
 from conferenceroom.network import Server
 from tests.helpers import START, RecordingRoute, feed as feed_client, make_core, make_oper, make_remote_user, register
+from tests.unit.linkkit import real_pair
 from tests.unit.linknet import Mesh, feed, raw_link
-from tests.unit.linkpair import Pair, linked, oper_on, soprano_and_tenor
-
-
-def real_pair() -> tuple[Any, Any, Pair]:
-    """soprano (hub) and tenor (leaf) with the real TS6 handlers, burst and relays, linked."""
-    soprano, tenor = soprano_and_tenor()
-    ts6 = load_ts6()
-    for core in (soprano, tenor):
-        attach(core, ts6)
-    pair = linked(soprano, tenor)
-    assert len(soprano.links) == len(tenor.links) == 1
-    return soprano, tenor, pair
+from tests.unit.linkpair import oper_on
 
 
 def global_notices(conn: Any) -> list[str]:

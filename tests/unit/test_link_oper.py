@@ -151,3 +151,20 @@ def test_stats_l_hides_server_links_from_users() -> None:
     rows = [m.params[1] for m in sent(user) if m.command == "211"]
     assert rows == [rows[0]] and rows[0].startswith("alice[")
 
+
+
+def test_stats_c_shows_the_role_a_linked_peer_runs_as() -> None:
+    """STATS c on tenor: soprano's definition sets no role (leaf, the fallback for peers that announce
+    none), but soprano announced itself a hub, so while linked its row says hub; unlinked, the fallback."""
+    soprano, tenor = soprano_and_tenor()
+    oper = register(tenor, "op")
+    make_oper(oper, "o")
+    pair = linked(soprano, tenor)
+    sent(oper)
+    feed(oper, "STATS c")
+    rows = [m.params[1:] for m in sent(oper) if m.command == "213"]
+    assert rows == [("C", "127.0.0.1", "*", "soprano.webmaster.com", "7000", "hub", "soprano AE")]
+    pair.close_tcp()
+    feed(oper, "STATS c")
+    rows = [m.params[1:] for m in sent(oper) if m.command == "213"]
+    assert rows == [("C", "127.0.0.1", "*", "soprano.webmaster.com", "7000", "leaf", "soprano AE")]

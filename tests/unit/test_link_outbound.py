@@ -7,19 +7,8 @@ import pytest
 from conferenceroom.modes import ModeChange
 from conferenceroom.routing import Relay
 from conferenceroom.wire import Message
-from tests.unit.linknet import CR_CAPS, HYBRID_CAPS, Mesh, feed, raw_link
-
-CAROL = ":2BB UID carol 1 1795607297 +aosw ~carol 127.0.0.1 127.0.0.1 127.0.0.1 2BBAAAAAA * :Carol on B"
-
-
-@pytest.fixture
-def mesh() -> Mesh:
-    return Mesh()
-
-
-@pytest.fixture
-def alpha(mesh):
-    return mesh.node("alpha.lab", "1AA")
+from tests.unit.linkkit import CAROL
+from tests.unit.linknet import CR_CAPS, HYBRID_CAPS, feed, raw_link
 
 
 @pytest.fixture

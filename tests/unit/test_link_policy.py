@@ -274,7 +274,8 @@ ALPHA_NETWORK = {"alpha.lab", "beta.lab", "1AA", "2BB"}
 def test_hybrid_refusal_trace(conn: str, sent_password: str, hybrid_reason: str | None, our_reason: str) -> None:
     """Each peer hybrid refused in hybrid-refusals.log is refused by us too, at SERVER, with a clearer
     sentence; the SID collision that hybrid 8.2.43 let in (c18) is refused as well."""
-    from tests.unit.test_link_handshake import ALPHA, clock_at, feed, trace
+    from tests.unit.linkkit import ALPHA, clock_at, trace
+    from tests.unit.linkkit import handshake_feed as feed
     from conferenceroom.link.handshake import Handshake
 
     peer_lines = [m if m.command != "PASS" else replace(m, params=(sent_password,))

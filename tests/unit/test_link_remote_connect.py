@@ -17,9 +17,9 @@ from conferenceroom.link.connector import string_endpoints
 from conferenceroom.link.manager import LinkManager
 from conferenceroom.wire import parse
 from tests.helpers import feed, make_oper, make_remote_user, register, sent
+from tests.unit.linkkit import real_pair
 from tests.unit.linknet import Mesh, raw_link
 from tests.unit.linknet import feed as feed_link
-from tests.unit.test_link_interop import real_pair
 from tests.unit.linkpair import notices, oper_on
 
 BASS = ServerDef("bass", name="bass.webmaster.com", serial="103-0000-001", host="10.0.0.9", port=7001,

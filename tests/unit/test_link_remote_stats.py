@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import feed, make_oper, register, sent
+from tests.unit.linkkit import real_pair
 from tests.unit.linkpair import notices, oper_on
-from tests.unit.test_link_interop import real_pair
 
 
 def replies(conn: Any) -> list[tuple[str, str, tuple[str, ...]]]:

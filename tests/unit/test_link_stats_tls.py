@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.helpers import feed, sent
 from tests.unit.linkpair import linked, oper_on, soprano_and_tenor
-from tests.unit.test_link_tls_protocol import SOPRANO_CERT, TENOR_CERT, TLSTransport, tls_dial
+from tests.unit.linkkit import SOPRANO_CERT, TENOR_CERT, TLSTransport, tls_dial
 
 
 class Session:

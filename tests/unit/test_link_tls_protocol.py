@@ -8,56 +8,12 @@ transport calls it.
 
 from __future__ import annotations
 
-import datetime
-from dataclasses import replace
-from typing import Any
+from tests.helpers import connect, feed
+from tests.tlscerts import self_signed
+from tests.unit.linkkit import SOPRANO_CERT, TENOR_CERT, TLS_NOW, TLSTransport, tls_dial
+from tests.unit.linkpair import notices, oper_on, soprano_and_tenor
 
-from OpenSSL import crypto
-from twisted.internet import address
-from twisted.internet.interfaces import ISSLTransport
-from twisted.internet.testing import StringTransport
-from zope.interface import implementer
-
-from conferenceroom.link.protocol import LinkConnection
-from tests.helpers import START, connect, feed
-from tests.tlscerts import Issued, self_signed
-from tests.unit.linkpair import SOPRANO_DEF, TENOR_DEF, Pair, notices, oper_on, soprano_and_tenor
-
-NOW = datetime.datetime.fromtimestamp(START, datetime.timezone.utc)
-SOPRANO_CERT = self_signed("soprano.webmaster.com", NOW)
-TENOR_CERT = self_signed("tenor.webmaster.com", NOW)
-IMPOSTOR = self_signed("soprano.webmaster.com", NOW)
-
-
-@implementer(ISSLTransport)
-class TLSTransport(StringTransport):
-    """A StringTransport that is a TLS session showing *cert* as the peer's certificate."""
-
-    def __init__(self, ip: str, port: int, cert: Issued | None) -> None:
-        super().__init__(peerAddress=address.IPv4Address("TCP", ip, port))
-        self._cert = cert
-
-    def getPeerCertificate(self) -> Any:
-        return None if self._cert is None else crypto.X509.from_cryptography(self._cert.cert)
-
-
-def tls_dial(soprano_shows: Issued, tenor_pin: str | None = None,
-             **soprano_def: Any) -> tuple[Any, Any, Pair, Any, Any]:
-    """tenor dials soprano over TLS; soprano shows *soprano_shows*, tenor shows its own certificate
-    (soprano pins *tenor_pin* in its definition of tenor, SECUREONLY)."""
-    tenor_def = replace(SOPRANO_DEF, secure=True, **soprano_def)
-    soprano, tenor = soprano_and_tenor(soprano_defs=(replace(TENOR_DEF, secureonly=True, fingerprint=tenor_pin),),
-                                       tenor_defs=(tenor_def,))
-    saved: list[tuple[str, str]] = []
-    tenor.save_link_pin = lambda handle, fp: saved.append((handle, fp))
-    watch_s, watch_t = oper_on(soprano, "sop"), oper_on(tenor, "top")
-    active = LinkConnection(tenor, tenor_def)
-    passive = LinkConnection(soprano)
-    passive.makeConnection(TLSTransport("127.0.0.2", 40001, TENOR_CERT))
-    active.makeConnection(TLSTransport("127.0.0.3", 994, soprano_shows))
-    pair = Pair(active, passive)
-    pair.saved = saved  # type: ignore[attr-defined]
-    return soprano, tenor, pair, watch_s, watch_t
+IMPOSTOR = self_signed("soprano.webmaster.com", TLS_NOW)
 
 
 def test_nothing_leaves_before_the_tls_handshake_is_done() -> None:

@@ -9,28 +9,14 @@ before a one-word last parameter does not matter).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from conferenceroom.link.burst import burst_messages
 from conferenceroom.modes import ModeChange
 from conferenceroom.network import User
-from conferenceroom.wire import Message, parse
+from conferenceroom.wire import Message
+from tests.unit.linkkit import hybrid_trace as trace
 from tests.unit.linknet import HYBRID_CAPS, LocalClient, Mesh, raw_link
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ts6"
 T0 = 1795607297
-
-
-def trace(name: str, conn: str = "c1") -> list[tuple[str, Message]]:
-    """(direction, message) of every line of connection ``conn`` in fixture ``name``."""
-    out = []
-    for raw in (FIXTURES / name).read_text().splitlines():
-        if raw.startswith("#") or not raw.strip():
-            continue
-        _, c, direction, line = raw.split(" ", 3)
-        if c == conn:
-            out.append((direction, parse(line)))
-    return out
 
 
 def after_svinfo(lines: list[tuple[str, Message]], direction: str) -> list[Message]:

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from conferenceroom.link.burst import burst_messages
-from tests.helpers import (RecordingRoute, codes, feed, make_core, make_oper, make_remote_server,
+from tests.helpers import (codes, feed, make_core, make_oper, make_remote_server,
                            make_remote_user, register, sent)
+from tests.unit.linkkit import peer_link
 from tests.unit.svchelpers import ask, notices_from, services_core
-
-
-class _Link:
-    """The least a link needs to be burst to: a route and no capabilities."""
-
-    def __init__(self) -> None:
-        self.route = RecordingRoute()
-        self.capabilities = frozenset()
 
 
 def test_pseudo_server_and_bots_are_introduced(tmp_path):
@@ -117,7 +110,8 @@ def test_burst_introduces_services_to_a_link(tmp_path):
     """The burst to a new link carries the services SID (uplink: us) and a UID for each bot."""
     core = services_core(tmp_path)
     host = core.services
-    lines = list(burst_messages(core.network, _Link()))
+    lines = list(burst_messages(core.network, peer_link(core, "leaf.test.local", "7LF", linked=False,
+                                                         capabilities=frozenset())))
     sid = [m for m in lines if m.command == "SID"]
     assert [(m.source, m.params[0], m.params[2]) for m in sid] == [(core.network.me.sid, host.name, host.server.sid)]
     uids = {m.params[0]: m for m in lines if m.command == "UID"}
