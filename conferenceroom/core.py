@@ -20,6 +20,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
 from . import __version__, bans, modes
+from .logs import QuickLogger
 from .admin import build_tree
 from .bans import BanMatch
 from .dispatch import CommandTable, ServerCommandTable
@@ -50,7 +51,7 @@ def make_sid(name: str, serial: str) -> str:
 class ServerCore:
     """Network, router, commands and settings of one running server."""
 
-    log = Logger()
+    log = QuickLogger()
 
     def __init__(self, settings: Any, clock: Any, config_path: str | None = None) -> None:
         # The class's Logger made once for this core (the descriptor builds a new one per access,

@@ -188,7 +188,8 @@ class ClientConnection(Protocol):
         self.port = getattr(peer, "port", 0)
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
-        self.local_port = getattr(self.transport.getHost(), "port", 0)  # told when TLS and plain are mixed up
+        if self.secure:  # told when a plaintext peer is refused on it, after the socket is gone
+            self.local_port = self._local_port()
         # Replies are small and interactive: no Nagle delay (~40 ms per round trip otherwise).
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if no_delay is not None:
@@ -204,6 +205,10 @@ class ClientConnection(Protocol):
             self.close(refusal)
             return
         self._wheel().add(self, self._last_input + REGISTRATION_TIMEOUT)
+
+    def _local_port(self) -> int:
+        """The port this client connected to (asked of the socket: a system call, so only when told)."""
+        return getattr(self.transport.getHost(), "port", 0)
 
     def handshakeCompleted(self) -> None:
         """TLS is up: note the client certificate's fingerprint (asked for, never required)."""
@@ -393,7 +398,7 @@ class ClientConnection(Protocol):
 
     def _tls_on_plain_port(self) -> None:
         """A TLS handshake on a plaintext port: refuse it in plain words (the peer's TLS reports it)."""
-        port = self.local_port
+        port = self._local_port()
         settings = self.core.settings
         where = f"TLS is on port {settings.ssl.port}" if settings.ssl.enabled else "this server has no TLS port open"
         self.core.notice_opers(
