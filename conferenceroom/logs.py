@@ -53,6 +53,7 @@ _TEXT_FORMATS = frozenset({"{log_text}", "{log_io}"})
 
 LEVELS = {level.name: level for level in LogLevel.iterconstants()}
 _VALID_LEVELS = frozenset(LEVELS.values())
+_INFO = LogLevel.info
 
 
 class QuickLogger(Logger):
@@ -70,6 +71,16 @@ class QuickLogger(Logger):
             return
         kwargs.update(
             log_logger=self, log_level=level, log_namespace=self.namespace, log_source=self.source,
+            log_format=format, log_time=time(),
+        )
+        if "log_trace" in kwargs:
+            kwargs["log_trace"].append((self, self.observer))  # type: ignore[attr-defined]
+        self.observer(kwargs)
+
+    def info(self, format: str | None = None, **kwargs: object) -> None:
+        """``emit`` at ``info`` (the operator notices), without a second call."""
+        kwargs.update(
+            log_logger=self, log_level=_INFO, log_namespace=self.namespace, log_source=self.source,
             log_format=format, log_time=time(),
         )
         if "log_trace" in kwargs:
@@ -183,9 +194,10 @@ class RepeatCollapser:
         self.format_burst = format_burst
         self._kinds: dict[tuple[Any, ...], _Kind] = {}
         self._formats: dict[tuple[Any, ...], list[float]] = {}
+        self._main = threading.main_thread().ident
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if self.window <= 0 or threading.current_thread() is not threading.main_thread():
+        if self.window <= 0 or threading.get_ident() != self._main:
             self.observer(event)
             return
         head, wrapped = _kind_head(event)

@@ -146,10 +146,10 @@ class _Gate:
         self._timer = None
         while self.queue and not self.closed and not self.held:
             limits = self.limits()
-            now = self.clock.seconds()
-            self.busy_until = max(self.busy_until, now)
             line, cost = self.queue[0]
-            if limits is not None:
+            if limits is not None:  # (without limits the budget's clock is not read: see excess)
+                now = self.clock.seconds()
+                self.busy_until = max(self.busy_until, now)
                 unit = limits.seconds / max(limits.penalties, 1)
                 # A line costing more than the whole budget runs once nothing is owed.
                 if self.busy_until > now and self.busy_until - now + cost * unit > limits.seconds:

@@ -378,6 +378,8 @@ class ClientConnection(Protocol):
         pending = self.pending
         if not self.accepts_links or pending is None or pending.nick or pending.ident or pending.cap_negotiating:
             return False
+        if piece[:1] not in _LINK_OPENERS:  # NICK, USER, CAP...: no verb to read
+            return False
         verb = _verb(piece)
         if verb == "PASS" and len(self._prelude) < 2:
             self._prelude += (piece,)
@@ -805,6 +807,10 @@ def too_long(line: bytes) -> bool:
         rest = rest.lstrip(b" ")
     return len(rest) > MAX_LINE - 2
 
+
+#: The first bytes of lines that may open a server link (CAPAB, SERVER, PASS, ERROR, any case) or carry
+#: tags or a prefix before their verb: every other line is a client's.
+_LINK_OPENERS = frozenset(bytes([c]) for c in b"CSPEcspe@:")
 
 #: The first byte of a TLS handshake record (a ClientHello).
 TLS_HANDSHAKE_RECORD = b"\x16"
