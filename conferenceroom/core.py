@@ -33,7 +33,7 @@ from .operauth import OperAuthenticator
 from .passwords import PasswordPool
 from .routing import Router
 from .throttle import REASON as THROTTLED, Throttle
-from .wire import Message
+from .wire import Message, _message
 
 if TYPE_CHECKING:
     from .client.flood import FloodLimits
@@ -46,6 +46,10 @@ def make_sid(name: str, serial: str) -> str:
     """A TS6 server id (digit + two of A-Z0-9) derived from name and serial."""
     n = zlib.crc32(f"{name.lower()}|{serial}".encode())
     return SID_CHARS[n % 10] + SID_CHARS[(n // 10) % 36] + SID_CHARS[(n // 360) % 36]
+
+
+#: the log format of an operator notice (the one logged for every connect and quit)
+_OPER_NOTICE = "notice to operators: {text}"
 
 
 class ServerCore:
@@ -295,10 +299,11 @@ class ServerCore:
         ``topic`` names the kind in the log ("links" for link events), so a
         storm of client notices is never what hides a link event there.
         """
-        self.log.info(f"notice to operators{'' if topic == 'operators' else f' ({topic})'}: {{text}}", text=text)
+        self.log.info(_OPER_NOTICE if topic == "operators" else f"notice to operators ({topic}): {{text}}", text=text)
+        line = f"*** Notice -- {text}"
 
         def build(user: User) -> Message:
-            return Message("NOTICE", (user.nick, f"*** Notice -- {text}"), self.name)
+            return _message("NOTICE", (user.nick, line), self.name, {})
 
         self.router.to_opers(build, flag, user_mode="s" if snomask else None, exclude=exclude)
 

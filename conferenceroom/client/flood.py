@@ -212,7 +212,8 @@ class ConnectionGate(_Gate):
         self.conn = conn
 
     def limits(self) -> FloodLimits | None:  # type: ignore[override]
-        return self.conn._flood_limits()
+        conn = self.conn
+        return limits_for(conn.core.settings.flood, conn.user)  # what conn._flood_limits() says, one call less
 
     def run(self, line: Any) -> None:  # type: ignore[override]
         self.conn._run_line(line)
