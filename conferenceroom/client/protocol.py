@@ -303,13 +303,14 @@ class ClientConnection(Protocol):
                 gate.charge(byte_cost(start - pos - 2))
             pos = end
             piece = match.group()
-            if self.user is None and self._server_opening(piece):
+            # (first-byte and setting checks inline: every line of a new client passes here)
+            if self.user is None and piece[:1] in _LINK_OPENERS and self._server_opening(piece):
                 self._become_link(buf[start:])  # this line, the rest of the input, the partial line
                 return
-            if self.pending is not None and self._refused_as_plain(piece):
+            if self.pending is not None and self.core.settings.secureonly and self._refused_as_plain(piece):
                 return
-            cost = byte_cost(end - start + 2)
-            if too_long(piece):
+            cost = (end - start + 2) / BYTES_PER_LINE  # byte_cost
+            if (piece[:1] == b"@" or end - start > MAX_LINE - 2) and too_long(piece):
                 self.junk_lines += 1
                 gate.charge(max(1.0, cost))
                 if self.closing:
