@@ -31,7 +31,7 @@ from ..tls import peer_fingerprint
 from ..sendq import queued_bytes
 from ..throttle import REASON as THROTTLED
 from ..wire import (
-    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
+    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, _message, encode_line, format_message, parse,
 )
 from .caps import visible_tags
 from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, ConnectionGate, FloodLimits, byte_cost, limits_for
@@ -703,7 +703,7 @@ class ClientConnection(Protocol):
         """
         if self.closing:
             return
-        self.send_raw_line(format_message(Message("ERROR", (f"Closing Link: {self.host} ({reason})",))))
+        self.send_raw_line(format_message(_message("ERROR", (f"Closing Link: {self.host} ({reason})",), None, {})))
         self._quit_reason = quit_reason or reason
         self.closing = True  # ERROR is the last line this client gets
         if self.user is not None:
