@@ -77,8 +77,7 @@ class Harness:
         user = conn.user
         if user is None:
             raise SystemExit(f"oper{i} did not register: {conn.transport.value()[:300]!r}")
-        user.oper_flags = frozenset("oO")
-        user.modes.update("os")
+        self.core.network.set_oper(user, f"oper{i}", frozenset("oO"), also="s")  # as OPER does: +o and +s
         conn.transport.clear()
         return conn
 
