@@ -183,9 +183,10 @@ class ClientConnection(Protocol):
 
     def connectionMade(self) -> None:
         """Note the peer, refuse it if it is banned or over a limit, start the registration timer."""
-        peer = self.transport.getPeer()
-        self.ip = getattr(peer, "host", "0") or "0"
-        self.port = getattr(peer, "port", 0)
+        if self.ip == "0":  # not told by the listener's factory (which has the accepted address)
+            peer = self.transport.getPeer()
+            self.ip = getattr(peer, "host", "0") or "0"
+            self.port = getattr(peer, "port", 0)
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
         if self.secure:  # told when a plaintext peer is refused on it, after the socket is gone
@@ -847,6 +848,10 @@ class ClientFactory(Factory):
         proto = ClientConnection(self.core)
         proto.factory = self
         proto.pace = self.pace
+        host = getattr(addr, "host", None)
+        if host:  # the peer of the accepted socket (what transport.getPeer() would build again)
+            proto.ip = host
+            proto.port = getattr(addr, "port", 0)
         return proto
 
 
