@@ -192,7 +192,10 @@ class ServerCore:
 
     def find_ban(self, ident: str, host: str, ip: str) -> BanMatch | None:
         """The saved ban matching a client now, or None."""
-        return bans.find_ban(self.settings, ident, host, ip, self.clock.seconds())
+        settings = self.settings
+        if not (settings.zlines or settings.klines or settings.akills):  # every kind of BAN_KINDS: none saved
+            return None
+        return bans.find_ban(settings, ident, host, ip, self.clock.seconds())
 
     def refuse_banned(self, conn: Any, found: BanMatch, ident: str, nick: str) -> None:
         """Tell a banned client why (465), tell operators, and disconnect it."""
