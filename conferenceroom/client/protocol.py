@@ -469,7 +469,7 @@ class ClientConnection(Protocol):
                 label = raw_label(self, raw)
                 self.send(reply.with_tags({"label": label}) if label else reply)
             return
-        label = label_of(self, msg)
+        label = label_of(self, msg) if self._caps else None  # no capabilities: no labeled-response
         if label is not None:
             self.label = LabeledReply(self, label)
         try:

@@ -170,8 +170,9 @@ def _lusers_counts(conn: "ClientConnection") -> tuple[int, ...]:
     local = len(network.me.users)
     me = network.me
     servers = network.servers
-    linked = sum(1 for s in servers.values() if s.uplink is me) if len(servers) > 1 else 0  # 1: only us
-    return (users - invisible, invisible, len(network.servers), len(network.by_mode["o"]),
+    known = len(servers)
+    linked = sum(1 for s in servers.values() if s.uplink is me) if known > 1 else 0  # 1: only us
+    return (users - invisible, invisible, known, len(network.by_mode["o"]),
             max(0, len(core.connections) - local), len(network.channels), local, linked,
             local, max(network.max_local, local), users, max(network.max_global, users))
 
