@@ -66,7 +66,11 @@ class QuickLogger(Logger):
     """
 
     def emit(self, level: LogLevel, format: str | None = None, **kwargs: object) -> None:
-        if level not in _VALID_LEVELS:
+        try:
+            valid = level in _VALID_LEVELS
+        except TypeError:  # unhashable: not a level either
+            valid = False
+        if not valid:
             super().emit(level, format, **kwargs)
             return
         kwargs.update(

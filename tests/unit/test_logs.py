@@ -340,10 +340,11 @@ def test_quick_logger_reports_an_invalid_level_as_twisted_does() -> None:
     takes its place, as with Twisted's Logger."""
     from conferenceroom.logs import QuickLogger
 
-    events: list[dict] = []
-    QuickLogger(namespace="t", observer=events.append).emit("loud", "hello")  # type: ignore[arg-type]
-    assert len(events) == 1
-    assert "Got invalid log level" in formatEvent(events[0])
+    for level in ("loud", ["a", "list"]):
+        events: list[dict] = []
+        QuickLogger(namespace="t", observer=events.append).emit(level, "hello")  # type: ignore[arg-type]
+        assert len(events) == 1
+        assert "Got invalid log level" in formatEvent(events[0])
 
 
 def test_the_core_logs_through_a_quick_logger_named_as_before() -> None:
