@@ -63,9 +63,11 @@ def find_ban(settings: Settings, ident: str, host: str, ip: str, now: float) -> 
     identd-verified), *host* the resolved host (or the IP), *ip* the address
     (an IPv4-mapped IPv6 address also as the IPv4 address it holds).
     """
-    ips = {ip, unmapped_ip(ip)}
+    ips = None  # made once a list has entries (most servers have none: every connect asks)
     for kind, attr in BAN_KINDS.items():
         for entry in getattr(settings, attr):
+            if ips is None:
+                ips = {ip, unmapped_ip(ip)}
             if entry.active(now) and any(entry_matches(kind, entry, ident, host, a) for a in ips):
                 return BanMatch(kind, entry)
     return None

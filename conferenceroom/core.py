@@ -20,6 +20,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
 from . import __version__, bans, modes
+from .logs import QuickLogger
 from .admin import build_tree
 from .bans import BanMatch
 from .dispatch import CommandTable, ServerCommandTable
@@ -32,7 +33,7 @@ from .operauth import OperAuthenticator
 from .passwords import PasswordPool
 from .routing import Router
 from .throttle import REASON as THROTTLED, Throttle
-from .wire import Message
+from .wire import Message, _message
 
 if TYPE_CHECKING:
     from .client.flood import FloodLimits
@@ -47,10 +48,14 @@ def make_sid(name: str, serial: str) -> str:
     return SID_CHARS[n % 10] + SID_CHARS[(n // 10) % 36] + SID_CHARS[(n // 360) % 36]
 
 
+#: the log format of an operator notice (the one logged for every connect and quit)
+_OPER_NOTICE = "notice to operators: {text}"
+
+
 class ServerCore:
     """Network, router, commands and settings of one running server."""
 
-    log = Logger()
+    log = QuickLogger()
 
     def __init__(self, settings: Any, clock: Any, config_path: str | None = None) -> None:
         # The class's Logger made once for this core (the descriptor builds a new one per access,
@@ -187,7 +192,10 @@ class ServerCore:
 
     def find_ban(self, ident: str, host: str, ip: str) -> BanMatch | None:
         """The saved ban matching a client now, or None."""
-        return bans.find_ban(self.settings, ident, host, ip, self.clock.seconds())
+        settings = self.settings
+        if not (settings.zlines or settings.klines or settings.akills):  # every kind of BAN_KINDS: none saved
+            return None
+        return bans.find_ban(settings, ident, host, ip, self.clock.seconds())
 
     def refuse_banned(self, conn: Any, found: BanMatch, ident: str, nick: str) -> None:
         """Tell a banned client why (465), tell operators, and disconnect it."""
@@ -294,10 +302,11 @@ class ServerCore:
         ``topic`` names the kind in the log ("links" for link events), so a
         storm of client notices is never what hides a link event there.
         """
-        self.log.info(f"notice to operators{'' if topic == 'operators' else f' ({topic})'}: {{text}}", text=text)
+        self.log.info(_OPER_NOTICE if topic == "operators" else f"notice to operators ({topic}): {{text}}", text=text)
+        line = f"*** Notice -- {text}"
 
         def build(user: User) -> Message:
-            return Message("NOTICE", (user.nick, f"*** Notice -- {text}"), self.name)
+            return _message("NOTICE", (user.nick, line), self.name, {})
 
         self.router.to_opers(build, flag, user_mode="s" if snomask else None, exclude=exclude)
 

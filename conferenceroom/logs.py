@@ -25,10 +25,11 @@ import string
 import sys
 import threading
 from dataclasses import dataclass, field
+from time import time
 from typing import Any, Callable
 
 from twisted.logger import (
-    ILogObserver, LogLevel, formatEvent,
+    ILogObserver, LogLevel, Logger, formatEvent,
     textFileLogObserver,
 )
 from twisted.python.components import Componentized
@@ -51,6 +52,44 @@ MAX_TRACKED_KINDS = 1000
 _TEXT_FORMATS = frozenset({"{log_text}", "{log_io}"})
 
 LEVELS = {level.name: level for level in LogLevel.iterconstants()}
+_VALID_LEVELS = frozenset(LEVELS.values())
+_INFO = LogLevel.info
+
+
+class QuickLogger(Logger):
+    """Twisted's :class:`~twisted.logger.Logger` whose ``emit`` checks the level by a set.
+
+    Twisted's ``emit`` walks ``LogLevel.iterconstants()`` on every event to
+    check its level; every connect and quit logs an operator notice.  The
+    event is the same dict with the same keys, given to the same observer;
+    an invalid level is reported by Twisted's own ``emit``.
+    """
+
+    def emit(self, level: LogLevel, format: str | None = None, **kwargs: object) -> None:
+        try:
+            valid = level in _VALID_LEVELS
+        except TypeError:  # unhashable: not a level either
+            valid = False
+        if not valid:
+            super().emit(level, format, **kwargs)
+            return
+        kwargs.update(
+            log_logger=self, log_level=level, log_namespace=self.namespace, log_source=self.source,
+            log_format=format, log_time=time(),
+        )
+        if "log_trace" in kwargs:
+            kwargs["log_trace"].append((self, self.observer))  # type: ignore[attr-defined]
+        self.observer(kwargs)
+
+    def info(self, format: str | None = None, **kwargs: object) -> None:
+        """``emit`` at ``info`` (the operator notices), without a second call."""
+        kwargs.update(
+            log_logger=self, log_level=_INFO, log_namespace=self.namespace, log_source=self.source,
+            log_format=format, log_time=time(),
+        )
+        if "log_trace" in kwargs:
+            kwargs["log_trace"].append((self, self.observer))  # type: ignore[attr-defined]
+        self.observer(kwargs)
 
 
 _VARIABLE_WORD = re.compile(r"\S*[\d@!~]\S*")
@@ -159,9 +198,10 @@ class RepeatCollapser:
         self.format_burst = format_burst
         self._kinds: dict[tuple[Any, ...], _Kind] = {}
         self._formats: dict[tuple[Any, ...], list[float]] = {}
+        self._main = threading.main_thread().ident
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if self.window <= 0 or threading.current_thread() is not threading.main_thread():
+        if self.window <= 0 or threading.get_ident() != self._main:
             self.observer(event)
             return
         head, wrapped = _kind_head(event)

@@ -32,6 +32,9 @@ from .modes import ModeChange, ModeKind, CHANNEL_MODES, STATUS_PREFIXES
 from .ts import Loser, NetjoinResult, NickCollision
 
 UID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#: every pair of UID characters, in counting order: a UID's six characters are three of them
+_UID_PAIRS = tuple(a + b for a in UID_CHARS for b in UID_CHARS)
+_PAIRS = len(_UID_PAIRS)
 INDEXED_USER_MODES = "oi"
 ACCOUNT_MODE = "r"  # "identified for this nick": logged in under the account's own nick; server-set only
 WHOWAS_MAX = 2000
@@ -376,13 +379,11 @@ class Network:
 
     def next_uid(self) -> str:
         """A new network-unique user id: our SID and six characters."""
+        pairs = _UID_PAIRS
         while True:
-            n = next(self._uid_counter)
-            chars = []
-            for _ in range(6):
-                n, r = divmod(n, len(UID_CHARS))
-                chars.append(UID_CHARS[r])
-            uid = self.me.sid + "".join(reversed(chars))
+            n = next(self._uid_counter)  # its six base-36 digits (A=0 .. 9=35), the lowest last
+            uid = (self.me.sid + pairs[n // (_PAIRS * _PAIRS) % _PAIRS] + pairs[n // _PAIRS % _PAIRS]
+                   + pairs[n % _PAIRS])
             if uid not in self.users_by_uid:
                 return uid
 

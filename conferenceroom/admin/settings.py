@@ -363,6 +363,8 @@ class Settings:
         The first trigger exception whose mask (exact IP, CIDR or glob)
         matches wins; otherwise the default trigger applies.
         """
+        if not self.triggers:
+            return self.deftrigger
         ips = {ip, unmapped_ip(ip)}
         for mask, limit in self.triggers:
             if any(ip_matches(mask, a) for a in ips):

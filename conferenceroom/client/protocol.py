@@ -31,7 +31,7 @@ from ..tls import peer_fingerprint
 from ..sendq import queued_bytes
 from ..throttle import REASON as THROTTLED
 from ..wire import (
-    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
+    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, _message, encode_line, format_message, parse,
 )
 from .caps import visible_tags
 from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, ConnectionGate, FloodLimits, byte_cost, limits_for
@@ -196,13 +196,14 @@ class ClientConnection(Protocol):
 
     def connectionMade(self) -> None:
         """Note the peer, refuse it if it is banned or over a limit, start the registration timer."""
-        peer = self.transport.getPeer()
-        self.ip = getattr(peer, "host", "0") or "0"
-        self.port = getattr(peer, "port", 0)
+        if self.ip == "0":  # not told by the listener's factory (which has the accepted address)
+            peer = self.transport.getPeer()
+            self.ip = getattr(peer, "host", "0") or "0"
+            self.port = getattr(peer, "port", 0)
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
         self.secure = interfaces.ISSLTransport.providedBy(self.transport)
-        port = getattr(self.transport.getHost(), "port", 0)  # told when TLS and plain are mixed up
-        self.local_port = _LOCAL_PORTS.setdefault(port, port)  # one int per listening port, not per client
+        if self.secure:  # told when a plaintext peer is refused on it, after the socket is gone
+            self.local_port = self._local_port()
         # Replies are small and interactive: no Nagle delay (~40 ms per round trip otherwise).
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if no_delay is not None:
@@ -218,6 +219,11 @@ class ClientConnection(Protocol):
             self.close(refusal)
             return
         self._wheel().add(self, self._last_input + REGISTRATION_TIMEOUT)
+
+    def _local_port(self) -> int:
+        """The port this client connected to (asked of the socket: a system call, so only when told)."""
+        port = getattr(self.transport.getHost(), "port", 0)
+        return _LOCAL_PORTS.setdefault(port, port)  # one int per listening port, not per client
 
     def handshakeCompleted(self) -> None:
         """TLS is up: note the client certificate's fingerprint (asked for, never required)."""
@@ -315,13 +321,14 @@ class ClientConnection(Protocol):
                 gate.charge(byte_cost(start - pos - 2))
             pos = end
             piece = match.group()
-            if self.user is None and self._server_opening(piece):
+            # (first-byte and setting checks inline: every line of a new client passes here)
+            if self.user is None and piece[:1] in _LINK_OPENERS and self._server_opening(piece):
                 self._become_link(buf[start:])  # this line, the rest of the input, the partial line
                 return
-            if self.pending is not None and self._refused_as_plain(piece):
+            if self.pending is not None and self.core.settings.secureonly and self._refused_as_plain(piece):
                 return
-            cost = byte_cost(end - start + 2)
-            if too_long(piece):
+            cost = (end - start + 2) / BYTES_PER_LINE  # byte_cost
+            if (piece[:1] == b"@" or end - start > MAX_LINE - 2) and too_long(piece):
                 self.junk_lines += 1
                 gate.charge(max(1.0, cost))
                 if self.closing:
@@ -397,6 +404,8 @@ class ClientConnection(Protocol):
         pending = self.pending
         if not self.accepts_links or pending is None or pending.nick or pending.ident or pending.cap_negotiating:
             return False
+        if piece[:1] not in _LINK_OPENERS:  # NICK, USER, CAP...: no verb to read
+            return False
         verb = _verb(piece)
         if verb == "PASS" and len(self._prelude) < 2:
             self._prelude += (piece,)
@@ -417,7 +426,7 @@ class ClientConnection(Protocol):
 
     def _tls_on_plain_port(self) -> None:
         """A TLS handshake on a plaintext port: refuse it in plain words (the peer's TLS reports it)."""
-        port = self.local_port
+        port = self._local_port()
         settings = self.core.settings
         where = f"TLS is on port {settings.ssl.port}" if settings.ssl.enabled else "this server has no TLS port open"
         self.core.notice_opers(
@@ -491,7 +500,7 @@ class ClientConnection(Protocol):
                 label = raw_label(self, raw)
                 self.send(reply.with_tags({"label": label}) if label else reply)
             return
-        label = label_of(self, msg)
+        label = label_of(self, msg) if self._caps else None  # no capabilities: no labeled-response
         if label is not None:
             self.label = LabeledReply(self, label)
         try:
@@ -726,7 +735,7 @@ class ClientConnection(Protocol):
         """
         if self.closing:
             return
-        self.send_raw_line(format_message(Message("ERROR", (f"Closing Link: {self.host} ({reason})",))))
+        self.send_raw_line(format_message(_message("ERROR", (f"Closing Link: {self.host} ({reason})",), None, {})))
         self._quit_reason = quit_reason or reason
         self.closing = True  # ERROR is the last line this client gets
         if self.user is not None:
@@ -832,6 +841,10 @@ def too_long(line: bytes) -> bool:
     return len(rest) > MAX_LINE - 2
 
 
+#: The first bytes of lines that may open a server link (CAPAB, SERVER, PASS, ERROR, any case) or carry
+#: tags or a prefix before their verb: every other line is a client's.
+_LINK_OPENERS = frozenset(bytes([c]) for c in b"CSPEcspe@:")
+
 #: The first byte of a TLS handshake record (a ClientHello).
 TLS_HANDSHAKE_RECORD = b"\x16"
 
@@ -874,6 +887,10 @@ class ClientFactory(Factory):
         proto = ClientConnection(self.core)
         proto.factory = self
         proto.pace = self.pace
+        host = getattr(addr, "host", None)
+        if host:  # the peer of the accepted socket (what transport.getPeer() would build again)
+            proto.ip = host
+            proto.port = getattr(addr, "port", 0)
         return proto
 
 

@@ -37,7 +37,7 @@ class _Bucket(set):
 class TimerWheel:
     """Deadlines of many entries on one ``DelayedCall``, in per-second buckets."""
 
-    __slots__ = ("clock", "_buckets", "_keys", "_call", "_count")
+    __slots__ = ("clock", "_buckets", "_keys", "_call", "_call_key", "_count")
     log = Logger()
 
     def __init__(self, clock: Any) -> None:
@@ -45,6 +45,9 @@ class TimerWheel:
         self._buckets: dict[int, _Bucket] = {}
         self._keys: list[int] = []  # heap of bucket keys (a key may outlive its bucket)
         self._call: Any = None
+        # The bucket _call was made for: the reactor reads the time again in callLater, so the
+        # call's own time is a little past the key and cannot tell whether a new key is earlier.
+        self._call_key: int | None = None
         self._count = 0
 
     def __len__(self) -> int:
@@ -63,8 +66,7 @@ class TimerWheel:
         bucket.add(entry)
         entry._due_key = bucket.key
         self._count += 1
-        call = self._call
-        if call is None or call.getTime() > key:
+        if self._call is None or self._call_key > key:  # type: ignore[operator]
             self._schedule()
 
     def remove(self, entry: Timed) -> None:
@@ -92,18 +94,19 @@ class TimerWheel:
         if not keys:
             if call is not None and call.active():
                 call.cancel()
-            self._call = None
+            self._call = self._call_key = None
             return
         if call is not None:
-            if call.getTime() == keys[0]:
+            if self._call_key == keys[0]:
                 return
             if call.active():
                 call.cancel()
+        self._call_key = keys[0]
         self._call = self.clock.callLater(max(0.0, keys[0] - self.clock.seconds()), self._fire)
 
     def _fire(self) -> None:
         """Run every entry whose bucket is due, then wait for the next bucket."""
-        self._call = None
+        self._call = self._call_key = None
         now = self.clock.seconds()
         keys, buckets = self._keys, self._buckets
         while keys and keys[0] <= now:

@@ -106,10 +106,14 @@ def _template(conn: "ClientConnection") -> _Template:
     """The template for the current settings, name and MOTD (built again after any change)."""
     core = conn.core
     motd = core.motd_lines
-    key = (core.settings, core.name, core.isupport(), motd, len(motd or ()))
+    settings = core.settings
     cached: _Template | None = getattr(core, "welcome_template", None)
-    if cached is not None and all(a is b for a, b in zip(cached.key, key)) and cached.key[4] == key[4]:
-        return cached
+    if cached is not None:
+        was = cached.key
+        if (was[0] is settings and was[1] is core.name and was[2] is core.isupport() and was[3] is motd
+                and was[4] == len(motd or ())):
+            return cached
+    key = (settings, core.name, core.isupport(), motd, len(motd or ()))
     cached = core.welcome_template = _build(conn, key)
     return cached
 
@@ -165,8 +169,10 @@ def _lusers_counts(conn: "ClientConnection") -> tuple[int, ...]:
     invisible = len(network.by_mode["i"])
     local = len(network.me.users)
     me = network.me
-    linked = sum(1 for s in network.servers.values() if s.uplink is me)
-    return (users - invisible, invisible, len(network.servers), len(network.by_mode["o"]),
+    servers = network.servers
+    known = len(servers)
+    linked = sum(1 for s in servers.values() if s.uplink is me) if known > 1 else 0  # 1: only us
+    return (users - invisible, invisible, known, len(network.by_mode["o"]),
             max(0, len(core.connections) - local), len(network.channels), local, linked,
             local, max(network.max_local, local), users, max(network.max_global, users))
 

@@ -151,3 +151,25 @@ def test_dline_by_nick_bans_its_address() -> None:
     sent(oper)
     feed(oper, "DLINE nobody :bye")
     assert [m.command for m in sent(oper)] == ["401"]
+
+
+def test_a_saved_ban_of_every_kind_refuses_a_new_client() -> None:
+    """With one saved ban of each kind the server keeps (every kind of BAN_KINDS, alone), a new
+    client from the banned address is refused with 465 and closed; with none it registers."""
+    from dataclasses import replace
+
+    from conferenceroom.admin.settings import BAN_KINDS, BanEntry
+    from tests.helpers import connect
+
+    for kind, attr in BAN_KINDS.items():
+        core = _core()
+        mask = "192.0.2.9" if kind == "zline" else "*@192.0.2.9"
+        core.apply_settings(replace(core.settings, **{attr: (BanEntry(mask, f"no {kind}"),)}))
+        conn = connect(core, "192.0.2.9")
+        feed(conn, "NICK banned", "USER b 0 * :B")
+        out = conn.transport.value().decode()
+        assert conn.user is None and "ERROR :Closing Link" in out, kind
+        assert kind == "zline" or " 465 " in out, kind
+        other = connect(core, "192.0.2.10")
+        feed(other, "NICK fine", "USER f 0 * :F")
+        assert other.user is not None, kind

@@ -492,3 +492,21 @@ def test_socket_reads_are_bounded_to_a_few_lines() -> None:
     plain = Socketish()
     protocol.ClientConnection(make_core()).makeConnection(plain)
     assert plain.bufferSize == 16384
+
+
+def test_a_client_accepted_by_the_listener_is_known_by_its_peer_address() -> None:
+    """Accepted through the listener's factory (IPv4 and IPv6): the welcome's mask and the
+    connection show the peer's address and port; an IPv6 address starting with ':' is shown
+    with a leading 0."""
+    from twisted.internet import address
+
+    from conferenceroom.client.protocol import ClientFactory
+
+    core = make_core()
+    for n, (kind, ip, shown) in enumerate((("IPv4", "10.9.0.7", "10.9.0.7"), ("IPv6", "::1", "0::1"))):
+        addr = (address.IPv4Address if kind == "IPv4" else address.IPv6Address)("TCP", ip, 41234 + n)
+        conn = ClientFactory(core).buildProtocol(addr)
+        conn.makeConnection(StringTransport(peerAddress=addr))
+        conn.dataReceived(f"NICK peer{n}\r\nUSER p 0 * :P\r\n".encode())
+        assert conn.ip == ip and conn.port == 41234 + n and conn.host == shown
+        assert conn.transport.value().split(b"\r\n")[0].endswith(f"peer{n}!~p@{shown}".encode())

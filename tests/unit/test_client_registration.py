@@ -156,3 +156,19 @@ def test_cap_ls_with_a_non_ascii_digit_version() -> None:
         assert reply.command == "CAP" and reply.params[1] == "LS" and reply.params[2] != "*"
     feed(conn, "CAP LS 302")
     assert all(m.command == "CAP" for m in sent(conn))
+
+
+def test_user_names_are_cleaned_to_printable_ascii_without_mask_characters() -> None:
+    """The user name shown in the mask: '~' and the name given, cut to 10 characters; spaces, '@', '!',
+    ':', control and non-ASCII characters left out (the rest kept in order); nothing left gives ~user."""
+    cases = [
+        ("al", "~al"), ("averyveryverylongname", "~averyvery"), ("a@b!c", "~abc"), ("jos\u00e9", "~jos"),
+        ("@!", "~user"), ("tab\tbed", "~tabbed"), ("x~y.z-_", "~x~y.z-_"), ("\u00e9\u00e9", "~user"),
+    ]
+    for i, (given, shown) in enumerate(cases):
+        core = make_core()
+        conn = connect(core)
+        feed(conn, f"NICK n{i}", f"USER {given} 0 * :Real Name")
+        welcome = sent(conn)[0]
+        assert welcome.command == "001", given
+        assert welcome.params[-1].endswith(f" n{i}!{shown}@127.0.0.1"), (given, welcome.params[-1])

@@ -122,3 +122,50 @@ def test_one_failing_deadline_does_not_stop_the_others() -> None:
         globalLogPublisher.removeObserver(failures.append)
     assert sorted(ran) == ["a", "b", "bad"]
     assert any("log_failure" in event for event in failures)
+
+
+class _MovingClock(task.Clock):
+    """A clock that moves on a little each time it is read, as the reactor's does between
+    reading the time and scheduling (its callLater reads the time again); counts callLater."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made = 0
+
+    def seconds(self) -> float:
+        self.rightNow += 0.000_137
+        return self.rightNow
+
+    def callLater(self, delay, callable, *args, **kw):  # type: ignore[no-untyped-def]
+        self.made += 1
+        return super().callLater(delay, callable, *args, **kw)
+
+
+def test_a_burst_of_new_deadlines_in_the_same_seconds_keeps_the_one_timer() -> None:
+    """1000 clients connecting within a few seconds (registration deadlines, then idle checks)
+    on a clock that moves between reads: the wheel's one timer is made once, not re-made for
+    each deadline, and every deadline still runs in time."""
+    clock = _MovingClock()
+    clock.advance(1_800_000_000.25)
+    wheel = TimerWheel(clock)
+    due: list[int] = []
+
+    class Entry:
+        def __init__(self, n: int) -> None:
+            self.n = n
+            self._due_key: int | None = None
+
+        def timer_due(self) -> None:
+            due.append(self.n)
+
+    entries = [Entry(n) for n in range(1000)]
+    for entry in entries:  # connecting: registration deadlines
+        wheel.add(entry, clock.seconds() + 60)
+    for entry in entries:  # registered: idle checks instead
+        wheel.add(entry, clock.seconds() + 90)
+    assert clock.made == 1
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(89)
+    assert due == []
+    clock.advance(3)
+    assert sorted(due) == list(range(1000))

@@ -143,3 +143,21 @@ def test_a_flood_before_the_verdict_is_refused() -> None:
     pair.active.dataReceived(b"NOTICE AUTH :hello\r\n" * 100)
     assert pair.active.closing
     assert any("More than 64 lines before its TLS certificate was judged" in text for text in notices(watch_t))
+
+
+def test_tls_handshake_on_a_plaintext_port_names_the_port_dialled() -> None:
+    """The refusal of a ClientHello on plaintext port 6697 names that port, to the peer and to operators
+    (the port is asked of the socket when needed, not at every connect)."""
+    from twisted.internet import address
+    from twisted.internet.testing import StringTransport
+
+    from conferenceroom.client.protocol import ClientConnection
+
+    soprano, _tenor = soprano_and_tenor()
+    watch = oper_on(soprano, "sop")
+    conn = ClientConnection(soprano)
+    conn.makeConnection(StringTransport(peerAddress=address.IPv4Address("TCP", "127.0.0.2", 40000),
+                                        hostAddress=address.IPv4Address("TCP", "127.0.0.1", 6697)))
+    conn.dataReceived(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(40))
+    assert conn.transport.value().startswith(b"ERROR :Closing Link: 127.0.0.2 (Port 6697 does not speak TLS")
+    assert notices(watch)[0].startswith("TLS handshake from 127.0.0.2 on plaintext port 6697 refused")

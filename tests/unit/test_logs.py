@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +308,68 @@ def test_event_text_read_directly_matches_formatting() -> None:
     ]
     for event in events:
         assert _event_text(event, event["log_format"]) == formatEvent(event)
+
+
+def test_quick_logger_events_are_twisted_loggers_events() -> None:
+    """The core's logger (QuickLogger) hands its observer the event Twisted's Logger would: same keys,
+    same values, the same line in the log; a traced event records the same hop."""
+    from twisted.logger import LogLevel
+
+    from conferenceroom.logs import QuickLogger
+
+    ours_events: list[dict] = []
+    theirs_events: list[dict] = []
+    ours = QuickLogger(namespace="conferenceroom.core.ServerCore", source="src", observer=ours_events.append)
+    theirs = Logger(namespace="conferenceroom.core.ServerCore", source="src", observer=theirs_events.append)
+    for logger in (ours, theirs):
+        logger.info("notice to operators: {text}", text="Client connecting: a (~a@h) [1.2.3.4]")
+        logger.warn("disk {n}", n=3)
+        logger.emit(LogLevel.debug, "traced", log_trace=[])
+    assert len(ours_events) == len(theirs_events) == 3
+    for mine, twisted_one in zip(ours_events, theirs_events):
+        assert set(mine) == set(twisted_one)
+        for key in mine:
+            if key not in ("log_logger", "log_time", "log_trace"):
+                assert mine[key] == twisted_one[key], key
+        assert formatEvent(mine) == formatEvent(twisted_one)
+    assert ours_events[2]["log_trace"] == [(ours, ours_events.append)]
+
+
+def test_quick_logger_reports_an_invalid_level_as_twisted_does() -> None:
+    """A level that is not a LogLevel is not logged as given: a critical 'invalid log level' event
+    takes its place, as with Twisted's Logger."""
+    from conferenceroom.logs import QuickLogger
+
+    for level in ("loud", ["a", "list"]):
+        events: list[dict] = []
+        QuickLogger(namespace="t", observer=events.append).emit(level, "hello")  # type: ignore[arg-type]
+        assert len(events) == 1
+        assert "Got invalid log level" in formatEvent(events[0])
+
+
+def test_the_core_logs_through_a_quick_logger_named_as_before() -> None:
+    """ServerCore's log keeps the namespace the log and its collapser key on (the class's path)."""
+    from dataclasses import replace
+
+    from conferenceroom.admin.settings import Settings
+    from conferenceroom.core import ServerCore
+    from conferenceroom.logs import QuickLogger
+
+    core = ServerCore(replace(Settings(), name="irc.example.net"), task.Clock())
+    assert isinstance(core.log, QuickLogger)
+    assert core.log.namespace == "conferenceroom.core.ServerCore"
+    assert core.log.source is core
+
+
+def test_events_from_other_threads_pass_uncollapsed() -> None:
+    """The collapser only counts events of the reactor (main) thread: 10 alike events logged from a
+    worker thread are all written, while the same 10 from the main thread give 3 lines."""
+    log, lines, _collapser, _clock = collapsing()
+    worker = threading.Thread(target=lambda: [log.info("refused connection from {ip}", ip="10.0.0.1")
+                                              for _ in range(10)])
+    worker.start()
+    worker.join()
+    assert len(lines.events) == 10
+    for _ in range(10):
+        log.info("refused connection from {ip}", ip="10.0.0.1")
+    assert len(lines.events) == 13

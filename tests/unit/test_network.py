@@ -86,6 +86,18 @@ def test_next_uid_format_and_unique() -> None:
     assert uids[0] == "0AAAAAAAA"
 
 
+def test_next_uid_counts_in_base_36_and_wraps_after_six_characters() -> None:
+    """The n-th UID is n in base 36 (A=0 .. 9=35), six characters, the lowest last; past 36**6 it
+    starts again at AAAAAA (skipping those still in use)."""
+    import itertools
+
+    network, _ = make_network()
+    for n, want in ((1, "AAAAAB"), (35, "AAAAA9"), (36, "AAAABA"), (1296, "AAABAA"), (46656, "AABAAA"),
+                    (36 ** 5 * 7 + 36 ** 2 * 3 + 25, "HAADAZ"), (36 ** 6 - 1, "999999"), (36 ** 6 + 2, "AAAAAC")):
+        network._uid_counter = itertools.count(n)
+        assert network.next_uid() == "0AA" + want, n
+
+
 def test_next_uid_skips_uids_in_use() -> None:
     """A UID already taken (say, a ghost of ours still known) is never handed out."""
     network, _ = make_network()

@@ -140,7 +140,11 @@ def handle_user(conn: "ClientConnection", msg: Message) -> None:
         return
     if pending.ident is not None:
         return
-    cleaned = "".join(ch for ch in msg.params[0] if ch.isascii() and ch.isprintable() and ch not in " @!:")
+    name = msg.params[0]
+    if name.isascii() and name.isprintable() and not ("@" in name or "!" in name or ":" in name or " " in name):
+        cleaned = name  # the usual user name: nothing to take out
+    else:
+        cleaned = "".join(ch for ch in name if ch.isascii() and ch.isprintable() and ch not in " @!:")
     if not cleaned:
         cleaned = "user"
     # Interned: clients often share an ident or real name (a client's default), and equal ones
