@@ -118,7 +118,8 @@ class _NoInvites(frozenset):
 
 
 NO_INVITES = _NoInvites()
-NO_OPER_FLAGS: frozenset[str] = frozenset()  # shared: an empty frozenset is not a singleton
+NO_OPER_FLAGS: frozenset[str] = frozenset()
+NO_STATUS: frozenset[str] = frozenset()  # the status a plain JOIN grants (shared)  # shared: an empty frozenset is not a singleton
 #: The channels of a user in none (most idle clients): shared and read-only; the first join
 #: gives the user a dict of its own (an empty dict is 64 bytes per user).
 NO_CHANNELS: "Mapping[Channel, Membership]" = MappingProxyType({})
@@ -230,6 +231,10 @@ class Membership:
 
 class Channel:
     """A channel: modes, lists, topic and members."""
+
+    # Slots: a channel is made and dropped per JOIN+PART of an empty one; "__dict__" keeps rare extras possible.
+    __slots__ = ("name", "ts", "flags", "key", "limit", "lists", "topic", "topic_setter", "topic_ts", "members",
+                 "local_members", "invited", "__dict__")
 
     def __init__(self, name: str, ts: int) -> None:
         self.name = name
@@ -653,16 +658,17 @@ class Network:
         JOIN into an existing channel with a channel ``ts`` follows the TS
         rules of :meth:`netjoin` (a lower TS resets our side).
         """
-        channel = self.channels.get(name)
+        key = fold(name)
+        channel = self.channels.get_folded(key)
         if channel is not None and ts is not None and ts != channel.ts and not decided_here(origin):
             self.netjoin(user.server, name, ts, (), [(user, "".join(status))], origin)
             return channel.members[user]
         created = channel is None
-        granted = frozenset(status)
+        granted = frozenset(status) if status else NO_STATUS
         if channel is None:
             channel = Channel(name, int(self.now()) if ts is None else ts)
-            self.channels[name] = channel
-            if decided_here(origin):
+            self.channels.set_folded(key, channel)
+            if origin is HERE or decided_here(origin):
                 channel.flags.update(self.default_channel_modes)
                 if not status:
                     status = ("o",)

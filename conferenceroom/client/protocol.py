@@ -31,7 +31,8 @@ from ..tls import peer_fingerprint
 from ..sendq import queued_bytes
 from ..throttle import REASON as THROTTLED
 from ..wire import (
-    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, format_message, parse,
+    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, encode_line, encode_untagged, format_message,
+    parse,
 )
 from .caps import visible_tags
 from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, ConnectionGate, FloodLimits, byte_cost, limits_for
@@ -515,9 +516,9 @@ class ClientConnection(Protocol):
             return 16 + sum(len(p) for p in msg.params)
         if self.closing or self.dead or self.transport is None:
             return 0
-        try:
-            data = msg._encoded[self._profile]  # type: ignore[attr-defined]
-        except (AttributeError, KeyError):
+        cache = msg.__dict__.get("_encoded")  # (a lookup, not a raised AttributeError, when none)
+        data = cache.get(self._profile) if cache is not None else None
+        if data is None:
             data = self._encoded(msg)
             if data is None:
                 return 0
@@ -649,6 +650,12 @@ class ClientConnection(Protocol):
         self._profile = sum(bit for cap, bit in _PROFILE_BITS if cap in caps) or None
 
     def _encode(self, msg: Message, caps: frozenset[str]) -> bytes | None:
+        if self._profile is None:  # a client that sees no tags: the line without them
+            try:
+                return encode_untagged(msg)
+            except ValueError:
+                self.log.error("refused to send malformed message {msg!r}", msg=msg)
+                return None
         tags = msg.tags
         if "server-time" in caps and "time" not in tags:
             stamp = msg.__dict__.get("_time") or msg.__dict__.setdefault("_time", self.core_time())

@@ -29,7 +29,7 @@ from ...modes import (
 )
 from ...network import Channel, Membership, User
 from ...numerics import NUMERICS, _sanitize_middle
-from ...wire import Message, _message, ascii_number, cut_to_bytes
+from ...wire import Message, _message, ascii_number, cut_to_bytes, encode_body, sendable_word
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -203,19 +203,53 @@ def names_symbol(channel: Channel) -> str:
 
 
 def send_names(conn: "ClientConnection", channel: Channel, end: bool = True) -> None:
-    """353 lines for the members of ``channel`` ``conn`` may see, then 366 (at once)."""
+    """353 lines for the members of ``channel`` ``conn`` may see, then 366 (at once).
+
+    For a client that sees no tags and is not gathering a labeled reply, the
+    lines are formatted straight to bytes and written in one piece: the bytes
+    the messages would encode to (anything that could read differently, such
+    as a CR in a name, takes the message path, which refuses it as before).
+    """
+    server, nick = conn.core.name, conn.nick or "*"
+    symbol = names_symbol(channel)
+    if conn._profile is None and conn.label is None and sendable_word(server) and sendable_word(nick):
+        name = _sanitize_middle(channel.name)
+        head = f":{server} 353 {nick} {symbol} {name} "
+        lines = []
+        for items in _names_items(conn, channel, symbol):
+            if "\r" in items or "\n" in items or "\x00" in items:
+                break
+            lines.append(head + (":" + items if items[0] == ":" or " " in items else items))
+        else:
+            if end:
+                lines.append(f":{server} 366 {nick} {name} :{ENDOFNAMES}")
+            if lines:
+                data = "\r\n".join(lines).encode("utf-8", "replace") + b"\r\n"
+                if len(data) > LINE_BYTES + 2:  # a line might need cutting as encode_line cuts it
+                    data = b"".join(map(encode_body, lines))
+                conn.send_encoded(data, len(lines))
+            return
     for message in names_replies(conn, channel, end):
         conn.send(message)
 
 
 def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) -> Iterator[Message]:
-    """353 lines for the members of ``channel`` ``conn`` may see, then 366.
+    """353 lines for the members of ``channel`` ``conn`` may see, then 366."""
+    server, nick = conn.core.name, conn.nick or "*"
+    head = (nick, names_symbol(channel), _sanitize_middle(channel.name))
+    for items in _names_items(conn, channel, head[1]):
+        yield _message("353", (*head, items), server, {})
+    if end:
+        yield _message("366", (head[0], head[2], ENDOFNAMES), server, {})
+
+
+def _names_items(conn: "ClientConnection", channel: Channel, symbol: str) -> list[str]:
+    """The names part of each 353 line for the members of ``channel`` ``conn`` may see.
 
     Non-members do not see invisible (+i) users; multi-prefix shows every
     status prefix and userhost-in-names shows ``nick!user@host``.  One walk
-    over the members; each line is built as a message once (no numeric
-    template per line: a nick, mask or channel name cannot hold what the
-    template would strip).
+    over the members, lines packed up to 512 bytes (no numeric template per
+    line: a nick, mask or channel name cannot hold what the template would strip).
     """
     user = conn.user
     assert user is not None
@@ -224,11 +258,10 @@ def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) 
     full = "userhost-in-names" in caps
     members = channel.members
     hide = user not in members
-    symbol = names_symbol(channel)
     server, nick, name = conn.core.name, conn.nick, channel.name
-    head = (nick or "*", symbol, _sanitize_middle(name))
     budget = LINE_BYTES - len(f":{server} 353 {nick} {symbol} {name} :".encode("utf-8"))
     prefixes: dict[frozenset[str], str] = {}
+    lines: list[str] = []
     line: list[str] = []
     used = -1  # the first item of a line has no space before it
     for other, membership in members.items():
@@ -244,14 +277,13 @@ def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) 
             item = prefix + item
         size = (len(item) if item.isascii() else len(item.encode("utf-8"))) + 1
         if line and used + size > budget:
-            yield _message("353", (*head, " ".join(line)), server, {})
+            lines.append(" ".join(line))
             line, used = [], -1
         line.append(item)
         used += size
     if line:
-        yield _message("353", (*head, " ".join(line)), server, {})
-    if end:
-        yield _message("366", (head[0], head[2], ENDOFNAMES), server, {})
+        lines.append(" ".join(line))
+    return lines
 
 
 # -- JOIN / PART ----------------------------------------------------------------
