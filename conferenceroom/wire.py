@@ -106,7 +106,10 @@ def parse(line: str | bytes) -> Message:
     Raises :class:`ParseError` for an empty line or one with no command.
     """
     if isinstance(line, bytes):
-        line = decode(line)
+        try:  # decode(), inline: every client line comes here
+            line = line.decode("utf-8")
+        except UnicodeDecodeError:
+            line = line.decode("latin-1")
     line = line.rstrip("\r\n")
     if "\x00" in line:
         line = line.replace("\x00", "")
@@ -134,8 +137,13 @@ def parse(line: str | bytes) -> Message:
         raise ParseError(f"invalid command {command!r}")
     if colon:
         words.append(trailing)
-    words[0] = command.upper()
-    return _message(words[0], tuple(words[1:]), source, tags)
+    msg = _new_object(Message)  # _message(), inline
+    fields = msg.__dict__
+    fields["command"] = command.upper()
+    fields["params"] = tuple(words[1:])
+    fields["source"] = source
+    fields["tags"] = tags
+    return msg
 
 
 def message_from_words(words: list[str], trailing: str | None) -> Message | None:

@@ -304,8 +304,8 @@ class ClientConnection(Protocol):
                 return
             if self.pending is not None and self._refused_as_plain(piece):
                 return
-            cost = byte_cost(end - start + 2)
-            if too_long(piece):
+            cost = (end - start + 2) / BYTES_PER_LINE  # byte_cost, inline (once per line)
+            if end - start > MAX_LINE - 2 and too_long(piece):  # a shorter line is never too long
                 self.junk_lines += 1
                 gate.charge(max(1.0, cost))
                 if self.closing:
@@ -430,7 +430,7 @@ class ClientConnection(Protocol):
             self.gate.hold()
             self.pace.later(lambda: self._run_paced(line))
             return
-        self._handle(*line)
+        self._handle(line[0], line[1])
 
     def _run_paced(self, line: tuple[bytes, Message | None]) -> None:
         """A line whose turn came (see :meth:`_run_line`); then let the next ones through.
@@ -461,7 +461,7 @@ class ClientConnection(Protocol):
                 label = raw_label(self, raw)
                 self.send(reply.with_tags({"label": label}) if label else reply)
             return
-        label = label_of(self, msg)
+        label = label_of(self, msg) if self._profile is not None else None  # (no tags: no labeled-response)
         if label is not None:
             self.label = LabeledReply(self, label)
         try:
