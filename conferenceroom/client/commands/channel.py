@@ -18,6 +18,7 @@ from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,
     MAX_LIST_ENTRIES,
+    PREFIX_OF,
     SERVER_USER_MODES,
     USER_MODES,
     ModeChange,
@@ -259,7 +260,8 @@ def _names_items(conn: "ClientConnection", channel: Channel, symbol: str) -> lis
     members = channel.members
     hide = user not in members
     server, nick, name = conn.core.name, conn.nick, channel.name
-    budget = LINE_BYTES - len(f":{server} 353 {nick} {symbol} {name} :".encode("utf-8"))
+    head = f":{server} 353 {nick} {symbol} {name} :"
+    budget = LINE_BYTES - (len(head) if head.isascii() else len(head.encode("utf-8")))
     prefixes: dict[frozenset[str], str] = {}
     lines: list[str] = []
     line: list[str] = []
@@ -270,11 +272,15 @@ def _names_items(conn: "ClientConnection", channel: Channel, symbol: str) -> lis
         item = other.mask if full else other.nick
         status = membership.status
         if status:
-            key = frozenset(status)
-            prefix = prefixes.get(key)
-            if prefix is None:
-                prefix = prefixes[key] = prefix_string(status, multi)
-            item = prefix + item
+            if len(status) == 1:  # one status mode (most members with any): its prefix, multi-prefix or not
+                for mode in status:
+                    item = PREFIX_OF.get(mode, "") + item
+            else:
+                key = frozenset(status)
+                prefix = prefixes.get(key)
+                if prefix is None:
+                    prefix = prefixes[key] = prefix_string(status, multi)
+                item = prefix + item
         size = (len(item) if item.isascii() else len(item.encode("utf-8"))) + 1
         if line and used + size > budget:
             lines.append(" ".join(line))
