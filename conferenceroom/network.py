@@ -673,8 +673,8 @@ class Network:
                 if not status:
                     status = ("o",)
         membership = self._add_member(user, channel, status)
-        self.events.emit(ev.ChannelJoined(user=user, channel=channel, membership=membership,
-                                          created=created, granted=granted, origin=origin))
+        # (positional: a keyword call costs a third more, once per JOIN)
+        self.events.emit(ev.ChannelJoined(user, channel, membership, created, granted, origin=origin))
         return membership
 
     def netjoin(
@@ -841,8 +841,7 @@ class Network:
     def part(self, user: User, channel: Channel, reason: str | None, origin: Any = HERE) -> None:
         """Take ``user`` out of ``channel``."""
         members = channel.members.copy().keys()  # a snapshot without hashing every member again
-        self.events.emit(ev.ChannelParted(user=user, channel=channel, reason=reason, members=members,
-                                          origin=origin))
+        self.events.emit(ev.ChannelParted(user, channel, reason, members, origin=origin))
         self._drop_member(user, channel)
 
     def kick(
