@@ -290,7 +290,20 @@ def encode_untagged(msg: Message) -> bytes:
 
 
 def untagged_line(source: str | None, command: str, params: tuple[str, ...]) -> bytes | None:
-    """The bytes :func:`encode_untagged` makes of these parts, or None if the line cannot be sent."""
+    """The bytes :func:`encode_untagged` makes of these parts, or None if the line cannot be sent.
+
+    A line of one parameter that needs no ``:`` (a JOIN or PART echo) is checked and
+    joined in one go; anything else goes through :func:`format_untagged`.
+    """
+    if source and len(params) == 1 and command not in FREE_TEXT_INDEX:
+        param = params[0]
+        line = f":{source} {command} {param}"
+        if (param and param[0] != ":" and " " not in param and " " not in source and " " not in command
+                and ":" not in command and command and "\r" not in line and "\n" not in line
+                and "\x00" not in line):
+            data = line.encode("utf-8", "replace")
+            if len(data) <= MAX_LINE - 2:
+                return data + b"\r\n"
     try:
         return encode_body(format_untagged(source, command, params))
     except ValueError:

@@ -132,6 +132,15 @@ def test_untagged_encoding_is_encode_line_without_tags() -> None:
         assert untagged_line(msg.source, msg.command, msg.params) == expected
     assert untagged_line("n!u@h", "PART", ("#c", "a\rb")) is None
     assert untagged_line("bad source", "PART", ("#c",)) is None
+    # One-parameter lines (JOIN/PART echoes) take a shorter path: the same bytes, or the same refusal.
+    for param in ("#c", "", ":x", "a b", "é" * 300, "#" + "x" * 600, "#c\r", "#c\x00"):
+        for source in ("n!u@h", "é!u@h", "x" * 520, "a\nb"):
+            for command in ("JOIN", "QUIT", "353"):
+                try:
+                    expected: bytes | None = encode_line(Message(command, (param,), source))
+                except ValueError:
+                    expected = None
+                assert untagged_line(source, command, (param,)) == expected, (source, command, param)
 
 
 def test_fold_is_the_rfc1459_mapping_for_ascii_and_other_names() -> None:
