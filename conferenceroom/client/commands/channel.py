@@ -30,7 +30,7 @@ from ...modes import (
 )
 from ...network import Channel, Membership, User
 from ...numerics import NUMERICS, _sanitize_middle
-from ...wire import Message, _message, ascii_number, cut_to_bytes, encode_body, sendable_word
+from ...wire import Message, _message, ascii_number, cut_to_bytes, encode_body
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -213,7 +213,7 @@ def send_names(conn: "ClientConnection", channel: Channel, end: bool = True) -> 
     """
     server, nick = conn.core.name, conn.nick or "*"
     symbol = names_symbol(channel)
-    if conn._profile is None and conn.label is None and sendable_word(server) and sendable_word(nick):
+    if conn._profile is None and conn.label is None and server and _plain(server) and nick[0] != ":" and _plain(nick):
         name = _sanitize_middle(channel.name)
         head = f":{server} 353 {nick} {symbol} {name} "
         lines = []
@@ -232,6 +232,11 @@ def send_names(conn: "ClientConnection", channel: Channel, end: bool = True) -> 
             return
     for message in names_replies(conn, channel, end):
         conn.send(message)
+
+
+def _plain(word: str) -> bool:
+    """True if ``word`` holds no space, CR, LF or NUL (``sendable_word`` without its regex, for a non-empty word)."""
+    return " " not in word and "\r" not in word and "\n" not in word and "\x00" not in word
 
 
 def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) -> Iterator[Message]:
