@@ -106,7 +106,10 @@ def parse(line: str | bytes) -> Message:
     Raises :class:`ParseError` for an empty line or one with no command.
     """
     if isinstance(line, bytes):
-        line = decode(line)
+        try:  # decode(), inline: every client line comes here
+            line = line.decode("utf-8")
+        except UnicodeDecodeError:
+            line = line.decode("latin-1")
     line = line.rstrip("\r\n")
     if "\x00" in line:
         line = line.replace("\x00", "")
@@ -134,8 +137,13 @@ def parse(line: str | bytes) -> Message:
         raise ParseError(f"invalid command {command!r}")
     if colon:
         words.append(trailing)
-    words[0] = command.upper()
-    return _message(words[0], tuple(words[1:]), source, tags)
+    msg = _new_object(Message)  # _message(), inline
+    fields = msg.__dict__
+    fields["command"] = command.upper()
+    fields["params"] = tuple(words[1:])
+    fields["source"] = source
+    fields["tags"] = tags
+    return msg
 
 
 def message_from_words(words: list[str], trailing: str | None) -> Message | None:
@@ -184,24 +192,30 @@ def format_message(msg: Message) -> str:
     when it is the free text of its command (:data:`FREE_TEXT_INDEX`).  Raises
     ValueError for a parameter that could not be read back the same.
     """
-    parts = []
     if msg.tags:
         items = []
         for key, value in msg.tags.items():
             if not key or _UNSENDABLE_TAG_KEY.search(key) or "\x00" in (value or ""):
                 raise ValueError(f"tag cannot be sent: {key!r}={value!r}")
             items.append(f"{key}={value.translate(_TAG_ESCAPE_TABLE)}" if value else key)
-        parts.append("@" + ";".join(items))
-    source = msg.source
+        return "@" + ";".join(items) + " " + format_untagged(msg.source, msg.command, msg.params)
+    return format_untagged(msg.source, msg.command, msg.params)
+
+
+def format_untagged(source: str | None, command: str, params: tuple[str, ...]) -> str:
+    """The line :func:`format_message` writes for a message without tags (no CR LF), from its parts.
+
+    Raises ValueError as :func:`format_message` does.  (Tag values are escaped,
+    so only this part of a line can hold a CR, LF or NUL.)
+    """
+    parts = []
     if source:
         if " " in source:
             raise ValueError(f"source cannot be sent: {source!r}")
         parts.append(":" + source)
-    command = msg.command
     if not command or " " in command or ":" in command:
         raise ValueError(f"command cannot be sent: {command!r}")
     parts.append(command)
-    params = msg.params
     if params:
         middle = params[:-1]
         for param in middle:
@@ -213,10 +227,10 @@ def format_message(msg: Message) -> str:
             last = ":" + last
         parts.append(last)
     line = " ".join(parts)
-    # CR, LF and NUL are looked for once in the whole line (tag values are
-    # escaped by now); only a line holding one is taken apart to say where.
+    # CR, LF and NUL are looked for once in the whole line; only a line
+    # holding one is taken apart to say where.
     if "\r" in line or "\n" in line or "\x00" in line:
-        _refuse_unsendable(msg)
+        _refuse_unsendable(_message(command, params, source, {}))
     return line
 
 
@@ -265,3 +279,46 @@ def encode_line(msg: Message, limit: int = MAX_LINE) -> bytes:
     if len(body) > limit - 2:
         body = body[: limit - 2].decode("utf-8", "ignore").encode("utf-8")
     return tag_part + body + b"\r\n"
+
+
+def encode_untagged(msg: Message) -> bytes:
+    """``msg`` without its tags, as :func:`encode_line` encodes it (a client that sees no tags).
+
+    Raises ValueError as :func:`format_message` does.
+    """
+    return encode_body(format_untagged(msg.source, msg.command, msg.params))
+
+
+def untagged_line(source: str | None, command: str, params: tuple[str, ...]) -> bytes | None:
+    """The bytes :func:`encode_untagged` makes of these parts, or None if the line cannot be sent.
+
+    A line of one parameter that needs no ``:`` (a JOIN or PART echo) is checked and
+    joined in one go; anything else goes through :func:`format_untagged`.
+    """
+    if source and len(params) == 1 and command not in FREE_TEXT_INDEX:
+        param = params[0]
+        line = f":{source} {command} {param}"
+        if (param and param[0] != ":" and " " not in param and " " not in source and " " not in command
+                and ":" not in command and command and "\r" not in line and "\n" not in line
+                and "\x00" not in line):
+            data = line.encode("utf-8", "replace")
+            if len(data) <= MAX_LINE - 2:
+                return data + b"\r\n"
+    try:
+        return encode_body(format_untagged(source, command, params))
+    except ValueError:
+        return None
+
+
+def encode_body(line: str) -> bytes:
+    """A formatted line without tags (no CR LF) encoded as :func:`encode_line` does: cut to 510 bytes, CR LF."""
+    body = line.encode("utf-8", "replace")
+    if len(body) > MAX_LINE - 2:
+        body = body[: MAX_LINE - 2].decode("utf-8", "ignore").encode("utf-8")
+    return body + b"\r\n"
+
+
+def sendable_word(text: str) -> bool:
+    """True if ``text`` is written as it is as a source or middle parameter (not empty, no
+    leading ``:``, no space, CR, LF or NUL): what :func:`format_untagged` takes unchanged."""
+    return bool(text) and text[0] != ":" and _UNSENDABLE_WORD.search(text) is None

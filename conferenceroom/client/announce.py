@@ -21,8 +21,8 @@ from .. import events as ev
 from ..modes import MAX_PARAM_MODES, STATUS_PREFIXES, format_mode_changes
 from ..numerics import numeric
 from ..network import ACCOUNT_MODE, Server, User
-from ..routing import account_tags
-from ..wire import MAX_LINE, Message, _message
+from ..routing import DIRECT_ROUTE, account_tags
+from ..wire import MAX_LINE, Message, _message, untagged_line
 
 if TYPE_CHECKING:
     from ..core import ServerCore
@@ -149,16 +149,27 @@ class ClientAnnouncer:
         ``members`` are local clients (``channel.local_members`` or a part of
         it): one pass, the extended form built only if someone asked for it.
         """
-        plain = from_source(user, "JOIN", (channel.name,))
-        extended = None
+        name = channel.name
+        plain = extended = data = None
+        direct = DIRECT_ROUTE[0]
         for member in members:
             route = member.route
-            if "extended-join" in route.caps:
+            if (route.__class__ is direct and route._profile is None and route.label is None
+                    and "extended-join" not in route._caps):
+                # No tags for this client: the line's bytes, made once (what the message encodes to).
+                if data is None:
+                    data = untagged_line(user.mask, "JOIN", (name,)) or b""
+                if data:
+                    route.send_encoded(data, 1)
+                    continue
+            elif "extended-join" in route.caps:
                 if extended is None:
-                    extended = from_source(user, "JOIN", (channel.name, user.account or "*", user.realname))
+                    extended = from_source(user, "JOIN", (name, user.account or "*", user.realname))
                 route.send(extended)
-            else:
-                route.send(plain)
+                continue
+            if plain is None:
+                plain = from_source(user, "JOIN", (name,))
+            route.send(plain)
         if user.away:
             away = from_source(user, "AWAY", (user.away,))
             self.router.to_local(members, away, exclude=user, cap="away-notify")
@@ -169,10 +180,21 @@ class ClientAnnouncer:
         if not channel.local_members:
             return  # nobody here to tell
         params = (channel.name,) if event.reason is None else (channel.name, event.reason)
-        msg = from_source(event.user, "PART", params)
+        user = event.user
+        msg = data = None
+        direct = DIRECT_ROUTE[0]
         # Emitted before the member leaves: the local members now are the local ones of event.members.
         for member in channel.local_members:
-            member.route.send(msg)
+            route = member.route
+            if route.__class__ is direct and route._profile is None and route.label is None:
+                if data is None:  # no tags for this client: the line's bytes, made once
+                    data = untagged_line(user.mask, "PART", params) or b""
+                if data:
+                    route.send_encoded(data, 1)
+                    continue
+            if msg is None:
+                msg = from_source(user, "PART", params)
+            route.send(msg)
 
     @announce.register
     def _(self, event: ev.UserKicked) -> None:

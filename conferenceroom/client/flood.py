@@ -211,6 +211,17 @@ class ConnectionGate(_Gate):
         super().__init__(conn.core.clock)
         self.conn = conn
 
+    def submit(self, line: Any, cost: float) -> None:
+        """:meth:`_Gate.submit`; with nothing waiting and flood control off for this user
+        (``flood off``, an exempt operator) the line runs at once, as there, in fewer calls."""
+        conn = self.conn
+        if not self.queue and not self.held and not self.closed and (
+                limits_for(conn.core.settings.flood, conn.user) is None):
+            if line is not None:
+                conn._run_line(line)
+            return
+        _Gate.submit(self, line, cost)
+
     def limits(self) -> FloodLimits | None:  # type: ignore[override]
         conn = self.conn
         return limits_for(conn.core.settings.flood, conn.user)  # what conn._flood_limits() says, one call less

@@ -31,7 +31,8 @@ from ..tls import peer_fingerprint
 from ..sendq import queued_bytes
 from ..throttle import REASON as THROTTLED
 from ..wire import (
-    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, _message, encode_line, format_message, parse,
+    MAX_CLIENT_TAG_DATA, MAX_INPUT, MAX_LINE, Message, ParseError, _message, encode_line, encode_untagged,
+    format_message, parse,
 )
 from .caps import visible_tags
 from .flood import BYTES_PER_PENALTY as BYTES_PER_LINE, ConnectionGate, FloodLimits, byte_cost, limits_for
@@ -327,8 +328,8 @@ class ClientConnection(Protocol):
                 return
             if self.pending is not None and self.core.settings.secureonly and self._refused_as_plain(piece):
                 return
-            cost = (end - start + 2) / BYTES_PER_LINE  # byte_cost
-            if (piece[:1] == b"@" or end - start > MAX_LINE - 2) and too_long(piece):
+            cost = (end - start + 2) / BYTES_PER_LINE  # byte_cost, inline (once per line)
+            if end - start > MAX_LINE - 2 and too_long(piece):  # a shorter line is never too long
                 self.junk_lines += 1
                 gate.charge(max(1.0, cost))
                 if self.closing:
@@ -347,7 +348,8 @@ class ClientConnection(Protocol):
                     msg: Message | None = parse(piece)
                 except ParseError:
                     msg = None
-                gate.submit((piece, msg), max(penalty(msg.command if msg is not None else _verb(piece)), cost))
+                price = penalty(msg.command if msg is not None else _verb(piece))
+                gate.submit((piece, msg), price if price > cost else cost)  # the larger (max(), without its call)
         if self.closing:
             return
         if cut - pos > 2:
@@ -500,7 +502,7 @@ class ClientConnection(Protocol):
                 label = raw_label(self, raw)
                 self.send(reply.with_tags({"label": label}) if label else reply)
             return
-        label = label_of(self, msg) if self._caps else None  # no capabilities: no labeled-response
+        label = label_of(self, msg) if self._profile is not None else None  # (no tags: no labeled-response)
         if label is not None:
             self.label = LabeledReply(self, label)
         try:
@@ -555,9 +557,9 @@ class ClientConnection(Protocol):
             return 16 + sum(len(p) for p in msg.params)
         if self.closing or self.dead or self.transport is None:
             return 0
-        try:
-            data = msg._encoded[self._profile]  # type: ignore[attr-defined]
-        except (AttributeError, KeyError):
+        cache = msg.__dict__.get("_encoded")  # (a lookup, not a raised AttributeError, when none)
+        data = cache.get(self._profile) if cache is not None else None
+        if data is None:
             data = self._encoded(msg)
             if data is None:
                 return 0
@@ -689,6 +691,12 @@ class ClientConnection(Protocol):
         self._profile = sum(bit for cap, bit in _PROFILE_BITS if cap in caps) or None
 
     def _encode(self, msg: Message, caps: frozenset[str]) -> bytes | None:
+        if self._profile is None:  # a client that sees no tags: the line without them
+            try:
+                return encode_untagged(msg)
+            except ValueError:
+                self.log.error("refused to send malformed message {msg!r}", msg=msg)
+                return None
         tags = msg.tags
         if "server-time" in caps and "time" not in tags:
             stamp = msg.__dict__.get("_time") or msg.__dict__.setdefault("_time", self.core_time())

@@ -394,3 +394,17 @@ class RecordingRouteForDispatch:
     """A route nobody is behind yet."""
 
     is_client = False
+
+
+def test_stats_m_counts_each_verb_run_and_nothing_else() -> None:
+    """Each handled line counts once for its verb (STATS m's figures); a verb never run counts 0
+    and is not listed; unknown and refused lines count nothing."""
+    core = make_core()
+    conn = register(core, "counter")
+    before = dict(core.commands.counts)
+    feed(conn, "PING a", "ping b", "NOSUCHVERB x", "JOIN")
+    counts = core.commands.counts
+    assert counts["PING"] - before.get("PING", 0) == 2
+    assert counts["NEVERSENT"] == 0 and "NEVERSENT" not in counts
+    assert "NOSUCHVERB" not in counts and counts["JOIN"] == before.get("JOIN", 0)
+    assert isinstance(counts, dict) and sorted(counts.items()) == sorted(dict(counts).items())

@@ -18,6 +18,7 @@ from ...dispatch import command
 from ...modes import (
     CHANNEL_MODES,
     MAX_LIST_ENTRIES,
+    PREFIX_OF,
     SERVER_USER_MODES,
     USER_MODES,
     ModeChange,
@@ -29,7 +30,7 @@ from ...modes import (
 )
 from ...network import Channel, Membership, User
 from ...numerics import NUMERICS, _sanitize_middle
-from ...wire import Message, _message, ascii_number, cut_to_bytes
+from ...wire import Message, _message, ascii_number, cut_to_bytes, encode_body
 
 if TYPE_CHECKING:
     from ..protocol import ClientConnection
@@ -203,19 +204,58 @@ def names_symbol(channel: Channel) -> str:
 
 
 def send_names(conn: "ClientConnection", channel: Channel, end: bool = True) -> None:
-    """353 lines for the members of ``channel`` ``conn`` may see, then 366 (at once)."""
+    """353 lines for the members of ``channel`` ``conn`` may see, then 366 (at once).
+
+    For a client that sees no tags and is not gathering a labeled reply, the
+    lines are formatted straight to bytes and written in one piece: the bytes
+    the messages would encode to (anything that could read differently, such
+    as a CR in a name, takes the message path, which refuses it as before).
+    """
+    server, nick = conn.core.name, conn.nick or "*"
+    symbol = names_symbol(channel)
+    if conn._profile is None and conn.label is None and server and _plain(server) and nick[0] != ":" and _plain(nick):
+        name = _sanitize_middle(channel.name)
+        head = f":{server} 353 {nick} {symbol} {name} "
+        lines = []
+        for items in _names_items(conn, channel, symbol):
+            if "\r" in items or "\n" in items or "\x00" in items:
+                break
+            lines.append(head + (":" + items if items[0] == ":" or " " in items else items))
+        else:
+            if end:
+                lines.append(f":{server} 366 {nick} {name} :{ENDOFNAMES}")
+            if lines:
+                data = "\r\n".join(lines).encode("utf-8", "replace") + b"\r\n"
+                if len(data) > LINE_BYTES + 2:  # a line might need cutting as encode_line cuts it
+                    data = b"".join(map(encode_body, lines))
+                conn.send_encoded(data, len(lines))
+            return
     for message in names_replies(conn, channel, end):
         conn.send(message)
 
 
+def _plain(word: str) -> bool:
+    """True if ``word`` holds no space, CR, LF or NUL (``sendable_word`` without its regex, for a non-empty word)."""
+    return " " not in word and "\r" not in word and "\n" not in word and "\x00" not in word
+
+
 def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) -> Iterator[Message]:
-    """353 lines for the members of ``channel`` ``conn`` may see, then 366.
+    """353 lines for the members of ``channel`` ``conn`` may see, then 366."""
+    server, nick = conn.core.name, conn.nick or "*"
+    head = (nick, names_symbol(channel), _sanitize_middle(channel.name))
+    for items in _names_items(conn, channel, head[1]):
+        yield _message("353", (*head, items), server, {})
+    if end:
+        yield _message("366", (head[0], head[2], ENDOFNAMES), server, {})
+
+
+def _names_items(conn: "ClientConnection", channel: Channel, symbol: str) -> list[str]:
+    """The names part of each 353 line for the members of ``channel`` ``conn`` may see.
 
     Non-members do not see invisible (+i) users; multi-prefix shows every
     status prefix and userhost-in-names shows ``nick!user@host``.  One walk
-    over the members; each line is built as a message once (no numeric
-    template per line: a nick, mask or channel name cannot hold what the
-    template would strip).
+    over the members, lines packed up to 512 bytes (no numeric template per
+    line: a nick, mask or channel name cannot hold what the template would strip).
     """
     user = conn.user
     assert user is not None
@@ -224,11 +264,11 @@ def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) 
     full = "userhost-in-names" in caps
     members = channel.members
     hide = user not in members
-    symbol = names_symbol(channel)
     server, nick, name = conn.core.name, conn.nick, channel.name
-    head = (nick or "*", symbol, _sanitize_middle(name))
-    budget = LINE_BYTES - len(f":{server} 353 {nick} {symbol} {name} :".encode("utf-8"))
+    head = f":{server} 353 {nick} {symbol} {name} :"
+    budget = LINE_BYTES - (len(head) if head.isascii() else len(head.encode("utf-8")))
     prefixes: dict[frozenset[str], str] = {}
+    lines: list[str] = []
     line: list[str] = []
     used = -1  # the first item of a line has no space before it
     for other, membership in members.items():
@@ -237,21 +277,24 @@ def names_replies(conn: "ClientConnection", channel: Channel, end: bool = True) 
         item = other.mask if full else other.nick
         status = membership.status
         if status:
-            key = frozenset(status)
-            prefix = prefixes.get(key)
-            if prefix is None:
-                prefix = prefixes[key] = prefix_string(status, multi)
-            item = prefix + item
+            if len(status) == 1:  # one status mode (most members with any): its prefix, multi-prefix or not
+                for mode in status:
+                    item = PREFIX_OF.get(mode, "") + item
+            else:
+                key = frozenset(status)
+                prefix = prefixes.get(key)
+                if prefix is None:
+                    prefix = prefixes[key] = prefix_string(status, multi)
+                item = prefix + item
         size = (len(item) if item.isascii() else len(item.encode("utf-8"))) + 1
         if line and used + size > budget:
-            yield _message("353", (*head, " ".join(line)), server, {})
+            lines.append(" ".join(line))
             line, used = [], -1
         line.append(item)
         used += size
     if line:
-        yield _message("353", (*head, " ".join(line)), server, {})
-    if end:
-        yield _message("366", (head[0], head[2], ENDOFNAMES), server, {})
+        lines.append(" ".join(line))
+    return lines
 
 
 # -- JOIN / PART ----------------------------------------------------------------
