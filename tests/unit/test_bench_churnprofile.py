@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "churnprofile.py"
-_spec = importlib.util.spec_from_file_location("bench_churnprofile", _PATH)
-churnprofile = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("bench_churnprofile", churnprofile)
-_spec.loader.exec_module(churnprofile)
+from tests.unit.benchmod import load_benchmark
+
+churnprofile = load_benchmark("churnprofile")
 
 
 def test_churn_gives_one_cpu_figure_per_sample_with_every_echo_back() -> None:

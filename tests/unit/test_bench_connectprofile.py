@@ -3,15 +3,9 @@ clients welcomed over the registration pacing, operators told of each connect an
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from tests.unit.benchmod import load_benchmark
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "connectprofile.py"
-_spec = importlib.util.spec_from_file_location("bench_connectprofile", _PATH)
-connectprofile = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("bench_connectprofile", connectprofile)
-_spec.loader.exec_module(connectprofile)
+connectprofile = load_benchmark("connectprofile")
 
 
 def test_a_round_welcomes_every_client_over_paced_turns_and_tells_the_operator() -> None:

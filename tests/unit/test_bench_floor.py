@@ -3,17 +3,11 @@ for every load phase: what its clients see, over StringTransport."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 from twisted.internet.testing import StringTransport
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "floor.py"
-_spec = importlib.util.spec_from_file_location("bench_floor", _PATH)
-floor = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("bench_floor", floor)
-_spec.loader.exec_module(floor)
+from tests.unit.benchmod import load_benchmark
+
+floor = load_benchmark("floor")
 
 
 class Client:

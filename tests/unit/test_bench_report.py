@@ -3,15 +3,9 @@ ratio to the best C server, the issue's targets and whether they hold."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from tests.unit.benchmod import load_benchmark
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "report.py"
-_spec = importlib.util.spec_from_file_location("bench_report", _PATH)
-report = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("bench_report", report)
-_spec.loader.exec_module(report)
+report = load_benchmark("report")
 
 
 def server(**phases):

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "turnprobe.py"
-_spec = importlib.util.spec_from_file_location("bench_turnprobe", _PATH)
-turnprobe = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("bench_turnprobe", turnprobe)
-_spec.loader.exec_module(turnprobe)
+from tests.unit.benchmod import load_benchmark
+
+turnprobe = load_benchmark("turnprobe")
 
 
 def _turns(*polls):
