@@ -27,7 +27,7 @@ try:
     loader = sys.modules["loader"]
 finally:
     sys.path.remove(str(_DIR))
-    for _name in ("load", "loader", "netscale", "procs"):
+    for _name in ("load", "ircload", "loadphases", "loader", "netscale", "procs"):
         sys.modules.pop(_name, None)
 
 
