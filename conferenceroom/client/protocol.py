@@ -6,7 +6,9 @@ on LF or CR (either ends a line), answers overlong lines with 417, runs each
 line through the flood gate and the command table, and writes messages with
 the tags the client's capabilities allow.  Every byte received is charged to
 the flood budget, and while lines wait in the gate the socket is not read
-(``pauseProducing``), so what a client can make us hold is bounded.  Long
+(``pauseProducing``), so what a client can make us hold is bounded: at once,
+except for a new client whose lines are held within budget (a paced
+registration), which is paused as soon as more input arrives while they wait.  Long
 replies go through :class:`~conferenceroom.client.output.ReplyStream`.  A
 closed connection that does not drain is aborted after ``CLOSE_GRACE``.
 Registration and ping timeouts use the injected clock.
@@ -275,7 +277,7 @@ class ClientConnection(Protocol):
         are found by a regular expression, never split one by one.  A line
         costs its command's penalty, or more when it is long; everything
         else (blank lines, the tail of an overlong line) costs its size.
-        While lines wait in the gate the socket is not read.
+        While lines wait in the gate the socket is not read (see :meth:`_pause_if_waiting`).
         """
         if self.link is not None:
             self.link.dataReceived(data)
@@ -298,11 +300,12 @@ class ClientConnection(Protocol):
         self._last_input = self.core.clock.seconds()
         self._ping_sent = False
         gate = self.gate
+        waited = bool(gate.queue)  # lines already waited before this read
         if self._discarding:  # the tail of a line already answered with 417
             cut = _line_break(data)
             if cut < 0:
                 gate.charge(byte_cost(len(data)))
-                self._pause_if_waiting()
+                self._pause_if_waiting(waited)
                 return
             gate.charge(byte_cost(cut))
             data = data[cut:]
@@ -363,7 +366,8 @@ class ClientConnection(Protocol):
             self.reply("ERR_INPUTTOOLONG")
             rest = b""
         self._buffer = rest
-        self._pause_if_waiting()
+        if gate.queue and not self._input_paused:
+            self._pause_if_waiting(waited)
 
     def charge_input(self, size: int) -> None:
         """``size`` bytes of input that carry no line (a framing adapter's overhead): charged, counted."""
@@ -372,8 +376,9 @@ class ClientConnection(Protocol):
         self.bytes_in += size
         self._last_input = self.core.clock.seconds()
         self._ping_sent = False
+        waited = bool(self.gate.queue)
         self.gate.charge(byte_cost(size))
-        self._pause_if_waiting()
+        self._pause_if_waiting(waited)
 
     def reject_input(self, size: int, why: str) -> None:
         """Input of ``size`` bytes a framing adapter could not use: charged (at least one line), answered with 400."""
@@ -382,9 +387,18 @@ class ClientConnection(Protocol):
         if not self.closing and not self.dead:
             self.reply("ERR_UNKNOWNERROR", "*", why)
 
-    def _pause_if_waiting(self) -> None:
-        """Stop reading while lines wait in the gate (over budget, or held)."""
-        if self.gate.waiting and not self.closing and not self._input_paused:
+    def _pause_if_waiting(self, waited: bool) -> None:
+        """Stop reading while lines wait in the gate (over budget, or held).
+
+        One case waits for more input first: a new client whose lines are only held (a paced
+        registration's NICK and USER, one read, within budget) and did not wait before this
+        read (``waited``).  Nothing more usually comes before they ran, so pausing and resuming
+        would be two epoll calls for nothing; more input while they wait is charged as usual
+        and then pauses reading, so the socket is read at most one read further.
+        """
+        gate = self.gate
+        if gate.queue and not self.closing and not self._input_paused and (
+                waited or self.user is not None or gate._timer is not None):
             pause = getattr(self.transport, "pauseProducing", None)
             if pause is not None:  # every TCP and TLS transport; fakes may lack it
                 self._input_paused = True

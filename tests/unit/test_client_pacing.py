@@ -163,3 +163,39 @@ def test_lines_of_a_waiting_new_client_wait_unparsed_and_run_as_sent() -> None:
     assert out[0].command == "CAP" and out[0].params[1] == "LS"
     assert "001" in [m.command for m in out]
     assert (out[-1].command, out[-1].params[1:]) == ("421", ("FROB", "Unknown command"))
+
+
+def test_a_paced_client_sending_nick_and_user_at_once_is_never_paused() -> None:
+    """A new client in a burst whose NICK and USER (one read, as clients send them) wait for a
+    later turn keeps its socket read the whole time: nothing more comes until its welcome, so
+    the wait costs it no pause and resume of the socket, and it is welcomed in its turn."""
+    core = make_core()
+    for n in range(protocol.REGISTRATION_LINES_PER_TURN // 2):  # this turn's share, used up
+        feed(accept(core, f"10.6.0.{n}"), f"NICK early{n}", f"USER u{n} 0 * :r")
+    conn = accept(core, "10.6.1.1")
+    conn.dataReceived(b"NICK late\r\nUSER late 0 * :Late\r\n")
+    assert conn.user is None and conn.gate.waiting
+    states = [conn.transport.producerState]
+    for _ in range(4):
+        one_turn(core.clock)
+        states.append(conn.transport.producerState)
+    assert conn.user is not None and sent(conn)[0].command == "001"
+    assert states == ["producing"] * 5
+
+
+def test_a_paced_client_sending_more_while_its_lines_wait_is_paused_until_they_ran() -> None:
+    """A waiting new client that sends again before its turn (its lines still wait) is not
+    read further: the socket is paused, and read again once its lines ran, in order."""
+    core = make_core()
+    for n in range(protocol.REGISTRATION_LINES_PER_TURN // 2):  # this turn's share, used up
+        feed(accept(core, f"10.7.0.{n}"), f"NICK early{n}", f"USER u{n} 0 * :r")
+    conn = accept(core, "10.7.1.1")
+    conn.dataReceived(b"NICK late\r\nUSER late 0 * :Late\r\n")
+    assert conn.transport.producerState == "producing"
+    conn.dataReceived(b"PING :more\r\n")
+    assert conn.transport.producerState == "paused"
+    for _ in range(4):
+        one_turn(core.clock)
+    out = sent(conn)
+    assert out[0].command == "001" and (out[-1].command, out[-1].params[-1]) == ("PONG", "more")
+    assert conn.transport.producerState == "producing"
