@@ -136,6 +136,21 @@ class Started:
         self._stop()
 
 
+def spawn_listening(argv, port, logpath, *, cwd=REPO, env=None):
+    """Start ``argv`` (its output appended to ``logpath``) and wait until it
+    listens on 127.0.0.1:``port``; stopped by its PID if it never does."""
+    with open(logpath, "ab") as logf:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=logf, stderr=subprocess.STDOUT,
+                                preexec_fn=_raise_nofile)
+    try:
+        reference.wait_listening("127.0.0.1", port, timeout=30, proc=proc)
+    except Exception:
+        stop_proc(proc)
+        raise
+    return proc
+
+
 def start_ours(args, workdir):
     port = args.ours_port_fixed or free_port()
     conf = os.path.join(workdir, "ours.conf")
@@ -154,34 +169,15 @@ def start_ours(args, workdir):
             argv += ["--profile=" + args.ours_profile, "--profiler=cprofile",
                      "--savestats"]
         argv += ["conferenceroom", "--config", conf]
-    logf = open(os.path.join(workdir, "ours.log"), "ab")
     log("ours: " + " ".join(shlex.quote(a) for a in argv))
-    proc = subprocess.Popen(argv, cwd=REPO, env=repo_env(),
-                            stdin=subprocess.DEVNULL,
-                            stdout=logf, stderr=subprocess.STDOUT,
-                            preexec_fn=_raise_nofile)
-    logf.close()
-    try:
-        reference.wait_listening("127.0.0.1", port, timeout=30, proc=proc)
-    except Exception:
-        stop_proc(proc)
-        raise
+    proc = spawn_listening(argv, port, os.path.join(workdir, "ours.log"), env=repo_env())
     return proc, port
 
 
 def start_floor(workdir):
     port = free_port()
-    logf = open(os.path.join(workdir, "floor.log"), "ab")
-    proc = subprocess.Popen([venv_python(), os.path.join(HERE, "floor.py"),
-                             "--port", str(port)], cwd=REPO,
-                            stdin=subprocess.DEVNULL, stdout=logf,
-                            stderr=subprocess.STDOUT, preexec_fn=_raise_nofile)
-    logf.close()
-    try:
-        reference.wait_listening("127.0.0.1", port, timeout=30, proc=proc)
-    except Exception:
-        stop_proc(proc)
-        raise
+    proc = spawn_listening([venv_python(), os.path.join(HERE, "floor.py"), "--port", str(port)],
+                           port, os.path.join(workdir, "floor.log"))
     return Started("floor", proc.pid, port, lambda: stop_proc(proc))
 
 

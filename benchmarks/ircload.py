@@ -101,6 +101,16 @@ def _consume(fut):
         fut.exception()
 
 
+def no_delay(transport):
+    """Turn Nagle off on an asyncio transport's socket (each line leaves at once)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
 class Client(asyncio.Protocol):
     """A minimal IRC client.  Answers PINGs; other lines go to hooks."""
 
@@ -123,12 +133,7 @@ class Client(asyncio.Protocol):
     # asyncio.Protocol -----------------------------------------------------
     def connection_made(self, transport):
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        no_delay(transport)
         self.t_connect = time.perf_counter()
         self.send(b"NICK %s\r\nUSER %s 0 * :load\r\n"
                   % (self.nick.encode(), self.nick[:9].encode()))

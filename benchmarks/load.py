@@ -40,14 +40,15 @@ import time
 
 from ircload import (  # re-exported: loader, scale, netscale, soak and reference use load.X
     CLK_TCK, Client, ServerProc, _consume, _join_hook, check_loopback, close_all, connect_and_register,
-    cpu_delta, load_average, open_client, oper_up, pct, ping, raise_nofile, register_many, sync_all,
+    cpu_delta, load_average, no_delay, open_client, oper_up, pct, ping, raise_nofile, register_many, sync_all,
 )
 from loadphases import LATENCY_BLOCK, PHASES, phase_burst, phase_churn, phase_fanout, phase_latency
 
 #: what the other scripts take from here (the plumbing lives in ircload.py, the phases in loadphases.py)
 __all__ = [
     "CLK_TCK", "Client", "LATENCY_BLOCK", "PHASES", "ServerProc", "_consume", "_join_hook", "check_loopback",
-    "close_all", "connect_and_register", "cpu_delta", "load_average", "main", "open_client", "oper_up", "pct",
+    "close_all", "connect_and_register", "cpu_delta", "load_average", "main", "no_delay", "open_client",
+    "oper_up", "pct",
     "phase_burst", "phase_churn", "phase_fanout", "phase_latency", "ping", "raise_nofile", "register_many",
     "run", "run_phases", "sync_all", "table",
 ]

@@ -20,7 +20,6 @@ import collections
 import errno
 import math
 import os
-import socket
 import sys
 import time
 from typing import Optional
@@ -66,12 +65,7 @@ class Bulk(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        load.no_delay(transport)
         # ircd-hybrid refuses a username with '_' ("Invalid username"): letters and digits only.
         user = "".join(ch for ch in self.nick if ch.isalnum())[:9] or "scale"
         transport.write(b"NICK %s\r\nUSER %s 0 * :scale\r\n"

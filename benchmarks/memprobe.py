@@ -39,7 +39,6 @@ sys.path.insert(0, HERE)
 
 import compare  # noqa: E402
 import load  # noqa: E402
-import reference  # noqa: E402
 from procs import stop_proc  # noqa: E402
 
 #: put first on the server's path with --trace: a snapshot per SIGUSR2, with the traced
@@ -97,14 +96,7 @@ def start(args: argparse.Namespace, work: str) -> tuple[subprocess.Popen, int]:
             f.write(compare.OURS_CONF.format(port=port))
         argv = [os.path.join(tree, ".venv", "bin", "twistd"), "-n", "--pidfile=", "conferenceroom",
                 "--config", conf]
-    with open(os.path.join(work, "server.log"), "ab") as log:
-        proc = subprocess.Popen(argv, cwd=tree, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, preexec_fn=compare._raise_nofile)
-    try:
-        reference.wait_listening("127.0.0.1", port, timeout=30, proc=proc)
-    except Exception:
-        stop_proc(proc)
-        raise
+    proc = compare.spawn_listening(argv, port, os.path.join(work, "server.log"), cwd=tree, env=env)
     return proc, port
 
 
