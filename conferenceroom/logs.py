@@ -73,23 +73,21 @@ class QuickLogger(Logger):
         if not valid:
             super().emit(level, format, **kwargs)
             return
-        kwargs.update(
+        self._observe(level, format, kwargs)
+
+    def info(self, format: str | None = None, **kwargs: object) -> None:
+        """``emit`` at ``info`` (the operator notices), without the level check."""
+        self._observe(_INFO, format, kwargs)
+
+    def _observe(self, level: LogLevel, format: str | None, event: dict[str, object]) -> None:
+        """Fill in the event's ``log_*`` keys as Twisted's ``emit`` does and hand it to the observer."""
+        event.update(
             log_logger=self, log_level=level, log_namespace=self.namespace, log_source=self.source,
             log_format=format, log_time=time(),
         )
-        if "log_trace" in kwargs:
-            kwargs["log_trace"].append((self, self.observer))  # type: ignore[attr-defined]
-        self.observer(kwargs)
-
-    def info(self, format: str | None = None, **kwargs: object) -> None:
-        """``emit`` at ``info`` (the operator notices), without a second call."""
-        kwargs.update(
-            log_logger=self, log_level=_INFO, log_namespace=self.namespace, log_source=self.source,
-            log_format=format, log_time=time(),
-        )
-        if "log_trace" in kwargs:
-            kwargs["log_trace"].append((self, self.observer))  # type: ignore[attr-defined]
-        self.observer(kwargs)
+        if "log_trace" in event:
+            event["log_trace"].append((self, self.observer))  # type: ignore[attr-defined]
+        self.observer(event)
 
 
 _VARIABLE_WORD = re.compile(r"\S*[\d@!~]\S*")

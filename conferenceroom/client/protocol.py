@@ -416,11 +416,10 @@ class ClientConnection(Protocol):
         """True if ``piece`` makes this unregistered connection a server link (CAPAB or SERVER first).
 
         A PASS before it is kept, to be handed over with the link's lines.
+        The caller has checked the first byte (_LINK_OPENERS): NICK, USER, CAP never come here.
         """
         pending = self.pending
         if not self.accepts_links or pending is None or pending.nick or pending.ident or pending.cap_negotiating:
-            return False
-        if piece[:1] not in _LINK_OPENERS:  # NICK, USER, CAP...: no verb to read
             return False
         verb = _verb(piece)
         if verb == "PASS" and len(self._prelude) < 2:
@@ -479,10 +478,7 @@ class ClientConnection(Protocol):
             self.gate.hold()
             self.pace.later(self._run_paced, line)
             return
-        if type(line) is bytes:
-            self._handle(line, _parsed(line))
-        else:
-            self._handle(*line)
+        self._run(line)
 
     def _run_paced(self, line: tuple[bytes, Message | None] | bytes) -> None:
         """A line whose turn came (see :meth:`_run_line`); then let the next ones through.
@@ -495,13 +491,17 @@ class ClientConnection(Protocol):
             batch.reader = self
         batch.depth += 1
         try:
-            if type(line) is bytes:
-                self._handle(line, _parsed(line))
-            else:
-                self._handle(*line)
+            self._run(line)
             self.gate.release()
         finally:
             batch.end()
+
+    def _run(self, line: tuple[bytes, Message | None] | bytes) -> None:
+        """Handle a gate's line: ``(raw, parsed)``, or the raw line alone (it waited: parsed now)."""
+        if type(line) is bytes:
+            self._handle(line, _parsed(line))
+        else:
+            self._handle(*line)
 
     def _handle(self, raw: bytes, msg: Message | None) -> None:
         if self.closing:
